@@ -1,0 +1,43 @@
+# tinykd — two commands do everything:  make run   (main job on the default)   make test   (the test suite)
+# Both install what is missing first (apt packages, then a pinned virtualenv); when all is there they skip it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# python3-venv: the virtualenv; dataset-fashion-mnist: the benchmark data set; g++: compiles generated C in tests.
+APT_PACKAGES := python3-venv dataset-fashion-mnist g++
+STAMP := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL := 2
+export TF_USE_LEGACY_KERAS := 1
+
+.PHONY: run test install apt bench clean
+run: install
+	$(BIN)/tinykd run
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/kd_quality.py
+
+install: apt $(STAMP)
+
+# Installs only the Debian packages that are missing; needs root (or sudo) only when something is missing.
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    echo "installing Debian packages:" $$missing; \
+	    $$sudo apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(STAMP): requirements.lock pyproject.toml
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

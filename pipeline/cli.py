@@ -1,0 +1,116 @@
+"""`tinykd` command line: parses options, calls the stage functions, prints results. No logic of its own."""
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+from pipeline import __version__
+from pipeline.config import METHODS, STRATEGIES, STUDENT_FAMILIES, load_config
+from pipeline.errors import PipelineError
+
+
+class Group(click.Group):
+    """Turns a PipelineError into one line on stderr and exit status 2 (a traceback only with --debug)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except PipelineError as e:
+            if ctx.params.get("debug"):
+                raise
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=Group)
+@click.version_option(__version__, prog_name="tinykd")
+@click.option("--debug", is_flag=True, help="Show full tracebacks.")
+def cli(debug):
+    """Knowledge distillation for microcontrollers: distill, quantize, deploy, validate."""
+    from pipeline.train import configure_devices
+    configure_devices()
+
+
+def config_options(command):
+    """Options shared by every stage command; each overrides the same field of the --config file."""
+    options = [
+        click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML settings file."),
+        click.option("--run", "run_name", help="Run folder name under models/ (default: the data set's name)."),
+        click.option("--seed", type=int, help="Seed for splits, weights, shuffling (default 0)."),
+        click.option("--force", is_flag=True, help="Rerun stages even when their inputs are unchanged."),
+        click.option("--dataset", help="digits | fashion_mnist | FILE.npz | image folder."),
+        click.option("--layout", type=click.Choice(["auto", "image", "series"]), help="How rank-2 .npz samples read."),
+        click.option("--limit", type=int, help="Train on at most N samples (0 = all)."),
+        click.option("--teacher", "teacher_path", help="Your teacher: .keras, .h5 or SavedModel folder."),
+        click.option("--teacher-epochs", type=int, help="Epochs of the built-in teacher."),
+        click.option("--student", "family", type=click.Choice(STUDENT_FAMILIES), help="Student family."),
+        click.option("--width", type=int, help="Student width (filters of the first block)."),
+        click.option("--depth", type=int, help="Student depth (blocks)."),
+        click.option("--method", type=click.Choice(METHODS), help="Distillation loss; none = hard labels only."),
+        click.option("--temperature", "-T", type=float, help="Softmax temperature T > 0."),
+        click.option("--alpha", type=float, help="Weight of the soft-target term, in [0, 1]."),
+        click.option("--epochs", type=int, help="Student training epochs."),
+        click.option("--batch-size", type=int, help="Student batch size."),
+        click.option("--augment/--no-augment", default=None, help="Random shifts; the teacher then runs online."),
+        click.option("--strategy", type=click.Choice(STRATEGIES), help="tf.distribute strategy."),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(config_path, run_name, seed, dataset, layout, limit, teacher_path, teacher_epochs, family, width,
+                depth, method, temperature, alpha, epochs, batch_size, augment, strategy, **rest):
+        cfg = load_config(config_path, {
+            "run": {"name": run_name, "seed": seed},
+            "data": {"dataset": dataset, "layout": layout, "limit": limit},
+            "teacher": {"path": teacher_path, "epochs": teacher_epochs},
+            "student": {"family": family, "width": width, "depth": depth},
+            "distill": {"method": method, "temperature": temperature, "alpha": alpha, "epochs": epochs,
+                        "batch_size": batch_size, "augment": augment, "strategy": strategy},
+        })
+        return command(cfg, **rest)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def _percent(metrics) -> str:
+    return f"{100 * metrics['accuracy']:6.2f}%" if metrics else "      -"
+
+
+def print_distill_summary(result: dict) -> None:
+    teacher, student = result["teacher"], result["student"]
+    click.echo(f"\n{'model':<10}{'test acc':>9}{'params':>11}{'MACs':>12}")
+    for name, m in (("teacher", teacher), ("baseline", result["baseline"]), ("student", student)):
+        if m:
+            click.echo(f"{name:<10}{_percent(m):>9}{m['params']:>11,}{m['macs']:>12,}")
+    if result["baseline"] and result["baseline"] is not student:
+        gain = 100 * (student["accuracy"] - result["baseline"]["accuracy"])
+        click.echo(f"distillation: {gain:+.2f} pp over the baseline; student has "
+                   f"1/{teacher['params'] / student['params']:.0f} of the teacher's parameters")
+    click.echo(f"run folder: {result['run']}")
+
+
+@cli.command()
+@config_options
+def distill(cfg, force):
+    """Train (or load) the teacher, then distill a tiny student; prints teacher, baseline and student accuracy."""
+    from pipeline.distill import distill as run_distill
+    print_distill_summary(run_distill(cfg, force=force, log=click.echo))
+
+
+@cli.command()
+@config_options
+def run(cfg, force):
+    """The whole pipeline on the default (today: data -> teacher -> distilled student)."""
+    from pipeline.distill import distill as run_distill
+    print_distill_summary(run_distill(cfg, force=force, log=click.echo))
+
+
+def main():
+    cli(prog_name="tinykd")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Settings: one frozen dataclass per stage, read from a TOML file and overridden by CLI options.
+
+Every field is commented; values are checked when the dataclass is made, so a bad value in a TOML file and a bad
+CLI option fail alike: one PipelineError naming the value and what is allowed. `configs/default.toml` is the
+example file, with a reason beside each value.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import PipelineError
+
+METHODS = ("hinton", "dkd", "dist", "none")
+STRATEGIES = ("none", "mirrored", "multiworker")
+STUDENT_FAMILIES = ("conv", "dsconv", "dense")
+LAYOUTS = ("auto", "image", "series")
+
+
+def _check(ok: bool, what: str, value: Any, allowed: str, hint: str) -> None:
+    if not ok:
+        raise PipelineError(f"{what}={value!r} is not allowed: {allowed}.", hint)
+
+
+def _choice(what: str, value: str, options: tuple[str, ...], option: str) -> None:
+    _check(value in options, what, value, "choose one of " + ", ".join(options), f"Use {option} {options[0]}.")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str = ""  # run folder name under `root`; empty = the data set's name (models/digits)
+    root: str = "models"  # where run folders live
+    seed: int = 0  # one seed for splits, initial weights, shuffling and augmentation: runs are bit-reproducible
+
+    def __post_init__(self):
+        _check("/" not in self.name and self.name not in (".", ".."), "run.name", self.name,
+               "a plain folder name", "Use --run my-experiment.")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "digits"  # digits | fashion_mnist | a .npz file | an image folder (one sub-folder per class)
+    layout: str = "auto"  # how a .npz sample of rank 2 is read: auto/image (H x W) or series (T x C)
+    val_fraction: float = 0.1  # share of the training data held out to pick the best checkpoint
+    test_fraction: float = 0.2  # share held out as the test set when the data has no test split of its own
+    limit: int = 0  # train on at most this many samples (0 = all): for quick experiments and tests
+
+    def __post_init__(self):
+        _choice("data.layout", self.layout, LAYOUTS, "--layout")
+        _check(0.0 < self.val_fraction < 0.5, "data.val_fraction", self.val_fraction, "it must be in (0, 0.5)",
+               "Use --val-fraction 0.1.")
+        _check(0.0 < self.test_fraction < 0.5, "data.test_fraction", self.test_fraction,
+               "it must be in (0, 0.5)", "Use 0.2.")
+        _check(self.limit >= 0, "data.limit", self.limit, "it must be >= 0 (0 = all)", "Use --limit 0.")
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    path: str = ""  # your own teacher (.keras, .h5 or SavedModel folder, tf_keras); empty = train the built-in one
+    width: int = 64  # filters of the built-in teacher's first block (later blocks double it)
+    epochs: int = 20  # training epochs of the built-in teacher
+    batch_size: int = 64  # training batch size of the built-in teacher
+    learning_rate: float = 2e-3  # Adam learning rate of the built-in teacher
+
+    def __post_init__(self):
+        _check(self.width >= 1, "teacher.width", self.width, "it must be >= 1", "Use 64.")
+        _check(self.epochs >= 1, "teacher.epochs", self.epochs, "it must be >= 1", "Use --teacher-epochs 20.")
+        _check(self.batch_size >= 1, "teacher.batch_size", self.batch_size, "it must be >= 1", "Use 64.")
+        _check(self.learning_rate > 0, "teacher.learning_rate", self.learning_rate, "it must be > 0", "Use 2e-3.")
+
+
+@dataclass(frozen=True)
+class StudentConfig:
+    family: str = "dsconv"  # conv (plain 3x3 convs) | dsconv (depthwise-separable) | dense (MLP)
+    width: int = 8  # filters of the first block (or units of the first dense layer); later blocks double it
+    depth: int = 3  # number of blocks; each block but the last halves the spatial size
+
+    def __post_init__(self):
+        _choice("student.family", self.family, STUDENT_FAMILIES, "--student")
+        _check(self.width >= 1, "student.width", self.width, "it must be >= 1", "Use --width 8.")
+        _check(1 <= self.depth <= 8, "student.depth", self.depth, "it must be in [1, 8]", "Use --depth 2.")
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    method: str = "hinton"  # hinton (Hinton et al. 2015) | dkd (Zhao et al. 2022) | dist (Huang et al. 2022) | none
+    temperature: float = 4.0  # softens both distributions; T > 1 exposes the teacher's "dark knowledge"
+    alpha: float = 0.9  # hinton: weight of the soft-target term, (1 - alpha) goes to the hard labels
+    dkd_alpha: float = 1.0  # dkd: weight of target-class KD (paper: 1)
+    dkd_beta: float = 8.0  # dkd: weight of non-target-class KD (paper: 8 on CIFAR-100)
+    dist_beta: float = 2.0  # dist: weight of the inter-class (per-sample) relation term (paper: 2 on CIFAR)
+    dist_gamma: float = 2.0  # dist: weight of the intra-class (per-class, across the batch) relation term
+    epochs: int = 30  # student training epochs (the same for the baseline, so the comparison is fair)
+    batch_size: int = 64  # global batch size (split across replicas under a strategy)
+    learning_rate: float = 5e-3  # Adam learning rate, cosine-decayed to zero over the run
+    augment: bool = False  # random shifts of the input; then the teacher runs on every augmented batch
+    baseline: bool = True  # also train the same student on hard labels only (method none) for comparison
+    strategy: str = "none"  # none | mirrored (all local devices) | multiworker (hosts from TF_CONFIG)
+
+    def __post_init__(self):
+        _choice("distill.method", self.method, METHODS, "--method")
+        _choice("distill.strategy", self.strategy, STRATEGIES, "--strategy")
+        _check(self.temperature > 0, "distill.temperature", self.temperature, "it must be > 0",
+               "Use --temperature 4.")
+        _check(0.0 <= self.alpha <= 1.0, "distill.alpha", self.alpha, "it must be in [0, 1]", "Use --alpha 0.9.")
+        for name in ("dkd_alpha", "dkd_beta", "dist_beta", "dist_gamma"):
+            _check(getattr(self, name) >= 0, f"distill.{name}", getattr(self, name), "it must be >= 0", "Use 1.")
+        _check(self.epochs >= 1, "distill.epochs", self.epochs, "it must be >= 1", "Use --epochs 30.")
+        _check(self.batch_size >= 1, "distill.batch_size", self.batch_size, "it must be >= 1", "Use 64.")
+        _check(self.learning_rate > 0, "distill.learning_rate", self.learning_rate, "it must be > 0", "Use 5e-3.")
+
+
+SECTIONS = {"run": RunConfig, "data": DataConfig, "teacher": TeacherConfig, "student": StudentConfig,
+            "distill": DistillConfig}
+
+
+@dataclass(frozen=True)
+class Config:
+    run: RunConfig = field(default_factory=RunConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    student: StudentConfig = field(default_factory=StudentConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        name = self.run.name or Path(self.data.dataset).stem.replace(".", "_")
+        return Path(self.run.root) / name
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _section(cls, section: str, values: dict):
+    allowed = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in values.items():
+        if key not in allowed:
+            raise PipelineError(f"Unknown setting '{section}.{key}'.",
+                                f"Settings of [{section}]: {', '.join(allowed)}.")
+        expected = type(allowed[key].default)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            values[key] = float(value)
+        elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise PipelineError(f"Setting '{section}.{key}' = {value!r} has the wrong type.",
+                                f"It must be a {expected.__name__}.")
+    return cls(**values)
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+    """Defaults, then the TOML file, then `overrides` ({section: {field: value}}, None values ignored)."""
+    merged: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
+    if path is not None:
+        try:
+            text = Path(path).read_text()
+        except OSError as e:
+            raise PipelineError(f"Cannot read config file '{path}': {e.strerror}.", "Check the --config path.")
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise PipelineError(f"Config file '{path}' is not valid TOML: {e}.", "Fix the file.")
+        for section, values in data.items():
+            if section not in SECTIONS or not isinstance(values, dict):
+                raise PipelineError(f"Unknown section [{section}] in '{path}'.",
+                                    f"Sections: {', '.join(SECTIONS)}.")
+            merged[section].update(values)
+    for section, values in (overrides or {}).items():
+        merged[section].update({k: v for k, v in values.items() if v is not None})
+    return Config(**{name: _section(cls, name, merged[name]) for name, cls in SECTIONS.items()})

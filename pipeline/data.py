@@ -1,0 +1,247 @@
+"""Data sets: the built-in `digits` and `fashion_mnist`, a user's `.npz`, or an image folder per class.
+
+Every source ends as the same `Dataset`: float32 samples scaled to [0, 1] by a normalization that is recorded in
+the manifest (`x = (raw - shift) / scale`), so later stages (quantization, the device) preprocess exactly alike;
+integer labels; a validation split carved from the training data for best-checkpoint selection.
+"""
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import DataConfig
+from pipeline.errors import PipelineError
+from pipeline.runs import sha256_path
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian package dataset-fashion-mnist
+FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
+
+
+@dataclass
+class Dataset:
+    name: str
+    kind: str  # "image" (samples H x W x C) or "series" (samples T x C)
+    x_train: np.ndarray  # (n, *input_shape) float32 in [0, 1]
+    y_train: np.ndarray  # (n,) int64 in [0, num_classes)
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str]
+    normalization: dict  # {"shift": s, "scale": k}: x = (raw - s) / k
+    source_sha256: str  # hash of the user's file or folder ("" for built-in sets)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def info(self) -> dict:
+        """What the manifest records about the data."""
+        return {"name": self.name, "kind": self.kind, "input_shape": list(self.input_shape),
+                "num_classes": self.num_classes, "class_names": self.class_names,
+                "normalization": self.normalization, "source_sha256": self.source_sha256,
+                "sizes": {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}}
+
+
+def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
+    """Load, check and split the data set named by `cfg.dataset`."""
+    source = cfg.dataset
+    path = Path(source)
+    sha = ""
+    if source == "digits":
+        x_train, y_train, x_test, y_test, names = _digits(cfg.test_fraction, seed)
+    elif source == "fashion_mnist":
+        x_train, y_train, x_test, y_test, names = _fashion_mnist()
+    elif path.suffix == ".npz":
+        if not path.is_file():
+            raise PipelineError(f"Data file '{source}' does not exist.", "Give an existing .npz file.")
+        x_train, y_train, x_test, y_test, names = _npz(path)
+        sha = sha256_path(path)
+    elif path.is_dir():
+        x_train, y_train, x_test, y_test, names = _image_folder(path, cfg.test_fraction, seed)
+        sha = sha256_path(path)
+    else:
+        raise PipelineError(f"Unknown data set '{source}'.",
+                            "Use digits, fashion_mnist, a .npz file (x_train, y_train, x_test, y_test) "
+                            "or a folder with one sub-folder of images per class.")
+    _check_arrays(source, x_train, y_train, x_test, y_test)
+    x_train, x_test, kind = _layout(source, x_train, x_test, cfg.layout)
+    names = names or [str(i) for i in range(int(y_train.max()) + 1)]
+
+    raw_dtype = x_train.dtype
+    if raw_dtype == np.uint8:
+        shift, scale = 0.0, 255.0
+    else:
+        shift, scale = float(x_train.min()), float(x_train.max() - x_train.min()) or 1.0
+    if source == "digits":
+        shift, scale = 0.0, 16.0  # scikit-learn's digits are 4-bit intensities, 0..16
+    norm = lambda x: ((x.astype(np.float32) - np.float32(shift)) / np.float32(scale)).astype(np.float32)
+
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(y_train))
+    x_train, y_train = x_train[order], y_train[order]
+    n_val = max(1, int(round(len(y_train) * cfg.val_fraction)))
+    x_val, y_val, x_train, y_train = x_train[:n_val], y_train[:n_val], x_train[n_val:], y_train[n_val:]
+    if cfg.limit:
+        x_train, y_train = x_train[:cfg.limit], y_train[:cfg.limit]
+    return Dataset(name=path.stem if path.suffix == ".npz" or path.is_dir() else source, kind=kind,
+                   x_train=norm(x_train), y_train=y_train, x_val=norm(x_val), y_val=y_val,
+                   x_test=norm(x_test), y_test=y_test, class_names=list(names),
+                   normalization={"shift": shift, "scale": scale, "raw_dtype": str(raw_dtype)},
+                   source_sha256=sha)
+
+
+def _digits(test_fraction: float, seed: int):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    bunch = load_digits()
+    x = bunch.images.astype(np.float32)  # (1797, 8, 8), values 0..16
+    y = bunch.target.astype(np.int64)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_fraction, random_state=seed,
+                                                        stratify=y)
+    return x_train, y_train, x_test, y_test, [str(i) for i in range(10)]
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def _fashion_mnist():
+    if (FASHION_DIR / "train-images-idx3-ubyte.gz").exists():
+        x_train = _read_idx(FASHION_DIR / "train-images-idx3-ubyte.gz")
+        y_train = _read_idx(FASHION_DIR / "train-labels-idx1-ubyte.gz").astype(np.int64)
+        x_test = _read_idx(FASHION_DIR / "t10k-images-idx3-ubyte.gz")
+        y_test = _read_idx(FASHION_DIR / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
+    else:  # not Debian: Keras's loader (downloads once into ~/.keras)
+        import tf_keras
+        try:
+            (x_train, y_train), (x_test, y_test) = tf_keras.datasets.fashion_mnist.load_data()
+        except Exception as e:  # noqa: BLE001 - any download failure means the same to the user
+            raise PipelineError(f"Fashion-MNIST is not installed and could not be downloaded ({e}).",
+                                "On Debian: apt-get install dataset-fashion-mnist (make does it).")
+        y_train, y_test = y_train.astype(np.int64), y_test.astype(np.int64)
+    return x_train, y_train, x_test, y_test, FASHION_CLASSES
+
+
+def _npz(path: Path):
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in NPZ_KEYS if k not in f.files]
+            if missing:
+                raise PipelineError(f"'{path}' lacks {', '.join(missing)} (it has: {', '.join(f.files) or 'nothing'}).",
+                                    "A data .npz needs the arrays x_train, y_train, x_test, y_test.")
+            arrays = [f[k] for k in NPZ_KEYS]
+    except PipelineError:
+        raise
+    except Exception as e:  # noqa: BLE001 - numpy raises many kinds for a bad file
+        raise PipelineError(f"Cannot read '{path}' as .npz ({e}).", "Save it with numpy.savez.")
+    x_train, y_train, x_test, y_test = arrays
+    names = None
+    return x_train, _labels(path, "y_train", y_train), x_test, _labels(path, "y_test", y_test), names
+
+
+def _labels(source, key: str, y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise PipelineError(f"{key} in '{source}' has shape {y.shape}.", "Labels must be a 1-D array of class indices.")
+    if not np.issubdtype(y.dtype, np.number) or (np.issubdtype(y.dtype, np.floating) and
+                                                  not np.all(np.isfinite(y) & (y == np.round(y)))):
+        raise PipelineError(f"{key} in '{source}' holds non-integer labels.",
+                            "Labels must be integer class indices 0..K-1.")
+    return y.astype(np.int64)
+
+
+def _check_arrays(source, x_train, y_train, x_test, y_test) -> None:
+    for xk, x, yk, y in (("x_train", x_train, "y_train", y_train), ("x_test", x_test, "y_test", y_test)):
+        if len(x) != len(y):
+            raise PipelineError(f"{xk} has {len(x)} samples but {yk} has {len(y)} in '{source}'.",
+                                "Each sample needs exactly one label.")
+        if len(x) == 0:
+            raise PipelineError(f"{xk} in '{source}' is empty.", "Give at least one sample per split.")
+        if not np.issubdtype(x.dtype, np.number):
+            raise PipelineError(f"{xk} in '{source}' has dtype {x.dtype}.", "Samples must be numeric arrays.")
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        if bad:
+            raise PipelineError(f"{xk} in '{source}' holds {bad} NaN/inf values.",
+                                "Clean or impute the data before distilling.")
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise PipelineError(f"x_train samples are {x_train.shape[1:]} but x_test samples are {x_test.shape[1:]}.",
+                            "Both splits must have the same sample shape.")
+    k = int(y_train.max()) + 1
+    for key, y in (("y_train", y_train), ("y_test", y_test)):
+        low, high = int(y.min()), int(y.max())
+        if low < 0 or high >= k:
+            raise PipelineError(f"{key} in '{source}' contains label {low if low < 0 else high}.",
+                                f"Labels must be integers in [0, {k - 1}] (the classes of y_train).")
+    if len(np.unique(y_train)) < 2:
+        raise PipelineError(f"y_train in '{source}' has a single class.", "Classification needs >= 2 classes.")
+
+
+def _layout(source, x_train, x_test, layout: str):
+    rank = x_train.ndim - 1
+    if rank == 3:
+        return x_train, x_test, "image"
+    if rank == 1:
+        return x_train[..., None], x_test[..., None], "series"  # a feature vector is a 1-channel series
+    if rank == 2:
+        if layout == "series":
+            return x_train, x_test, "series"
+        return x_train[..., None], x_test[..., None], "image"  # H x W grayscale
+    raise PipelineError(f"Samples of '{source}' have shape {x_train.shape[1:]}.",
+                        "Use images H x W or H x W x C, or series T x C.")
+
+
+def _image_folder(root: Path, test_fraction: float, seed: int):
+    """root/<class>/*.png, or root/train/<class>/ and root/test/<class>/ when the split is given."""
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        names = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
+        x_train, y_train = _read_images(root / "train", names)
+        x_test, y_test = _read_images(root / "test", names)
+        return x_train, y_train, x_test, y_test, names
+    names = sorted(p.name for p in root.iterdir() if p.is_dir())
+    if len(names) < 2:
+        raise PipelineError(f"Image folder '{root}' has {len(names)} class folders.",
+                            "Put the images of each class in a sub-folder named after it (>= 2 classes).")
+    x, y = _read_images(root, names)
+    from sklearn.model_selection import train_test_split
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_fraction, random_state=seed)
+    return x_train, y_train, x_test, y_test, names
+
+
+def _read_images(root: Path, names: list[str]):
+    import tensorflow as tf
+    images, labels, shape = [], [], None
+    for label, name in enumerate(names):
+        for file in sorted((root / name).iterdir()):
+            if file.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            try:
+                image = tf.io.decode_image(file.read_bytes(), expand_animations=False).numpy()
+            except Exception as e:  # noqa: BLE001
+                raise PipelineError(f"Cannot decode image '{file}' ({type(e).__name__}).",
+                                    "Use PNG, JPEG, BMP or GIF files.")
+            if shape is None:
+                shape = image.shape
+            elif image.shape != shape:
+                raise PipelineError(f"Image '{file}' is {image.shape}, the others are {shape}.",
+                                    "Resize all images to one size first.")
+            images.append(image)
+            labels.append(label)
+    if not images:
+        raise PipelineError(f"No images found under '{root}'.", "Add .png or .jpg files in one folder per class.")
+    return np.stack(images), np.asarray(labels, dtype=np.int64)

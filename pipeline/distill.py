@@ -1,0 +1,77 @@
+"""Distillation stage: the same tiny student trained on hard labels (the baseline) and with the teacher.
+
+`distill(cfg)` is the public function `tinykd distill` calls: data -> teacher -> baseline -> student, each a
+stage that is skipped when its settings and inputs are unchanged.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Callable
+
+import numpy as np
+
+from pipeline.config import Config
+from pipeline.data import Dataset, load_dataset
+from pipeline.keras import keras
+from pipeline.losses import hard_labels, make_loss
+from pipeline.runs import Run, fingerprint
+from pipeline.teacher import teacher_stage
+from pipeline.train import Schedule, Trainer, accuracy, augmenter, fit, make_strategy, set_seed
+from pipeline.zoo import build_student, describe
+
+KD_FIELDS = ("method", "temperature", "alpha", "dkd_alpha", "dkd_beta", "dist_beta", "dist_gamma", "baseline")
+
+
+def distill(cfg: Config, *, force: bool = False, log: Callable[[str], None] = print) -> dict:
+    """Run the teacher, baseline and distillation stages; return {teacher, baseline, student} metrics."""
+    data = load_dataset(cfg.data, cfg.run.seed)
+    run = Run(cfg.run_dir)
+    run.manifest["config"] = cfg.to_dict()
+    run.manifest["data"] = data.info()
+    log(f"data      {data.name}: {data.info()['sizes']} samples of {data.input_shape}, {data.num_classes} classes")
+    teacher = teacher_stage(cfg, data, run, force=force, log=log)
+    kd = cfg.distill.method != "none"
+    baseline = student_stage("baseline", cfg, data, run, force=force, log=log) if kd and cfg.distill.baseline else None
+    student = student_stage("distill", cfg, data, run, force=force, log=log)
+    return {"run": str(run.path), "teacher": teacher, "baseline": baseline or (None if kd else student),
+            "student": student}
+
+
+def student_stage(stage: str, cfg: Config, data: Dataset, run: Run, *, force: bool = False,
+                  log: Callable[[str], None] = print) -> dict:
+    """Train the student: `baseline` on hard labels, `distill` with cfg.distill.method. Returns its metrics."""
+    hard = stage == "baseline" or cfg.distill.method == "none"
+    artifact = "baseline.keras" if stage == "baseline" else "student.keras"
+    settings = dataclasses.asdict(cfg.distill)
+    if hard:  # the baseline does not depend on the teacher or the KD settings
+        settings = {k: v for k, v in settings.items() if k not in KD_FIELDS}
+    fp = fingerprint(stage, settings, cfg.student, cfg.data, cfg.run.seed, data.source_sha256,
+                     "" if hard else run.sha("teacher.keras"))
+    if not force and run.is_fresh(stage, fp):
+        log(f"{stage:<9} unchanged, skipped (--force reruns)")
+        return run.metrics(stage)
+
+    label = "hard labels" if hard else f"{cfg.distill.method}, T={cfg.distill.temperature:g}"
+    log(f"{stage:<9} training {cfg.student.family} student ({label}, {cfg.distill.epochs} epochs)")
+    started = time.time()
+    set_seed(cfg.run.seed)
+    train = (data.x_train, data.y_train)
+    online = not hard and cfg.distill.augment  # augmented batches need the teacher's view of the same batch
+    if not hard and not online:
+        train += (np.load(run.file("teacher_logits.npy")),)  # (n_train, K) cached once by the teacher stage
+    strategy = make_strategy(cfg.distill.strategy)
+    with strategy.scope():
+        student = build_student(cfg.student, data.input_shape, data.num_classes, seed=cfg.run.seed)
+        teacher = keras.models.load_model(run.file("teacher.keras"), compile=False) if online else None
+        trainer = Trainer(student=student, loss_fn=hard_labels if hard else make_loss(cfg.distill),
+                          teacher=teacher, teacher_probabilities=bool(run.metrics("teacher").get("probabilities")),
+                          augment=augmenter(data.input_shape, cfg.run.seed) if cfg.distill.augment else None)
+        info = fit(trainer, train=train, val=(data.x_val, data.y_val), seed=cfg.run.seed,
+                   schedule=Schedule(cfg.distill.epochs, cfg.distill.batch_size, cfg.distill.learning_rate))
+    metrics = {"accuracy": round(accuracy(student, data.x_test, data.y_test), 5), **describe(student),
+               "method": "none" if hard else cfg.distill.method, "teacher_mode": "online" if online else "cached",
+               "replicas": strategy.num_replicas_in_sync, **info}
+    run.write(artifact, student.save)
+    run.record(stage, fp, [artifact], metrics, time.time() - started)
+    return metrics

@@ -1,0 +1,83 @@
+"""Distillation losses. Each maps (labels, student_logits, teacher_logits) to a per-example loss (batch,).
+
+All take logits; teacher "logits" from a softmax-output teacher are log-probabilities, which give the same
+tempered softmax (softmax(log p / T) = softmax(z / T)).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from pipeline.config import DistillConfig
+from pipeline.keras import tf
+
+Loss = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
+
+
+def _ce(labels, logits):
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(labels, tf.int32), logits=logits)
+
+
+def _kl(p_teacher, log_p_student):
+    """KL(p_teacher || p_student) per example; 0 * log 0 counts as 0."""
+    log_p_teacher = tf.math.log(tf.clip_by_value(p_teacher, 1e-12, 1.0))
+    return tf.reduce_sum(p_teacher * (log_p_teacher - log_p_student), axis=-1)
+
+
+def hard_labels(labels, student, teacher=None):
+    """`--method none`: plain cross-entropy on the labels, the baseline every method is measured against."""
+    return _ce(labels, student)
+
+
+def hinton(cfg: DistillConfig) -> Loss:
+    """Hinton, Vinyals & Dean 2015, "Distilling the Knowledge in a Neural Network"."""
+    t = cfg.temperature
+
+    def loss(labels, student, teacher):
+        soft = _kl(tf.nn.softmax(teacher / t), tf.nn.log_softmax(student / t))
+        # Soft-target gradients scale as 1/T^2, so multiply by T^2 to keep them comparable to the hard term (§2).
+        return (1.0 - cfg.alpha) * _ce(labels, student) + cfg.alpha * t * t * soft
+    return loss
+
+
+def dkd(cfg: DistillConfig) -> Loss:
+    """Decoupled KD, Zhao et al. CVPR 2022: KD = TCKD (target vs rest) + NCKD (among the non-targets),
+    reweighted so the non-target "dark knowledge" is not suppressed when the teacher is confident."""
+    t = cfg.temperature
+
+    def loss(labels, student, teacher):
+        gt = tf.one_hot(tf.cast(labels, tf.int32), tf.shape(student)[-1], dtype=student.dtype)  # (batch, K)
+        p_s, p_t = tf.nn.softmax(student / t), tf.nn.softmax(teacher / t)
+        # Binary (target, non-target) distributions: (batch, 2).
+        b_s = tf.stack([tf.reduce_sum(p_s * gt, -1), tf.reduce_sum(p_s * (1 - gt), -1)], -1)
+        b_t = tf.stack([tf.reduce_sum(p_t * gt, -1), tf.reduce_sum(p_t * (1 - gt), -1)], -1)
+        tckd = _kl(b_t, tf.math.log(tf.clip_by_value(b_s, 1e-12, 1.0)))
+        # Distributions over the non-target classes only: mask the target logit away.
+        mask = 1000.0 * gt
+        nckd = _kl(tf.nn.softmax(teacher / t - mask), tf.nn.log_softmax(student / t - mask))
+        return _ce(labels, student) + t * t * (cfg.dkd_alpha * tckd + cfg.dkd_beta * nckd)
+    return loss
+
+
+def _pearson_distance(a, b, axis):
+    a = a - tf.reduce_mean(a, axis=axis, keepdims=True)
+    b = b - tf.reduce_mean(b, axis=axis, keepdims=True)
+    corr = tf.reduce_sum(a * b, axis) / (tf.norm(a, axis=axis) * tf.norm(b, axis=axis) + 1e-8)
+    return 1.0 - corr
+
+
+def dist(cfg: DistillConfig) -> Loss:
+    """DIST, Huang et al. NeurIPS 2022: match the teacher's relations (Pearson correlation) rather than its exact
+    probabilities, per sample across classes (inter-class) and per class across the batch (intra-class); robust
+    when the teacher is much larger than the student."""
+    t = cfg.temperature
+
+    def loss(labels, student, teacher):
+        p_s, p_t = tf.nn.softmax(student / t), tf.nn.softmax(teacher / t)
+        inter = _pearson_distance(p_s, p_t, axis=1)  # (batch,)
+        intra = tf.reduce_mean(_pearson_distance(p_s, p_t, axis=0))  # scalar: a property of the batch
+        return _ce(labels, student) + t * t * (cfg.dist_beta * inter + cfg.dist_gamma * intra)
+    return loss
+
+
+def make_loss(cfg: DistillConfig) -> Loss:
+    return {"hinton": hinton, "dkd": dkd, "dist": dist}[cfg.method](cfg) if cfg.method != "none" else hard_labels

@@ -1,0 +1,137 @@
+"""Run folders: `models/<run>/` with its artifacts and the manifest `run.json`.
+
+The manifest holds the resolved config, package versions, the SHA-256 of every artifact and each stage's
+fingerprint and metrics. A stage whose fingerprint (its settings plus the hashes of its inputs) is unchanged and
+whose outputs are intact is skipped. Every file is written to a temporary name beside its target and renamed, so
+a crash never leaves a half-written artifact or manifest.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from pipeline import __version__
+from pipeline.errors import PipelineError
+
+MANIFEST = "run.json"
+PACKAGES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tflite-micro", "numpy", "click")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_path(path: Path) -> str:
+    """Hash of a file, or of a folder's files and their relative names (a SavedModel, an image folder)."""
+    path = Path(path)
+    if path.is_file():
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    for child in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(str(child.relative_to(path)).encode() + b"\0" + sha256_file(child).encode())
+    return digest.hexdigest()
+
+
+def fingerprint(*parts: Any) -> str:
+    """Stable hash of JSON-serialisable settings and input hashes."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "tinykd": __version__}
+    for name in PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    return versions
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `target` (same suffix, so savers that check it are happy); rename on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.stem}.tmp-{os.getpid()}{target.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.is_dir():
+            import shutil
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink()
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+class Run:
+    """One run folder and its manifest."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.manifest: dict[str, Any] = {"tool": f"tinykd {__version__}", "artifacts": {}, "stages": {}}
+        file = self.path / MANIFEST
+        if file.exists():
+            try:
+                self.manifest = json.loads(file.read_text())
+            except json.JSONDecodeError as e:
+                raise PipelineError(f"The manifest '{file}' is corrupt ({e.msg}).",
+                                    "Delete the run folder or use another --run name.")
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def write(self, name: str, writer: Callable[[Path], None]) -> Path:
+        """Write artifact `name` through `writer(tmp_path)` atomically and record its hash."""
+        target = self.file(name)
+        with atomic_path(target) as tmp:
+            writer(tmp)
+        self.manifest["artifacts"][name] = {"sha256": sha256_path(target), "bytes": _size(target)}
+        return target
+
+    def sha(self, name: str) -> str:
+        return self.manifest["artifacts"][name]["sha256"]
+
+    def intact(self, name: str) -> bool:
+        entry = self.manifest["artifacts"].get(name)
+        return entry is not None and self.file(name).exists() and sha256_path(self.file(name)) == entry["sha256"]
+
+    def is_fresh(self, stage: str, fp: str) -> bool:
+        """True when `stage` ran with fingerprint `fp` and all its outputs are still as it wrote them."""
+        entry = self.manifest["stages"].get(stage)
+        return bool(entry) and entry.get("fingerprint") == fp and all(self.intact(a) for a in entry["artifacts"])
+
+    def metrics(self, stage: str) -> dict[str, Any]:
+        return self.manifest["stages"].get(stage, {}).get("metrics", {})
+
+    def record(self, stage: str, fp: str, artifacts: list[str], metrics: dict[str, Any], seconds: float,
+               **extra: Any) -> None:
+        self.manifest["stages"][stage] = {"fingerprint": fp, "artifacts": artifacts, "metrics": metrics,
+                                          "seconds": round(seconds, 2), "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                          **extra}
+        self.save()
+
+    def save(self) -> None:
+        self.manifest["packages"] = package_versions()
+        write_json_atomic(self.file(MANIFEST), self.manifest)
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

@@ -1,0 +1,145 @@
+"""Model zoo: the built-in teacher, MCU-friendly student families, user teachers, and parameter / MAC counts.
+
+Students are built from ops every int8 MCU runtime supports (CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D, MEAN,
+FULLY_CONNECTED); batch norm folds into the convolutions when converting. All models output logits.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.config import StudentConfig, TeacherConfig
+from pipeline.errors import PipelineError
+from pipeline.keras import keras
+
+layers = keras.layers
+
+
+def _pooling_blocks(input_shape: tuple[int, ...], limit: int) -> int:
+    """How many times the spatial size can halve while staying >= 2 (at most `limit`)."""
+    size, blocks = min(input_shape[:-1]), 0
+    while size >= 4 and blocks < limit:
+        size //= 2
+        blocks += 1
+    return max(blocks, 1)
+
+
+def build_teacher(cfg: TeacherConfig, input_shape: tuple[int, ...], num_classes: int, *, seed: int = 0):
+    """A wide CNN (2-D for images, 1-D for series): two convs per block, doubling filters, max-pool between."""
+    series = len(input_shape) == 2
+    conv, pool = (layers.Conv1D, layers.MaxPool1D) if series else (layers.Conv2D, layers.MaxPool2D)
+    gap = layers.GlobalAveragePooling1D if series else layers.GlobalAveragePooling2D
+    init = keras.initializers.HeUniform(seed=seed)
+    x = inputs = keras.Input(input_shape)
+    for block in range(_pooling_blocks(input_shape, limit=3)):
+        filters = cfg.width * 2 ** block
+        for _ in range(2):
+            x = conv(filters, 3, padding="same", use_bias=False, kernel_initializer=init)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.ReLU()(x)
+        x = pool(2)(x)
+    x = gap()(x)
+    x = layers.Dense(4 * cfg.width, activation="relu", kernel_initializer=init)(x)
+    x = layers.Dropout(0.3, seed=seed)(x)
+    outputs = layers.Dense(num_classes, kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(x)
+    return keras.Model(inputs, outputs, name="teacher")
+
+
+def build_student(cfg: StudentConfig, input_shape: tuple[int, ...], num_classes: int, *, seed: int = 0):
+    """A tiny student. conv: 3x3 conv blocks; dsconv: a 3x3 stem then depthwise 3x3 + pointwise 1x1 blocks;
+    dense: an MLP with depth hidden layers of 8 x width units. Filters double per block; max-pool between
+    blocks; global average pooling and one dense layer to the logits."""
+    init = keras.initializers.HeUniform(seed=seed)
+    x = inputs = keras.Input(input_shape)
+    if cfg.family == "dense":
+        x = layers.Flatten()(x)
+        for _ in range(cfg.depth):
+            x = layers.Dense(8 * cfg.width, activation="relu", kernel_initializer=init)(x)
+    else:
+        series = len(input_shape) == 2
+        conv, pool = (layers.Conv1D, layers.MaxPool1D) if series else (layers.Conv2D, layers.MaxPool2D)
+        depthwise = layers.DepthwiseConv1D if series else layers.DepthwiseConv2D
+        pools = _pooling_blocks(input_shape, limit=cfg.depth)
+        for block in range(cfg.depth):
+            filters = cfg.width * 2 ** block
+            if cfg.family == "dsconv" and block > 0:
+                x = depthwise(3, padding="same", use_bias=False, depthwise_initializer=init)(x)
+                x = layers.BatchNormalization()(x)
+                x = layers.ReLU()(x)
+                x = conv(filters, 1, use_bias=False, kernel_initializer=init)(x)
+            else:
+                x = conv(filters, 3, padding="same", use_bias=False, kernel_initializer=init)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.ReLU()(x)
+            if block < pools and block < cfg.depth - 1:
+                x = pool(2)(x)
+        x = (layers.GlobalAveragePooling1D if series else layers.GlobalAveragePooling2D)()(x)
+    outputs = layers.Dense(num_classes, kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(x)
+    return keras.Model(inputs, outputs, name=f"student_{cfg.family}_w{cfg.width}_d{cfg.depth}")
+
+
+def count_macs(model) -> int:
+    """Multiply-accumulates of one inference: convolutions and dense layers (pooling and BN are not MACs)."""
+    total = 0
+    for layer in _flat_layers(model):
+        if isinstance(layer, (layers.DepthwiseConv2D, layers.DepthwiseConv1D)):
+            out = layer.output_shape[1:]
+            kernel = layer.depthwise_kernel.shape  # (k..., in, multiplier)
+            total += _prod(out[:-1]) * _prod(kernel[:-2]) * out[-1]
+        elif isinstance(layer, (layers.Conv1D, layers.Conv2D)):
+            out = layer.output_shape[1:]
+            total += _prod(out[:-1]) * _prod(layer.kernel.shape[:-1]) * out[-1]  # kernel: (k..., in/groups, out)
+        elif isinstance(layer, layers.Dense):
+            total += _prod(layer.kernel.shape) * _prod(layer.output_shape[1:-1] or (1,))
+    return int(total)
+
+
+def describe(model) -> dict:
+    return {"params": int(model.count_params()), "macs": count_macs(model)}
+
+
+def load_teacher(path: str, input_shape: tuple[int, ...], num_classes: int):
+    """Load a user's tf_keras teacher and check it fits the data. Returns (model, outputs_probabilities)."""
+    file = Path(path)
+    if not file.exists():
+        raise PipelineError(f"Teacher file '{path}' does not exist.",
+                            "Give a .keras or .h5 file or a SavedModel folder.")
+    if file.is_file() and file.suffix not in (".keras", ".h5", ".hdf5"):
+        raise PipelineError(f"Teacher file '{path}' has the suffix '{file.suffix}'.",
+                            "Allowed: .keras, .h5, or a SavedModel folder.")
+    try:
+        kwargs = {"safe_mode": True} if file.suffix == ".keras" else {}
+        model = keras.models.load_model(file, compile=False, **kwargs)
+    except Exception as e:  # noqa: BLE001 - h5py, zipfile, protobuf and Keras all raise their own kinds
+        reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise PipelineError(f"Cannot load teacher '{path}': {reason}.",
+                            "Save it with tf_keras (model.save('teacher.keras')); Keras 3 files are not readable.")
+    if not isinstance(model, keras.Model) or len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise PipelineError(f"Teacher '{path}' is not a single-input, single-output Keras model.",
+                            "Wrap it so it maps one input to class scores.")
+    got_in = tuple(model.input_shape[1:])
+    if len(got_in) != len(input_shape) or any(g not in (None, w) for g, w in zip(got_in, input_shape)):
+        raise PipelineError(f"Teacher '{path}' takes inputs of shape {got_in}, the data has {input_shape}.",
+                            "Use a teacher trained on this data's shape.")
+    got_out = model.output_shape[-1]
+    if got_out != num_classes:
+        raise PipelineError(f"Teacher '{path}' has {got_out} output classes, the data has {num_classes}.",
+                            "Use a teacher trained on the same classes.")
+    last = model.layers[-1]
+    probabilities = getattr(getattr(last, "activation", None), "__name__", "") == "softmax" or \
+        isinstance(last, layers.Softmax)
+    return model, probabilities
+
+
+def _flat_layers(model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _flat_layers(layer)
+        else:
+            yield layer
+
+
+def _prod(values) -> int:
+    result = 1
+    for v in values:
+        result *= int(v)
+    return result
