@@ -25,6 +25,7 @@ KD_FIELDS = ("method", "temperature", "alpha", "dkd_alpha", "dkd_beta", "dist_be
 
 def distill(cfg: Config, *, force: bool = False, log: Callable[[str], None] = print) -> dict:
     """Run the teacher, baseline and distillation stages; return {teacher, baseline, student} metrics."""
+    strategy = make_strategy(cfg.distill.strategy)  # multi-worker collectives must be set up before any TF op
     data = load_dataset(cfg.data, cfg.run.seed)
     run = Run(cfg.run_dir)
     run.manifest["config"] = cfg.to_dict()
@@ -32,13 +33,15 @@ def distill(cfg: Config, *, force: bool = False, log: Callable[[str], None] = pr
     log(f"data      {data.name}: {data.info()['sizes']} samples of {data.input_shape}, {data.num_classes} classes")
     teacher = teacher_stage(cfg, data, run, force=force, log=log)
     kd = cfg.distill.method != "none"
-    baseline = student_stage("baseline", cfg, data, run, force=force, log=log) if kd and cfg.distill.baseline else None
-    student = student_stage("distill", cfg, data, run, force=force, log=log)
+    baseline = None
+    if kd and cfg.distill.baseline:
+        baseline = student_stage("baseline", cfg, data, run, strategy, force=force, log=log)
+    student = student_stage("distill", cfg, data, run, strategy, force=force, log=log)
     return {"run": str(run.path), "teacher": teacher, "baseline": baseline or (None if kd else student),
             "student": student}
 
 
-def student_stage(stage: str, cfg: Config, data: Dataset, run: Run, *, force: bool = False,
+def student_stage(stage: str, cfg: Config, data: Dataset, run: Run, strategy=None, *, force: bool = False,
                   log: Callable[[str], None] = print) -> dict:
     """Train the student: `baseline` on hard labels, `distill` with cfg.distill.method. Returns its metrics."""
     hard = stage == "baseline" or cfg.distill.method == "none"
@@ -60,7 +63,7 @@ def student_stage(stage: str, cfg: Config, data: Dataset, run: Run, *, force: bo
     online = not hard and cfg.distill.augment  # augmented batches need the teacher's view of the same batch
     if not hard and not online:
         train += (np.load(run.file("teacher_logits.npy")),)  # (n_train, K) cached once by the teacher stage
-    strategy = make_strategy(cfg.distill.strategy)
+    strategy = make_strategy(cfg.distill.strategy) if strategy is None else strategy
     with strategy.scope():
         student = build_student(cfg.student, data.input_shape, data.num_classes, seed=cfg.run.seed)
         teacher = keras.models.load_model(run.file("teacher.keras"), compile=False) if online else None

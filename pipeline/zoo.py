@@ -34,7 +34,7 @@ def build_teacher(cfg: TeacherConfig, input_shape: tuple[int, ...], num_classes:
         filters = cfg.width * 2 ** block
         for _ in range(2):
             x = conv(filters, 3, padding="same", use_bias=False, kernel_initializer=init)(x)
-            x = layers.BatchNormalization()(x)
+            x = layers.BatchNormalization(momentum=0.9)(x)
             x = layers.ReLU()(x)
         x = pool(2)(x)
     x = gap()(x)
@@ -63,12 +63,12 @@ def build_student(cfg: StudentConfig, input_shape: tuple[int, ...], num_classes:
             filters = cfg.width * 2 ** block
             if cfg.family == "dsconv" and block > 0:
                 x = depthwise(3, padding="same", use_bias=False, depthwise_initializer=init)(x)
-                x = layers.BatchNormalization()(x)
+                x = layers.BatchNormalization(momentum=0.9)(x)
                 x = layers.ReLU()(x)
                 x = conv(filters, 1, use_bias=False, kernel_initializer=init)(x)
             else:
                 x = conv(filters, 3, padding="same", use_bias=False, kernel_initializer=init)(x)
-            x = layers.BatchNormalization()(x)
+            x = layers.BatchNormalization(momentum=0.9)(x)
             x = layers.ReLU()(x)
             if block < pools and block < cfg.depth - 1:
                 x = pool(2)(x)
