@@ -71,6 +71,7 @@ def student_stage(stage: str, cfg: Config, data: Dataset, run: Run, strategy=Non
                           teacher=teacher, teacher_probabilities=bool(run.metrics("teacher").get("probabilities")),
                           augment=augmenter(data.input_shape, cfg.run.seed) if cfg.distill.augment else None)
         info = fit(trainer, train=train, val=(data.x_val, data.y_val), seed=cfg.run.seed,
+                   checkpoints=run.checkpoints(stage), key=fp, log=log,
                    schedule=Schedule(cfg.distill.epochs, cfg.distill.batch_size, cfg.distill.learning_rate))
     metrics = {"accuracy": round(accuracy(student, data.x_test, data.y_test), 5), **describe(student),
                "method": "none" if hard else cfg.distill.method, "teacher_mode": "online" if online else "cached",

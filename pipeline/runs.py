@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import time
 from importlib import metadata
 from pathlib import Path
@@ -68,7 +69,6 @@ def atomic_path(target: Path) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         if tmp.is_dir():
-            import shutil
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp.exists():
             tmp.unlink()
@@ -95,6 +95,10 @@ class Run:
 
     def file(self, name: str) -> Path:
         return self.path / name
+
+    def checkpoints(self, stage: str) -> Path:
+        """Where `stage` keeps its per-epoch training state until it finishes (see pipeline/checkpoint.py)."""
+        return self.path / ".checkpoints" / stage
 
     def write(self, name: str, writer: Callable[[Path], None]) -> Path:
         """Write artifact `name` through `writer(tmp_path)` atomically and record its hash."""
@@ -125,6 +129,7 @@ class Run:
                                           "seconds": round(seconds, 2), "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
                                           **extra}
         self.save()
+        shutil.rmtree(self.checkpoints(stage), ignore_errors=True)  # finished: nothing left to resume
 
     def save(self) -> None:
         self.manifest["packages"] = package_versions()

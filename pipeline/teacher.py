@@ -35,8 +35,8 @@ def teacher_stage(cfg: Config, data: Dataset, run: Run, *, force: bool = False,
         set_seed(cfg.run.seed)
         model, probabilities = build_teacher(cfg.teacher, data.input_shape, data.num_classes, seed=cfg.run.seed), False
         info = fit(Trainer(student=model, loss_fn=hard_labels), train=(data.x_train, data.y_train),
-                   val=(data.x_val, data.y_val), seed=cfg.run.seed,
-                   schedule=Schedule(cfg.teacher.epochs, cfg.teacher.batch_size, cfg.teacher.learning_rate))
+                   val=(data.x_val, data.y_val), seed=cfg.run.seed, checkpoints=run.checkpoints("teacher"),
+                   key=fp, log=log, schedule=Schedule(cfg.teacher.epochs, cfg.teacher.batch_size, cfg.teacher.learning_rate))
         info["source"] = "built-in"
     logits = np.concatenate([teacher_logits_of(model, batch, probabilities).numpy()
                              for batch in np.array_split(data.x_train, max(1, len(data.x_train) // 512))])
