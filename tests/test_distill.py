@@ -117,3 +117,40 @@ def test_console_script_exit_status_and_debug(tmp_path):
     debug = subprocess.run([*tinykd, "--debug", "distill", "--alpha", "7"], capture_output=True, text=True,
                            cwd=tmp_path)
     assert debug.returncode != 0 and "Traceback" in debug.stderr and "PipelineError" in debug.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("extra, mode, method", [
+    (["--method", "dkd"], "cached", "dkd"),
+    (["--method", "dist", "--augment"], "online", "dist"),
+    (["--method", "none"], "cached", "none"),
+])
+def test_methods_and_online_teacher(tiny_run, tmp_path, extra, mode, method):
+    """Every method trains from the tiny run's teacher; with --augment the teacher runs on every batch."""
+    (tmp_path / "c.toml").write_text(f'[run]\nroot = "{tmp_path}"\n')
+    result = invoke("distill", "--config", str(tmp_path / "c.toml"), "--teacher", str(tiny_run / "teacher.keras"),
+                    "--limit", "200", "--epochs", "2", *extra)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "digits" / "run.json").read_text())["stages"]["distill"]["metrics"]
+    assert metrics["method"] == method and metrics["teacher_mode"] == mode
+    assert ("baseline" in json.loads((tmp_path / "digits" / "run.json").read_text())["stages"]) == (method != "none")
+
+
+@pytest.mark.slow
+def test_time_series_end_to_end(tmp_path):
+    """A .npz of series (T x C): the 1-D teacher and student train, and KD runs."""
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 1, 32)
+    def make(n):
+        y = rng.integers(0, 3, n)
+        x = np.sin(2 * np.pi * (y[:, None] + 1) * t)[..., None] + 0.3 * rng.normal(size=(n, 32, 1))
+        return np.concatenate([x, rng.normal(size=(n, 32, 1))], -1).astype(np.float32), y
+    (x_train, y_train), (x_test, y_test) = make(300), make(90)
+    np.savez(tmp_path / "waves.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    (tmp_path / "c.toml").write_text(f'[run]\nroot = "{tmp_path}"\n')
+    result = invoke("distill", "--config", str(tmp_path / "c.toml"), "--dataset", str(tmp_path / "waves.npz"),
+                    "--layout", "series", "--teacher-epochs", "6", "--epochs", "6")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "waves" / "run.json").read_text())
+    assert manifest["data"]["kind"] == "series" and manifest["data"]["input_shape"] == [32, 2]
+    assert manifest["stages"]["teacher"]["metrics"]["accuracy"] > 0.6  # three clearly separable waves
