@@ -33,8 +33,20 @@ def cli(debug):
     configure_devices()
 
 
+# CLI option -> (config section, field). Each option overrides that field of the --config file.
+OVERRIDES = {
+    "run_name": ("run", "name"), "seed": ("run", "seed"),
+    "dataset": ("data", "dataset"), "layout": ("data", "layout"), "limit": ("data", "limit"),
+    "teacher_path": ("teacher", "path"), "teacher_epochs": ("teacher", "epochs"), "unsafe": ("teacher", "unsafe"),
+    "family": ("student", "family"), "width": ("student", "width"), "depth": ("student", "depth"),
+    "method": ("distill", "method"), "temperature": ("distill", "temperature"), "alpha": ("distill", "alpha"),
+    "epochs": ("distill", "epochs"), "batch_size": ("distill", "batch_size"), "augment": ("distill", "augment"),
+    "strategy": ("distill", "strategy"),
+}
+
+
 def config_options(command):
-    """Options shared by every stage command; each overrides the same field of the --config file."""
+    """Options shared by every stage command; `command` receives the resolved Config and the other options."""
     options = [
         click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML settings file."),
         click.option("--run", "run_name", help="Run folder name under models/ (default: the data set's name)."),
@@ -45,6 +57,7 @@ def config_options(command):
         click.option("--limit", type=int, help="Train on at most N samples (0 = all)."),
         click.option("--teacher", "teacher_path", help="Your teacher: .keras, .h5 or SavedModel folder."),
         click.option("--teacher-epochs", type=int, help="Epochs of the built-in teacher."),
+        click.option("--unsafe", is_flag=True, default=None, help="Allow Lambda layers (their code runs) in --teacher."),
         click.option("--student", "family", type=click.Choice(STUDENT_FAMILIES), help="Student family."),
         click.option("--width", type=int, help="Student width (filters of the first block)."),
         click.option("--depth", type=int, help="Student depth (blocks)."),
@@ -58,17 +71,11 @@ def config_options(command):
     ]
 
     @functools.wraps(command)
-    def wrapper(config_path, run_name, seed, dataset, layout, limit, teacher_path, teacher_epochs, family, width,
-                depth, method, temperature, alpha, epochs, batch_size, augment, strategy, **rest):
-        cfg = load_config(config_path, {
-            "run": {"name": run_name, "seed": seed},
-            "data": {"dataset": dataset, "layout": layout, "limit": limit},
-            "teacher": {"path": teacher_path, "epochs": teacher_epochs},
-            "student": {"family": family, "width": width, "depth": depth},
-            "distill": {"method": method, "temperature": temperature, "alpha": alpha, "epochs": epochs,
-                        "batch_size": batch_size, "augment": augment, "strategy": strategy},
-        })
-        return command(cfg, **rest)
+    def wrapper(config_path, **given):
+        overrides: dict[str, dict] = {}
+        for option, (section, name) in OVERRIDES.items():
+            overrides.setdefault(section, {})[name] = given.pop(option)
+        return command(load_config(config_path, overrides), **given)
 
     for option in reversed(options):
         wrapper = option(wrapper)

@@ -60,6 +60,7 @@ class DataConfig:
 @dataclass(frozen=True)
 class TeacherConfig:
     path: str = ""  # your own teacher (.keras, .h5 or SavedModel folder, tf_keras); empty = train the built-in one
+    unsafe: bool = False  # allow Lambda layers in your teacher: their Python code runs on load (trusted files only)
     width: int = 64  # filters of the built-in teacher's first block (later blocks double it)
     epochs: int = 20  # training epochs of the built-in teacher
     batch_size: int = 64  # training batch size of the built-in teacher

@@ -116,9 +116,20 @@ class Run:
         return entry is not None and self.file(name).exists() and sha256_path(self.file(name)) == entry["sha256"]
 
     def is_fresh(self, stage: str, fp: str) -> bool:
-        """True when `stage` ran with fingerprint `fp` and all its outputs are still as it wrote them."""
+        """True when `stage` ran with fingerprint `fp` and its outputs are still as it wrote them.
+
+        Missing outputs or other settings mean "run again"; an output that exists but differs from its recorded
+        SHA-256 was changed behind the pipeline's back, and is refused rather than silently rebuilt."""
         entry = self.manifest["stages"].get(stage)
-        return bool(entry) and entry.get("fingerprint") == fp and all(self.intact(a) for a in entry["artifacts"])
+        if not entry or entry.get("fingerprint") != fp:
+            return False
+        for name in entry["artifacts"]:
+            if not self.file(name).exists():
+                return False
+            if not self.intact(name):
+                raise PipelineError(f"Artifact '{self.file(name)}' does not match its SHA-256 in {MANIFEST}: it was "
+                                    "changed after tinykd wrote it.", "Restore it, or rerun with --force to rebuild it.")
+        return True
 
     def metrics(self, stage: str) -> dict[str, Any]:
         return self.manifest["stages"].get(stage, {}).get("metrics", {})

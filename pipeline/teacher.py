@@ -28,7 +28,8 @@ def teacher_stage(cfg: Config, data: Dataset, run: Run, *, force: bool = False,
 
     started = time.time()
     if cfg.teacher.path:
-        model, probabilities = load_teacher(cfg.teacher.path, data.input_shape, data.num_classes)
+        model, probabilities = load_teacher(cfg.teacher.path, data.input_shape, data.num_classes,
+                                            unsafe=cfg.teacher.unsafe)
         info = {"source": cfg.teacher.path}
     else:
         log(f"teacher   training the built-in CNN (width {cfg.teacher.width}, {cfg.teacher.epochs} epochs)")

@@ -154,3 +154,29 @@ def test_time_series_end_to_end(tmp_path):
     manifest = json.loads((tmp_path / "waves" / "run.json").read_text())
     assert manifest["data"]["kind"] == "series" and manifest["data"]["input_shape"] == [32, 2]
     assert manifest["stages"]["teacher"]["metrics"]["accuracy"] > 0.6  # three clearly separable waves
+
+
+def test_tampered_artifact_is_refused_and_force_rebuilds(tiny_run, tmp_path):
+    import shutil
+    copy = tmp_path / "tiny"
+    shutil.copytree(tiny_run, copy)
+    (tmp_path / "c.toml").write_text(f'[run]\nroot = "{tmp_path}"\n')
+    logits = np.load(copy / "teacher_logits.npy")
+    np.save(copy / "teacher_logits.npy", logits + 1.0)  # someone edits the teacher's logits
+    before = snapshot(copy)
+    result = invoke("distill", "--config", str(tmp_path / "c.toml"), "--run", "tiny", *TINY)
+    assert result.exit_code == 2 and "teacher_logits.npy" in result.stderr and "--force" in result.stderr
+    assert snapshot(copy) == before
+    (copy / "teacher.keras").unlink()  # a missing artifact is simply rebuilt
+    rebuilt = invoke("distill", "--config", str(tmp_path / "c.toml"), "--run", "tiny", *TINY)
+    assert rebuilt.exit_code == 0 and "teacher   training" in rebuilt.output
+
+
+def test_lambda_teacher_refused_from_the_cli(tiny_run, tmp_path):
+    from tests.test_zoo import lambda_teacher
+    path = lambda_teacher(tmp_path, ".keras")
+    before = snapshot(tiny_run)
+    result = invoke("distill", "--config", str(tiny_run.parent / "tiny.toml"), "--run", "tiny", *TINY,
+                    "--teacher", str(path))
+    assert result.exit_code == 2 and "Lambda layer" in result.stderr and str(path) in result.stderr
+    assert snapshot(tiny_run) == before

@@ -66,3 +66,22 @@ def test_bad_teachers(tmp_path, make, needle):
     with pytest.raises(PipelineError) as e:
         load_teacher(str(path), (8, 8, 1), 10)
     assert needle in str(e.value) and str(path) in str(e.value)
+
+
+def lambda_teacher(tmp_path, suffix):
+    x = inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Lambda(lambda t: t * 2.0)(x)
+    path = tmp_path / f"lambda{suffix}"
+    keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(x))).save(
+        path, **({"save_format": "tf"} if suffix == "" else {}))
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5", ""])
+def test_lambda_teacher_is_refused_unless_unsafe(tmp_path, suffix):
+    path = lambda_teacher(tmp_path, suffix)
+    with pytest.raises(PipelineError) as e:
+        load_teacher(str(path), (8, 8, 1), 10)
+    assert "Lambda layer" in str(e.value) and str(path) in str(e.value) and "--unsafe" in str(e.value)
+    model, _ = load_teacher(str(path), (8, 8, 1), 10, unsafe=True)
+    np.testing.assert_allclose(model(np.ones((1, 8, 8, 1))).shape, (1, 10))
