@@ -17,7 +17,7 @@ from pipeline.keras import keras
 from pipeline.losses import hard_labels, make_loss
 from pipeline.runs import Run, fingerprint
 from pipeline.teacher import teacher_stage
-from pipeline.train import Schedule, Trainer, accuracy, augmenter, fit, make_strategy, set_seed
+from pipeline.train import Schedule, Trainer, augmenter, evaluate, fit, make_strategy, set_seed
 from pipeline.zoo import build_student, describe
 
 KD_FIELDS = ("method", "temperature", "alpha", "dkd_alpha", "dkd_beta", "dist_beta", "dist_gamma", "baseline")
@@ -73,7 +73,7 @@ def student_stage(stage: str, cfg: Config, data: Dataset, run: Run, strategy=Non
         info = fit(trainer, train=train, val=(data.x_val, data.y_val), seed=cfg.run.seed,
                    checkpoints=run.checkpoints(stage), key=fp, log=log,
                    schedule=Schedule(cfg.distill.epochs, cfg.distill.batch_size, cfg.distill.learning_rate))
-    metrics = {"accuracy": round(accuracy(student, data.x_test, data.y_test), 5), **describe(student),
+    metrics = {**evaluate(student, data.x_test, data.y_test, data.num_classes), **describe(student),
                "method": "none" if hard else cfg.distill.method, "teacher_mode": "online" if online else "cached",
                "replicas": strategy.num_replicas_in_sync, **info}
     run.write(artifact, student.save)

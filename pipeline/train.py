@@ -171,6 +171,17 @@ def fit(trainer: Trainer, *, train: tuple[np.ndarray, ...], val: tuple[np.ndarra
     return {"best_val_accuracy": round(best.best, 5), "best_epoch": best.best_epoch + 1}
 
 
+def predict_classes(model, x: np.ndarray) -> np.ndarray:
+    return np.argmax(model.predict(x, batch_size=512, verbose=0), axis=-1)
+
+
 def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
-    logits = model.predict(x, batch_size=512, verbose=0)
-    return float(np.mean(np.argmax(logits, axis=-1) == y))
+    return float(np.mean(predict_classes(model, x) == y))
+
+
+def evaluate(model, x: np.ndarray, y: np.ndarray, num_classes: int) -> dict:
+    """Test accuracy and confusion matrix (rows: true class, columns: predicted) of a logits model."""
+    predicted = predict_classes(model, x)
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(confusion, (y, predicted), 1)
+    return {"accuracy": round(float(np.mean(predicted == y)), 5), "confusion": confusion.tolist()}

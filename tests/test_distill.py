@@ -180,3 +180,12 @@ def test_lambda_teacher_refused_from_the_cli(tiny_run, tmp_path):
                     "--teacher", str(path))
     assert result.exit_code == 2 and "Lambda layer" in result.stderr and str(path) in result.stderr
     assert snapshot(tiny_run) == before
+
+
+def test_confusion_matrices_agree_with_accuracy(tiny_run):
+    manifest = json.loads((tiny_run / "run.json").read_text())
+    for stage in ("teacher", "baseline", "distill"):
+        metrics = manifest["stages"][stage]["metrics"]
+        confusion = np.array(metrics["confusion"])
+        assert confusion.shape == (10, 10) and confusion.sum() == manifest["data"]["sizes"]["test"]
+        assert np.trace(confusion) / confusion.sum() == pytest.approx(metrics["accuracy"], abs=1e-5)
