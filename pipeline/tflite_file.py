@@ -29,9 +29,11 @@ def model_bytes(source: str | Path | bytes) -> tuple[bytes, str]:
     return path.read_bytes(), path.name
 
 
-def read_model(source: str | Path | bytes) -> schema_fb.ModelT:
-    """Parses a .tflite (path or bytes) into the schema object tree; PipelineError if it is malformed."""
-    data, name = model_bytes(source)
+def read_model(source: str | Path | bytes, name: str | None = None) -> schema_fb.ModelT:
+    """Parses a .tflite (path or bytes) into the schema object tree; PipelineError if it is malformed.
+    `name` names the model in messages (default: the file name)."""
+    data, default_name = model_bytes(source)
+    name = name or default_name
     hint = "Re-export it with `tinykd quantize` (or TFLiteConverter)."
     if len(data) < 8 or data[4:8] != FILE_IDENTIFIER:
         raise PipelineError(f"{name} is not a TFLite flatbuffer (no {FILE_IDENTIFIER.decode()} identifier).", hint)

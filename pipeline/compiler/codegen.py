@@ -37,6 +37,8 @@ class CompiledModel:
     input_shape: tuple[int, ...]
     output_shape: tuple[int, ...]
     ops: list[str]
+    input_quant: tuple[float, int]    # (scale, zero point) of the input
+    output_quant: tuple[float, int]   # (scale, zero point) of the output
 
     def write(self, out_dir: str | Path) -> list[Path]:
         out = Path(out_dir)
@@ -51,7 +53,7 @@ def compile_model(source: str | Path | bytes) -> CompiledModel:
     """Compiles an int8 .tflite (path or bytes); PipelineError for a malformed or unsupported model."""
     data, name = model_bytes(source)
     sha = hashlib.sha256(data).hexdigest()
-    graph = build_graph(read_model(data), name)
+    graph = build_graph(read_model(data, name), name)
     try:
         plan = plan_memory(graph)
         lowering = Lowering(graph, lambda t: plan.pointer(graph, t.index))
@@ -69,10 +71,11 @@ def compile_model(source: str | Path | bytes) -> CompiledModel:
     view = _view_model(graph, plan, calls, arrays, sha, name, weight_bytes)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    x, y = graph.tensors[graph.input], graph.tensors[graph.output]
     return CompiledModel(sha, env.get_template("model.h.j2").render(**view),
                          env.get_template("model.c.j2").render(**view), plan.arena_bytes, weight_bytes,
-                         graph.tensors[graph.input].shape, graph.tensors[graph.output].shape,
-                         [op.name for op in graph.ops])
+                         x.shape, y.shape, [op.name for op in graph.ops], (x.scale, x.zero_point),
+                         (y.scale, y.zero_point))
 
 
 def _view_model(graph: Graph, plan: MemoryPlan, calls, arrays, sha: str, name: str, weight_bytes: int) -> dict:

@@ -2,6 +2,7 @@
 with which TFLM runs a model. (LiteRT's interpreter is not bit-identical to TFLM, so it is never the oracle.)"""
 from __future__ import annotations
 
+import faulthandler
 import os
 
 import numpy as np
@@ -34,6 +35,7 @@ def _runs(model: bytes, arena_size: int) -> bool:
     if pid == 0:  # child: silence TFLM's allocation messages, report through the exit status
         status = 1
         try:
+            faulthandler.disable()
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
             os.dup2(devnull, 2)
