@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # python3-venv: the virtualenv; dataset-fashion-mnist: the benchmark data set; g++: compiles generated C in tests.
-APT_PACKAGES := python3-venv dataset-fashion-mnist g++
+# gcc-arm-none-eabi + libnewlib-arm-none-eabi: build the AOT model and kernels for the Cortex-M4 (tests, bench).
+APT_PACKAGES := python3-venv dataset-fashion-mnist g++ gcc-arm-none-eabi libnewlib-arm-none-eabi
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_USE_LEGACY_KERAS := 1
@@ -19,6 +20,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/kd_quality.py
+	$(BIN)/python bench/memory.py
 
 install: apt $(STAMP)
 

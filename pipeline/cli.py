@@ -115,6 +115,48 @@ def run(cfg, force):
     print_distill_summary(run_distill(cfg, force=force, log=click.echo))
 
 
+@cli.command("compile")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for model.h/.c.")
+def compile_cmd(model, out_dir):
+    """Compile an int8 .tflite into plain C99 (model.h, model.c) for the AOT engine."""
+    from pipeline.compiler import compile_model
+    compiled = compile_model(model)
+    for path in compiled.write(out_dir):
+        click.echo(f"wrote {path}")
+    click.echo(f"{len(compiled.ops)} ops; arena {compiled.arena_bytes:,} bytes; constant data "
+               f"{compiled.weight_bytes:,} bytes; sha256 {compiled.sha256[:16]}")
+
+
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--samples", default=200, show_default=True, type=int, help="Random int8 inputs to compare.")
+@click.option("--run", "run_name", help="Also compare on the test set of run folder models/RUN (or a path).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random inputs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def verify(model, samples, run_name, seed, as_json):
+    """Compare the AOT-compiled model with the TFLite Micro runtime, element by element; exit 1 on any mismatch."""
+    import json
+    from pathlib import Path
+
+    from pipeline.compiler.verify import verify as run_verify
+    run_dir = None
+    if run_name:
+        run_dir = Path(run_name) if Path(run_name).is_dir() else Path("models") / run_name
+        if not run_dir.is_dir():
+            raise PipelineError(f"Run folder {run_name!r} not found (looked in {run_dir}).",
+                                "Give a name under models/ or a path.")
+    result = run_verify(model, samples=samples, run_dir=run_dir, seed=seed, log=click.echo)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo(f"{result['mismatches']} mismatching elements of {result['elements']:,} "
+                   f"({result['inputs']} inputs); arena AOT {result['aot_arena_bytes']:,} B vs TFLM "
+                   f"{result['tflm_arena_bytes']:,} B ({result['arena_ratio']:.2f}x)")
+    if result["mismatches"]:
+        sys.exit(1)
+
+
 def main():
     cli(prog_name="tinykd")
 
