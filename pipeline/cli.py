@@ -114,3 +114,6 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+from pipeline import cli_device  # noqa: E402,F401  (registers build, emulate, validate, flash)
