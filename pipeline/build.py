@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
 KERNELS = FIRMWARE / "lib" / "tinykd_kernels"  # the AOT engine's C kernels (compiled when present)
 APP_SOURCES = ("app.c", "tk_protocol.c", "engine_aot.c")
-STACK_USAGE_LIMIT = 2048  # bytes per function (-Wstack-usage): keeps every frame far below the stack reserve
+STACK_USAGE_LIMIT = 2048  # bytes per function (-Wstack-usage), and the size of the MPU guard below the stack
 QEMU_MEMORY = 4 << 20  # mps2-an386 has 4 MB at the flash and RAM addresses: used to measure a model that overflows
 ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 COMMON_FLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", f"-Werror=stack-usage={STACK_USAGE_LIMIT}",
@@ -51,8 +51,9 @@ def build(target: str, model_dir: str | Path, budget: str = "nano33ble", out_dir
     if missing:
         raise PipelineError(f"Model folder '{model_dir}' has no {' or '.join(missing)}.",
                             "Point --model-dir at the folder `tinykd export` wrote the AOT model to.")
-    if stack_bytes < 1024 or stack_bytes % 32:
-        raise PipelineError(f"stack_bytes={stack_bytes} is not allowed: a multiple of 32, at least 1024.",
+    if stack_bytes < 2 * STACK_USAGE_LIMIT or stack_bytes % 32:
+        raise PipelineError(f"stack_bytes={stack_bytes} is not allowed: a multiple of 32, at least "
+                            f"{2 * STACK_USAGE_LIMIT} (the lowest {STACK_USAGE_LIMIT} are the overflow guard).",
                             "Use 8192.")
     suffix = "-asan" if sanitize else ""
     out = Path(out_dir) if out_dir else Path("build") / "firmware" / f"{target}-{budget}{suffix}"
@@ -100,7 +101,8 @@ def _link_script(out: Path, budget: str, flash: int, ram: int, stack: int) -> Pa
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(FIRMWARE / "ports" / "qemu_mps2"),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     text = env.get_template("link.ld.j2").render(generator=f"tinykd {__version__}", budget=budget,
-                                                 flash_bytes=flash, ram_bytes=ram, stack_bytes=stack)
+                                                 flash_bytes=flash, ram_bytes=ram, stack_bytes=stack,
+                                                 guard_bytes=STACK_USAGE_LIMIT)
     path = out / f"link-{budget}.ld"
     path.write_text(text)
     return path

@@ -4,7 +4,7 @@
 
 #include "qemu_mps2.h"
 
-extern uint32_t __stack_top[], __stack_bottom[], __data_load[], __data_start[], __data_end[], __bss_start[],
+extern uint32_t __stack_guard_size[], __stack_top[], __stack_bottom[], __data_load[], __data_start[], __data_end[], __bss_start[],
     __bss_end[];
 int main(void);
 void Reset_Handler(void);
@@ -13,6 +13,7 @@ void SysTick_Handler(void);
 void Uart0Rx_Handler(void);
 void HardFault_Handler(void);
 void MemManage_Handler(void);
+void tk_qemu_hardfault_exit(uint32_t sp);
 
 #define STACK_PAINT 0xCDCDCDCDu
 #define REG(addr) (*(volatile uint32_t *)(addr))
@@ -36,8 +37,14 @@ __attribute__((section(".vectors"), used)) static void (*const vectors[16 + 1])(
 };
 
 /* Fault handlers move SP back to the top of the stack first: after an overflow the old one is unusable. */
+/* Status 3 (stack overflow) when the fault happened with SP inside or below the guard, or with MemManage status
+ * bits (CFSR[7:0]) set; any other HardFault is status 1. `sp` is the stack pointer at the fault. */
+void tk_qemu_hardfault_exit(uint32_t sp) {
+    uint32_t guard_top = (uint32_t)(uintptr_t)__stack_bottom + (uint32_t)(uintptr_t)__stack_guard_size;
+    tk_qemu_fault_exit((sp < guard_top || (REG(0xE000ED28) & 0xFFu)) ? 3 : 1);
+}
 __attribute__((naked)) void HardFault_Handler(void) {
-    __asm volatile("ldr r0, =__stack_top\n msr msp, r0\n movs r0, #1\n b tk_qemu_fault_exit");
+    __asm volatile("mrs r0, msp\n ldr r1, =__stack_top\n msr msp, r1\n b tk_qemu_hardfault_exit");
 }
 __attribute__((naked)) void MemManage_Handler(void) {
     __asm volatile("ldr r0, =__stack_top\n msr msp, r0\n movs r0, #3\n b tk_qemu_fault_exit");
@@ -46,13 +53,15 @@ __attribute__((naked)) void Default_Handler(void) {
     __asm volatile("ldr r0, =__stack_top\n msr msp, r0\n movs r0, #4\n b tk_qemu_fault_exit");
 }
 
-/* MPU region 0: 32 bytes at the bottom of the stack, no access: an overflow faults (MemManage, exit 3). */
+/* MPU region 0: the guard at the bottom of the stack (a power of two, aligned to its size), no access: a stack
+ * overflow faults instead of running below RAM, where QEMU reads zeros and ignores writes. */
 static void stack_guard_init(void) {
-    REG(0xE000ED98) = 0;                                  /* MPU_RNR: region 0 */
-    REG(0xE000ED9C) = (uint32_t)__stack_bottom;           /* MPU_RBAR: 32-byte aligned by the linker */
-    REG(0xE000EDA0) = (1u << 28) | (4u << 1) | 1u;        /* MPU_RASR: XN, AP=no access, SIZE=2^(4+1), ENABLE */
-    REG(0xE000ED24) |= 1u << 16;                          /* SHCSR: MemManage faults enabled */
-    REG(0xE000ED94) = (1u << 2) | 1u;                     /* MPU_CTRL: default map for the rest, ENABLE */
+    uint32_t size_log2 = (uint32_t)__builtin_ctz((uint32_t)(uintptr_t)__stack_guard_size);
+    REG(0xE000ED98) = 0;                                      /* MPU_RNR: region 0 */
+    REG(0xE000ED9C) = (uint32_t)(uintptr_t)__stack_bottom;    /* MPU_RBAR */
+    REG(0xE000EDA0) = (1u << 28) | ((size_log2 - 1u) << 1) | 1u; /* MPU_RASR: XN, AP=no access, SIZE, ENABLE */
+    REG(0xE000ED24) |= 1u << 16;                              /* SHCSR: MemManage faults enabled */
+    REG(0xE000ED94) = (1u << 2) | 1u;                         /* MPU_CTRL: default map for the rest, ENABLE */
     __asm volatile("dsb\n isb" ::: "memory");
 }
 
@@ -70,7 +79,7 @@ void Reset_Handler(void) {
 }
 
 uint32_t tk_qemu_stack_used(void) {
-    const uint32_t *p = __stack_bottom + 8; /* skip the 32-byte guard */
+    const uint32_t *p = __stack_bottom + (uintptr_t)__stack_guard_size / 4u; /* skip the guard */
     while (p < __stack_top && *p == STACK_PAINT) ++p;
     return (uint32_t)((uintptr_t)__stack_top - (uintptr_t)p);
 }
