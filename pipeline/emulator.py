@@ -149,8 +149,9 @@ def renode(elf: str | Path, start_timeout: float = 30.0) -> Iterator[Emulator]:
         raise PipelineError("'renode' is not on PATH (it cannot be installed from Debian's archive).",
                             "Install Renode from renode.io, or use --emulator qemu.")
     port = free_port()
-    script = f'$elf=@{Path(elf).resolve()}; $port={port}; include @{RENODE_SCRIPT}'
-    process = subprocess.Popen(["renode", "--disable-xwt", "--console", "-e", script], stdin=subprocess.DEVNULL,
+    commands = [f"$elf=@{Path(elf).resolve()}", f"$port={port}", f"include @{RENODE_SCRIPT}"]
+    process = subprocess.Popen(["renode", "--disable-xwt", *[a for c in commands for a in ("-e", c)]],
+                               stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + start_timeout

@@ -75,7 +75,7 @@ def check_device(hello: P.Hello, expected_sha: str, golden: dict, url: str) -> N
 
 def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0, retries: int = 5,
              icount_shift: int | None = None, progress: bool = True, opener=serial.serial_for_url,
-             bye: bool = False) -> dict:
+             bye: bool = False, reconnect_s: float = 5.0) -> dict:
     """Validate the device on `url` against `run_dir`; returns the report (see `summarize`)."""
     run_dir = Path(run_dir)
     model = run_dir / MODEL_FILE
@@ -85,8 +85,8 @@ def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0
     golden = load_golden(run_dir, limit)
     inputs = golden["inputs"].reshape(len(golden["inputs"]), -1)  # (N, input bytes) int8
     count = len(inputs)
-    port = open_port(url, opener)
-    link = Link(port, url, timeout=timeout, retries=retries)
+    link = Link(open_port(url, opener), url, timeout=timeout, retries=retries,
+                reopen=lambda: open_port(url, opener), reconnect_s=reconnect_s)
     try:
         link.resync()  # pyserial discarded what was in flight when it opened the port: start on a frame boundary
         hello = link.hello()
@@ -123,7 +123,7 @@ def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0
         if bye:
             link.bye()
     finally:
-        port.close()
+        link.port.close()
     return summarize(golden, outputs, ticks, seconds, hello, stats, link, resets, icount_shift)
 
 
@@ -195,7 +195,7 @@ def validate_on_emulator(emulator: str, run_dir: str | Path, model_dir: str | Pa
         context = emulators.qemu(result.elf) if emulator == "qemu" else emulators.host(result.elf)
     with context as emu:
         report = validate(emu.url, run_dir, limit=limit, timeout=timeout, icount_shift=emu.icount_shift,
-                          progress=progress, bye=True)
+                          progress=progress, bye=True, reconnect_s=0)  # a closed emulator port: it crashed
         if emulator != "renode":
             emu.finish()
     report["firmware"] = figures

@@ -29,8 +29,11 @@ class Retry(Exception):
 
 
 class Link:
-    def __init__(self, port, url: str, timeout: float = 2.0, retries: int = 5):
+    def __init__(self, port, url: str, timeout: float = 2.0, retries: int = 5, reopen=None,
+                 reconnect_s: float = 5.0):
         self.port = port  # an open pyserial port (serial_for_url)
+        self.reopen = reopen  # returns a new open port: a board on native USB re-enumerates when it resets
+        self.reconnect_s = reconnect_s  # how long to try reopening a port that went away
         self.url = url  # for messages
         self.timeout = timeout  # seconds to wait for one reply
         self.retries = retries  # resends of one request before giving up
@@ -49,7 +52,7 @@ class Link:
                 self.retried += 1
                 self.resync()
             self.seq = (self.seq + 1) & 0xFF
-            self.port.write(P.encode(msg_type, self.seq, payload, self.max_payload))
+            self._write(P.encode(msg_type, self.seq, payload, self.max_payload))
             try:
                 return self._wait(msg_type, self.seq, self.timeout)
             except Retry as e:
@@ -69,8 +72,7 @@ class Link:
             try:
                 data = self.port.read(max(1, self.port.in_waiting))
             except (serial.SerialException, OSError) as e:
-                raise PipelineError(f"The device on '{self.url}' disconnected ({e}).",
-                                    "Check the cable; an emulator may have crashed (see its exit status).") from None
+                self._reconnect(e)
             for frame in self.decoder.feed(data):
                 if frame.type == P.BOOT:
                     self._check_boot(P.boot_id_of(frame))
@@ -88,6 +90,27 @@ class Link:
                 raise Retry("a damaged reply (CRC mismatch)")
         raise Retry("no answer")
 
+    def _write(self, data: bytes) -> None:
+        try:
+            self.port.write(data)
+        except (serial.SerialException, OSError) as e:
+            self._reconnect(e)
+
+    def _reconnect(self, error: Exception) -> None:
+        """The port went away (a USB board resetting, an emulator ending): reopen it, or fail clearly."""
+        with contextlib.suppress(Exception):
+            self.port.close()
+        deadline = time.monotonic() + (self.reconnect_s if self.reopen else 0)
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            with contextlib.suppress(PipelineError):
+                self.port = self.reopen()
+                self.decoder = P.Decoder(self.max_payload)
+                self.boot_id = None
+                raise DeviceReset("the port reconnected")
+        raise PipelineError(f"The device on '{self.url}' disconnected ({error}).",
+                            "Check the cable; an emulator may have crashed (see its exit status).")
+
     def _check_boot(self, boot_id: int) -> None:
         if self.boot_id is not None and boot_id != self.boot_id:
             self.boot_id = None
@@ -98,15 +121,14 @@ class Link:
         self.resyncs += 1
         # Zeros never contain a sync pair: they complete whatever partial frame the device holds (it then fails
         # its CRC) and are ignored afterwards.
-        self.port.write(bytes(self.max_payload + P.HEADER.size + P.CRC.size))
-        self.port.flush()
+        self._write(bytes(self.max_payload + P.HEADER.size + P.CRC.size))
         for _ in range(self.retries + 1):
             time.sleep(0.05)
             self.port.reset_input_buffer()
             self.decoder = P.Decoder(self.max_payload)
             nonce = os.urandom(8)
             self.seq = (self.seq + 1) & 0xFF
-            self.port.write(P.encode(P.PING, self.seq, nonce))
+            self._write(P.encode(P.PING, self.seq, nonce))
             try:
                 frame = self._wait(P.PING, self.seq, self.timeout)
             except Retry:
@@ -119,8 +141,10 @@ class Link:
 
     def bye(self) -> None:
         """Tell the device the run is over (an emulator exits, closing the port; a board just acks)."""
+        self.reopen = None  # the port closing now is expected
         self.seq = (self.seq + 1) & 0xFF
-        self.port.write(P.encode(P.BYE, self.seq))
+        with contextlib.suppress(PipelineError, DeviceReset):
+            self._write(P.encode(P.BYE, self.seq))
         with contextlib.suppress(Retry, PipelineError, DeviceReset):
             self._wait(P.BYE, self.seq, self.timeout)
 

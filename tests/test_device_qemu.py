@@ -142,6 +142,6 @@ def test_stack_overflow_is_caught_by_the_mpu_guard(tmp_path):
     make_run(tmp_path / "run", samples=3)
     with emulator.qemu(elf) as emu:
         with pytest.raises(PipelineError, match="disconnected"):
-            harness.validate(emu.url, tmp_path / "run", progress=False, timeout=1.0)
+            harness.validate(emu.url, tmp_path / "run", progress=False, timeout=1.0, reconnect_s=0)
         with pytest.raises(PipelineError, match=r"status 3 \(stack overflow \(MPU guard\)\)"):
             emu.finish()

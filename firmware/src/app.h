@@ -5,6 +5,10 @@
 #ifndef TK_APP_H
 #define TK_APP_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     TK_APP_CONTINUE = 0, /* call tk_app_step again */
     TK_APP_RESET = 1,    /* the host asked for a reset: call tk_platform_reset() */
@@ -16,5 +20,9 @@ int tk_app_init(void);
 
 /* Handles every byte that is waiting (at most one request); idles when none is. */
 tk_app_action_t tk_app_step(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* TK_APP_H */

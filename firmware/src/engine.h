@@ -3,6 +3,10 @@
 #ifndef TK_ENGINE_H
 #define TK_ENGINE_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stdint.h>
 
 #define TK_ENGINE_MAX_DIMS 6 /* tensors of higher rank are refused at compile time */
@@ -33,5 +37,9 @@ const tk_engine_info_t *tk_engine_info(void);
 
 /* input: info()->input.bytes int8 values; output: info()->output.bytes int8 values. Returns 0 on success. */
 int tk_engine_invoke(const int8_t *input, int8_t *output);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* TK_ENGINE_H */

@@ -2,6 +2,10 @@
 #ifndef TK_PLATFORM_H
 #define TK_PLATFORM_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,5 +43,9 @@ void tk_platform_reset(void);
 
 /* Ends an emulator run with `status` (semihosting on QEMU, exit() on the host); a board ignores it. */
 void tk_platform_exit(int status);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* TK_PLATFORM_H */

@@ -14,6 +14,10 @@
 #ifndef TK_PROTOCOL_H
 #define TK_PROTOCOL_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,5 +88,9 @@ tk_parse_status_t tk_parser_feed(tk_parser_t *parser, uint8_t byte, tk_frame_t *
  * TK_PROTO_MAX_PAYLOAD or the frame does not fit in `cap`. `payload` may be NULL when `length` is 0. */
 size_t tk_frame_encode(uint8_t *dst, size_t cap, uint8_t type, uint8_t seq, const uint8_t *payload,
                        uint16_t length);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* TK_PROTOCOL_H */

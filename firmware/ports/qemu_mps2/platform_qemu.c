@@ -111,19 +111,13 @@ void tk_platform_reset(void) {
     }
 }
 
-static int semihost(int op, void *arg) {
-    register int r0 __asm("r0") = op;
-    register void *r1 __asm("r1") = arg;
-    __asm volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
-    return r0;
-}
-
 void tk_qemu_fault_exit(int status) {
     static const char *const messages[] = {"", "tinykd: HardFault\n", "", "tinykd: stack overflow (MPU guard)\n",
-                                           "tinykd: unexpected exception\n", "tinykd: main returned\n"};
-    if (status > 0 && status < 6) semihost(0x04, (void *)messages[status]); /* SYS_WRITE0 */
+                                           "tinykd: unexpected exception\n", "tinykd: main returned\n",
+                                           "tinykd: engine init failed\n"};
+    if (status > 0 && status < 7) tk_qemu_semihost(0x04, (void *)messages[status]); /* SYS_WRITE0 */
     uint32_t block[2] = {0x20026u, (uint32_t)status}; /* ADP_Stopped_ApplicationExit, exit status */
-    semihost(0x20, block);                             /* SYS_EXIT_EXTENDED */
+    tk_qemu_semihost(0x20, block);                             /* SYS_EXIT_EXTENDED */
     for (;;) {
     }
 }
