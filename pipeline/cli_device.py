@@ -36,7 +36,10 @@ def build_command(target, budget, model_dir, out_dir, sanitize):
 @click.option("--elf", required=True, type=click.Path(dir_okay=False), help="Firmware from `tinykd build`.")
 def emulate_command(emulator, elf):
     """Run firmware in an emulator and print its serial URL (for `tinykd validate --port`) until it exits."""
+    import signal
+
     from pipeline import emulator as emulators
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` cleans up like Ctrl-C does
     context = emulators.qemu(elf) if emulator == "qemu" else emulators.host(elf)
     with context as emu:
         click.echo(f"serial: {emu.url}  (Ctrl-C stops it)")
@@ -74,6 +77,7 @@ def validate_command(port, emulator, run_dir, model_dir, budget, limit, timeout,
     else:
         report = harness.validate_on_emulator(emulator, run_dir, model_dir or Path(run_dir) / "aot", budget=budget,
                                               limit=limit, sanitize=sanitize, timeout=timeout, elf=elf)
+    harness.record(run_dir, report, port or emulator)
     click.echo(json.dumps(report, indent=2) if as_json else harness.format_report(report))
     if report["mismatched_outputs"]:
         raise PipelineError(f"{report['mismatched_outputs']} of {report['samples']} device outputs differ from "

@@ -7,9 +7,11 @@ the status (the firmware exits through semihosting after a BYE request).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -46,6 +48,12 @@ class Emulator:
                                 "A non-zero status means the firmware faulted: rebuild with a larger stack or "
                                 "check the model.")
         return status
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: Linux kills it (SIGKILL) if tinykd dies, even by SIGKILL: no orphan emulators."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _drain(process: subprocess.Popen) -> str:
@@ -89,7 +97,8 @@ def qemu(elf: str | Path, icount_shift: int = ICOUNT_SHIFT, start_timeout: float
         raise PipelineError(f"No firmware at '{elf}'.", "Run `tinykd build --target qemu-cm4` first.")
     port = free_port()
     process = subprocess.Popen(qemu_command(Path(elf), port, icount_shift), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_die_with_parent)
     try:
         _wait_listening(process, port, start_timeout)
         yield Emulator("qemu", f"socket://127.0.0.1:{port}", process, icount_shift)
@@ -128,7 +137,8 @@ def host(exe: str | Path, env: dict | None = None, start_timeout: float = 10.0) 
     if not Path(exe).is_file():
         raise PipelineError(f"No host firmware at '{exe}'.", "Run `tinykd build --target host` first.")
     process = subprocess.Popen([str(exe)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+                               preexec_fn=_die_with_parent)
     try:
         ready, _, _ = select.select([process.stdout], [], [], start_timeout)
         line = process.stdout.readline() if ready else ""
@@ -151,8 +161,8 @@ def renode(elf: str | Path, start_timeout: float = 30.0) -> Iterator[Emulator]:
     port = free_port()
     commands = [f"$elf=@{Path(elf).resolve()}", f"$port={port}", f"include @{RENODE_SCRIPT}"]
     process = subprocess.Popen(["renode", "--disable-xwt", *[a for c in commands for a in ("-e", c)]],
-                               stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, preexec_fn=_die_with_parent)
     try:
         deadline = time.monotonic() + start_timeout
         while not _listening(port):

@@ -93,7 +93,7 @@ def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0
         check_device(hello, expected_sha, golden, url)
         outputs = np.zeros((count, hello.output.bytes), np.int8)  # (N, output bytes) int8, as the device said
         ticks = np.zeros(count, np.int64)
-        resets, index, start = 0, 0, time.perf_counter()
+        resets, wrong, index, start = 0, 0, 0, time.perf_counter()
         with tqdm(total=count, desc="validate", unit="sample", disable=not progress, leave=False) as bar:
             while index < count:
                 sample = inputs[index].tobytes()
@@ -109,7 +109,12 @@ def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0
                     continue  # resend the same sample
                 if reply.input_crc != zlib.crc32(sample) or len(reply.output) != hello.output.bytes:
                     link.retried += 1  # a reply to some other input: never record it
+                    wrong += 1
+                    if wrong > retries:
+                        raise PipelineError(f"The device on '{url}' keeps answering sample {index} with the "
+                                            "result of another input.", "Its firmware is faulty: rebuild it.")
                     continue
+                wrong = 0
                 outputs[index] = np.frombuffer(reply.output, np.int8)
                 ticks[index] = reply.ticks
                 index += 1
@@ -127,6 +132,20 @@ def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0
     return summarize(golden, outputs, ticks, seconds, hello, stats, link, resets, icount_shift)
 
 
+def record(run_dir: str | Path, report: dict, url: str) -> None:
+    """Add the validation to the run's manifest (run.json) as stage `validate`."""
+    from pipeline.runs import Run, fingerprint
+    run = Run(run_dir)
+    device = report["device"]
+    metrics = {key: report[key] for key in ("samples", "accuracy", "host_accuracy", "mismatched_outputs",
+                                            "latency_us", "throughput_samples_per_s", "instructions_median")
+               if key in report}
+    metrics.update(board=device["board"], engine=device["engine"], firmware=report.get("firmware", {}))
+    golden = sha256_file(Path(run_dir) / GOLDEN_FILE)
+    run.record("validate", fingerprint(url, device["model_sha256_prefix"], golden), [], metrics,
+               report.get("seconds", 0.0), port=url)
+
+
 def summarize(golden, outputs, ticks, seconds, hello: P.Hello, stats: P.Stats, link: Link, resets: int,
               icount_shift: int | None) -> dict:
     expected = golden["outputs"].reshape(len(outputs), -1)  # (N, output bytes) int8
@@ -141,6 +160,7 @@ def summarize(golden, outputs, ticks, seconds, hello: P.Hello, stats: P.Stats, l
         "mismatched_values": int((outputs != expected).sum()),
         "first_mismatches": [int(i) for i in np.flatnonzero(mismatched)[:5]],
         "throughput_samples_per_s": len(outputs) / seconds if seconds > 0 else 0.0,
+        "seconds": round(seconds, 3),
         "ticks_median": median,
         "tick_hz": hello.tick_hz,
         "latency_us": median / hello.tick_hz * 1e6,  # on QEMU: virtual time
@@ -151,6 +171,9 @@ def summarize(golden, outputs, ticks, seconds, hello: P.Hello, stats: P.Stats, l
         "link": {"retries": link.retried, "resyncs": link.resyncs, "resets": resets,
                  "device_crc_errors": stats.crc_errors},
     }
+    if icount_shift is None and hello.board.startswith("qemu-"):  # --port to a `tinykd emulate` QEMU
+        from pipeline.emulator import ICOUNT_SHIFT
+        icount_shift = ICOUNT_SHIFT
     if icount_shift is not None:  # QEMU -icount: one instruction = 2**shift virtual ns
         report["instructions_median"] = median * (1e9 / hello.tick_hz) / 2 ** icount_shift
     return report

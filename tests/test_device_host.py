@@ -179,6 +179,39 @@ def test_reset_mid_run_rehandshakes_and_resumes(host_exe, run_dir):
     assert_all_right(report, run_dir)
 
 
+class Unplugged:
+    """A port that fails like a USB board re-enumerating after a reset: reads raise after `after` INFERs."""
+
+    def __init__(self, port, after):
+        self.port, self.after, self.infers = port, after, 0
+
+    def write(self, data):
+        self.infers += data[:3] == b"\xA5\x5A\x02"
+        return self.port.write(data)
+
+    def read(self, n):
+        if self.infers == self.after:
+            raise serial.SerialException("device reports readiness to read but returned no data")
+        return self.port.read(n)
+
+    def __getattr__(self, name):
+        return getattr(self.port, name)
+
+
+def test_port_that_goes_away_is_reopened_and_rehandshaken(host_exe, run_dir):
+    opened = []
+
+    def opener(url, **kw):
+        opened.append(Unplugged(serial.serial_for_url(url, **kw), after=30 if not opened else -1))
+        return opened[-1]
+
+    with emulator.host(host_exe) as emu:
+        report = harness.validate(emu.url, run_dir, timeout=0.5, progress=False, opener=opener)
+    assert len(opened) == 2 and opened[0].infers == 30
+    assert report["link"]["resets"] == 1
+    assert_all_right(report, run_dir)
+
+
 def test_validate_refuses_bad_options(run_dir):
     result = invoke("validate", "--emulator", "host", "--run-dir", run_dir, "--limit", "-1")
     assert result.exit_code == 2 and "--limit -1" in result.output

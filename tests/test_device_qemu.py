@@ -1,8 +1,11 @@
 """The Cortex-M4 firmware in QEMU mps2-an386: build, validate bit for bit, exit by itself, budgets, icount."""
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +64,9 @@ def test_qemu_validate_cli_builds_runs_and_reports(tmp_path):
                                       "--model-dir", str(FIXTURE_MODEL), "--limit", "20"])
     assert result.exit_code == 0, result.output
     assert "samples: 20" in result.output and "bit-identical" in result.output and "instructions" in result.output
+    manifest = json.loads((tmp_path / "run" / "run.json").read_text())["stages"]["validate"]
+    assert manifest["metrics"]["mismatched_outputs"] == 0 and manifest["metrics"]["samples"] == 20
+    assert manifest["metrics"]["firmware"]["flash_budget"] == 983_040 and manifest["port"] == "qemu"
 
 
 def test_reset_request_reboots_with_a_new_boot_id(firmware):
@@ -145,3 +151,21 @@ def test_stack_overflow_is_caught_by_the_mpu_guard(tmp_path):
             harness.validate(emu.url, tmp_path / "run", progress=False, timeout=1.0, reconnect_s=0)
         with pytest.raises(PipelineError, match=r"status 3 \(stack overflow \(MPU guard\)\)"):
             emu.finish()
+
+
+def test_qemu_dies_with_tinykd_even_on_sigkill(firmware):
+    """No orphan emulator: the QEMU child is killed by the kernel when the process that started it dies."""
+    script = ("import sys, time\nfrom pipeline import emulator\n"
+              f"with emulator.qemu({str(firmware.elf)!r}) as emu:\n"
+              "    print(emu.process.pid, flush=True)\n    time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(FIRMWARE.parent)})
+    qemu_pid = int(parent.stdout.readline())
+    assert not gone(qemu_pid)
+    parent.kill()
+    parent.wait()
+    parent.stdout.close()
+    deadline = time.monotonic() + 5
+    while not gone(qemu_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(qemu_pid)
