@@ -108,43 +108,50 @@ def test_no_answer_times_out_with_a_hint(run_dir):
 
 
 class Faulty:
-    """A pyserial port that damages the link once, after `after` INFER requests: flips a bit of the next reply
-    (`where="reply"`) or of that request (`where="request"`), or replays an old reply before it (`replay`)."""
+    """A pyserial port that damages the link once, when the host sends its `after`-th INFER request: flips a bit in
+    that request (`where="request"`) or in the 12th byte of its reply (`"reply"`), or puts the previous INFER reply
+    in front of its reply (`"replay"`, a stale frame with a valid CRC), or the previous reply re-sent with this
+    request's sequence number (`"forged"`: only the echoed input CRC tells it is not the answer to this input)."""
 
     def __init__(self, port, after, where):
         self.port, self.after, self.where = port, after, where
-        self.infers, self.armed, self.read_count, self.last_reply = 0, False, 0, b""
+        self.infers, self.armed, self.done, self.since_armed = 0, False, False, 0
+        self.decoder, self.last_reply = P.Decoder(), None
 
     def write(self, data):
-        if data[:3] == b"\xA5\x5A\x02":
+        if data[:3] == b"\xA5\x5A\x02":  # an INFER request
             self.infers += 1
-            if self.infers == self.after:
-                self.armed = True
-                if self.where == "request":
-                    data = bytearray(data)
-                    data[20] ^= 0x04
-                    self.armed = False
+            self.seq = data[3]
+            if self.infers == self.after and self.where == "request":
+                data = bytearray(data)
+                data[20] ^= 0x04
+                self.done = True
+            self.armed = self.infers == self.after and self.where != "request"
         return self.port.write(bytes(data))
 
     def read(self, n):
         data = bytearray(self.port.read(n))
+        for frame in self.decoder.feed(bytes(data)):
+            if frame.type == P.INFER | P.REPLY and not self.armed:
+                self.last_reply = frame.encode()
         if self.armed and data:
-            if self.where == "replay":
-                data = bytearray(self.last_reply) + data
-                self.armed = False
-            elif self.read_count + len(data) > 12:
-                data[12 - self.read_count - 1 if self.read_count < 12 else 0] ^= 0x80
-                self.armed = False
-            self.read_count += len(data)
-        elif data[:3] == b"\xA5\x5A\x82":
-            self.last_reply = bytes(data)
+            if self.where in ("replay", "forged"):
+                stale = P.Decoder().feed(self.last_reply)[0]
+                data[:0] = P.encode(stale.type, self.seq, stale.payload) if self.where == "forged" else self.last_reply
+                self.armed, self.done = False, True
+            else:
+                index = 11 - self.since_armed
+                if 0 <= index < len(data):
+                    data[index] ^= 0x80
+                    self.armed, self.done = False, True
+                self.since_armed += len(data)
         return bytes(data)
 
     def __getattr__(self, name):
         return getattr(self.port, name)
 
 
-@pytest.mark.parametrize("where", ["reply", "request", "replay"])
+@pytest.mark.parametrize("where", ["reply", "request", "replay", "forged"])
 def test_damaged_or_stale_frames_are_retried_never_recorded(host_exe, run_dir, where):
     faulty = {}
 
@@ -154,7 +161,7 @@ def test_damaged_or_stale_frames_are_retried_never_recorded(host_exe, run_dir, w
 
     with emulator.host(host_exe) as emu:
         report = harness.validate(emu.url, run_dir, timeout=0.5, progress=False, opener=opener)
-    assert faulty["port"].infers > 17
+    assert faulty["port"].done and faulty["port"].infers > 17
     assert_all_right(report, run_dir)
     if where != "replay":  # a replayed old reply is simply ignored (wrong sequence number)
         assert report["link"]["retries"] >= 1

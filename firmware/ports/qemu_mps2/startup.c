@@ -4,8 +4,8 @@
 
 #include "qemu_mps2.h"
 
-extern uint32_t __stack_guard_size[], __stack_top[], __stack_bottom[], __data_load[], __data_start[], __data_end[], __bss_start[],
-    __bss_end[];
+extern uint32_t __stack_guard_size[], __stack_top[], __stack_bottom[], __data_load[], __data_start[],
+    __data_end[], __bss_start[], __bss_end[];
 int main(void);
 void Reset_Handler(void);
 void Default_Handler(void);
