@@ -93,8 +93,8 @@ def main() -> None:
         "throughput_samples_per_s": {"qemu": round(qemu["throughput_samples_per_s"], 1),
                                      "host_port": round(host["throughput_samples_per_s"], 1)},
         "notes": "QEMU mps2-an386 -icount shift=7,sleep=off: instructions = SysTick ticks / 3.2 (checked by "
-                 "tests/test_device_qemu.py). Throughput is bound by QEMU's emulated UART (~20-35 KB/s host to "
-                 "device), not by the model. Machine shared with other jobs: throughput varies with load.",
+                 "tests/test_device_qemu.py). Throughput includes QEMU's emulated UART (~20-35 KB/s host to "
+                 "device) and QEMU's speed on a shared machine: it varies with load.",
         "tools": {"qemu": version(["qemu-system-arm", "--version"]),
                   "gcc": version(["arm-none-eabi-gcc", "--version"])},
         "seconds": round(time.time() - started, 1),
