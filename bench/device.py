@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -98,6 +99,7 @@ def main() -> None:
         "tools": {"qemu": version(["qemu-system-arm", "--version"]),
                   "gcc": version(["arm-none-eabi-gcc", "--version"])},
         "seconds": round(time.time() - started, 1),
+        "load_average_1min": round(os.getloadavg()[0], 1),  # other jobs on this machine slow the throughput
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
