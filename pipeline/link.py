@@ -124,7 +124,10 @@ class Link:
         self._write(bytes(self.max_payload + P.HEADER.size + P.CRC.size))
         for _ in range(self.retries + 1):
             time.sleep(0.05)
-            self.port.reset_input_buffer()
+            try:
+                self.port.reset_input_buffer()
+            except (serial.SerialException, OSError) as e:
+                self._reconnect(e)
             self.decoder = P.Decoder(self.max_payload)
             nonce = os.urandom(8)
             self.seq = (self.seq + 1) & 0xFF
@@ -151,10 +154,16 @@ class Link:
     def hello(self) -> P.Hello:
         """Handshake: the device describes itself; its boot id is remembered from now on."""
         self.boot_id = None
-        hello = P.Hello.decode(self.request(P.HELLO).payload)
-        if hello.version != P.VERSION:
-            raise PipelineError(f"The device speaks protocol version {hello.version}; tinykd speaks {P.VERSION}.",
-                                "Rebuild and flash the firmware with this tinykd.")
+        payload = self.request(P.HELLO).payload
+        version = payload[0] if payload else None
+        try:
+            if version != P.VERSION:
+                raise P.PayloadError(f"protocol version {version}")
+            hello = P.Hello.decode(payload)
+        except P.PayloadError as e:
+            raise PipelineError(f"The device on '{self.url}' answered HELLO in an unknown layout ({e}); tinykd "
+                                f"speaks protocol version {P.VERSION}.",
+                                "Rebuild and flash the firmware with this tinykd.") from None
         self.boot_id = hello.boot_id
         self.max_payload = hello.max_payload
         return hello
