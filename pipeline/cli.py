@@ -157,9 +157,13 @@ def verify(model, samples, run_name, seed, as_json):
         sys.exit(1)
 
 
+from pipeline import cli_device  # noqa: E402,F401  (registers build, emulate, validate, flash)
+
+
 def main():
     cli(prog_name="tinykd")
 
 
 if __name__ == "__main__":
     main()
+
