@@ -164,6 +164,7 @@ def main():
     cli(prog_name="tinykd")
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # python -m pipeline.cli: run the package's module, where every command is registered
+    from pipeline.cli import main as package_main
+    package_main()
 
