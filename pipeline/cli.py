@@ -110,11 +110,14 @@ def quantize(cfg, force, mode, representative_samples, qat_epochs):
     from pipeline.quantize import quantize as run_quantize
     cfg = with_overrides(cfg, "quantize", mode=mode, representative_samples=representative_samples,
                          qat_epochs=qat_epochs)
-    m = run_quantize(cfg, force=force, log=click.echo)
+    print_quantize_summary(run_quantize(cfg, force=force, log=click.echo))
+    click.echo(f"run folder: {cfg.run_dir}")
+
+
+def print_quantize_summary(m: dict) -> None:
     click.echo(f"\n{m['mode'].upper()} int8 on TFLite Micro: {100 * m['int8_accuracy']:.2f}% "
                f"(float student {100 * m['float_accuracy']:.2f}%, {-m['drop_pp']:+.2f} pp); "
                f"{m['model_bytes']:,} bytes, arena {m['arena_minimum']:,} bytes")
-    click.echo(f"run folder: {cfg.run_dir}")
 
 
 @cli.command()
@@ -147,9 +150,13 @@ def inspect(model, as_json, no_arena):
 @cli.command()
 @config_options
 def run(cfg, force):
-    """The whole pipeline on the default (today: data -> teacher -> distilled student)."""
+    """The whole pipeline on the default (today: data -> teacher -> student -> int8 -> C export)."""
     from pipeline.distill import distill as run_distill
+    from pipeline.export import export as run_export
+    from pipeline.quantize import quantize as run_quantize
     print_distill_summary(run_distill(cfg, force=force, log=click.echo))
+    print_quantize_summary(run_quantize(cfg, force=force, log=click.echo))
+    run_export(cfg, force=force, log=click.echo)
 
 
 def main():

@@ -120,7 +120,7 @@ class QuantizeConfig:
     mode: str = "qat"  # qat (quantization-aware fine-tuning with the distillation loss) | ptq (post-training only)
     representative_samples: int = 300  # training samples that calibrate activation ranges (PTQ; and QAT's I/O)
     qat_epochs: int = 10  # fine-tuning epochs of the fake-quantized student (qat only)
-    qat_learning_rate: float = 1e-3  # Adam learning rate of the fine-tuning, cosine-decayed to zero (qat only)
+    qat_learning_rate: float = 3e-4  # Adam learning rate of the fine-tuning, cosine-decayed to zero (qat only)
     qat_batch_size: int = 64  # fine-tuning batch size (qat only)
 
     def __post_init__(self):
@@ -130,7 +130,7 @@ class QuantizeConfig:
         _check(self.qat_epochs >= 1, "quantize.qat_epochs", self.qat_epochs, "it must be >= 1",
                "Use --qat-epochs 10.")
         _check(self.qat_learning_rate > 0, "quantize.qat_learning_rate", self.qat_learning_rate, "it must be > 0",
-               "Use 1e-3.")
+               "Use 3e-4.")
         _check(self.qat_batch_size >= 1, "quantize.qat_batch_size", self.qat_batch_size, "it must be >= 1", "Use 64.")
 
 

@@ -11,6 +11,7 @@ Two modes (cfg.quantize.mode):
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -109,7 +110,9 @@ def _convert(model, representative: np.ndarray) -> bytes:
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     try:
-        return bytes(converter.convert())
+        with warnings.catch_warnings():  # "Statistics for quantized inputs were expected": the converter's own
+            warnings.simplefilter("ignore", UserWarning)  # input quantizer takes them from the representative set
+            return bytes(converter.convert())
     except Exception as e:  # noqa: BLE001 - the converter raises ConverterError and others
         reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         raise PipelineError(f"The TFLite converter cannot make a full-int8 model of the student: {reason}.",

@@ -24,7 +24,11 @@ ALLOCATION_LINE = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
 
 def interpreter(model: bytes, arena_size: int):
     from tflite_micro.python.tflite_micro import runtime
-    return runtime.Interpreter.from_bytes(model, arena_size=arena_size)
+    try:
+        return runtime.Interpreter.from_bytes(model, arena_size=arena_size)
+    except RuntimeError as e:
+        raise PipelineError(f"TFLite Micro cannot load the model with a {arena_size:,}-byte arena ({e}).",
+                            "Check its ops are supported by TFLite Micro and its tensors fit a microcontroller.")
 
 
 def io_details(model: bytes) -> dict:
@@ -89,16 +93,19 @@ def minimum_arena(model: bytes) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.tflite"
         path.write_bytes(model)
-        ok, report = arena_works(path, _generous(model))
+        high = _generous(model)
+        ok, report = arena_works(path, high)
+        while not ok and high < ARENA_LIMIT:
+            high *= 4
+            ok, report = arena_works(path, high)
         if not ok:
-            raise PipelineError(f"TFLite Micro cannot run the model even with a {_generous(model):,}-byte arena: "
+            raise PipelineError(f"TFLite Micro cannot run the model even with a {high:,}-byte arena: "
                                 f"{_last_line(report)}", "Check the model's ops are supported by TFLite Micro.")
         recorded = {k: int(v) for k, v in ALLOCATION_LINE.findall(report)}
-        low, high = recorded.get("total", 1), max(2 * recorded.get("total", 1), 1024)
-        while not arena_works(path, high)[0]:
-            low, high = high + 1, 2 * high
-            if high > ARENA_LIMIT:
-                raise PipelineError(f"No arena up to {ARENA_LIMIT:,} bytes runs the model.", "Use a smaller model.")
+        low = recorded.get("total", 1)  # the allocator's persistent total: nothing smaller can work
+        guess = max(2 * low, 1024)  # usually works: saves most of the bisection steps
+        if guess < high:
+            high, low = (guess, low) if arena_works(path, guess)[0] else (high, guess + 1)
         while low < high:  # invariant: high works, everything below low fails
             middle = (low + high) // 2
             if arena_works(path, middle)[0]:
@@ -109,7 +116,7 @@ def minimum_arena(model: bytes) -> dict:
 
 
 def _generous(model: bytes) -> int:
-    return 10 * len(model) + (1 << 20)
+    return 10 * len(model) + (4 << 20)  # more than any microcontroller has; minimum_arena goes higher if needed
 
 
 def _last_line(text: str) -> str:
@@ -124,7 +131,7 @@ def _probe(model_path: str, arena_size: str) -> int:
         details = it.get_input_details(0)
         it.set_input(np.zeros(details["shape"], dtype=details["dtype"]), 0)
         it.invoke()
-    except RuntimeError as e:
+    except (RuntimeError, PipelineError) as e:
         print(e, file=sys.stderr)
         return 1
     sys.stderr.flush()

@@ -215,3 +215,12 @@ def test_not_a_flatbuffer_and_truncated(tiny_run, tmp_path):
 def test_export_of_a_run_without_int8_model_says_quantize_first(tmp_path):
     result = invoke("export", "--run", "no-such-run")
     assert result.exit_code == 2 and "no-such-run" in result.stderr and "tinykd quantize" in result.stderr
+
+
+def test_emulator_takes_the_budget_of_the_board_it_stands_in_for(tiny_run, tmp_path):
+    result = invoke("export", "--config", tiny_run.config_file, "--model", tiny_run.model, "--out", tmp_path / "out",
+                    "--board", "qemu-cm4", "--stand-in", "esp32")
+    assert result.exit_code == 0, result.output
+    assert "qemu-cm4" in result.stdout and f"/{board_profile('esp32').flash:,} B" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(tiny_run.export["files"])
+    assert (tmp_path / "out" / "model_data.cc").read_text() == (tiny_run.export_dir / "model_data.cc").read_text()
