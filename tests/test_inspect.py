@@ -42,11 +42,16 @@ def test_table_lists_every_layer(tiny_run):
     (b"", "0 bytes"),
     (b"\x89PNG\r\n\x1a\n" + bytes(64), "not a TFLite flatbuffer"),
     ("truncated", "truncated"),
+    ("relabelled", "identifier b'TFL9'"),  # a flatbuffer, but of another schema
 ])
 def test_bad_files_exit_2_with_one_line_naming_the_file(tiny_run, tmp_path, content, expected):
     path = tmp_path / "bad.tflite"
-    path.write_bytes(tiny_run.model.read_bytes()[:len(tiny_run.model.read_bytes()) // 2]
-                     if content == "truncated" else content)
+    model = tiny_run.model.read_bytes()
+    if content == "truncated":
+        content = model[:len(model) // 2]
+    elif content == "relabelled":
+        content = model[:4] + b"TFL9" + model[8:]
+    path.write_bytes(content)
     result = invoke("inspect", path)
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1
