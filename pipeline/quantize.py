@@ -28,6 +28,7 @@ from pipeline.train import Schedule, Trainer, accuracy, fit, set_seed
 
 NEEDS = ["student.keras", "teacher_logits.npy"]
 ARTIFACTS = ["student_int8.tflite", "golden.npz"]
+QAT_WEIGHTS = "student_qat_weights.h5"  # fine-tuned fake-quant weights (qat), legacy HDF5: loads by topology
 
 
 def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = print) -> dict:
@@ -57,6 +58,7 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     representative = data.x_train[order[:q.representative_samples]]  # (r, *input_shape) float32
 
     info: dict = {}
+    artifacts = list(ARTIFACTS)
     if q.mode == "qat":
         log(f"quantize  QAT: fine-tuning the fake-quantized student with {cfg.distill.method} for "
             f"{q.qat_epochs} epochs")
@@ -75,10 +77,13 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
                "drop_pp": round(100 * (float_accuracy - result["accuracy"]), 3),
                "model_bytes": len(model), "arena_minimum": arena["minimum"], "arena_recorded": arena.get("total"),
                "input": io["input"], "output": io["output"], "representative_samples": len(representative), **info}
+    if q.mode == "qat":  # a QAT model does not round-trip through .keras: rebuild it with quantize_model(student)
+        run.write(QAT_WEIGHTS, student.save_weights)  # and load these weights into it
+        artifacts.append(QAT_WEIGHTS)
     run.write("student_int8.tflite", lambda path: path.write_bytes(model))
     run.write("golden.npz", lambda path: np.savez(path, inputs=result["inputs"], outputs=result["outputs"],
                                                   labels=result["labels"]))
-    run.record("quantize", fp, ARTIFACTS, metrics, time.time() - started)
+    run.record("quantize", fp, artifacts, metrics, time.time() - started)
     return metrics
 
 

@@ -81,3 +81,16 @@ def test_bad_quantize_settings_exit_2_naming_the_value(tiny_run, option, value):
 def test_quantize_mode_is_validated():
     with pytest.raises(PipelineError, match="int4"):
         load_config(None, {"quantize": {"mode": "int4"}})
+
+
+def test_qat_weights_rebuild_the_fine_tuned_model(tiny_run):
+    """DESIGN.md: QAT models do not round-trip through .keras; quantize_model(student) + load_weights does."""
+    import tensorflow_model_optimization as tfmot
+
+    from pipeline.keras import keras
+    from pipeline.train import accuracy
+    student = keras.models.load_model(tiny_run.path / "student.keras", compile=False)
+    rebuilt = tfmot.quantization.keras.quantize_model(student)
+    rebuilt.load_weights(tiny_run.path / "student_qat_weights.h5")
+    data = load_dataset(tiny_run.cfg.data, tiny_run.cfg.run.seed)
+    assert accuracy(rebuilt, data.x_test, data.y_test) == pytest.approx(tiny_run.quantize["qat_accuracy"], abs=1e-5)
