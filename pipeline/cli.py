@@ -7,7 +7,7 @@ import sys
 import click
 
 from pipeline import __version__
-from pipeline.config import METHODS, STRATEGIES, STUDENT_FAMILIES, load_config
+from pipeline.config import BOARD_CHOICES, METHODS, QUANTIZE_MODES, STRATEGIES, STUDENT_FAMILIES, load_config, with_overrides
 from pipeline.errors import PipelineError
 
 
@@ -109,10 +109,61 @@ def distill(cfg, force):
 
 @cli.command()
 @config_options
+@click.option("--mode", type=click.Choice(QUANTIZE_MODES), help="qat (fine-tune with the teacher) or ptq.")
+@click.option("--representative-samples", type=int, help="Training samples that calibrate the int8 ranges.")
+@click.option("--qat-epochs", type=int, help="Quantization-aware fine-tuning epochs.")
+def quantize(cfg, force, mode, representative_samples, qat_epochs):
+    """Make the int8 model (student_int8.tflite) and score it on TFLite Micro beside the float student."""
+    from pipeline.quantize import quantize as run_quantize
+    cfg = with_overrides(cfg, "quantize", mode=mode, representative_samples=representative_samples,
+                         qat_epochs=qat_epochs)
+    print_quantize_summary(run_quantize(cfg, force=force, log=click.echo))
+    click.echo(f"run folder: {cfg.run_dir}")
+
+
+def print_quantize_summary(m: dict) -> None:
+    click.echo(f"\n{m['mode'].upper()} int8 on TFLite Micro: {100 * m['int8_accuracy']:.2f}% "
+               f"(float student {100 * m['float_accuracy']:.2f}%, {-m['drop_pp']:+.2f} pp); "
+               f"{m['model_bytes']:,} bytes, arena {m['arena_minimum']:,} bytes")
+
+
+@cli.command()
+@config_options
+@click.option("--board", type=click.Choice(BOARD_CHOICES), help="Budget to check: nano33ble, esp32 or qemu-cm4.")
+@click.option("--stand-in", type=click.Choice(BOARD_CHOICES[:2]), help="Board whose budget qemu-cm4 enforces.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Export this .tflite instead.")
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: <run>/export).")
+def export(cfg, force, board, stand_in, model_path, out):
+    """Write the C array, op resolver, I/O and arena headers; fail first if the model does not fit the board."""
+    from pipeline.export import export as run_export
+    cfg = with_overrides(cfg, "export", board=board, stand_in=stand_in)
+    m = run_export(cfg, model=model_path, out=out, force=force, log=click.echo)
+    click.echo(f"{', '.join(m['files'])} in {m['folder']}")
+
+
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--no-arena", is_flag=True, help="Skip measuring the TFLite Micro arena (~2 s).")
+def inspect(model, as_json, no_arena):
+    """Ops, tensors, shapes, quantization, parameters, MACs per layer and arena of a .tflite file."""
+    import json
+
+    from pipeline.inspect_tflite import format_report, inspect_model
+    info = inspect_model(model, arena=not no_arena)
+    click.echo(json.dumps(info, indent=2) if as_json else format_report(info))
+
+
+@cli.command()
+@config_options
 def run(cfg, force):
-    """The whole pipeline on the default (today: data -> teacher -> distilled student)."""
+    """The whole pipeline on the default (today: data -> teacher -> student -> int8 -> C export)."""
     from pipeline.distill import distill as run_distill
+    from pipeline.export import export as run_export
+    from pipeline.quantize import quantize as run_quantize
     print_distill_summary(run_distill(cfg, force=force, log=click.echo))
+    print_quantize_summary(run_quantize(cfg, force=force, log=click.echo))
+    run_export(cfg, force=force, log=click.echo)
 
 
 @cli.command("compile")

@@ -66,7 +66,13 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp = target.with_name(f".{target.stem}.tmp-{os.getpid()}{target.suffix}")
     try:
         yield tmp
-        os.replace(tmp, target)
+        if tmp.is_dir() and target.is_dir():  # a folder artifact: swap it in (os.replace needs an empty target)
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
     finally:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
