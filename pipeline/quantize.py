@@ -62,7 +62,7 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     if q.mode == "qat":
         log(f"quantize  QAT: fine-tuning the fake-quantized student with {cfg.distill.method} for "
             f"{q.qat_epochs} epochs")
-        student, info = _quantization_aware(cfg, student, data, logits)
+        student, info = _quantization_aware(cfg, student, data, logits, run=run, key=fp, log=log)
     else:
         log(f"quantize  PTQ: calibrating on {len(representative)} training samples")
     model = _convert(student, representative)
@@ -87,8 +87,10 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     return metrics
 
 
-def _quantization_aware(cfg: Config, student, data: Dataset, logits: np.ndarray):
-    """Fake-quantize the student and fine-tune it with the distillation loss on the cached teacher logits."""
+def _quantization_aware(cfg: Config, student, data: Dataset, logits: np.ndarray, *, run: Run, key: str,
+                        log: Callable[[str], None]):
+    """Fake-quantize the student and fine-tune it with the distillation loss on the cached teacher logits.
+    State is checkpointed after every epoch: a killed QAT resumes where it stopped (pipeline/checkpoint.py)."""
     import tensorflow_model_optimization as tfmot
 
     q = cfg.quantize
@@ -96,7 +98,8 @@ def _quantization_aware(cfg: Config, student, data: Dataset, logits: np.ndarray)
     qat = tfmot.quantization.keras.quantize_model(student)
     trainer = Trainer(student=qat, loss_fn=make_loss(cfg.distill))
     info = fit(trainer, train=(data.x_train, data.y_train, logits), val=(data.x_val, data.y_val),
-               seed=cfg.run.seed, schedule=Schedule(q.qat_epochs, q.qat_batch_size, q.qat_learning_rate))
+               seed=cfg.run.seed, schedule=Schedule(q.qat_epochs, q.qat_batch_size, q.qat_learning_rate),
+               checkpoints=run.checkpoints("quantize"), key=key, log=log)
     info = {"qat_" + k: v for k, v in info.items()}
     info["qat_accuracy"] = round(accuracy(qat, data.x_test, data.y_test), 5)  # fake-quant float model
     return qat, info
