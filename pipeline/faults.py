@@ -16,11 +16,16 @@ zeros pass through untouched. One seeded RNG drives everything, so a run is repe
 """
 from __future__ import annotations
 
+import argparse
 import random
+import select
+import socket
 import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
+
+import serial
 
 from pipeline import protocol as P
 from pipeline.errors import PipelineError
@@ -221,3 +226,76 @@ class FaultyPort:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class FaultProxy:
+    """A loopback TCP proxy in front of a device: clients of `url` (socket://127.0.0.1:P) reach the device through
+    the faults. One client at a time; a new client gets a fresh link (the device stays open)."""
+
+    def __init__(self, device_url: str, faults: Faults, listen_port: int = 0, opener=serial.serial_for_url):
+        self.injector = Injector(faults)
+        self.device = opener(device_url, baudrate=115200, timeout=0)  # non-blocking: the pump polls
+        self.server = socket.create_server(("127.0.0.1", listen_port))
+        self.url = f"socket://127.0.0.1:{self.server.getsockname()[1]}"
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name="fault-proxy", daemon=True)
+
+    def __enter__(self) -> "FaultProxy":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=2)
+        self.server.close()
+        self.device.close()
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            if select.select([self.server], [], [], 0.1)[0]:
+                connection, _ = self.server.accept()
+                with connection:
+                    self._pump(connection)
+
+    def _pump(self, connection: socket.socket) -> None:
+        out, back = Direction(self.injector, "to_device"), Direction(self.injector, "from_device")
+        while not self.stopping.is_set():
+            if select.select([connection], [], [], 0.002)[0]:
+                data = connection.recv(65536)
+                if not data:
+                    return  # the client closed
+                out.push(data)
+            due = out.pop()
+            if due:
+                self.device.write(due)
+            waiting = self.device.in_waiting
+            if waiting:
+                back.push(self.device.read(waiting))
+            due = back.pop()
+            if due:
+                connection.sendall(due)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve a device through a fault-injecting loopback proxy.")
+    parser.add_argument("--port", required=True, help="the device: /dev/ttyACM0, socket://127.0.0.1:P, a pty")
+    parser.add_argument("--rate", type=float, default=0.01, help="share of frames damaged, each direction")
+    parser.add_argument("--reset-rate", type=float, default=0.0, help="share of host frames preceded by RESET")
+    parser.add_argument("--delay", type=float, default=0.3, help="longest stall in seconds")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--listen", type=int, default=0, help="loopback TCP port (0 = a free one)")
+    args = parser.parse_args(argv)
+    from pipeline.ports import check_port
+    faults = Faults(rate=args.rate, reset_rate=args.reset_rate, delay_s=args.delay, seed=args.seed)
+    with FaultProxy(check_port(args.port), faults, args.listen) as proxy:
+        print(f"validate through the faults: tinykd validate --port {proxy.url}  (Ctrl-C stops)", flush=True)
+        try:
+            while proxy.thread.is_alive():
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+        print(proxy.injector.summary())
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,7 @@ from pipeline import emulator, harness
 from pipeline import protocol as P
 from pipeline.build import build
 from pipeline.errors import PipelineError
-from pipeline.faults import KINDS, Faults, FaultyPort, Framer, Injector
+from pipeline.faults import KINDS, FaultProxy, Faults, FaultyPort, Framer, Injector
 
 FRAMES = [P.encode(P.INFER, 9, bytes(range(64))), P.encode(P.PING, 10, b"abc"), P.encode(P.HELLO | P.REPLY, 11)]
 
@@ -130,6 +130,15 @@ def test_total_corruption_stops_with_a_clear_error_not_a_hang(host_exe, run_dir)
 def test_a_device_resetting_before_every_request_is_a_crash_loop(host_exe, run_dir):
     with emulator.host(host_exe) as emu, pytest.raises(PipelineError, match="reset 6 times in a row"):
         validate_through(emu.url, run_dir, None, limit=5, injector=ResetBeforeInfer(Faults()))
+
+
+def test_loopback_proxy_in_front_of_the_host_port(host_exe, run_dir):
+    """Users stress their own board the same way: the harness only sees a socket:// URL."""
+    with emulator.host(host_exe) as emu, FaultProxy(emu.url, Faults(rate=0.03, reset_rate=0.01, seed=7)) as proxy:
+        report = harness.validate(proxy.url, run_dir, limit=300, timeout=0.3, progress=False, reconnect_s=0)
+        faults = proxy.injector.summary()
+    assert_no_wrong_result(report, run_dir, 300)
+    assert faults["faults_total"] >= 5 and report["link"]["retries"] > 0
 
 
 @pytest.mark.slow
