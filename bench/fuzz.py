@@ -24,7 +24,11 @@ from pipeline.errors import PipelineError  # noqa: E402
 
 SOURCES = [ROOT / "firmware/fuzz/fuzz_protocol.c", ROOT / "firmware/src/app.c", ROOT / "firmware/src/tk_protocol.c"]
 CORPUS = ROOT / "firmware/fuzz/corpus"
-FLAGS = ["-g", "-O1", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all", "-Wall", "-Wextra",
+# The fuzz build shrinks the parser's buffer (TK_PROTO_MAX_PAYLOAD, 2048 on devices) to 256 bytes so that short
+# inputs reach its edges (a full buffer, one byte over the bound) and run fast; the code is the same for any size.
+MAX_PAYLOAD = 256
+MAX_LEN = 4 * (MAX_PAYLOAD + 10)  # libFuzzer -max_len: a few full frames
+FLAGS = [f"-DTK_PROTO_MAX_PAYLOAD={MAX_PAYLOAD}u", "-g", "-O1", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all", "-Wall", "-Wextra",
          "-Werror", f"-I{ROOT / 'firmware/src'}"]
 
 
@@ -49,7 +53,8 @@ def run_fuzzer(exe: Path, seconds: int, work_dir: Path) -> dict:
     for seed in CORPUS.iterdir():
         shutil.copy(seed, corpus / seed.name)
     start = time.monotonic()
-    result = subprocess.run(["nice", str(exe), f"-max_total_time={seconds}", "-print_final_stats=1",
+    result = subprocess.run(["nice", str(exe), f"-max_total_time={seconds}", f"-max_len={MAX_LEN}",
+                             "-print_final_stats=1",
                              f"-artifact_prefix={work_dir}/", "-timeout=10", str(corpus)],
                             capture_output=True, text=True, cwd=work_dir)
     log = result.stderr

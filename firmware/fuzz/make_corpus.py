@@ -8,6 +8,7 @@ from pipeline import protocol as P
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 INPUT = bytes(range(64))  # the fuzz target's fake engine takes 64 int8 values
+MAX_PAYLOAD = 256  # the fuzz build's TK_PROTO_MAX_PAYLOAD (bench/fuzz.py)
 
 
 def seeds() -> dict[str, bytes]:
@@ -25,7 +26,8 @@ def seeds() -> dict[str, bytes]:
         "bye": P.encode(P.BYE, 10),
         "unknown_type": P.encode(0x42, 11, b"?"),
         "bad_crc": bytes(bad_crc),
-        "too_long": P.SYNC + bytes([P.INFER, 12]) + (P.MAX_PAYLOAD + 1).to_bytes(2, "little"),
+        "too_long": P.SYNC + bytes([P.INFER, 12]) + (MAX_PAYLOAD + 1).to_bytes(2, "little"),
+        "full_buffer": P.encode(P.PING, 17, bytes(MAX_PAYLOAD), max_payload=MAX_PAYLOAD),
         "session": b"\x00junk\xa5" + P.encode(P.PING, 13, b"x") + P.encode(P.HELLO, 14)
         + P.encode(P.INFER, 15, INPUT) + P.encode(P.STATS, 16),
     }
