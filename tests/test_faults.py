@@ -79,11 +79,16 @@ def test_bad_fault_settings_are_refused_by_name(bad, words):
         Faults(**bad)
 
 
-class ResetBeforeInfer(Injector):
-    """A device that resets whenever it receives an INFER request (a crash on every input)."""
+class ResetBefore(Injector):
+    """A device that resets when it receives a request of type `msg_type`, the first `times` times."""
+
+    def __init__(self, msg_type, times=10**9):
+        super().__init__(Faults(rate=0.0))
+        self.msg_type, self.times = msg_type, times
 
     def damage(self, frame, direction):
-        if direction == "to_device" and frame[2:3] == bytes([P.INFER]):
+        if direction == "to_device" and frame[2:3] == bytes([self.msg_type]) and self.times > 0:
+            self.times -= 1
             return [P.encode(P.RESET, 200), frame], 0.0
         return [frame], 0.0
 
@@ -129,7 +134,15 @@ def test_total_corruption_stops_with_a_clear_error_not_a_hang(host_exe, run_dir)
 
 def test_a_device_resetting_before_every_request_is_a_crash_loop(host_exe, run_dir):
     with emulator.host(host_exe) as emu, pytest.raises(PipelineError, match="reset 6 times in a row"):
-        validate_through(emu.url, run_dir, None, limit=5, injector=ResetBeforeInfer(Faults()))
+        validate_through(emu.url, run_dir, None, limit=5, injector=ResetBefore(P.INFER))
+
+
+def test_resets_while_reading_the_final_stats_are_survived(host_exe, run_dir):
+    """Two resets in a row around STATS (after the samples): each is followed by a new handshake, not a traceback."""
+    with emulator.host(host_exe) as emu:
+        report, _ = validate_through(emu.url, run_dir, None, limit=20, injector=ResetBefore(P.STATS, times=2))
+    assert_no_wrong_result(report, run_dir, 20)
+    assert report["link"]["resets"] == 2
 
 
 def test_loopback_proxy_in_front_of_the_host_port(host_exe, run_dir):
