@@ -3,8 +3,9 @@
     PYTHONPATH=. python bench/fuzz.py --seconds 600      # `make fuzz FUZZ_SECONDS=600`; writes bench/results/fuzz.json
 
 Builds firmware/fuzz/fuzz_protocol.c with Debian's clang (-fsanitize=fuzzer,address,undefined), runs it on a working
-copy of the committed seed corpus (firmware/fuzz/corpus, left unchanged) for the given time, and reports the number
-of executions and crashes. A crash leaves its input in build/fuzz/ (crash-<sha1>): rerun the binary on that file.
+copy of the committed seed corpus (firmware/fuzz/corpus, left unchanged; a work dir's grown corpus is reused) for
+the given time, and reports the number of executions and crashes. A finding leaves its input in the work dir
+(crash-/timeout-/oom-/leak-<sha1>): rerun the binary on that file.
 """
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ CORPUS = ROOT / "firmware/fuzz/corpus"
 # inputs reach its edges (a full buffer, one byte over the bound) and run fast; the code is the same for any size.
 MAX_PAYLOAD = 256
 MAX_LEN = 4 * (MAX_PAYLOAD + 10)  # libFuzzer -max_len: a few full frames
+# libFuzzer -timeout (wall clock): a unit runs in microseconds, but a niced run on a loaded machine was once stalled
+# for 10 s (that input then ran in 0 ms); an endless loop still trips 60 s.
+UNIT_TIMEOUT_S = 60
 FLAGS = [f"-DTK_PROTO_MAX_PAYLOAD={MAX_PAYLOAD}u", "-g", "-O1", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all", "-Wall", "-Wextra",
          "-Werror", f"-I{ROOT / 'firmware/src'}"]
 
@@ -55,12 +59,12 @@ def run_fuzzer(exe: Path, seconds: int, work_dir: Path) -> dict:
     start = time.monotonic()
     result = subprocess.run(["nice", str(exe), f"-max_total_time={seconds}", f"-max_len={MAX_LEN}",
                              "-print_final_stats=1",
-                             f"-artifact_prefix={work_dir}/", "-timeout=10", str(corpus)],
+                             f"-artifact_prefix={work_dir}/", f"-timeout={UNIT_TIMEOUT_S}", str(corpus)],
                             capture_output=True, text=True, cwd=work_dir)
     log = result.stderr
     executions = re.search(r"stat::number_of_executed_units:\s+(\d+)", log)
     coverage = re.findall(r"cov: (\d+)", log)
-    crashes = sorted(p.name for p in work_dir.glob("crash-*")) + sorted(p.name for p in work_dir.glob("leak-*"))
+    crashes = sorted(p.name for kind in ("crash", "leak", "timeout", "oom") for p in work_dir.glob(f"{kind}-*"))
     return {
         "executions": int(executions.group(1)) if executions else 0,
         "seconds": round(time.monotonic() - start, 1),
