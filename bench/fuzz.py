@@ -32,7 +32,8 @@ MAX_LEN = 4 * (MAX_PAYLOAD + 10)  # libFuzzer -max_len: a few full frames
 # libFuzzer -timeout (wall clock): a unit runs in microseconds, but a niced run on a loaded machine was once stalled
 # for 10 s (that input then ran in 0 ms); an endless loop still trips 60 s.
 UNIT_TIMEOUT_S = 60
-FLAGS = [f"-DTK_PROTO_MAX_PAYLOAD={MAX_PAYLOAD}u", "-g", "-O1", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all", "-Wall", "-Wextra",
+FLAGS = [f"-DTK_PROTO_MAX_PAYLOAD={MAX_PAYLOAD}u", "-g", "-O1", "-fsanitize=fuzzer,address,undefined",
+         "-fno-sanitize-recover=all", "-Wall", "-Wextra",
          "-Werror", f"-I{ROOT / 'firmware/src'}"]
 
 
@@ -93,7 +94,7 @@ def main() -> None:
     print(f"fuzz: {figures['executions']:,} executions in {figures['seconds']} s, {figures['crashes']} crashes, "
           f"{figures['edges_covered']} edges; {args.out}")
     if figures["crashes"]:
-        raise SystemExit(f"crash inputs in {args.work_dir}: {figures['crash_files']}\n" + "\n".join(figures["log_tail"]))
+        raise SystemExit(f"findings in {args.work_dir}: {figures['crash_files']}\n" + "\n".join(figures["log_tail"]))
 
 
 if __name__ == "__main__":
