@@ -60,5 +60,5 @@ def test_a_parser_without_its_length_bound_is_caught(tmp_path):
 def test_short_fuzz_run_finds_no_crash(fuzzer, tmp_path):
     figures = fuzz.run_fuzzer(fuzzer, 20, tmp_path)
     assert figures["crashes"] == 0 and figures["exit_status"] == 0, figures["log_tail"]
-    assert figures["executions"] > 10_000  # ~20,000/s on one core here; loose for a loaded CI machine
+    assert figures["executions"] > 1_000  # ~6,000-20,000/s on a free core; a niced run on a loaded machine far less
     assert figures["edges_covered"] > 60  # parser and handler: ~100 edges in all
