@@ -8,7 +8,7 @@ input and output stay in the caller's buffers and take no arena space.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pipeline.compiler.graph import Graph
 
@@ -32,6 +32,7 @@ class MemoryPlan:
     offsets: dict[int, int]   # arena tensor index -> byte offset
     arena_bytes: int
     buffers: list[Buffer]
+    scratch: dict[int, int] = field(default_factory=dict)  # op index -> byte offset of its scratch buffer
 
     def pointer(self, graph: Graph, index: int) -> str:
         """C expression for a tensor's data inside tk_model_invoke."""
@@ -41,8 +42,12 @@ class MemoryPlan:
             return "output"
         return f"(tk_arena + {self.offsets[index]})"
 
+    def scratch_pointer(self, op_index: int) -> str:
+        return f"(tk_arena + {self.scratch[op_index]})"
 
-def plan_memory(graph: Graph) -> MemoryPlan:
+
+def plan_memory(graph: Graph, scratch: dict[int, int] | None = None) -> MemoryPlan:
+    """`scratch`: op index -> bytes of scratch memory the op's kernel needs while it runs (fast kernels)."""
     external = {graph.input, graph.output}
     last_use = {}
     for op in graph.ops:
@@ -65,10 +70,12 @@ def plan_memory(graph: Graph) -> MemoryPlan:
             buffers.append(buffer)
         buffer_of[out] = buffer
         buffer.last = max(buffer.last, last_use.get(out, op.index))
+    scratch_buffers = {index: Buffer([], size, index, index) for index, size in (scratch or {}).items() if size}
+    buffers += scratch_buffers.values()  # live during their op only: never over its input or output
     _place(buffers)
     offsets = {t: b.offset for b in buffers for t in b.tensors}
     arena = max((_align(b.offset + b.size) for b in buffers), default=0)
-    return MemoryPlan(offsets, arena, buffers)
+    return MemoryPlan(offsets, arena, buffers, {index: b.offset for index, b in scratch_buffers.items()})
 
 
 def _in_place_input(graph, op, last_use, external, buffer_of):
