@@ -61,30 +61,46 @@ static inline void tk_fill_column(void *columns, int32_t stride, int32_t slot, c
     }
 }
 
-static inline void tk_mac_2x2(const void *columns, const int16_t *weights, int32_t groups, int32_t *acc)
+/* One group of 4 taps for 2 pixels x 2 channels: LDM of the 4 column words, 2 LDRD of weights, 8 SMLAD. */
+#define TK_MAC_2X2_GROUP                \
+    "ldmia   r0!, {r8, r9, r10, r11}\n\t" \
+    "ldrd    r12, lr, [r1], #8\n\t"       \
+    "smlad   r4, r8, r12, r4\n\t"         \
+    "smlad   r5, r8, lr, r5\n\t"          \
+    "smlad   r6, r9, r12, r6\n\t"         \
+    "smlad   r7, r9, lr, r7\n\t"          \
+    "ldrd    r12, lr, [r1], #8\n\t"       \
+    "smlad   r4, r10, r12, r4\n\t"        \
+    "smlad   r5, r10, lr, r5\n\t"         \
+    "smlad   r6, r11, r12, r6\n\t"        \
+    "smlad   r7, r11, lr, r7\n\t"
+
+/* acc[0..3] += (p0, c0) (p0, c1) (p1, c0) (p1, c1) over `groups` groups of 4 taps: 11 instructions per 16 MACs
+ * (two groups per loop pass). In assembly (AAPCS: r0 = columns, r1 = weights, r2 = groups, r3 = acc) because the
+ * loop needs every register: 4 accumulators, 4 column words, 2 weight words, 3 pointers. */
+#define TK_UNUSED __attribute__((unused))
+__attribute__((naked, noinline, unused)) static void tk_mac_2x2(TK_UNUSED const void *columns,
+                                                                TK_UNUSED const int16_t *weights,
+                                                                TK_UNUSED int32_t groups, TK_UNUSED int32_t *acc)
 {
-    const tk_word *col = (const tk_word *)columns;
-    const tk_word *w = (const tk_word *)weights;
-    const tk_word *end = col + 4 * groups;
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    while (col < end) {
-        const int32_t x0a = col[0], x1a = col[1], w0a = w[0], w1a = w[1];
-        const int32_t x0b = col[2], x1b = col[3], w0b = w[2], w1b = w[3];
-        col += 4;
-        w += 4;
-        a0 = __smlad(x0a, w0a, a0);
-        a1 = __smlad(x0a, w1a, a1);
-        a2 = __smlad(x1a, w0a, a2);
-        a3 = __smlad(x1a, w1a, a3);
-        a0 = __smlad(x0b, w0b, a0);
-        a1 = __smlad(x0b, w1b, a1);
-        a2 = __smlad(x1b, w0b, a2);
-        a3 = __smlad(x1b, w1b, a3);
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+    __asm__ volatile(
+        "push    {r4-r11, lr}\n\t"
+        "ldm     r3, {r4-r7}\n\t"
+        "lsls    r12, r2, #31\n\t"          /* Z: an even number of groups */
+        "add     r2, r0, r2, lsl #4\n\t"    /* end of the columns */
+        "beq     2f\n\t"
+        TK_MAC_2X2_GROUP
+        "2:\n\t"
+        "cmp     r0, r2\n\t"
+        "beq     3f\n\t"
+        "1:\n\t"
+        TK_MAC_2X2_GROUP
+        TK_MAC_2X2_GROUP
+        "cmp     r0, r2\n\t"
+        "bne     1b\n\t"
+        "3:\n\t"
+        "stm     r3, {r4-r7}\n\t"
+        "pop     {r4-r11, pc}\n\t");
 }
 
 static inline void tk_mac_1x2(const void *columns, int32_t stride, const int16_t *weights, int32_t groups,
