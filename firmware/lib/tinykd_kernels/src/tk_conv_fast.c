@@ -60,6 +60,38 @@ static const int8_t *gather(const tk_conv_params *p, const tk_dims *in, const in
     return buffer;
 }
 
+/* Column `slot` <- the taps of output pixel `pixel`. With input channels a multiple of 4, every filter row starts
+ * a group of 4 taps: the rows are converted straight from the input and the padding written as zeros. */
+static void fill_pixel(const tk_conv_params *p, const tk_dims *in, const int8_t *input, const tk_dims *filter,
+                       const tk_dims *out, int32_t pixel, void *columns, int32_t slot, int8_t *buffer)
+{
+    const int32_t channels = in->c, row_taps = filter->w * channels, taps = filter->h * row_taps;
+    const int32_t out_x = pixel % out->w, out_y = (pixel / out->w) % out->h, batch = pixel / (out->w * out->h);
+    const int32_t in_y0 = out_y * p->stride_h - p->pad_h, in_x0 = out_x * p->stride_w - p->pad_w;
+    const int32_t x_lo = in_x0 < 0 ? -in_x0 : 0;
+    const int32_t x_end = in->w - in_x0 < filter->w ? in->w - in_x0 : filter->w;
+    const int32_t x_hi = x_end < x_lo ? x_lo : x_end;
+    int32_t filter_y;
+    uint8_t *col = (uint8_t *)columns;  /* a group of 4 taps takes 16 bytes of the two-pixel columns */
+
+    if (channels & 3 || (filter->h == 1 && filter->w == 1 && p->pad_h == 0 && p->pad_w == 0)) {
+        tk_fill_column(columns, 4, slot, gather(p, in, input, filter, out, pixel, buffer), taps, p->input_offset);
+        return;
+    }
+    for (filter_y = 0; filter_y < filter->h; ++filter_y, col += 4 * row_taps) {
+        const int32_t in_y = in_y0 + filter_y;
+        if (in_y < 0 || in_y >= in->h) {
+            tk_zero_column(col, 4, slot, row_taps / 4);
+            continue;
+        }
+        tk_zero_column(col, 4, slot, x_lo * channels / 4);
+        tk_fill_column(col + 4 * x_lo * channels, 4, slot,
+                       input + ((batch * in->h + in_y) * in->w + in_x0 + x_lo) * channels, (x_hi - x_lo) * channels,
+                       p->input_offset);
+        tk_zero_column(col + 4 * x_hi * channels, 4, slot, (filter->w - x_hi) * channels / 4);
+    }
+}
+
 tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter *filter,
                             const tk_dims *input_dims, const int8_t *input, const tk_dims *filter_dims,
                             const tk_dims *output_dims, int8_t *output, void *scratch)
@@ -85,11 +117,9 @@ tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter
             const int two = pixel + 1 < pixels;
             int8_t *out0 = output + pixel * channels;
             int8_t *out1 = out0 + channels;
-            tk_fill_column(columns, 4, 0, gather(params, input_dims, input, filter_dims, output_dims, pixel, buffer),
-                           taps, params->input_offset);
+            fill_pixel(params, input_dims, input, filter_dims, output_dims, pixel, columns, 0, buffer);
             if (two) {
-                tk_fill_column(columns, 4, 1, gather(params, input_dims, input, filter_dims, output_dims, pixel + 1,
-                                                     buffer), taps, params->input_offset);
+                fill_pixel(params, input_dims, input, filter_dims, output_dims, pixel + 1, columns, 1, buffer);
             }
             for (out_c = 0; out_c < channels; out_c += 2) {
                 const int16_t *w = filter->weights + out_c * depth;  /* pair block out_c / 2 */

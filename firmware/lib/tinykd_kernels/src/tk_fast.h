@@ -30,4 +30,16 @@ static inline int8_t tk_fast_rescale(int32_t acc, const int32_t *quant, int32_t 
     return (int8_t)(t < low ? low : (t > high ? high : t));
 }
 
+/* TFLM's MultiplyByQuantizedMultiplierSmallerThanOneExp(x, multiplier, -right_shift) given doubled = 2 * x
+ * (no overflow): SaturatingRoundingDoublingHighMul(x, m) = floor((x * m + 2^30) / 2^31) = SMMULR(2x, m), then
+ * RoundingDivideByPOT (halves away from zero). */
+static inline int32_t tk_fast_requantize(int32_t doubled, int32_t multiplier, int32_t right_shift)
+{
+    int32_t t = tk_smmulr(doubled, multiplier);
+    if (right_shift > 0) {
+        t = (t + (t >> 31) + ((int32_t)1 << (right_shift - 1))) >> right_shift;
+    }
+    return t;
+}
+
 #endif /* TK_FAST_H */

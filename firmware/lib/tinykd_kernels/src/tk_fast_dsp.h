@@ -61,6 +61,17 @@ static inline void tk_fill_column(void *columns, int32_t stride, int32_t slot, c
     }
 }
 
+static inline void tk_zero_column(void *columns, int32_t stride, int32_t slot, int32_t groups)
+{
+    tk_word *col = (tk_word *)columns + slot;
+    const int32_t half = stride >> 1;
+    int32_t g;
+    for (g = 0; g < groups; ++g, col += stride) {
+        col[0] = 0;
+        col[half] = 0;
+    }
+}
+
 /* One group of 4 taps for 2 pixels x 2 channels: LDM of the 4 column words, 2 LDRD of weights, 8 SMLAD. */
 #define TK_MAC_2X2_GROUP                \
     "ldmia   r0!, {r8, r9, r10, r11}\n\t" \

@@ -32,6 +32,16 @@ static inline void tk_fill_column(void *columns, int32_t stride, int32_t slot, c
     }
 }
 
+/* Column `slot` <- 0 for `groups` groups of 4 taps (padding). */
+static inline void tk_zero_column(void *columns, int32_t stride, int32_t slot, int32_t groups)
+{
+    int16_t *col = (int16_t *)columns;
+    int32_t k;
+    for (k = 0; k < 4 * groups; ++k) {
+        col[tk_column_index(k, stride, slot)] = 0;
+    }
+}
+
 /* acc[0..3] += (pixel 0, channel 0), (p0, c1), (p1, c0), (p1, c1) over `groups` groups of 4 taps. */
 static inline void tk_mac_2x2(const void *columns, const int16_t *weights, int32_t groups, int32_t *acc)
 {
