@@ -42,6 +42,7 @@ class MemoryPlan:
     arena_bytes: int
     buffers: list[Buffer]
     overlaps: set[int] = field(default_factory=set)  # ops whose output overlaps their input (overlap_shift)
+    scratch: dict[int, int] = field(default_factory=dict)  # op index -> byte offset of its scratch buffer
 
     def pointer(self, graph: Graph, index: int) -> str:
         """C expression for a tensor's data inside tk_model_invoke."""
@@ -51,21 +52,26 @@ class MemoryPlan:
             return "output"
         return f"(tk_arena + {self.offsets[index]})"
 
+    def scratch_pointer(self, op_index: int) -> str:
+        return f"(tk_arena + {self.scratch[op_index]})"
 
-def plan_memory(graph: Graph) -> MemoryPlan:
-    """The smallest of two greedy searches over the possible conv overlaps: adding each one that shrinks the arena
+def plan_memory(graph: Graph, scratch: dict[int, int] | None = None) -> MemoryPlan:
+    """`scratch`: op index -> bytes of scratch memory the op's kernel needs while it runs (fast kernels).
+
+    The smallest of two greedy searches over the possible conv overlaps: adding each one that shrinks the arena
     (from none), and dropping each one whose removal does not grow it (from all). Both are cheap; neither wins
     everywhere (a long overlapped chain is one region as large as its largest member)."""
     candidates = [op.index for op in graph.ops if overlap_shift(graph, op) is not None]
-    plans = [_greedy(graph, candidates, set(), add=True), _greedy(graph, candidates, set(candidates), add=False)]
+    plans = [_greedy(graph, candidates, set(), scratch, add=True),
+             _greedy(graph, candidates, set(candidates), scratch, add=False)]
     return min(plans, key=lambda plan: plan.arena_bytes)
 
 
-def _greedy(graph: Graph, candidates: list[int], chosen: set[int], add: bool) -> MemoryPlan:
-    best = _plan(graph, chosen)
+def _greedy(graph: Graph, candidates: list[int], chosen: set[int], scratch, add: bool) -> MemoryPlan:
+    best = _plan(graph, chosen, scratch)
     for i in candidates:
         trial_set = chosen | {i} if add else chosen - {i}
-        trial = _plan(graph, trial_set)
+        trial = _plan(graph, trial_set, scratch)
         if trial.arena_bytes < best.arena_bytes or (not add and trial.arena_bytes == best.arena_bytes):
             chosen, best = trial_set, trial
     return best
@@ -99,7 +105,7 @@ def overlap_shift(graph: Graph, op: Op) -> int | None:
     return _align(max(shift, 0))
 
 
-def _plan(graph: Graph, overlaps: set[int]) -> MemoryPlan:
+def _plan(graph: Graph, overlaps: set[int], scratch: dict[int, int] | None) -> MemoryPlan:
     external = {graph.input, graph.output}
     last_use = {}
     for op in graph.ops:
@@ -135,10 +141,12 @@ def _plan(graph: Graph, overlaps: set[int]) -> MemoryPlan:
         buffer.tensors.append(out)
         buffer_of[out] = buffer
         buffer.last = max(buffer.last, last_use.get(out, op.index))
+    scratch_buffers = {index: Buffer([], size, index, index) for index, size in (scratch or {}).items() if size}
+    buffers += scratch_buffers.values()  # live during their op only: never over its input or output
     _place(buffers)
     offsets = {t: b.offset + b.inner[t] for b in buffers for t in b.tensors}
     arena = max((_align(b.offset + b.size) for b in buffers), default=0)
-    return MemoryPlan(offsets, arena, buffers, applied)
+    return MemoryPlan(offsets, arena, buffers, applied, {index: b.offset for index, b in scratch_buffers.items()})
 
 
 def _in_place_input(graph, op, last_use, external, buffer_of):
