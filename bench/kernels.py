@@ -2,6 +2,7 @@
 
     PYTHONPATH=. python bench/kernels.py --label after            # every model (about 3 minutes)
     PYTHONPATH=. python bench/kernels.py --label before --models ds_cnn resnet8
+    PYTHONPATH=. python bench/kernels.py --table                   # the README table from the JSON
 
 Each model (random weights, full int8) is compiled by the AOT compiler, built for `qemu-cm4` by pipeline/build.py
 and validated in QEMU by pipeline/harness.py against the TFLite Micro runtime's outputs (bit for bit) on a few
@@ -109,6 +110,23 @@ def measure(name: str, model: bytes, samples: int, work: Path) -> dict:
     }
 
 
+def table(results: dict, before: str = "before", after: str = "after") -> str:
+    """Markdown: per model, instructions per MAC and per inference before and after, and the flash growth."""
+    lines = ["| model | MACs | instr/MAC before | instr/MAC after | instructions before | instructions after | "
+             "speed-up | flash (text+rodata) before | after | growth |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name in MODELS:
+        if name not in results.get(before, {}) or name not in results.get(after, {}):
+            continue
+        b, a = results[before][name], results[after][name]
+        lines.append(f"| {name} | {a['macs']:,} | {b['instructions_per_mac']:.2f} | {a['instructions_per_mac']:.2f} | "
+                     f"{b['instructions_per_inference']:,} | {a['instructions_per_inference']:,} | "
+                     f"{b['instructions_per_inference'] / a['instructions_per_inference']:.1f}x | "
+                     f"{b['flash_text_plus_rodata']:,} | {a['flash_text_plus_rodata']:,} | "
+                     f"{a['flash_text_plus_rodata'] - b['flash_text_plus_rodata']:+,} |")
+    return "\n".join(lines)
+
+
 def git_commit() -> str:
     return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                           text=True).stdout.strip()
@@ -116,10 +134,14 @@ def git_commit() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--label", required=True, help="key to store the figures under (before, after, ...)")
+    parser.add_argument("--label", default="after", help="key to store the figures under (before, after, ...)")
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--table", action="store_true", help="only print the README table (before vs after)")
     args = parser.parse_args()
+    if args.table:
+        print(table(json.loads(args.out.read_text())))
+        return
 
     results = json.loads(args.out.read_text()) if args.out.is_file() else {}
     results.setdefault("notes", "QEMU mps2-an386 -icount shift=7,sleep=off: instructions = SysTick ticks / 3.2 "

@@ -228,17 +228,18 @@ tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_pac
             const int32_t origin = (batch * in_h + in_y0) * in_w + in_x0;  /* pixel index of tap (0, 0) */
             int8_t *out = output + pixel * channels;
             for (group = 0; group < full; ++group) {
-                int32_t acc[4], filter_y;
+                const int32_t *q = filter->quant + 12 * group;
+                int32_t acc[4];
                 for (i = 0; i < 4; ++i) {
                     acc[i] = filter->bias[4 * group + i];
                 }
-                for (filter_y = y_lo; filter_y < y_hi; ++filter_y) {
-                    tk_dw_taps(input + (origin + filter_y * in_w + x_lo) * channels + 4 * group, channels,
-                               filter->weights + ((filter_y * kw + x_lo) * groups + group) * 4, 4 * groups, row_taps,
-                               offset, acc);
+                if (y_hi > y_lo) {
+                    tk_dw_window(input + (origin + y_lo * in_w + x_lo) * channels + 4 * group, in_w * channels,
+                                 channels, filter->weights + ((y_lo * kw + x_lo) * groups + group) * 4,
+                                 kw * groups * 4, groups * 4, y_hi - y_lo, row_taps, offset, acc);
                 }
                 for (i = 0; i < 4; ++i) {
-                    out[4 * group + i] = tk_fast_rescale(acc[i], filter->quant + 3 * (4 * group + i), low, high);
+                    out[4 * group + i] = tk_fast_rescale(acc[i], q + 3 * i, low, high);
                 }
             }
             for (channel = 4 * full; channel < channels; ++channel) {  /* the last channels of a count not /4 */

@@ -160,21 +160,27 @@ static inline void tk_mac_1x4(const void *column, const int16_t *weights0, const
     acc[3] = a3;
 }
 
-static inline void tk_dw_taps(const int8_t *in, int32_t in_step, const int16_t *weights, int32_t w_step,
-                              int32_t taps, int32_t offset, int32_t *acc)
+/* Depthwise: acc[0..3] (channels 4q..4q+3) over a rows x cols window of taps; `in` and the packed weights step
+ * by the given amounts (bytes; int16 values) per row and per column. Per tap: LDR, 2 SXTAB16, LDRD, 4 SMLAxy. */
+static inline void tk_dw_window(const int8_t *in, int32_t in_row_step, int32_t in_col_step,
+                                const int16_t *weights, int32_t w_row_step, int32_t w_col_step, int32_t rows,
+                                int32_t cols, int32_t offset, int32_t *acc)
 {
     const int32_t offsets = tk_offset_pair(offset);
-    const tk_word *w = (const tk_word *)weights;
-    const int32_t w_words = w_step >> 1;
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], t;
-    for (t = 0; t < taps; ++t, in += in_step, w += w_words) {
-        const int32_t x = tk_read_s8x4(in);
-        const int32_t xa = __sxtab16(offsets, x), xb = tk_sxtab16_ror8(offsets, x);
-        const int32_t wa = w[0], wb = w[1];
-        a0 = __smlabb(xa, wa, a0);
-        a2 = __smlatt(xa, wa, a2);
-        a1 = __smlabb(xb, wb, a1);
-        a3 = __smlatt(xb, wb, a3);
+    const int32_t w_col_words = w_col_step >> 1;
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], r, c;
+    for (r = 0; r < rows; ++r, in += in_row_step, weights += w_row_step) {
+        const int8_t *x = in;
+        const tk_word *w = (const tk_word *)weights;
+        for (c = 0; c < cols; ++c, x += in_col_step, w += w_col_words) {
+            const int32_t v = tk_read_s8x4(x);
+            const int32_t xa = __sxtab16(offsets, v), xb = tk_sxtab16_ror8(offsets, v);
+            const int32_t wa = w[0], wb = w[1];
+            a0 = __smlabb(xa, wa, a0);
+            a2 = __smlatt(xa, wa, a2);
+            a1 = __smlabb(xb, wb, a1);
+            a3 = __smlatt(xb, wb, a3);
+        }
     }
     acc[0] = a0;
     acc[1] = a1;

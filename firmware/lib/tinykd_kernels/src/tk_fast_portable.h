@@ -82,17 +82,22 @@ static inline void tk_mac_1x4(const void *column, const int16_t *weights0, const
     tk_mac_1x2(column, 2, weights1, groups, acc + 2);
 }
 
-/* Depthwise: acc[0..3] (channels 4q..4q+3) over `taps` taps along a row; `in` steps by `in_step` bytes, the
- * packed weights by `w_step` values per tap. */
-static inline void tk_dw_taps(const int8_t *in, int32_t in_step, const int16_t *weights, int32_t w_step,
-                              int32_t taps, int32_t offset, int32_t *acc)
+/* Depthwise: acc[0..3] (channels 4q..4q+3) over a rows x cols window of taps; `in` and the packed weights step
+ * by the given amounts (bytes; int16 values) per row and per column. */
+static inline void tk_dw_window(const int8_t *in, int32_t in_row_step, int32_t in_col_step,
+                                const int16_t *weights, int32_t w_row_step, int32_t w_col_step, int32_t rows,
+                                int32_t cols, int32_t offset, int32_t *acc)
 {
-    int32_t t;
-    for (t = 0; t < taps; ++t, in += in_step, weights += w_step) {
-        acc[0] += (in[0] + offset) * weights[0];
-        acc[2] += (in[2] + offset) * weights[1];
-        acc[1] += (in[1] + offset) * weights[2];
-        acc[3] += (in[3] + offset) * weights[3];
+    int32_t r, c;
+    for (r = 0; r < rows; ++r, in += in_row_step, weights += w_row_step) {
+        const int8_t *x = in;
+        const int16_t *w = weights;
+        for (c = 0; c < cols; ++c, x += in_col_step, w += w_col_step) {
+            acc[0] += (x[0] + offset) * w[0];
+            acc[2] += (x[2] + offset) * w[1];
+            acc[1] += (x[1] + offset) * w[2];
+            acc[3] += (x[3] + offset) * w[3];
+        }
     }
 }
 
