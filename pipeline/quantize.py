@@ -76,7 +76,8 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
                "int8_accuracy": round(result["accuracy"], 5),
                "drop_pp": round(100 * (float_accuracy - result["accuracy"]), 3),
                "model_bytes": len(model), "arena_minimum": arena["minimum"], "arena_recorded": arena.get("total"),
-               "input": io["input"], "output": io["output"], "representative_samples": len(representative), **info}
+               "input": io["input"], "output": io["output"], "representative_samples": len(representative),
+               "int8_confusion": _confusion(result, data.num_classes), **info}
     if q.mode == "qat":  # a QAT model does not round-trip through .keras: rebuild it with quantize_model(student)
         run.write(QAT_WEIGHTS, student.save_weights)  # and load these weights into it
         artifacts.append(QAT_WEIGHTS)
@@ -85,6 +86,14 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
                                                   labels=result["labels"]))
     run.record("quantize", fp, artifacts, metrics, time.time() - started)
     return metrics
+
+
+def _confusion(result: dict, classes: int) -> list[list[int]]:
+    """The int8 model's confusion matrix on TFLM (rows: true class, columns: predicted), for the report."""
+    predicted = np.argmax(result["outputs"].reshape(len(result["labels"]), -1), axis=-1)  # (n,)
+    matrix = np.zeros((classes, classes), np.int64)
+    np.add.at(matrix, (result["labels"], predicted), 1)
+    return matrix.tolist()
 
 
 def _quantization_aware(cfg: Config, student, data: Dataset, logits: np.ndarray):
