@@ -6,8 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 # python3-venv: the virtualenv; dataset-fashion-mnist: the benchmark data set; g++: compiles generated C in tests.
 # gcc-arm-none-eabi + libnewlib-arm-none-eabi: Cortex-M4 firmware for the emulator (C only: no libstdc++, 1.5 GB);
-# qemu-system-arm: runs it on the mps2-an386 board (tinykd emulate / validate --emulator qemu).
-APT_PACKAGES := python3-venv dataset-fashion-mnist g++ gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+# qemu-system-arm: runs it on the mps2-an386 board (tinykd emulate / validate --emulator qemu, tinykd run).
+# chromium: headless, renders report.html in the tests to check that every plot loads.
+APT_PACKAGES := python3-venv dataset-fashion-mnist g++ gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
+                chromium
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_USE_LEGACY_KERAS := 1
@@ -19,9 +21,12 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
+# Every bench/*.py (long: not part of `make test`), each writing bench/results/<name>.json; then SUMMARY.md and
+# the README's table from those JSON files.
+BENCHES := $(filter-out bench/summary.py,$(wildcard bench/*.py))
 bench: install
-	$(BIN)/python bench/kd_quality.py
-	$(BIN)/python bench/memory.py
+	@set -e; for script in $(BENCHES); do echo "== $$script"; PYTHONPATH=$(CURDIR) $(BIN)/python $$script; done
+	$(BIN)/python bench/summary.py --readme
 
 install: apt $(STAMP)
 
