@@ -92,17 +92,19 @@ def view(manifest: dict) -> dict:
         {"item": "AOT arena (activations)", "bytes": comp.get("arena_bytes"), "budget": fw.get("ram_budget")},
         {"item": "TFLM arena (measured minimum on host)", "bytes": q.get("arena_minimum"),
          "budget": fw.get("ram_budget")},
-        {"item": "stack used on device (high-water mark)", "bytes": val.get("stack_used"), "budget": fw.get("stack")},
+        {"item": "stack used on device (high-water mark)", "bytes": val.get("stack_used"),
+         "budget": fw.get("stack")},
     ) if row["bytes"] is not None]
     for row in memory:
-        row.update(bytes_text=_b(row["bytes"]), budget_text=_b(row["budget"]), share=_share(row["bytes"], row["budget"]))
+        row.update(bytes_text=_b(row["bytes"]), budget_text=_b(row["budget"]),
+                   share=_share(row["bytes"], row["budget"]))
     total_macs = comp.get("macs") or 0
-    layers = [{**layer, "output_text": "x".join(map(str, layer["output"])), "share": _share(layer["macs"], total_macs)}
-              for layer in comp.get("layers", [])]
+    layers = [{**layer, "output_text": "x".join(map(str, layer["output"])),
+               "share": _share(layer["macs"], total_macs)} for layer in comp.get("layers", [])]
     instructions = val.get("instructions_median")
     latency = [row for row in (
         ("latency per inference", _time(val["latency_us"]) if "latency_us" in val else None,
-         "device timer; on QEMU virtual time at 2^-7 instructions/ns (-icount 7), not a board's clock"
+         "device timer: QEMU virtual time (-icount), not a board's clock"
          if str(val.get("board", "")).startswith("qemu") else "device timer"),
         ("instructions per inference", f"{instructions:,.0f}" if instructions else None, "QEMU -icount (exact)"),
         ("instructions per MAC", f"{instructions / total_macs:.2f}" if instructions and total_macs else None,
@@ -110,7 +112,16 @@ def view(manifest: dict) -> dict:
         ("throughput incl. serial link", f"{val['throughput_samples_per_s']:,.1f} samples/s"
          if "throughput_samples_per_s" in val else None, "host wall clock"),
     ) if row[1] is not None]
+    headline = []
+    if student.get("accuracy") is not None and teacher.get("params") and student.get("params"):
+        headline.append(f"The distilled student reaches {_pct(student['accuracy'])} with 1/"
+                        f"{teacher['params'] / student['params']:.0f} of the teacher's parameters")
+    if "drop_pp" in q:
+        headline.append(f"int8 changes its accuracy by {-q['drop_pp']:+.2f} pp")
+    if agreement:
+        headline.append(f"the device matches the host on {agreement['agree']:,} of {samples:,} outputs")
     return {
+        "headline": ("; ".join(headline) + ".") if headline else "",
         "tool": f"tinykd {__version__}", "run": manifest.get("config", {}).get("run", {}).get("name") or
         data.get("name", "run"), "dataset": data.get("name", "?"), "classes": data.get("class_names", []),
         "input_shape": "x".join(map(str, data.get("input_shape", []))), "sizes": data.get("sizes", {}),
@@ -122,13 +133,13 @@ def view(manifest: dict) -> dict:
         "kd_gain": None if student.get("accuracy") is None or baseline.get("accuracy") is None else
         f"{100 * (student['accuracy'] - baseline['accuracy']):+.2f} pp",
         "agreement": agreement, "firmware": fw, "memory": memory, "layers": layers, "total_macs": total_macs,
-        "plan": [{**b, "tensors": [_tensor(t) for t in b["tensors"]]} for b in comp.get("memory_plan", [])], "ops": comp.get("ops", []), "arena": comp.get("arena_bytes"),
-        "latency": latency,
+        "plan": [{**b, "tensors": [_tensor(t) for t in b["tensors"]]} for b in comp.get("memory_plan", [])],
+        "ops": comp.get("ops", []), "arena": comp.get("arena_bytes"), "latency": latency,
         "confusions": [(title, m_[key]) for title, m_, key in (
             ("student, float", student, "confusion"), ("student, int8 on host", q, "int8_confusion"),
             ("student, int8 on device", val, "confusion")) if m_.get(key)],
-        "stages": [{"name": name, "seconds": stages[name].get("seconds", 0), "finished": stages[name].get("finished", "")}
-                   for name in ORDER if name in stages],
+        "stages": [{"name": name, "seconds": stages[name].get("seconds", 0),
+                    "finished": stages[name].get("finished", "")} for name in ORDER if name in stages],
         "missing": [name for name in ORDER if name not in stages],
         "packages": manifest.get("packages", {}),
     }
@@ -145,9 +156,9 @@ def summary_table(manifest: dict) -> str:
     lines.append("agreement: " + (v["agreement"]["text"] if v["agreement"] else "not validated"))
     fw = v["firmware"]
     if fw:
-        lines.append(f"flash: {fw['flash_bytes']:,} of {fw['flash_budget']:,} B ({_share(fw['flash_bytes'], fw['flash_budget'])})"
-                     f"   RAM: {fw['ram_bytes']:,} of {fw['ram_budget']:,} B ({_share(fw['ram_bytes'], fw['ram_budget'])})"
-                     f"   [{fw.get('budget', '')} budget]")
+        flash, ram = _share(fw["flash_bytes"], fw["flash_budget"]), _share(fw["ram_bytes"], fw["ram_budget"])
+        lines.append(f"flash: {fw['flash_bytes']:,} of {fw['flash_budget']:,} B ({flash})   RAM: "
+                     f"{fw['ram_bytes']:,} of {fw['ram_budget']:,} B ({ram})   [{fw.get('budget', '')} budget]")
     for what, value, how in v["latency"]:
         lines.append(f"{what}: {value}  ({how})")
     return "\n".join(lines)
@@ -166,7 +177,8 @@ def _images(v: dict) -> dict[str, str]:
         images["budget"] = plots.budget_bars([
             ("flash", [("code", fw["text"]), ("constants (rodata)", fw["rodata"]), ("data init", fw["data"])],
              fw["flash_budget"]),
-            ("RAM", [("data", fw["data"]), ("bss (incl. arena)", fw["bss"]), ("stack", fw["stack"])], fw["ram_budget"])])
+            ("RAM", [("data", fw["data"]), ("bss (incl. arena)", fw["bss"]), ("stack", fw["stack"])],
+             fw["ram_budget"])])
     if v["layers"]:
         images["macs"] = plots.layer_macs(v["layers"])
     if v["plan"]:
