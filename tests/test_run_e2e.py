@@ -2,11 +2,20 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 
 from conftest import invoke
+
+
+def _copy_run(e2e_run, tmp_path):
+    run_dir, _, config = e2e_run
+    shutil.copytree(run_dir, tmp_path / "tiny")
+    config_copy = tmp_path / "tiny.toml"
+    config_copy.write_text(config.read_text().replace(str(run_dir.parent), str(tmp_path)))
+    return tmp_path / "tiny", config_copy
 
 
 @pytest.mark.slow
@@ -41,12 +50,7 @@ def test_run_end_to_end_through_qemu(e2e_run):
 
 @pytest.mark.slow
 def test_run_again_skips_every_stage(e2e_run, tmp_path):
-    import shutil
-    run_dir, _, config = e2e_run
-    copy = tmp_path / "tiny"
-    shutil.copytree(run_dir, copy)
-    config_copy = tmp_path / "tiny.toml"
-    config_copy.write_text(config.read_text().replace(str(run_dir.parent), str(tmp_path)))
+    copy, config_copy = _copy_run(e2e_run, tmp_path)
     before = json.loads((copy / "run.json").read_text())["stages"]
     result = invoke("run", "--config", config_copy)
     assert result.exit_code == 0, result.output
@@ -74,3 +78,20 @@ def test_bad_validate_limit(models_root):
     _, config = models_root
     result = invoke("run", "--config", config, "--validate-limit", "-3")
     assert result.exit_code == 2 and "device.limit=-3" in result.stderr
+
+
+@pytest.mark.slow
+def test_run_with_port_validates_that_device(e2e_run, tmp_path):
+    """--port: the same command validates whatever answers on the port (here the host build of the firmware on
+    a pty, standing in for a board); no QEMU build, the device's figures land in the manifest."""
+    from pipeline import emulator as emulators
+    from pipeline.build import build
+    run_dir, config = _copy_run(e2e_run, tmp_path)
+    exe = build("host", run_dir / "aot", out_dir=tmp_path / "host").elf
+    with emulators.host(exe) as device:
+        result = invoke("run", "--config", config, "--port", device.url)
+    assert result.exit_code == 0, result.output
+    assert "flash     skipped: validating the board already on" in result.output
+    stage = json.loads((run_dir / "run.json").read_text())["stages"]["validate"]
+    assert stage["port"] == device.url and stage["metrics"]["mismatched_outputs"] == 0
+    assert stage["metrics"]["board"] == "host-pty" and "instructions_median" not in stage["metrics"]
