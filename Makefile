@@ -6,10 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 # python3-venv: the virtualenv; dataset-fashion-mnist: the benchmark data set; g++: compiles generated C in tests.
 # gcc-arm-none-eabi + libnewlib-arm-none-eabi: Cortex-M4 firmware for the emulator (C only: no libstdc++, 1.5 GB);
-# qemu-system-arm: runs it on the mps2-an386 board (tinykd emulate / validate --emulator qemu).
+# qemu-system-arm: runs it on the mps2-an386 board (tinykd emulate / validate --emulator qemu, tinykd run).
 # clang + libclang-rt-14-dev: libFuzzer with ASan/UBSan for the firmware's protocol parser (make fuzz, tests).
+# chromium: headless, renders report.html in the tests to check that every plot loads.
 APT_PACKAGES := python3-venv dataset-fashion-mnist g++ gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
-                clang libclang-rt-14-dev
+                clang libclang-rt-14-dev chromium
 FUZZ_SECONDS ?= 600
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 2
@@ -22,9 +23,12 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
+# Every bench/*.py (long: not part of `make test`), each writing bench/results/<name>.json; then SUMMARY.md and
+# the README's table from those JSON files.
+BENCHES := $(filter-out bench/summary.py,$(wildcard bench/*.py))
 bench: install
-	$(BIN)/python bench/kd_quality.py
-	$(BIN)/python bench/memory.py
+	@set -e; for script in $(BENCHES); do echo "== $$script"; PYTHONPATH=$(CURDIR) $(BIN)/python $$script; done
+	$(BIN)/python bench/summary.py --readme
 
 # Long libFuzzer run on the firmware's protocol parser and request handler; prints the execution count and
 # writes bench/results/fuzz.json (make test runs it for 20 s).

@@ -7,7 +7,7 @@ import sys
 import click
 
 from pipeline import __version__
-from pipeline.config import BOARD_CHOICES, METHODS, QUANTIZE_MODES, STRATEGIES, STUDENT_FAMILIES, load_config, with_overrides
+from pipeline.config import BOARD_CHOICES, ENGINES, METHODS, QUANTIZE_MODES, STRATEGIES, STUDENT_FAMILIES, load_config, with_overrides
 from pipeline.errors import PipelineError
 
 
@@ -156,14 +156,37 @@ def inspect(model, as_json, no_arena):
 
 @cli.command()
 @config_options
-def run(cfg, force):
-    """The whole pipeline on the default (today: data -> teacher -> student -> int8 -> C export)."""
-    from pipeline.distill import distill as run_distill
-    from pipeline.export import export as run_export
-    from pipeline.quantize import quantize as run_quantize
-    print_distill_summary(run_distill(cfg, force=force, log=click.echo))
-    print_quantize_summary(run_quantize(cfg, force=force, log=click.echo))
-    run_export(cfg, force=force, log=click.echo)
+@click.option("--board", type=click.Choice(BOARD_CHOICES[:2]),
+              help="Board whose flash/RAM budget the firmware must fit (default nano33ble).")
+@click.option("--engine", type=click.Choice(ENGINES), help="aot (default; emulator or board) | tflm (board only).")
+@click.option("--port", help="Validate the board on this serial port (e.g. /dev/ttyACM0) instead of QEMU.")
+@click.option("--flash", is_flag=True, default=None, help="With --port: upload the firmware first (PlatformIO).")
+@click.option("--validate-limit", type=int, help="Validate the first N test samples only (0 = all).")
+def run(cfg, force, board, engine, port, flash, validate_limit):
+    """The whole pipeline: data -> teacher -> student -> int8 -> export -> AOT C -> firmware -> QEMU (or --port)
+    validation -> report. Ends with the final table; every stage is skipped when unchanged."""
+    from pipeline.pipeline_run import run_all
+    from pipeline.report import load_manifest, summary_table
+    cfg = with_overrides(cfg, "export", board=board)
+    cfg = with_overrides(cfg, "device", engine=engine, port=port, flash=flash, limit=validate_limit)
+    run_all(cfg, force=force, log=click.echo)
+    click.echo("\n" + summary_table(load_manifest(cfg.run_dir)))
+
+
+@cli.command()
+@click.argument("run_name", required=False)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML settings file (its run root).")
+def report(run_name, config_path):
+    """Regenerate models/RUN/report.md and report.html from the run's manifest (RUN: a name or a path)."""
+    from pathlib import Path
+
+    from pipeline.report import load_manifest, summary_table, write_report
+    cfg = load_config(config_path)
+    run_dir = Path(run_name) if run_name and Path(run_name).is_dir() else \
+        Path(cfg.run.root) / run_name if run_name else cfg.run_dir
+    for path in write_report(run_dir):
+        click.echo(f"wrote {path}")
+    click.echo("\n" + summary_table(load_manifest(run_dir)))
 
 
 @cli.command("compile")

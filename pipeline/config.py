@@ -148,8 +148,28 @@ class ExportConfig:
                "Use 0.1.")
 
 
+ENGINES = ("aot", "tflm")
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    engine: str = "aot"  # aot (tinykd's C99 engine: emulator and boards) | tflm (TFLite Micro: boards via PlatformIO)
+    port: str = ""  # pyserial URL of a real device (/dev/ttyACM0); empty = build for QEMU and validate there
+    flash: bool = False  # with port: build and upload the firmware with PlatformIO before validating
+    limit: int = 0  # validate the first N test samples only (0 = the whole test set)
+    timeout: float = 2.0  # seconds to wait for one reply from the device
+
+    def __post_init__(self):
+        _choice("device.engine", self.engine, ENGINES, "--engine")
+        _check(self.limit >= 0, "device.limit", self.limit, "it must be >= 0 (0 = all)", "Use 0.")
+        _check(self.timeout > 0, "device.timeout", self.timeout, "it must be > 0", "Use 2.")
+        _check(not self.flash or bool(self.port), "device.flash", self.flash, "flashing needs a port",
+               "Add --port /dev/ttyACM0.")
+
+
 SECTIONS = {"run": RunConfig, "data": DataConfig, "teacher": TeacherConfig, "student": StudentConfig,
-            "distill": DistillConfig, "quantize": QuantizeConfig, "export": ExportConfig}
+            "distill": DistillConfig, "quantize": QuantizeConfig, "export": ExportConfig,
+            "device": DeviceConfig}
 
 
 @dataclass(frozen=True)
@@ -161,6 +181,7 @@ class Config:
     distill: DistillConfig = field(default_factory=DistillConfig)
     quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    device: DeviceConfig = field(default_factory=DeviceConfig)
 
     @property
     def run_dir(self) -> Path:

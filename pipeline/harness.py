@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from pipeline import protocol as P
 from pipeline.errors import PipelineError
+from pipeline.metrics import confusion_matrix
 from pipeline.link import DeviceReset, Link
 from pipeline.runs import sha256_file
 
@@ -160,17 +161,19 @@ def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0
     return summarize(golden, outputs, ticks, seconds, hello, stats, link, resets.total, icount_shift)
 
 
-def record(run_dir: str | Path, report: dict, url: str) -> None:
-    """Add the validation to the run's manifest (run.json) as stage `validate`."""
+def record(run_dir: str | Path, report: dict, url: str, fp: str | None = None) -> None:
+    """Add the validation to the run's manifest (run.json) as stage `validate` (`fp`: the caller's fingerprint,
+    e.g. one that covers the firmware, so an unchanged validation can be skipped)."""
     from pipeline.runs import Run, fingerprint
     run = Run(run_dir)
     device = report["device"]
     metrics = {key: report[key] for key in ("samples", "accuracy", "host_accuracy", "mismatched_outputs",
-                                            "latency_us", "throughput_samples_per_s", "instructions_median")
-               if key in report}
-    metrics.update(board=device["board"], engine=device["engine"], firmware=report.get("firmware", {}))
+                                            "mismatched_values", "latency_us", "tick_hz", "throughput_samples_per_s",
+                                            "instructions_median", "confusion") if key in report}
+    metrics.update(board=device["board"], engine=device["engine"], stack_used=device["stack_used"],
+                   device_arena_bytes=device["arena_bytes"], firmware=report.get("firmware", {}))
     golden = sha256_file(Path(run_dir) / GOLDEN_FILE)
-    run.record("validate", fingerprint(url, device["model_sha256_prefix"], golden), [], metrics,
+    run.record("validate", fp or fingerprint(url, device["model_sha256_prefix"], golden), [], metrics,
                report.get("seconds", 0.0), port=url)
 
 
@@ -187,6 +190,7 @@ def summarize(golden, outputs, ticks, seconds, hello: P.Hello, stats: P.Stats, l
         "mismatched_outputs": int(mismatched.sum()),  # samples whose int8 output differs from TFLM's
         "mismatched_values": int((outputs != expected).sum()),
         "first_mismatches": [int(i) for i in np.flatnonzero(mismatched)[:5]],
+        "confusion": confusion_matrix(labels, np.argmax(outputs, axis=1), outputs.shape[1]),  # device's predictions
         "throughput_samples_per_s": len(outputs) / seconds if seconds > 0 else 0.0,
         "seconds": round(seconds, 3),
         "ticks_median": median,

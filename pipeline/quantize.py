@@ -19,6 +19,7 @@ import numpy as np
 from pipeline.config import Config
 from pipeline.data import Dataset, load_dataset
 from pipeline.errors import PipelineError
+from pipeline.metrics import confusion_matrix
 from pipeline.keras import keras, tf
 from pipeline.losses import make_loss
 from pipeline.runs import Run, fingerprint
@@ -76,7 +77,10 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
                "int8_accuracy": round(result["accuracy"], 5),
                "drop_pp": round(100 * (float_accuracy - result["accuracy"]), 3),
                "model_bytes": len(model), "arena_minimum": arena["minimum"], "arena_recorded": arena.get("total"),
-               "input": io["input"], "output": io["output"], "representative_samples": len(representative), **info}
+               "input": io["input"], "output": io["output"], "representative_samples": len(representative),
+               "int8_confusion": confusion_matrix(
+                   result["labels"], np.argmax(result["outputs"].reshape(len(result["labels"]), -1), axis=-1),
+                   data.num_classes), **info}
     if q.mode == "qat":  # a QAT model does not round-trip through .keras: rebuild it with quantize_model(student)
         run.write(QAT_WEIGHTS, student.save_weights)  # and load these weights into it
         artifacts.append(QAT_WEIGHTS)

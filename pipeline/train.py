@@ -16,6 +16,7 @@ import numpy as np
 from pipeline.errors import PipelineError
 from pipeline.keras import keras, tf
 from pipeline.losses import Loss
+from pipeline.metrics import confusion_matrix
 
 CPU_DEVICES_ENV = "TINYKD_CPU_DEVICES"  # split the CPU into N logical devices (try a strategy without GPUs)
 
@@ -182,6 +183,5 @@ def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
 def evaluate(model, x: np.ndarray, y: np.ndarray, num_classes: int) -> dict:
     """Test accuracy and confusion matrix (rows: true class, columns: predicted) of a logits model."""
     predicted = predict_classes(model, x)
-    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(confusion, (y, predicted), 1)
-    return {"accuracy": round(float(np.mean(predicted == y)), 5), "confusion": confusion.tolist()}
+    return {"accuracy": round(float(np.mean(predicted == y)), 5),
+            "confusion": confusion_matrix(y, predicted, num_classes)}

@@ -100,3 +100,21 @@ def tiny_int8(tiny_run, tmp_path_factory) -> TinyRun:
     cfg = load_config(config_file)
     quiet = lambda message: None
     return TinyRun(config_file, cfg, cfg.run_dir, quantize(cfg, log=quiet), export(cfg, log=quiet))
+
+
+# `tinykd run` end to end on a tiny config: distill, QAT, export, AOT compile, QEMU firmware, validation, report.
+TINY_RUN = TINY_INT8 + """
+[device]
+timeout = 5.0
+"""
+
+
+@pytest.fixture(scope="session")
+def e2e_run(tmp_path_factory):
+    """(run folder, CLI result) of a whole `tinykd run` on the tiny config through QEMU; tests must not modify it."""
+    root = tmp_path_factory.mktemp("e2e")
+    config = root / "tiny.toml"
+    config.write_text(TINY_RUN.format(root=root))
+    result = invoke("run", "--config", config)
+    assert result.exit_code == 0, result.output
+    return root / "tiny", result, config

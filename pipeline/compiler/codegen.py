@@ -39,6 +39,8 @@ class CompiledModel:
     ops: list[str]
     input_quant: tuple[float, int]    # (scale, zero point) of the input
     output_quant: tuple[float, int]   # (scale, zero point) of the output
+    graph: Graph | None = None        # the graph it was compiled from (tensor names and shapes)
+    plan: MemoryPlan | None = None    # the static memory plan (offsets and lifetimes of the arena buffers)
 
     def write(self, out_dir: str | Path) -> list[Path]:
         out = Path(out_dir)
@@ -81,7 +83,7 @@ def compile_model(source: str | Path | bytes, fast: bool = True) -> CompiledMode
     return CompiledModel(sha, env.get_template("model.h.j2").render(**view),
                          env.get_template("model.c.j2").render(**view), plan.arena_bytes, weight_bytes,
                          x.shape, y.shape, [op.name for op in graph.ops], (x.scale, x.zero_point),
-                         (y.scale, y.zero_point))
+                         (y.scale, y.zero_point), graph, plan)
 
 
 def _view_model(graph: Graph, plan: MemoryPlan, calls, arrays, sha: str, name: str, weight_bytes: int) -> dict:

@@ -1,0 +1,209 @@
+"""Report stage: models/<run>/report.md and a self-contained report.html, from the manifest alone.
+
+Every number shown is read from run.json (the stages recorded it when they measured it); this module only
+selects, formats and draws. Derived figures are plain arithmetic on recorded ones (a share of a budget, a
+count of agreeing outputs) and say what they derive from. A stage that has not run shows as "not run".
+`summary_table` is the final table `tinykd run` prints.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jinja2
+
+from pipeline import __version__
+from pipeline.errors import PipelineError
+from pipeline.runs import MANIFEST, atomic_path
+
+TEMPLATES = Path(__file__).parent / "templates"
+ORDER = ("teacher", "baseline", "distill", "quantize", "export", "compile", "build", "validate")
+
+
+def load_manifest(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / MANIFEST
+    if not path.is_file():
+        raise PipelineError(f"No manifest at '{path}': '{run_dir}' is not a run folder.",
+                            "Give a run name under models/ (e.g. digits) or a run folder path; `tinykd run` makes one.")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise PipelineError(f"The manifest '{path}' is corrupt ({e.msg}).", "Rerun `tinykd run`.")
+
+
+def _pct(x) -> str:
+    return "not run" if x is None else f"{100 * x:.2f}%"
+
+
+def _b(n) -> str:
+    return "-" if n is None else f"{n:,} B"
+
+
+def _share(part, whole) -> str:
+    return f"{100 * part / whole:.1f}%" if part is not None and whole else "-"
+
+
+def _time(us: float) -> str:
+    return f"{us / 1000:,.2f} ms" if us >= 1000 else f"{us:,.1f} µs"
+
+
+def _tensor(name: str) -> str:
+    """A readable tensor name: the first of TFLite's fused names, its last two path parts."""
+    return "/".join(name.split(";")[0].split("/")[-2:])
+
+
+def view(manifest: dict) -> dict:
+    """Everything the templates and the final table show, selected from the manifest and formatted."""
+    stages = manifest.get("stages", {})
+    m = {name: stages.get(name, {}).get("metrics", {}) for name in ORDER}
+    data = manifest.get("data", {})
+    teacher, baseline, student, q, ex = m["teacher"], m["baseline"], m["distill"], m["quantize"], m["export"]
+    comp, build, val = m["compile"], m["build"], m["validate"]
+    accuracy = [  # (label, accuracy, params, MACs, color key, note)
+        ("teacher", teacher.get("accuracy"), teacher.get("params"), teacher.get("macs"), "teacher",
+         teacher.get("source", "")),
+        ("baseline student (labels only)", baseline.get("accuracy"), baseline.get("params"), baseline.get("macs"),
+         "baseline", "same student, no teacher"),
+        ("student, float (distilled)", student.get("accuracy"), student.get("params"), student.get("macs"), "float",
+         student.get("method", "")),
+        ("student, int8 on host (TFLM)", q.get("int8_accuracy"), comp.get("params"), comp.get("macs"), "int8",
+         (q.get("mode") or "").upper()),
+        ("student, int8 on device", val.get("accuracy"), comp.get("params"), comp.get("macs"), "device",
+         f"{val.get('board', '')} ({val.get('engine', '')} engine)" if val else ""),
+    ]
+    samples, mismatched = val.get("samples"), val.get("mismatched_outputs")
+    agreement = None if samples is None else {
+        "samples": samples, "agree": samples - mismatched, "mismatched": mismatched,
+        "values": val.get("mismatched_values"),
+        "text": f"{samples - mismatched:,} of {samples:,} device outputs bit-identical with TFLM on the host"
+                + (" (all)" if not mismatched else f"; {mismatched} differ")}
+    fw = build or val.get("firmware", {})
+    memory = []
+    if fw:
+        memory = [
+            {"item": "flash: firmware image (text + rodata + data)", "bytes": fw["flash_bytes"],
+             "budget": fw["flash_budget"]},
+            {"item": "RAM: data + bss + stack", "bytes": fw["ram_bytes"], "budget": fw["ram_budget"]},
+        ]
+    memory += [row for row in (
+        {"item": "int8 model file (.tflite)", "bytes": q.get("model_bytes"), "budget": fw.get("flash_budget")},
+        {"item": "AOT constant data (weights, biases, requant params)", "bytes": comp.get("weight_bytes"),
+         "budget": fw.get("flash_budget")},
+        {"item": "AOT arena (activations)", "bytes": comp.get("arena_bytes"), "budget": fw.get("ram_budget")},
+        {"item": "TFLM arena (measured minimum on host)", "bytes": q.get("arena_minimum"),
+         "budget": fw.get("ram_budget")},
+        {"item": "stack used on device (high-water mark)", "bytes": val.get("stack_used"),
+         "budget": fw.get("stack")},
+    ) if row["bytes"] is not None]
+    for row in memory:
+        row.update(bytes_text=_b(row["bytes"]), budget_text=_b(row["budget"]),
+                   share=_share(row["bytes"], row["budget"]))
+    total_macs = comp.get("macs") or 0
+    layers = [{**layer, "output_text": "x".join(map(str, layer["output"])),
+               "share": _share(layer["macs"], total_macs)} for layer in comp.get("layers", [])]
+    instructions = val.get("instructions_median")
+    latency = [row for row in (
+        ("latency per inference", _time(val["latency_us"]) if "latency_us" in val else None,
+         "device timer: QEMU virtual time (-icount), not a board's clock"
+         if str(val.get("board", "")).startswith("qemu") else "device timer"),
+        ("instructions per inference", f"{instructions:,.0f}" if instructions else None, "QEMU -icount (exact)"),
+        ("instructions per MAC", f"{instructions / total_macs:.2f}" if instructions and total_macs else None,
+         "instructions / MACs of the int8 model"),
+        ("throughput incl. serial link", f"{val['throughput_samples_per_s']:,.1f} samples/s"
+         if "throughput_samples_per_s" in val else None, "host wall clock"),
+    ) if row[1] is not None]
+    headline = []
+    if student.get("accuracy") is not None and teacher.get("params") and student.get("params"):
+        headline.append(f"The distilled student reaches {_pct(student['accuracy'])} with 1/"
+                        f"{teacher['params'] / student['params']:.0f} of the teacher's parameters")
+    if "drop_pp" in q:
+        headline.append(f"int8 changes its accuracy by {-q['drop_pp']:+.2f} pp")
+    if agreement:
+        headline.append(f"the device matches the host on {agreement['agree']:,} of {samples:,} outputs")
+    return {
+        "headline": ("; ".join(headline) + ".") if headline else "",
+        "tool": f"tinykd {__version__}", "run": manifest.get("config", {}).get("run", {}).get("name") or
+        data.get("name", "run"), "dataset": data.get("name", "?"), "classes": data.get("class_names", []),
+        "input_shape": "x".join(map(str, data.get("input_shape", []))), "sizes": data.get("sizes", {}),
+        "device": f"{val['board']} ({val['engine']} engine)" if val else "not validated",
+        "model_sha": manifest.get("artifacts", {}).get("student_int8.tflite", {}).get("sha256", "")[:16],
+        "accuracy": [{"label": a[0], "accuracy": _pct(a[1]), "params": "-" if a[2] is None else f"{a[2]:,}",
+                      "macs": "-" if a[3] is None else f"{a[3]:,}", "note": a[5], "value": a[1], "color": a[4]}
+                     for a in accuracy],
+        "kd_gain": None if student.get("accuracy") is None or baseline.get("accuracy") is None else
+        f"{100 * (student['accuracy'] - baseline['accuracy']):+.2f} pp",
+        "agreement": agreement, "firmware": fw, "memory": memory, "layers": layers, "total_macs": total_macs,
+        "plan": [{**b, "tensors": [_tensor(t) for t in b["tensors"]]} for b in comp.get("memory_plan", [])],
+        "ops": comp.get("ops", []), "arena": comp.get("arena_bytes"), "latency": latency,
+        "confusions": [(title, m_[key]) for title, m_, key in (
+            ("student, float", student, "confusion"), ("student, int8 on host", q, "int8_confusion"),
+            ("student, int8 on device", val, "confusion")) if m_.get(key)],
+        "stages": [{"name": name, "seconds": stages[name].get("seconds", 0),
+                    "finished": stages[name].get("finished", "")} for name in ORDER if name in stages],
+        "missing": [name for name in ORDER if name not in stages],
+        "packages": manifest.get("packages", {}),
+    }
+
+
+def summary_table(manifest: dict) -> str:
+    """The final table of `tinykd run`: accuracies, agreement, flash/RAM vs budget, latency (all from run.json)."""
+    v = view(manifest)
+    lines = [f"tinykd run '{v['run']}': {v['dataset']} ({v['sizes'].get('test', '?')} test samples) -> {v['device']}",
+             f"{'model':<34}{'accuracy':>9}{'params':>10}{'MACs':>12}"]
+    lines += [f"{a['label']:<34}{a['accuracy']:>9}{a['params']:>10}{a['macs']:>12}" for a in v["accuracy"]]
+    if v["kd_gain"]:
+        lines.append(f"distillation gain over the baseline: {v['kd_gain']}")
+    lines.append("agreement: " + (v["agreement"]["text"] if v["agreement"] else "not validated"))
+    fw = v["firmware"]
+    if fw:
+        flash, ram = _share(fw["flash_bytes"], fw["flash_budget"]), _share(fw["ram_bytes"], fw["ram_budget"])
+        lines.append(f"flash: {fw['flash_bytes']:,} of {fw['flash_budget']:,} B ({flash})   RAM: "
+                     f"{fw['ram_bytes']:,} of {fw['ram_budget']:,} B ({ram})   [{fw.get('budget', '')} budget]")
+    for what, value, how in v["latency"]:
+        lines.append(f"{what}: {value}  ({how})")
+    return "\n".join(lines)
+
+
+def _images(v: dict) -> dict[str, str]:
+    from pipeline import report_plots as plots
+    images = {}
+    bars = [(a["label"], a["value"], a["color"]) for a in v["accuracy"] if a["value"] is not None]
+    if bars:
+        images["accuracy"] = plots.accuracy_bars(bars)
+    if v["confusions"]:
+        images["confusion"] = plots.confusion_grid(v["confusions"], v["classes"] or [str(i) for i in range(99)])
+    fw = v["firmware"]
+    if fw:
+        images["budget"] = plots.budget_bars([
+            ("flash", [("code", fw["text"]), ("constants (rodata)", fw["rodata"]), ("data init", fw["data"])],
+             fw["flash_budget"]),
+            ("RAM", [("data", fw["data"]), ("bss (incl. arena)", fw["bss"]), ("stack", fw["stack"])],
+             fw["ram_budget"])])
+    if v["layers"]:
+        images["macs"] = plots.layer_macs(v["layers"])
+    if v["plan"]:
+        images["plan"] = plots.memory_plan(v["plan"], v["ops"], v["arena"])
+    return images
+
+
+def render(manifest: dict) -> tuple[str, str]:
+    """(report.md, report.html) text for a manifest."""
+    v = view(manifest)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             autoescape=jinja2.select_autoescape(["html.j2"]))
+    markdown = env.get_template("report.md.j2").render(**v, summary=summary_table(manifest))
+    html = env.get_template("report.html.j2").render(**v, images=_images(v))
+    return markdown, html
+
+
+def write_report(run_dir: str | Path) -> list[Path]:
+    """Write report.md and report.html into the run folder (atomically); returns their paths."""
+    run_dir = Path(run_dir)
+    markdown, html = render(load_manifest(run_dir))
+    paths = []
+    for name, text in (("report.md", markdown), ("report.html", html)):
+        with atomic_path(run_dir / name) as tmp:
+            tmp.write_text(text)
+        paths.append(run_dir / name)
+    return paths

@@ -1,0 +1,28 @@
+"""README's benchmark table is generated from bench/results/*.json, never typed by hand."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("bench_summary", ROOT / "bench" / "summary.py")
+summary = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(summary)
+
+
+def test_readme_table_matches_the_json():
+    block = summary.readme_block((ROOT / "README.md").read_text())
+    assert block, "README.md lacks the bench-summary markers"
+    assert block == summary.markdown(), "README's table is stale: run `python bench/summary.py --readme`"
+
+
+def test_summary_follows_the_json(tmp_path):
+    """A changed figure in a result file changes the table (the table is not copied from anywhere else)."""
+    device = json.loads((ROOT / "bench" / "results" / "device.json").read_text())
+    device["instructions_per_mac"] = 12.345
+    (tmp_path / "device.json").write_text(json.dumps(device))
+    (tmp_path / "newbench.json").write_text(json.dumps({"speedup": 3.5, "label": "x", "items": 7}))
+    table = summary.markdown(tmp_path)
+    assert "| 12.35 |" in table and "`bench/results/device.json`" in table
+    assert "| speedup | 3.5 |" in table and "| items | 7 |" in table  # a bench without its own summarizer

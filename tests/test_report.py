@@ -1,0 +1,86 @@
+"""The report: read from the manifest alone, and rendered by a real browser with every plot decoded."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import invoke
+from pipeline.report import summary_table, write_report
+
+
+def _altered_copy(run_dir, tmp_path):
+    """A folder holding only a copy of run.json, with numbers no stage could have produced."""
+    manifest = json.loads((run_dir / "run.json").read_text())
+    stages = manifest["stages"]
+    stages["validate"]["metrics"]["accuracy"] = 0.43219
+    stages["quantize"]["metrics"]["int8_accuracy"] = 0.51237
+    stages["teacher"]["metrics"]["accuracy"] = 0.98765
+    stages["build"]["metrics"]["flash_bytes"] = 123457
+    stages["build"]["metrics"]["ram_bytes"] = 54321
+    stages["compile"]["metrics"]["arena_bytes"] = 7777
+    stages["compile"]["metrics"]["layers"][0]["macs"] = 31337
+    stages["validate"]["metrics"]["instructions_median"] = 8642413.0
+    stages["validate"]["metrics"]["mismatched_outputs"] = 3
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    (folder / "run.json").write_text(json.dumps(manifest))
+    return folder, manifest
+
+
+@pytest.mark.slow
+def test_report_shows_the_manifest_numbers(e2e_run, tmp_path):
+    folder, manifest = _altered_copy(e2e_run[0], tmp_path)
+    md_path, html_path = write_report(folder)  # no model, no golden data, no firmware: only run.json
+    samples = manifest["stages"]["validate"]["metrics"]["samples"]
+    expected = ["43.22%", "51.24%", "98.77%", "123,457", "54,321", "7,777 B", "31,337", "8,642,413",
+                f"{samples - 3:,} of {samples:,}"]
+    for text in (md_path.read_text(), html_path.read_text(), summary_table(manifest)):
+        for figure in expected[:3] + ["123,457", f"{samples - 3:,} of {samples:,}"]:
+            assert figure in text, figure
+    for figure in expected:
+        assert figure in md_path.read_text(), figure
+        assert figure in html_path.read_text(), figure
+
+
+@pytest.mark.slow
+def test_report_html_renders_in_chromium(e2e_run, tmp_path):
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is missing: `make install` installs it (APT_PACKAGES)"
+    html = e2e_run[0] / "report.html"
+    text = html.read_text()
+    assert "src=\"http" not in text and "<link" not in text  # self-contained: nothing fetched
+    images = len(re.findall(r"<img ", text))
+    assert images >= 5  # accuracy, confusion, budget, MACs, memory plan
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
+    dom = subprocess.run([chromium, *flags, "--dump-dom", html.as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
+    assert f'data-images="{images}/{images}"' in dom  # set on load when every <img> decoded (naturalWidth > 0)
+    shot = tmp_path / "report.png"
+    subprocess.run([chromium, *flags, "--window-size=1000,1400", f"--screenshot={shot}", html.as_uri()],
+                   capture_output=True, timeout=120)
+    from PIL import Image
+    pixels = Image.open(shot).convert("L")
+    assert pixels.getextrema()[0] < 100  # dark text and plots, not a blank page
+
+
+def test_report_of_a_missing_run(models_root):
+    _, config = models_root
+    result = invoke("report", "nosuchrun", "--config", config)
+    assert result.exit_code == 2
+    assert "nosuchrun" in result.stderr and "not a run folder" in result.stderr
+
+
+@pytest.mark.slow
+def test_report_command_regenerates(e2e_run, tmp_path):
+    copy = tmp_path / "tiny"
+    shutil.copytree(e2e_run[0], copy)
+    (copy / "report.html").unlink()
+    result = invoke("report", copy)
+    assert result.exit_code == 0, result.output
+    assert (copy / "report.html").read_text() == (e2e_run[0] / "report.html").read_text()
