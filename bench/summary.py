@@ -53,6 +53,33 @@ def run_time(d: dict) -> list[tuple[str, str]]:
              f"{d['cores']} cores)")]
 
 
+def kd_quality(d: dict) -> list[tuple[str, str]]:
+    methods, gains = d["summary"]["methods"], d["summary"]["gain_over_scratch"]
+    rows = [(f"Fashion-MNIST test accuracy, {name} ({len(d['per_seed'])} seeds)",
+             f"{_pct(m['accuracy_mean'])} ± {100 * m['accuracy_sd']:.2f} ({m['params']:,} params)")
+            for name, m in methods.items()]
+    return rows + [(f"KD gain over scratch, {name}", f"{g['mean_pp']:+.2f} ± {g['sd_pp']:.2f} pp")
+                   for name, g in gains.items()]
+
+
+def kernels(d: dict) -> list[tuple[str, str]]:
+    before, after = d["before"], d["after"]
+    return [(f"instructions per MAC on QEMU Cortex-M4, {name}: reference / fast kernels",
+             f"{before[name]['instructions_per_mac']:.2f} / {m['instructions_per_mac']:.2f}")
+            for name, m in after.items() if isinstance(m, dict) and name in before]
+
+
+def reliability(d: dict) -> list[tuple[str, str]]:
+    return [(f"validation through a faulty link ({name}, {r['faults_config']['rate']:.0%} of frames damaged)",
+             f"{r['samples_validated']:,} of {r['samples_requested']:,} validated, {r['wrong_results']} wrong, "
+             f"{r['faults_total']:,} faults") for name, r in d.items() if isinstance(r, dict) and "faults_total" in r]
+
+
+def fuzz(d: dict) -> list[tuple[str, str]]:
+    return [("libFuzzer on the firmware protocol parser (ASan+UBSan)",
+             f"{d['executions']:,} executions in {d['seconds']:,} s, {d['crashes']} crashes")]
+
+
 def generic(d) -> list[tuple[str, str]]:
     """Top-level numbers of a result file this script has no summarizer for yet."""
     if not isinstance(d, dict):
@@ -61,7 +88,8 @@ def generic(d) -> list[tuple[str, str]]:
             if isinstance(value, (int, float)) and not isinstance(value, bool)][:6]
 
 
-SUMMARIZERS = {"device": device, "memory": memory, "quantize": quantize, "run_time": run_time}
+SUMMARIZERS = {"device": device, "memory": memory, "quantize": quantize, "run_time": run_time,
+               "kd_quality": kd_quality, "kernels": kernels, "reliability": reliability, "fuzz": fuzz}
 
 
 def rows(results: Path = RESULTS) -> list[tuple[str, str, str]]:
