@@ -17,6 +17,23 @@ from tests.conftest import invoke
 pytestmark = pytest.mark.slow
 
 
+def kill_9_after_epoch(args: list[str], state, epoch: int) -> None:
+    """Run `tinykd ARGS` in a child process and SIGKILL it once its checkpoint state reaches `epoch`."""
+    child = subprocess.Popen([sys.executable, "-m", "pipeline.cli", *args], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and child.poll() is None:
+            if state.exists() and json.loads(state.read_text())["epoch"] >= epoch:
+                break
+            time.sleep(0.02)
+        assert child.poll() is None, "training finished before it could be killed"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_kill_9_then_resume_gives_the_uninterrupted_result(tiny_run, tmp_path):
     config = tmp_path / "c.toml"
     config.write_text(f'[run]\nroot = "{tmp_path}"\n[distill]\nbaseline = false\n')
@@ -26,19 +43,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_result(tiny_run, tmp_path):
     assert reference.exit_code == 0, reference.output
 
     state = tmp_path / "killed" / ".checkpoints" / "distill" / "state.json"
-    child = subprocess.Popen([sys.executable, "-m", "pipeline.cli", *args, "--run", "killed"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and child.poll() is None:
-            if state.exists() and json.loads(state.read_text())["epoch"] >= 3:
-                break
-            time.sleep(0.02)
-        assert child.poll() is None, "training finished before it could be killed"
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.kill()
-        child.wait()
+    kill_9_after_epoch([*args, "--run", "killed"], state, 3)
     killed_at = json.loads(state.read_text())["epoch"]
     assert 3 <= killed_at < 12 and not (tmp_path / "killed" / "student.keras").exists()
 
@@ -78,19 +83,7 @@ def test_kill_9_during_qat_then_resume(tiny_int8, tmp_path):
     assert invoke("quantize", "--config", config, "--run", "reference").exit_code == 0
 
     state = tmp_path / "killed" / ".checkpoints" / "quantize" / "state.json"
-    child = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "quantize", "--config", str(config),
-                              "--run", "killed"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and child.poll() is None:
-            if state.exists() and json.loads(state.read_text())["epoch"] >= 2:
-                break
-            time.sleep(0.02)
-        assert child.poll() is None, "QAT finished before it could be killed"
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.kill()
-        child.wait()
+    kill_9_after_epoch(["quantize", "--config", str(config), "--run", "killed"], state, 2)
     assert 2 <= json.loads(state.read_text())["epoch"] < 8
 
     resumed = invoke("quantize", "--config", config, "--run", "killed")
