@@ -7,7 +7,7 @@ import sys
 import click
 
 from pipeline import __version__
-from pipeline.config import METHODS, STRATEGIES, STUDENT_FAMILIES, load_config
+from pipeline.config import BOARD_CHOICES, METHODS, QUANTIZE_MODES, STRATEGIES, STUDENT_FAMILIES, load_config, with_overrides
 from pipeline.errors import PipelineError
 
 
@@ -33,8 +33,20 @@ def cli(debug):
     configure_devices()
 
 
+# CLI option -> (config section, field). Each option overrides that field of the --config file.
+OVERRIDES = {
+    "run_name": ("run", "name"), "seed": ("run", "seed"),
+    "dataset": ("data", "dataset"), "layout": ("data", "layout"), "limit": ("data", "limit"),
+    "teacher_path": ("teacher", "path"), "teacher_epochs": ("teacher", "epochs"), "unsafe": ("teacher", "unsafe"),
+    "family": ("student", "family"), "width": ("student", "width"), "depth": ("student", "depth"),
+    "method": ("distill", "method"), "temperature": ("distill", "temperature"), "alpha": ("distill", "alpha"),
+    "epochs": ("distill", "epochs"), "batch_size": ("distill", "batch_size"), "augment": ("distill", "augment"),
+    "strategy": ("distill", "strategy"),
+}
+
+
 def config_options(command):
-    """Options shared by every stage command; each overrides the same field of the --config file."""
+    """Options shared by every stage command; `command` receives the resolved Config and the other options."""
     options = [
         click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML settings file."),
         click.option("--run", "run_name", help="Run folder name under models/ (default: the data set's name)."),
@@ -45,6 +57,7 @@ def config_options(command):
         click.option("--limit", type=int, help="Train on at most N samples (0 = all)."),
         click.option("--teacher", "teacher_path", help="Your teacher: .keras, .h5 or SavedModel folder."),
         click.option("--teacher-epochs", type=int, help="Epochs of the built-in teacher."),
+        click.option("--unsafe", is_flag=True, default=None, help="Allow Lambda layers (their code runs) in --teacher."),
         click.option("--student", "family", type=click.Choice(STUDENT_FAMILIES), help="Student family."),
         click.option("--width", type=int, help="Student width (filters of the first block)."),
         click.option("--depth", type=int, help="Student depth (blocks)."),
@@ -58,17 +71,11 @@ def config_options(command):
     ]
 
     @functools.wraps(command)
-    def wrapper(config_path, run_name, seed, dataset, layout, limit, teacher_path, teacher_epochs, family, width,
-                depth, method, temperature, alpha, epochs, batch_size, augment, strategy, **rest):
-        cfg = load_config(config_path, {
-            "run": {"name": run_name, "seed": seed},
-            "data": {"dataset": dataset, "layout": layout, "limit": limit},
-            "teacher": {"path": teacher_path, "epochs": teacher_epochs},
-            "student": {"family": family, "width": width, "depth": depth},
-            "distill": {"method": method, "temperature": temperature, "alpha": alpha, "epochs": epochs,
-                        "batch_size": batch_size, "augment": augment, "strategy": strategy},
-        })
-        return command(cfg, **rest)
+    def wrapper(config_path, **given):
+        overrides: dict[str, dict] = {}
+        for option, (section, name) in OVERRIDES.items():
+            overrides.setdefault(section, {})[name] = given.pop(option)
+        return command(load_config(config_path, overrides), **given)
 
     for option in reversed(options):
         wrapper = option(wrapper)
@@ -102,15 +109,113 @@ def distill(cfg, force):
 
 @cli.command()
 @config_options
+@click.option("--mode", type=click.Choice(QUANTIZE_MODES), help="qat (fine-tune with the teacher) or ptq.")
+@click.option("--representative-samples", type=int, help="Training samples that calibrate the int8 ranges.")
+@click.option("--qat-epochs", type=int, help="Quantization-aware fine-tuning epochs.")
+def quantize(cfg, force, mode, representative_samples, qat_epochs):
+    """Make the int8 model (student_int8.tflite) and score it on TFLite Micro beside the float student."""
+    from pipeline.quantize import quantize as run_quantize
+    cfg = with_overrides(cfg, "quantize", mode=mode, representative_samples=representative_samples,
+                         qat_epochs=qat_epochs)
+    print_quantize_summary(run_quantize(cfg, force=force, log=click.echo))
+    click.echo(f"run folder: {cfg.run_dir}")
+
+
+def print_quantize_summary(m: dict) -> None:
+    click.echo(f"\n{m['mode'].upper()} int8 on TFLite Micro: {100 * m['int8_accuracy']:.2f}% "
+               f"(float student {100 * m['float_accuracy']:.2f}%, {-m['drop_pp']:+.2f} pp); "
+               f"{m['model_bytes']:,} bytes, arena {m['arena_minimum']:,} bytes")
+
+
+@cli.command()
+@config_options
+@click.option("--board", type=click.Choice(BOARD_CHOICES), help="Budget to check: nano33ble, esp32 or qemu-cm4.")
+@click.option("--stand-in", type=click.Choice(BOARD_CHOICES[:2]), help="Board whose budget qemu-cm4 enforces.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Export this .tflite instead.")
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: <run>/export).")
+def export(cfg, force, board, stand_in, model_path, out):
+    """Write the C array, op resolver, I/O and arena headers; fail first if the model does not fit the board."""
+    from pipeline.export import export as run_export
+    cfg = with_overrides(cfg, "export", board=board, stand_in=stand_in)
+    m = run_export(cfg, model=model_path, out=out, force=force, log=click.echo)
+    click.echo(f"{', '.join(m['files'])} in {m['folder']}")
+
+
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--no-arena", is_flag=True, help="Skip measuring the TFLite Micro arena (~2 s).")
+def inspect(model, as_json, no_arena):
+    """Ops, tensors, shapes, quantization, parameters, MACs per layer and arena of a .tflite file."""
+    import json
+
+    from pipeline.inspect_tflite import format_report, inspect_model
+    info = inspect_model(model, arena=not no_arena)
+    click.echo(json.dumps(info, indent=2) if as_json else format_report(info))
+
+
+@cli.command()
+@config_options
 def run(cfg, force):
-    """The whole pipeline on the default (today: data -> teacher -> distilled student)."""
+    """The whole pipeline on the default (today: data -> teacher -> student -> int8 -> C export)."""
     from pipeline.distill import distill as run_distill
+    from pipeline.export import export as run_export
+    from pipeline.quantize import quantize as run_quantize
     print_distill_summary(run_distill(cfg, force=force, log=click.echo))
+    print_quantize_summary(run_quantize(cfg, force=force, log=click.echo))
+    run_export(cfg, force=force, log=click.echo)
+
+
+@cli.command("compile")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for model.h/.c.")
+def compile_cmd(model, out_dir):
+    """Compile an int8 .tflite into plain C99 (model.h, model.c) for the AOT engine."""
+    from pipeline.compiler import compile_model
+    compiled = compile_model(model)
+    for path in compiled.write(out_dir):
+        click.echo(f"wrote {path}")
+    click.echo(f"{len(compiled.ops)} ops; arena {compiled.arena_bytes:,} bytes; constant data "
+               f"{compiled.weight_bytes:,} bytes; sha256 {compiled.sha256[:16]}")
+
+
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--samples", default=200, show_default=True, type=int, help="Random int8 inputs to compare.")
+@click.option("--run", "run_name", help="Also compare on the test set of run folder models/RUN (or a path).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random inputs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def verify(model, samples, run_name, seed, as_json):
+    """Compare the AOT-compiled model with the TFLite Micro runtime, element by element; exit 1 on any mismatch."""
+    import json
+    from pathlib import Path
+
+    from pipeline.compiler.verify import verify as run_verify
+    run_dir = None
+    if run_name:
+        run_dir = Path(run_name) if Path(run_name).is_dir() else Path("models") / run_name
+        if not run_dir.is_dir():
+            raise PipelineError(f"Run folder {run_name!r} not found (looked in {run_dir}).",
+                                "Give a name under models/ or a path.")
+    result = run_verify(model, samples=samples, run_dir=run_dir, seed=seed, log=click.echo)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo(f"{result['mismatches']} mismatching elements of {result['elements']:,} "
+                   f"({result['inputs']} inputs); arena AOT {result['aot_arena_bytes']:,} B vs TFLM "
+                   f"{result['tflm_arena_bytes']:,} B ({result['arena_ratio']:.2f}x)")
+    if result["mismatches"]:
+        sys.exit(1)
+
+
+from pipeline import cli_device  # noqa: E402,F401  (registers build, emulate, validate, flash)
 
 
 def main():
     cli(prog_name="tinykd")
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # python -m pipeline.cli: run the package's module, where every command is registered
+    from pipeline.cli import main as package_main
+    package_main()
+

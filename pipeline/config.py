@@ -18,6 +18,8 @@ METHODS = ("hinton", "dkd", "dist", "none")
 STRATEGIES = ("none", "mirrored", "multiworker")
 STUDENT_FAMILIES = ("conv", "dsconv", "dense")
 LAYOUTS = ("auto", "image", "series")
+QUANTIZE_MODES = ("qat", "ptq")
+BOARD_CHOICES = ("nano33ble", "esp32", "qemu-cm4")
 
 
 def _check(ok: bool, what: str, value: Any, allowed: str, hint: str) -> None:
@@ -60,6 +62,7 @@ class DataConfig:
 @dataclass(frozen=True)
 class TeacherConfig:
     path: str = ""  # your own teacher (.keras, .h5 or SavedModel folder, tf_keras); empty = train the built-in one
+    unsafe: bool = False  # allow Lambda layers in your teacher: their Python code runs on load (trusted files only)
     width: int = 64  # filters of the built-in teacher's first block (later blocks double it)
     epochs: int = 20  # training epochs of the built-in teacher
     batch_size: int = 64  # training batch size of the built-in teacher
@@ -113,8 +116,40 @@ class DistillConfig:
         _check(self.learning_rate > 0, "distill.learning_rate", self.learning_rate, "it must be > 0", "Use 5e-3.")
 
 
+@dataclass(frozen=True)
+class QuantizeConfig:
+    mode: str = "qat"  # qat (quantization-aware fine-tuning with the distillation loss) | ptq (post-training only)
+    representative_samples: int = 300  # training samples that calibrate activation ranges (PTQ; and QAT's I/O)
+    qat_epochs: int = 10  # fine-tuning epochs of the fake-quantized student (qat only)
+    qat_learning_rate: float = 3e-4  # Adam learning rate of the fine-tuning, cosine-decayed to zero (qat only)
+    qat_batch_size: int = 64  # fine-tuning batch size (qat only)
+
+    def __post_init__(self):
+        _choice("quantize.mode", self.mode, QUANTIZE_MODES, "--mode")
+        _check(1 <= self.representative_samples <= 100_000, "quantize.representative_samples",
+               self.representative_samples, "it must be in [1, 100000]", "Use --representative-samples 300.")
+        _check(self.qat_epochs >= 1, "quantize.qat_epochs", self.qat_epochs, "it must be >= 1",
+               "Use --qat-epochs 10.")
+        _check(self.qat_learning_rate > 0, "quantize.qat_learning_rate", self.qat_learning_rate, "it must be > 0",
+               "Use 3e-4.")
+        _check(self.qat_batch_size >= 1, "quantize.qat_batch_size", self.qat_batch_size, "it must be >= 1", "Use 64.")
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    board: str = "nano33ble"  # nano33ble | esp32 | qemu-cm4: the budget (flash, RAM) the export must fit
+    stand_in: str = "nano33ble"  # qemu-cm4 only: the board whose budget the emulator enforces
+    arena_margin: float = 0.10  # added to the measured minimum arena (share of it, at least 256 bytes)
+
+    def __post_init__(self):
+        _choice("export.board", self.board, BOARD_CHOICES, "--board")
+        _choice("export.stand_in", self.stand_in, BOARD_CHOICES[:2], "--stand-in")
+        _check(0.0 <= self.arena_margin <= 1.0, "export.arena_margin", self.arena_margin, "it must be in [0, 1]",
+               "Use 0.1.")
+
+
 SECTIONS = {"run": RunConfig, "data": DataConfig, "teacher": TeacherConfig, "student": StudentConfig,
-            "distill": DistillConfig}
+            "distill": DistillConfig, "quantize": QuantizeConfig, "export": ExportConfig}
 
 
 @dataclass(frozen=True)
@@ -124,6 +159,8 @@ class Config:
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     student: StudentConfig = field(default_factory=StudentConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    quantize: QuantizeConfig = field(default_factory=QuantizeConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
 
     @property
     def run_dir(self) -> Path:
@@ -147,6 +184,15 @@ def _section(cls, section: str, values: dict):
             raise PipelineError(f"Setting '{section}.{key}' = {value!r} has the wrong type.",
                                 f"It must be a {expected.__name__}.")
     return cls(**values)
+
+
+def with_overrides(cfg: Config, section: str, **values: Any) -> Config:
+    """A copy of `cfg` with some fields of one section replaced (None values ignored), validated again."""
+    values = {k: v for k, v in values.items() if v is not None}
+    if not values:
+        return cfg
+    merged = {**dataclasses.asdict(getattr(cfg, section)), **values}
+    return dataclasses.replace(cfg, **{section: _section(SECTIONS[section], section, merged)})
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:

@@ -17,7 +17,7 @@ from pipeline.keras import keras
 from pipeline.losses import hard_labels, make_loss
 from pipeline.runs import Run, fingerprint
 from pipeline.teacher import teacher_stage
-from pipeline.train import Schedule, Trainer, accuracy, augmenter, fit, make_strategy, set_seed
+from pipeline.train import Schedule, Trainer, augmenter, evaluate, fit, make_strategy, set_seed
 from pipeline.zoo import build_student, describe
 
 KD_FIELDS = ("method", "temperature", "alpha", "dkd_alpha", "dkd_beta", "dist_beta", "dist_gamma", "baseline")
@@ -25,6 +25,7 @@ KD_FIELDS = ("method", "temperature", "alpha", "dkd_alpha", "dkd_beta", "dist_be
 
 def distill(cfg: Config, *, force: bool = False, log: Callable[[str], None] = print) -> dict:
     """Run the teacher, baseline and distillation stages; return {teacher, baseline, student} metrics."""
+    strategy = make_strategy(cfg.distill.strategy)  # multi-worker collectives must be set up before any TF op
     data = load_dataset(cfg.data, cfg.run.seed)
     run = Run(cfg.run_dir)
     run.manifest["config"] = cfg.to_dict()
@@ -32,13 +33,15 @@ def distill(cfg: Config, *, force: bool = False, log: Callable[[str], None] = pr
     log(f"data      {data.name}: {data.info()['sizes']} samples of {data.input_shape}, {data.num_classes} classes")
     teacher = teacher_stage(cfg, data, run, force=force, log=log)
     kd = cfg.distill.method != "none"
-    baseline = student_stage("baseline", cfg, data, run, force=force, log=log) if kd and cfg.distill.baseline else None
-    student = student_stage("distill", cfg, data, run, force=force, log=log)
+    baseline = None
+    if kd and cfg.distill.baseline:
+        baseline = student_stage("baseline", cfg, data, run, strategy, force=force, log=log)
+    student = student_stage("distill", cfg, data, run, strategy, force=force, log=log)
     return {"run": str(run.path), "teacher": teacher, "baseline": baseline or (None if kd else student),
             "student": student}
 
 
-def student_stage(stage: str, cfg: Config, data: Dataset, run: Run, *, force: bool = False,
+def student_stage(stage: str, cfg: Config, data: Dataset, run: Run, strategy=None, *, force: bool = False,
                   log: Callable[[str], None] = print) -> dict:
     """Train the student: `baseline` on hard labels, `distill` with cfg.distill.method. Returns its metrics."""
     hard = stage == "baseline" or cfg.distill.method == "none"
@@ -60,7 +63,7 @@ def student_stage(stage: str, cfg: Config, data: Dataset, run: Run, *, force: bo
     online = not hard and cfg.distill.augment  # augmented batches need the teacher's view of the same batch
     if not hard and not online:
         train += (np.load(run.file("teacher_logits.npy")),)  # (n_train, K) cached once by the teacher stage
-    strategy = make_strategy(cfg.distill.strategy)
+    strategy = make_strategy(cfg.distill.strategy) if strategy is None else strategy
     with strategy.scope():
         student = build_student(cfg.student, data.input_shape, data.num_classes, seed=cfg.run.seed)
         teacher = keras.models.load_model(run.file("teacher.keras"), compile=False) if online else None
@@ -68,8 +71,9 @@ def student_stage(stage: str, cfg: Config, data: Dataset, run: Run, *, force: bo
                           teacher=teacher, teacher_probabilities=bool(run.metrics("teacher").get("probabilities")),
                           augment=augmenter(data.input_shape, cfg.run.seed) if cfg.distill.augment else None)
         info = fit(trainer, train=train, val=(data.x_val, data.y_val), seed=cfg.run.seed,
+                   checkpoints=run.checkpoints(stage), key=fp, log=log,
                    schedule=Schedule(cfg.distill.epochs, cfg.distill.batch_size, cfg.distill.learning_rate))
-    metrics = {"accuracy": round(accuracy(student, data.x_test, data.y_test), 5), **describe(student),
+    metrics = {**evaluate(student, data.x_test, data.y_test, data.num_classes), **describe(student),
                "method": "none" if hard else cfg.distill.method, "teacher_mode": "online" if online else "cached",
                "replicas": strategy.num_replicas_in_sync, **info}
     run.write(artifact, student.save)

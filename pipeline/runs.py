@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import time
 from importlib import metadata
 from pathlib import Path
@@ -65,10 +66,15 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp = target.with_name(f".{target.stem}.tmp-{os.getpid()}{target.suffix}")
     try:
         yield tmp
-        os.replace(tmp, target)
+        if tmp.is_dir() and target.is_dir():  # a folder artifact: swap it in (os.replace needs an empty target)
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
     finally:
         if tmp.is_dir():
-            import shutil
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp.exists():
             tmp.unlink()
@@ -96,6 +102,10 @@ class Run:
     def file(self, name: str) -> Path:
         return self.path / name
 
+    def checkpoints(self, stage: str) -> Path:
+        """Where `stage` keeps its per-epoch training state until it finishes (see pipeline/checkpoint.py)."""
+        return self.path / ".checkpoints" / stage
+
     def write(self, name: str, writer: Callable[[Path], None]) -> Path:
         """Write artifact `name` through `writer(tmp_path)` atomically and record its hash."""
         target = self.file(name)
@@ -112,9 +122,20 @@ class Run:
         return entry is not None and self.file(name).exists() and sha256_path(self.file(name)) == entry["sha256"]
 
     def is_fresh(self, stage: str, fp: str) -> bool:
-        """True when `stage` ran with fingerprint `fp` and all its outputs are still as it wrote them."""
+        """True when `stage` ran with fingerprint `fp` and its outputs are still as it wrote them.
+
+        Missing outputs or other settings mean "run again"; an output that exists but differs from its recorded
+        SHA-256 was changed behind the pipeline's back, and is refused rather than silently rebuilt."""
         entry = self.manifest["stages"].get(stage)
-        return bool(entry) and entry.get("fingerprint") == fp and all(self.intact(a) for a in entry["artifacts"])
+        if not entry or entry.get("fingerprint") != fp:
+            return False
+        for name in entry["artifacts"]:
+            if not self.file(name).exists():
+                return False
+            if not self.intact(name):
+                raise PipelineError(f"Artifact '{self.file(name)}' does not match its SHA-256 in {MANIFEST}: it was "
+                                    "changed after tinykd wrote it.", "Restore it, or rerun with --force to rebuild it.")
+        return True
 
     def metrics(self, stage: str) -> dict[str, Any]:
         return self.manifest["stages"].get(stage, {}).get("metrics", {})
@@ -125,6 +146,7 @@ class Run:
                                           "seconds": round(seconds, 2), "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
                                           **extra}
         self.save()
+        shutil.rmtree(self.checkpoints(stage), ignore_errors=True)  # finished: nothing left to resume
 
     def save(self) -> None:
         self.manifest["packages"] = package_versions()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -9,8 +10,8 @@ import numpy as np
 from pipeline.config import Config
 from pipeline.data import Dataset
 from pipeline.runs import Run, fingerprint, sha256_path
-from pipeline.train import Schedule, Trainer, accuracy, fit, set_seed, teacher_logits_of
 from pipeline.losses import hard_labels
+from pipeline.train import Schedule, Trainer, evaluate, fit, set_seed, teacher_logits_of
 from pipeline.zoo import build_teacher, describe, load_teacher
 
 ARTIFACTS = ["teacher.keras", "teacher_logits.npy"]
@@ -19,7 +20,7 @@ ARTIFACTS = ["teacher.keras", "teacher_logits.npy"]
 def teacher_stage(cfg: Config, data: Dataset, run: Run, *, force: bool = False,
                   log: Callable[[str], None] = print) -> dict:
     """Writes teacher.keras and teacher_logits.npy ((n_train, K) float32); returns the stage's metrics."""
-    user_sha = sha256_path(cfg.teacher.path) if cfg.teacher.path and _exists(cfg.teacher.path) else ""
+    user_sha = sha256_path(cfg.teacher.path) if cfg.teacher.path and Path(cfg.teacher.path).exists() else ""
     settings = {"path": cfg.teacher.path, "sha256": user_sha} if cfg.teacher.path else cfg.teacher
     fp = fingerprint("teacher", settings, cfg.data, cfg.run.seed, data.source_sha256)
     if not force and run.is_fresh("teacher", fp):
@@ -28,19 +29,20 @@ def teacher_stage(cfg: Config, data: Dataset, run: Run, *, force: bool = False,
 
     started = time.time()
     if cfg.teacher.path:
-        model, probabilities = load_teacher(cfg.teacher.path, data.input_shape, data.num_classes)
+        model, probabilities = load_teacher(cfg.teacher.path, data.input_shape, data.num_classes,
+                                            unsafe=cfg.teacher.unsafe)
         info = {"source": cfg.teacher.path}
     else:
         log(f"teacher   training the built-in CNN (width {cfg.teacher.width}, {cfg.teacher.epochs} epochs)")
         set_seed(cfg.run.seed)
         model, probabilities = build_teacher(cfg.teacher, data.input_shape, data.num_classes, seed=cfg.run.seed), False
         info = fit(Trainer(student=model, loss_fn=hard_labels), train=(data.x_train, data.y_train),
-                   val=(data.x_val, data.y_val), seed=cfg.run.seed,
-                   schedule=Schedule(cfg.teacher.epochs, cfg.teacher.batch_size, cfg.teacher.learning_rate))
+                   val=(data.x_val, data.y_val), seed=cfg.run.seed, checkpoints=run.checkpoints("teacher"),
+                   key=fp, log=log, schedule=Schedule(cfg.teacher.epochs, cfg.teacher.batch_size, cfg.teacher.learning_rate))
         info["source"] = "built-in"
     logits = np.concatenate([teacher_logits_of(model, batch, probabilities).numpy()
                              for batch in np.array_split(data.x_train, max(1, len(data.x_train) // 512))])
-    metrics = {"accuracy": round(accuracy(model, data.x_test, data.y_test), 5), **describe(model),
+    metrics = {**evaluate(model, data.x_test, data.y_test, data.num_classes), **describe(model),
                "probabilities": probabilities, **info}
     run.path.mkdir(parents=True, exist_ok=True)
     run.write("teacher.keras", model.save)
@@ -48,7 +50,3 @@ def teacher_stage(cfg: Config, data: Dataset, run: Run, *, force: bool = False,
     run.record("teacher", fp, ARTIFACTS, metrics, time.time() - started)
     return metrics
 
-
-def _exists(path: str) -> bool:
-    from pathlib import Path
-    return Path(path).exists()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -127,21 +129,59 @@ class Schedule:
     learning_rate: float
 
 
+def epoch_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int, epochs: int, start: int):
+    """Batches for epochs [start, epochs): epoch e visits the samples in the order permutation(seed, e).
+
+    The order is a function of the epoch alone, so a run resumed at epoch k sees exactly the batches an
+    uninterrupted run would have seen."""
+    n = len(arrays[0])
+    orders = np.stack([np.random.default_rng([seed, e]).permutation(n) for e in range(start, epochs)])
+    tensors = tuple(tf.constant(a) for a in arrays)  # (n, ...) each
+    batches = tf.data.Dataset.from_tensor_slices(orders).flat_map(
+        lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))
+    return batches.map(lambda index: tuple(tf.gather(t, index) for t in tensors)).prefetch(2)
+
+
 def fit(trainer: Trainer, *, train: tuple[np.ndarray, ...], val: tuple[np.ndarray, np.ndarray],
-        schedule: Schedule, seed: int, verbose: int = 0) -> dict:
-    """Compile and train inside the current strategy scope; the student ends with its best validation weights."""
-    steps = -(-len(train[0]) // schedule.batch_size) * schedule.epochs
-    lr = keras.optimizers.schedules.CosineDecay(schedule.learning_rate, decay_steps=steps)
+        schedule: Schedule, seed: int, checkpoints: Path | None = None, key: str = "",
+        log: Callable[[str], None] = print, verbose: int = 0) -> dict:
+    """Compile and train inside the current strategy scope; the student ends with its best validation weights.
+
+    With `checkpoints`, state is saved there after every epoch and an interrupted run with the same `key`
+    resumes from its last complete epoch."""
+    steps_per_epoch = -(-len(train[0]) // schedule.batch_size)
+    lr = keras.optimizers.schedules.CosineDecay(schedule.learning_rate, decay_steps=steps_per_epoch * schedule.epochs)
     trainer.compile(optimizer=keras.optimizers.Adam(lr))
-    data = tf.data.Dataset.from_tensor_slices(train)
-    data = data.shuffle(len(train[0]), seed=seed, reshuffle_each_iteration=True).batch(schedule.batch_size)
-    val_data = tf.data.Dataset.from_tensor_slices(val).batch(256)
+    trainer.optimizer.build(trainer.student.trainable_variables)  # slots exist before a checkpoint restores them
     best = KeepBest(trainer.student)
-    trainer.fit(data.prefetch(2), validation_data=val_data, epochs=schedule.epochs, callbacks=[best],
-                verbose=verbose)
+    callbacks, start = [best], 0
+    if checkpoints is not None:
+        from pipeline.checkpoint import EpochCheckpoint
+        saver = EpochCheckpoint(checkpoints, key, trainer, best)
+        start = saver.restore()
+        callbacks.append(saver)
+        if start:
+            log(f"          resuming from the checkpoint after epoch {start} of {schedule.epochs}")
+    if start < schedule.epochs:
+        trainer.fit(epoch_batches(train, schedule.batch_size, seed, schedule.epochs, start),
+                    validation_data=tf.data.Dataset.from_tensor_slices(val).batch(256), epochs=schedule.epochs,
+                    initial_epoch=start, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose)
+    else:
+        best.on_train_end()
     return {"best_val_accuracy": round(best.best, 5), "best_epoch": best.best_epoch + 1}
 
 
+def predict_classes(model, x: np.ndarray) -> np.ndarray:
+    return np.argmax(model.predict(x, batch_size=512, verbose=0), axis=-1)
+
+
 def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
-    logits = model.predict(x, batch_size=512, verbose=0)
-    return float(np.mean(np.argmax(logits, axis=-1) == y))
+    return float(np.mean(predict_classes(model, x) == y))
+
+
+def evaluate(model, x: np.ndarray, y: np.ndarray, num_classes: int) -> dict:
+    """Test accuracy and confusion matrix (rows: true class, columns: predicted) of a logits model."""
+    predicted = predict_classes(model, x)
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(confusion, (y, predicted), 1)
+    return {"accuracy": round(float(np.mean(predicted == y)), 5), "confusion": confusion.tolist()}

@@ -5,6 +5,8 @@ FULLY_CONNECTED); batch norm folds into the convolutions when converting. All mo
 """
 from __future__ import annotations
 
+import re
+import zipfile
 from pathlib import Path
 
 from pipeline.config import StudentConfig, TeacherConfig
@@ -34,7 +36,7 @@ def build_teacher(cfg: TeacherConfig, input_shape: tuple[int, ...], num_classes:
         filters = cfg.width * 2 ** block
         for _ in range(2):
             x = conv(filters, 3, padding="same", use_bias=False, kernel_initializer=init)(x)
-            x = layers.BatchNormalization()(x)
+            x = layers.BatchNormalization(momentum=0.9)(x)
             x = layers.ReLU()(x)
         x = pool(2)(x)
     x = gap()(x)
@@ -63,12 +65,12 @@ def build_student(cfg: StudentConfig, input_shape: tuple[int, ...], num_classes:
             filters = cfg.width * 2 ** block
             if cfg.family == "dsconv" and block > 0:
                 x = depthwise(3, padding="same", use_bias=False, depthwise_initializer=init)(x)
-                x = layers.BatchNormalization()(x)
+                x = layers.BatchNormalization(momentum=0.9)(x)
                 x = layers.ReLU()(x)
                 x = conv(filters, 1, use_bias=False, kernel_initializer=init)(x)
             else:
                 x = conv(filters, 3, padding="same", use_bias=False, kernel_initializer=init)(x)
-            x = layers.BatchNormalization()(x)
+            x = layers.BatchNormalization(momentum=0.9)(x)
             x = layers.ReLU()(x)
             if block < pools and block < cfg.depth - 1:
                 x = pool(2)(x)
@@ -97,8 +99,11 @@ def describe(model) -> dict:
     return {"params": int(model.count_params()), "macs": count_macs(model)}
 
 
-def load_teacher(path: str, input_shape: tuple[int, ...], num_classes: int):
-    """Load a user's tf_keras teacher and check it fits the data. Returns (model, outputs_probabilities)."""
+def load_teacher(path: str, input_shape: tuple[int, ...], num_classes: int, *, unsafe: bool = False):
+    """Load a user's tf_keras teacher and check it fits the data. Returns (model, outputs_probabilities).
+
+    A Lambda layer stores Python bytecode that runs when the model loads, so a teacher with one is refused
+    unless `unsafe` (the user trusts the file); `.keras` files also load in Keras safe mode."""
     file = Path(path)
     if not file.exists():
         raise PipelineError(f"Teacher file '{path}' does not exist.",
@@ -106,8 +111,11 @@ def load_teacher(path: str, input_shape: tuple[int, ...], num_classes: int):
     if file.is_file() and file.suffix not in (".keras", ".h5", ".hdf5"):
         raise PipelineError(f"Teacher file '{path}' has the suffix '{file.suffix}'.",
                             "Allowed: .keras, .h5, or a SavedModel folder.")
+    if not unsafe and _has_lambda(file):
+        raise PipelineError(f"Teacher '{path}' contains a Lambda layer, whose Python code would run on load.",
+                            "Replace it with a built-in layer, or pass --unsafe if you trust the file.")
     try:
-        kwargs = {"safe_mode": True} if file.suffix == ".keras" else {}
+        kwargs = {"safe_mode": not unsafe} if file.suffix == ".keras" else {}
         model = keras.models.load_model(file, compile=False, **kwargs)
     except Exception as e:  # noqa: BLE001 - h5py, zipfile, protobuf and Keras all raise their own kinds
         reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
@@ -128,6 +136,26 @@ def load_teacher(path: str, input_shape: tuple[int, ...], num_classes: int):
     probabilities = getattr(getattr(last, "activation", None), "__name__", "") == "softmax" or \
         isinstance(last, layers.Softmax)
     return model, probabilities
+
+
+LAMBDA = re.compile(rb'"class_name":\s*"Lambda"')
+
+
+def _has_lambda(file: Path) -> bool:
+    """Look for a Lambda layer in the saved architecture without deserializing it."""
+    try:
+        if file.is_dir():  # SavedModel: the Keras architecture is in keras_metadata.pb
+            meta = file / "keras_metadata.pb"
+            return meta.exists() and bool(LAMBDA.search(meta.read_bytes()))
+        if file.suffix == ".keras":
+            with zipfile.ZipFile(file) as archive:
+                return bool(LAMBDA.search(archive.read("config.json")))
+        import h5py
+        with h5py.File(file, "r") as h5:
+            config = h5.attrs.get("model_config", b"")
+            return bool(LAMBDA.search(config.encode() if isinstance(config, str) else bytes(config)))
+    except Exception:  # noqa: BLE001 - unreadable: load_model reports it with a clear message
+        return False
 
 
 def _flat_layers(model):

@@ -1,0 +1,191 @@
+/*
+ * tinykd_kernels: portable C99 int8 kernels for the tinykd AOT engine.
+ *
+ * Every kernel computes, bit for bit, what the TensorFlow Lite Micro reference kernel of the same operator
+ * computes for int8 tensors. Tensors are NHWC, row-major, owned by the caller; no kernel allocates memory
+ * or keeps state, and none needs scratch memory (the reference loop order needs no im2col buffer).
+ * Rescale factors are precomputed (multiplier, shift) pairs: real ~= multiplier * 2^(shift - 31).
+ */
+#ifndef TINYKD_KERNELS_H
+#define TINYKD_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Result of every kernel. */
+typedef enum {
+    TK_OK = 0,              /* done */
+    TK_ERR_ARGUMENT = -1,   /* a NULL pointer or a parameter out of range (stride < 1, ...) */
+    TK_ERR_SHAPE = -2       /* tensor dimensions that do not fit together */
+} tk_status;
+
+/* Dimensions of a 4-D NHWC tensor (a filter uses n for its output channels). */
+typedef struct {
+    int32_t n;  /* batch (or output channels of a CONV_2D filter) */
+    int32_t h;  /* height */
+    int32_t w;  /* width */
+    int32_t c;  /* channels (innermost, contiguous) */
+} tk_dims;
+
+/* Output clamp of a fused activation (NONE, RELU, RELU6), in the output's int8 domain. */
+typedef struct {
+    int32_t min;  /* smallest output value, >= -128 */
+    int32_t max;  /* largest output value, <= 127 */
+} tk_activation;
+
+/* One rescale factor. */
+typedef struct {
+    int32_t multiplier;  /* Q31 mantissa in [2^30, 2^31), or 0 */
+    int32_t shift;       /* power of two: > 0 shifts left, < 0 shifts right */
+} tk_quant;
+
+/* Rescale factors of an output with channels. */
+typedef struct {
+    const int32_t *multiplier;  /* one Q31 mantissa per output channel (or a single one) */
+    const int32_t *shift;       /* one shift per output channel (or a single one) */
+    int32_t per_channel;        /* 1: index by output channel; 0: entry 0 serves every channel */
+} tk_channel_quant;
+
+/* CONV_2D and DEPTHWISE_CONV_2D. */
+typedef struct {
+    int32_t input_offset;      /* minus the input zero point, added to every input value */
+    int32_t output_offset;     /* the output zero point, added after the rescale */
+    int32_t stride_h;          /* vertical stride, >= 1 */
+    int32_t stride_w;          /* horizontal stride, >= 1 */
+    int32_t dilation_h;        /* vertical dilation, >= 1 */
+    int32_t dilation_w;        /* horizontal dilation, >= 1 */
+    int32_t pad_h;             /* rows of implicit padding at the top (SAME); 0 for VALID */
+    int32_t pad_w;             /* columns of implicit padding on the left (SAME); 0 for VALID */
+    int32_t depth_multiplier;  /* DEPTHWISE_CONV_2D only: output channels per input channel */
+    tk_activation activation;  /* fused activation clamp */
+} tk_conv_params;
+
+/* FULLY_CONNECTED. */
+typedef struct {
+    int32_t input_offset;      /* minus the input zero point */
+    int32_t filter_offset;     /* minus the filter zero point (0 for symmetric int8 weights) */
+    int32_t output_offset;     /* the output zero point */
+    tk_activation activation;  /* fused activation clamp */
+} tk_fc_params;
+
+/* MAX_POOL_2D and AVERAGE_POOL_2D (input and output share their quantization). */
+typedef struct {
+    int32_t stride_h;          /* vertical stride, >= 1 */
+    int32_t stride_w;          /* horizontal stride, >= 1 */
+    int32_t filter_h;          /* window height, >= 1 */
+    int32_t filter_w;          /* window width, >= 1 */
+    int32_t pad_h;             /* rows of padding at the top (SAME); the window is clipped, not padded */
+    int32_t pad_w;             /* columns of padding on the left (SAME) */
+    tk_activation activation;  /* fused activation clamp */
+} tk_pool_params;
+
+/* MEAN over height and width of an NHWC tensor (global average pooling). */
+typedef struct {
+    int32_t input_zero_point;   /* zero point of the input */
+    int32_t output_zero_point;  /* zero point of the output */
+    int32_t divide;             /* 1: same quantization in and out: output = sum / count (truncating) */
+    tk_quant quant;             /* divide == 0: rescale of (sum - count * input_zero_point), 1/count folded in */
+} tk_mean_params;
+
+/* ADD of two tensors of the same shape. */
+typedef struct {
+    int32_t input1_offset;     /* minus the zero point of input 1 */
+    int32_t input2_offset;     /* minus the zero point of input 2 */
+    int32_t output_offset;     /* the output zero point */
+    int32_t left_shift;        /* headroom bits given to both inputs before their rescale (20) */
+    tk_quant input1;           /* rescale of input 1 to the common scale (shift <= 0) */
+    tk_quant input2;           /* rescale of input 2 to the common scale (shift <= 0) */
+    tk_quant output;           /* rescale of the sum to the output scale (shift <= 0) */
+    tk_activation activation;  /* fused activation clamp */
+} tk_add_params;
+
+/* SOFTMAX over the innermost dimension; the output has scale 1/256 and zero point -128. */
+typedef struct {
+    int32_t input_multiplier;  /* beta * input scale as a Q31 mantissa, for differences in Q5.26 */
+    int32_t input_left_shift;  /* its power of two (>= 0) */
+    int32_t diff_min;          /* differences to the row maximum below this give exp() = 0 */
+} tk_softmax_params;
+
+/* LOGISTIC; the output has scale 1/256 and zero point -128. */
+typedef struct {
+    int32_t input_zero_point;    /* zero point of the input */
+    int32_t input_range_radius;  /* |input - zero point| at or beyond this saturates to -128 / 127 */
+    int32_t input_multiplier;    /* input scale as a Q31 mantissa, for inputs in Q4.27 */
+    int32_t input_left_shift;    /* its power of two */
+} tk_logistic_params;
+
+/* QUANTIZE from int8 to int8 (a change of scale and zero point). */
+typedef struct {
+    int32_t input_zero_point;   /* zero point of the input */
+    int32_t output_zero_point;  /* zero point of the output */
+    tk_quant quant;             /* input scale / output scale */
+} tk_requantize_params;
+
+/* PAD of a 4-D NHWC tensor with a constant. */
+typedef struct {
+    int32_t before[4];  /* elements added before the data, per dimension (n, h, w, c) */
+    int32_t after[4];   /* elements added after the data, per dimension */
+    int32_t value;      /* the pad value: the output zero point (real 0.0) */
+} tk_pad_params;
+
+tk_status tk_conv2d_s8(const tk_conv_params *params, const tk_channel_quant *quant,
+                       const tk_dims *input_dims, const int8_t *input,
+                       const tk_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                       const tk_dims *output_dims, int8_t *output);
+
+/* filter_dims: (1, kh, kw, input channels * depth multiplier). */
+tk_status tk_depthwise_conv2d_s8(const tk_conv_params *params, const tk_channel_quant *quant,
+                                 const tk_dims *input_dims, const int8_t *input,
+                                 const tk_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                                 const tk_dims *output_dims, int8_t *output);
+
+/* input: (batches, accum_depth); filter: (output_depth, accum_depth); output: (batches, output_depth). */
+tk_status tk_fully_connected_s8(const tk_fc_params *params, const tk_channel_quant *quant,
+                                int32_t batches, int32_t accum_depth, int32_t output_depth,
+                                const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                int8_t *output);
+
+tk_status tk_max_pool2d_s8(const tk_pool_params *params, const tk_dims *input_dims, const int8_t *input,
+                           const tk_dims *output_dims, int8_t *output);
+
+tk_status tk_avg_pool2d_s8(const tk_pool_params *params, const tk_dims *input_dims, const int8_t *input,
+                           const tk_dims *output_dims, int8_t *output);
+
+/* output: (n, c). */
+tk_status tk_mean_hw_s8(const tk_mean_params *params, const tk_dims *input_dims, const int8_t *input,
+                        int8_t *output);
+
+/* In place allowed: output may equal input1 or input2. */
+tk_status tk_add_s8(const tk_add_params *params, int32_t size, const int8_t *input1, const int8_t *input2,
+                    int8_t *output);
+
+/* rows x depth, softmax along depth. In place allowed. */
+tk_status tk_softmax_s8(const tk_softmax_params *params, int32_t rows, int32_t depth, const int8_t *input,
+                        int8_t *output);
+
+/* In place allowed. */
+tk_status tk_logistic_s8(const tk_logistic_params *params, int32_t size, const int8_t *input, int8_t *output);
+
+/* In place allowed. */
+tk_status tk_requantize_s8(const tk_requantize_params *params, int32_t size, const int8_t *input,
+                           int8_t *output);
+
+/* RESHAPE: a copy (nothing when output == input). */
+tk_status tk_reshape_s8(int32_t size, const int8_t *input, int8_t *output);
+
+tk_status tk_pad_s8(const tk_pad_params *params, const tk_dims *input_dims, const int8_t *input,
+                    const tk_dims *output_dims, int8_t *output);
+
+/* CONCATENATION along one axis: the output is outer_size rows, each the inputs' rows
+ * (copy_sizes[i] elements of input i) one after the other. */
+tk_status tk_concatenation_s8(int32_t num_inputs, const int8_t *const *inputs, const int32_t *copy_sizes,
+                              int32_t outer_size, int8_t *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYKD_KERNELS_H */

@@ -1,0 +1,111 @@
+/* MAX_POOL_2D, AVERAGE_POOL_2D and MEAN over height and width, int8 (input and output quantization shared
+ * for the pools). The pooling window is clipped at the borders: padding never enters a max or an average. */
+#include "tinykd_kernels.h"
+#include "tk_fixedpoint.h"
+
+#include <stddef.h>
+
+typedef enum { POOL_MAX, POOL_AVERAGE } pool_kind;
+
+static tk_status pool2d(pool_kind kind, const tk_pool_params *params, const tk_dims *input_dims,
+                        const int8_t *input, const tk_dims *output_dims, int8_t *output)
+{
+    int32_t batch, out_y, out_x, channel, filter_y, filter_x;
+
+    if (params == NULL || input_dims == NULL || input == NULL || output_dims == NULL || output == NULL ||
+        params->stride_h < 1 || params->stride_w < 1 || params->filter_h < 1 || params->filter_w < 1 ||
+        params->activation.min > params->activation.max) {
+        return TK_ERR_ARGUMENT;
+    }
+    if (input_dims->n != output_dims->n || input_dims->c != output_dims->c) {
+        return TK_ERR_SHAPE;
+    }
+    {
+        const int32_t input_h = input_dims->h, input_w = input_dims->w, depth = input_dims->c;
+        const int32_t output_h = output_dims->h, output_w = output_dims->w;
+
+        for (batch = 0; batch < output_dims->n; ++batch) {
+            for (out_y = 0; out_y < output_h; ++out_y) {
+                const int32_t in_y_origin = out_y * params->stride_h - params->pad_h;
+                const int32_t y_start = tk_max32(0, -in_y_origin);
+                const int32_t y_end = tk_min32(params->filter_h, input_h - in_y_origin);
+                for (out_x = 0; out_x < output_w; ++out_x) {
+                    const int32_t in_x_origin = out_x * params->stride_w - params->pad_w;
+                    const int32_t x_start = tk_max32(0, -in_x_origin);
+                    const int32_t x_end = tk_min32(params->filter_w, input_w - in_x_origin);
+                    const int32_t count = (y_end - y_start) * (x_end - x_start);
+                    if (count <= 0) {
+                        return TK_ERR_SHAPE;  /* a window entirely in the padding */
+                    }
+                    for (channel = 0; channel < depth; ++channel) {
+                        int32_t acc = kind == POOL_MAX ? TK_INT8_MIN : 0;  /* sum: |acc| <= window * 128 */
+                        for (filter_y = y_start; filter_y < y_end; ++filter_y) {
+                            for (filter_x = x_start; filter_x < x_end; ++filter_x) {
+                                const int32_t in_y = in_y_origin + filter_y;
+                                const int32_t in_x = in_x_origin + filter_x;
+                                const int32_t value = input[((batch * input_h + in_y) * input_w + in_x) * depth + channel];
+                                acc = kind == POOL_MAX ? tk_max32(acc, value) : acc + value;
+                            }
+                        }
+                        if (kind == POOL_AVERAGE) {  /* round half away from zero */
+                            acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+                        }
+                        acc = tk_clamp32(acc, params->activation.min, params->activation.max);
+                        output[((batch * output_h + out_y) * output_w + out_x) * depth + channel] = (int8_t)acc;
+                    }
+                }
+            }
+        }
+    }
+    return TK_OK;
+}
+
+tk_status tk_max_pool2d_s8(const tk_pool_params *params, const tk_dims *input_dims, const int8_t *input,
+                           const tk_dims *output_dims, int8_t *output)
+{
+    return pool2d(POOL_MAX, params, input_dims, input, output_dims, output);
+}
+
+tk_status tk_avg_pool2d_s8(const tk_pool_params *params, const tk_dims *input_dims, const int8_t *input,
+                           const tk_dims *output_dims, int8_t *output)
+{
+    return pool2d(POOL_AVERAGE, params, input_dims, input, output_dims, output);
+}
+
+tk_status tk_mean_hw_s8(const tk_mean_params *params, const tk_dims *input_dims, const int8_t *input,
+                        int8_t *output)
+{
+    int32_t batch, channel, y, x;
+
+    if (params == NULL || input_dims == NULL || input == NULL || output == NULL) {
+        return TK_ERR_ARGUMENT;
+    }
+    if (input_dims->h < 1 || input_dims->w < 1) {
+        return TK_ERR_SHAPE;
+    }
+    {
+        const int32_t count = input_dims->h * input_dims->w;
+        const int32_t depth = input_dims->c;
+
+        for (batch = 0; batch < input_dims->n; ++batch) {
+            for (channel = 0; channel < depth; ++channel) {
+                int32_t sum = 0;  /* |sum| <= h * w * 128 */
+                int32_t result;
+                for (y = 0; y < input_dims->h; ++y) {
+                    for (x = 0; x < input_dims->w; ++x) {
+                        sum += input[((batch * input_dims->h + y) * input_dims->w + x) * depth + channel];
+                    }
+                }
+                if (params->divide) {
+                    result = sum / count;  /* same quantization: truncating integer mean */
+                } else {
+                    result = tk_requantize(sum - count * params->input_zero_point, params->quant.multiplier,
+                                           params->quant.shift);
+                    result = tk_clamp32(result + params->output_zero_point, TK_INT8_MIN, TK_INT8_MAX);
+                }
+                output[batch * depth + channel] = (int8_t)result;
+            }
+        }
+    }
+    return TK_OK;
+}

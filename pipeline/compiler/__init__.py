@@ -1,0 +1,5 @@
+"""AOT engine: compiles an int8 .tflite into plain C99 (model.h, model.c) that calls firmware/lib/tinykd_kernels,
+bit-exact with TFLite Micro. `compile_model` is the entry point; `verify` checks it against the TFLM runtime."""
+from pipeline.compiler.codegen import CompiledModel, compile_model
+
+__all__ = ["CompiledModel", "compile_model"]

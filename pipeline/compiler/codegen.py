@@ -1,0 +1,107 @@
+"""`compile_model`: .tflite -> model.h + model.c (plain C99 calling firmware/lib/tinykd_kernels).
+
+Python computes every number (the graph, multipliers, memory plan) into a view-model; the Jinja2 templates in
+templates/ only loop over it (StrictUndefined: a missing value is an error, never an empty string).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from pipeline import __version__
+from pipeline.compiler.graph import Graph, build_graph
+from pipeline.compiler.lower import Lowering
+from pipeline.compiler.planner import MemoryPlan, plan_memory
+from pipeline.errors import PipelineError
+from pipeline.tflite_file import model_bytes, read_model
+
+# Values per line in the constant arrays of model.c.
+VALUES_PER_LINE = 16
+TEMPLATES = Path(__file__).parent / "templates"
+# The kernel library the generated code calls (repository checkout).
+KERNELS_DIR = Path(__file__).resolve().parents[2] / "firmware" / "lib" / "tinykd_kernels"
+
+
+@dataclass
+class CompiledModel:
+    sha256: str
+    header: str            # model.h text
+    source: str            # model.c text
+    arena_bytes: int       # static activation arena
+    weight_bytes: int      # constant arrays (weights, biases, multipliers, shifts)
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    ops: list[str]
+    input_quant: tuple[float, int]    # (scale, zero point) of the input
+    output_quant: tuple[float, int]   # (scale, zero point) of the output
+
+    def write(self, out_dir: str | Path) -> list[Path]:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = [out / "model.h", out / "model.c"]
+        paths[0].write_text(self.header)
+        paths[1].write_text(self.source)
+        return paths
+
+
+def compile_model(source: str | Path | bytes) -> CompiledModel:
+    """Compiles an int8 .tflite (path or bytes); PipelineError for a malformed or unsupported model."""
+    data, name = model_bytes(source)
+    sha = hashlib.sha256(data).hexdigest()
+    graph = build_graph(read_model(data, name), name)
+    try:
+        plan = plan_memory(graph)
+        lowering = Lowering(graph, lambda t: plan.pointer(graph, t.index))
+        calls = [lowering.lower(op) for op in graph.ops]
+    except PipelineError:
+        raise
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+        # inconsistent options or shapes in a flatbuffer that parsed: still the user's file, not our bug
+        raise PipelineError(f"{name} is malformed: its operators are inconsistent ({type(e).__name__}: {e}).",
+                            "Re-export the model.") from None
+    if graph.input == graph.output:
+        raise PipelineError(f"{name} has no operator between its input and output.", "Check the export.")
+    arrays = list(lowering.arrays.values())
+    weight_bytes = sum(a.nbytes for a in arrays)
+    view = _view_model(graph, plan, calls, arrays, sha, name, weight_bytes)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    x, y = graph.tensors[graph.input], graph.tensors[graph.output]
+    return CompiledModel(sha, env.get_template("model.h.j2").render(**view),
+                         env.get_template("model.c.j2").render(**view), plan.arena_bytes, weight_bytes,
+                         x.shape, y.shape, [op.name for op in graph.ops], (x.scale, x.zero_point),
+                         (y.scale, y.zero_point))
+
+
+def _view_model(graph: Graph, plan: MemoryPlan, calls, arrays, sha: str, name: str, weight_bytes: int) -> dict:
+    io = []
+    for role, index in (("INPUT", graph.input), ("OUTPUT", graph.output)):
+        t = graph.tensors[index]
+        io.append({"role": role, "dims": list(t.shape), "bytes": t.size, "zero_point": t.zero_point,
+                   "scale": np.format_float_scientific(np.float32(t.scale), unique=True) + "f"})
+    return {
+        "banner": {"title": f"tinykd AOT model: {len(graph.ops)} ops, int8", "version": __version__,
+                   "source": _c_comment(name), "sha256": sha},
+        "guard": "TK_MODEL_H",
+        "io_tensors": io,
+        "arena_bytes": plan.arena_bytes,
+        "weight_bytes": weight_bytes,
+        "arrays": [{"name": a.name, "ctype": a.ctype, "length": max(a.values.size, 1), "lines": _lines(a.values)}
+                   for a in arrays],
+        "calls": calls,
+    }
+
+
+def _lines(values: np.ndarray) -> list[str]:
+    items = [str(int(v)) for v in values] or ["0"]
+    return [", ".join(items[i:i + VALUES_PER_LINE]) + "," for i in range(0, len(items), VALUES_PER_LINE)]
+
+
+def _c_comment(text: str) -> str:
+    """A file name safe inside a C block comment."""
+    return re.sub(r"[^A-Za-z0-9._ -]", "_", text)

@@ -1,0 +1,148 @@
+"""The model as the compiler sees it: tensors with shapes, quantization and constant data, and operators in
+execution order. Built from the flatbuffer object tree; everything the AOT engine cannot run is refused here
+with a PipelineError that names it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipeline.errors import PipelineError
+from pipeline.tflite_file import TYPE_NAMES, op_name
+
+# The operators the AOT engine compiles (int8 tensors, float-free at run time).
+SUPPORTED_OPS = ("ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
+                 "LOGISTIC", "MAX_POOL_2D", "MEAN", "PAD", "QUANTIZE", "RESHAPE", "SOFTMAX")
+# Fused activation codes of the schema's ActivationFunctionType that the kernels clamp for.
+ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
+_NUMPY_TYPES = {"INT8": np.int8, "INT32": np.int32, "INT64": np.int64, "UINT8": np.uint8, "INT16": np.int16,
+                "FLOAT32": np.float32}
+
+
+@dataclass
+class Tensor:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str                      # schema type name: INT8, INT32, ...
+    scales: list[float]             # one per tensor, or one per channel along quantized_dimension
+    zero_points: list[int]
+    data: np.ndarray | None = None  # constant tensors: their values, shaped
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+
+    @property
+    def scale(self) -> float:
+        return self.scales[0]
+
+    @property
+    def zero_point(self) -> int:
+        return self.zero_points[0]
+
+
+@dataclass
+class Op:
+    index: int
+    name: str                       # builtin name, e.g. CONV_2D
+    inputs: list[int]               # tensor indices; -1 = optional input left out
+    outputs: list[int]
+    options: object                 # the schema's *OptionsT object (or None)
+
+
+@dataclass
+class Graph:
+    name: str
+    tensors: list[Tensor]
+    ops: list[Op]
+    input: int                      # index of the one input tensor
+    output: int                     # index of the one output tensor
+    consumers: dict[int, list[int]] = field(default_factory=dict)  # tensor -> indices of the ops reading it
+
+
+def build_graph(model, name: str = "the model") -> Graph:
+    """The compiler's graph of subgraph 0 of a parsed model; PipelineError for anything unsupported."""
+    if len(model.subgraphs) != 1:
+        raise PipelineError(f"{name} has {len(model.subgraphs)} subgraphs; the AOT engine compiles exactly one.",
+                            "Use --engine tflm for models with control flow.")
+    sub = model.subgraphs[0]
+    tensors = [_tensor(model, i, t, name) for i, t in enumerate(sub.tensors or [])]
+    ops = [Op(i, op_name(model, op.opcodeIndex), _ints(op.inputs), _ints(op.outputs), op.builtinOptions)
+           for i, op in enumerate(sub.operators or [])]
+    unsupported = sorted({op.name for op in ops} - set(SUPPORTED_OPS))
+    if unsupported:
+        raise PipelineError(f"Unsupported op {', '.join(repr(u) for u in unsupported)} in {name}. "
+                            f"The AOT engine supports: {', '.join(SUPPORTED_OPS)}.", "Use --engine tflm.")
+    inputs, outputs = _ints(sub.inputs), _ints(sub.outputs)
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise PipelineError(f"{name} has {len(inputs)} inputs and {len(outputs)} outputs; the AOT engine "
+                            "compiles models with one of each.", "Use --engine tflm.")
+    graph = Graph(name, tensors, ops, inputs[0], outputs[0])
+    for op in ops:
+        for t in op.inputs:
+            if t >= 0:
+                graph.consumers.setdefault(t, []).append(op.index)
+    _check_types(graph)
+    return graph
+
+
+def _ints(values) -> list[int]:
+    return [] if values is None else [int(v) for v in values]
+
+
+def _tensor(model, index: int, t, name: str) -> Tensor:
+    dtype = TYPE_NAMES.get(t.type, f"TYPE_{t.type}")
+    shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
+    if any(d < 0 for d in shape):
+        raise PipelineError(f"Tensor {index} of {name} has a dynamic shape {shape}.",
+                            "Convert with a fixed batch size of 1.")
+    q = t.quantization
+    scales = [float(s) for s in (q.scale if q is not None and q.scale is not None else [])] or [0.0]
+    zero_points = [int(z) for z in (q.zeroPoint if q is not None and q.zeroPoint is not None else [])] or [0]
+    tensor = Tensor(index, _name(t.name), shape, dtype, scales, zero_points)
+    buffer = model.buffers[t.buffer]
+    raw = buffer.data
+    if raw is not None and len(raw) > 0:
+        if dtype not in _NUMPY_TYPES:
+            raise PipelineError(f"Tensor {index} ({tensor.name!r}) of {name} has type {dtype}.",
+                                "The AOT engine compiles full-int8 models: convert with int8 input and output.")
+        raw = np.asarray(raw, dtype=np.uint8).tobytes()
+        itemsize = np.dtype(_NUMPY_TYPES[dtype]).itemsize
+        if len(raw) != tensor.size * itemsize:
+            raise PipelineError(f"{name} is malformed: buffer {t.buffer} of tensor {index} holds {len(raw)} bytes, "
+                                f"its shape {shape} needs {tensor.size * itemsize}.",
+                                "Re-export the model.")
+        tensor.data = np.frombuffer(raw, dtype=_NUMPY_TYPES[dtype]).reshape(shape)
+    elif buffer.offset:
+        raise PipelineError(f"Tensor {index} of {name} keeps its data outside the flatbuffer (buffer offset).",
+                            "Convert without external buffers.")
+    return tensor
+
+
+def _name(raw) -> str:
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw or "")
+
+
+def _check_types(graph: Graph) -> None:
+    """Activations are int8 with one scale; the compiler relies on it everywhere."""
+    needed = {graph.input, graph.output}
+    for op in graph.ops:
+        if len(op.outputs) != 1:
+            raise PipelineError(f"Op {op.index} ({op.name}) of {graph.name} has {len(op.outputs)} outputs.",
+                                "Use --engine tflm.")
+        needed.update(op.outputs)
+        needed.add(op.inputs[0] if op.inputs else -1)
+        if op.name in ("ADD", "CONCATENATION"):
+            needed.update(op.inputs)
+    needed.discard(-1)
+    for index in sorted(needed):
+        if not 0 <= index < len(graph.tensors):
+            raise PipelineError(f"{graph.name} is malformed: tensor {index} does not exist.", "Re-export the model.")
+        t = graph.tensors[index]
+        if t.dtype != "INT8":
+            raise PipelineError(f"Tensor {index} ({t.name!r}) of {graph.name} has type {t.dtype}; the AOT engine "
+                                "runs full-int8 models.", "Convert with int8 input and output, or use --engine tflm.")
+        if len(t.scales) != 1 or not t.scale > 0:
+            raise PipelineError(f"Tensor {index} ({t.name!r}) of {graph.name} has no valid per-tensor scale "
+                                f"({t.scales}).", "Re-export the model with full-int8 quantization.")

@@ -1,0 +1,225 @@
+"""Validate stage: stream the quantized test set to a device over serial and compare with the host, bit for bit.
+
+`validate(url, run_dir)` opens any pyserial URL (`/dev/ttyACM0`, `socket://127.0.0.1:P` for QEMU, a pty for the
+host port) through one code path, handshakes, refuses a device that runs another model than
+`run_dir/student_int8.tflite`, sends every int8 test input, and compares each int8 output with the TFLM golden
+output in `run_dir/golden.npz`. A result is recorded only from a reply that passed the CRC, echoes the request's
+sequence number and the CRC of the very input sent, and came after the latest handshake; anything else is retried.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import serial
+from tqdm import tqdm
+
+from pipeline import protocol as P
+from pipeline.errors import PipelineError
+from pipeline.link import DeviceReset, Link
+from pipeline.runs import sha256_file
+
+MODEL_FILE = "student_int8.tflite"  # the quantize stage's output: the model the device must run
+GOLDEN_FILE = "golden.npz"  # int8 test inputs, TFLM int8 outputs and labels (export stage)
+GOLDEN_KEYS = {  # accepted names of each golden array (first found wins)
+    "inputs": ("inputs", "x", "x_int8"),  # (N, *input dims without batch) int8
+    "outputs": ("outputs", "y_int8", "golden"),  # (N, *output dims without batch) int8, from the TFLM runtime
+    "labels": ("labels", "y", "y_test"),  # (N,) int class labels
+}
+MAX_RESETS = 5  # device resets tolerated in one run before giving up
+
+
+def load_golden(run_dir: Path, limit: int = 0) -> dict[str, np.ndarray]:
+    path = Path(run_dir) / GOLDEN_FILE
+    if not path.is_file():
+        raise PipelineError(f"No golden outputs at '{path}'.", "Run `tinykd export` first (it writes golden.npz).")
+    with np.load(path) as data:
+        golden = {}
+        for name, keys in GOLDEN_KEYS.items():
+            key = next((k for k in keys if k in data.files), None)
+            if key is None:
+                raise PipelineError(f"'{path}' has no '{name}' array (looked for {', '.join(keys)}; "
+                                    f"it has {', '.join(data.files)}).", "Rerun `tinykd export`.")
+            golden[name] = data[key][:limit] if limit else data[key]
+    if golden["inputs"].dtype != np.int8 or golden["outputs"].dtype != np.int8:
+        raise PipelineError(f"'{path}' must hold int8 inputs and outputs, not {golden['inputs'].dtype} and "
+                            f"{golden['outputs'].dtype}.", "Rerun `tinykd export`.")
+    return golden
+
+
+def open_port(url: str, opener=serial.serial_for_url):
+    try:
+        return opener(url, baudrate=115200, timeout=0.05, write_timeout=10)
+    except (serial.SerialException, ValueError, OSError) as e:
+        raise PipelineError(f"Cannot open serial port '{url}': {e}.",
+                            "Use --port /dev/ttyACM0 (a board), socket://127.0.0.1:PORT or a pty path; "
+                            "list ports with `python -m serial.tools.list_ports`.") from None
+
+
+def check_device(hello: P.Hello, expected_sha: str, golden: dict, url: str) -> None:
+    """Refuse a device that runs another model, or one whose tensors do not match the golden data."""
+    if hello.model_sha_prefix != expected_sha[:16]:
+        raise PipelineError(f"The device on '{url}' runs model {hello.model_sha_prefix}…, not the expected "
+                            f"{expected_sha[:16]}… ({MODEL_FILE}).",
+                            "Build and flash the firmware of this run: `tinykd build` then `tinykd flash` "
+                            "(or validate the run that device was built from).")
+    per_in = int(np.prod(golden["inputs"].shape[1:]))
+    per_out = int(np.prod(golden["outputs"].shape[1:]))
+    if (hello.input.bytes, hello.output.bytes) != (per_in, per_out):
+        raise PipelineError(f"The device's model takes {hello.input.bytes} and returns {hello.output.bytes} int8 "
+                            f"values, the golden data has {per_in} and {per_out}.", "Rerun `tinykd export`.")
+
+
+def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0, retries: int = 5,
+             icount_shift: int | None = None, progress: bool = True, opener=serial.serial_for_url,
+             bye: bool = False, reconnect_s: float = 5.0) -> dict:
+    """Validate the device on `url` against `run_dir`; returns the report (see `summarize`)."""
+    run_dir = Path(run_dir)
+    model = run_dir / MODEL_FILE
+    if not model.is_file():
+        raise PipelineError(f"No model at '{model}'.", "Run `tinykd quantize` first, or pass the right --run-dir.")
+    expected_sha = sha256_file(model)
+    golden = load_golden(run_dir, limit)
+    inputs = golden["inputs"].reshape(len(golden["inputs"]), -1)  # (N, input bytes) int8
+    count = len(inputs)
+    link = Link(open_port(url, opener), url, timeout=timeout, retries=retries,
+                reopen=lambda: open_port(url, opener), reconnect_s=reconnect_s)
+    try:
+        link.resync()  # pyserial discarded what was in flight when it opened the port: start on a frame boundary
+        hello = link.hello()
+        check_device(hello, expected_sha, golden, url)
+        outputs = np.zeros((count, hello.output.bytes), np.int8)  # (N, output bytes) int8, as the device said
+        ticks = np.zeros(count, np.int64)
+        resets, wrong, index, start = 0, 0, 0, time.perf_counter()
+        with tqdm(total=count, desc="validate", unit="sample", disable=not progress, leave=False) as bar:
+            while index < count:
+                sample = inputs[index].tobytes()
+                try:
+                    reply = P.InferReply.decode(link.request(P.INFER, sample).payload)
+                except DeviceReset:
+                    resets += 1
+                    if resets > MAX_RESETS:
+                        raise PipelineError(f"The device on '{url}' reset {resets} times during validation.",
+                                            "It may be crashing on an input: check its power and firmware.")
+                    hello = link.hello()  # the same model again? (a reset device may run other firmware)
+                    check_device(hello, expected_sha, golden, url)
+                    continue  # resend the same sample
+                if reply.input_crc != zlib.crc32(sample) or len(reply.output) != hello.output.bytes:
+                    link.retried += 1  # a reply to some other input: never record it
+                    wrong += 1
+                    if wrong > retries:
+                        raise PipelineError(f"The device on '{url}' keeps answering sample {index} with the "
+                                            "result of another input.", "Its firmware is faulty: rebuild it.")
+                    continue
+                wrong = 0
+                outputs[index] = np.frombuffer(reply.output, np.int8)
+                ticks[index] = reply.ticks
+                index += 1
+                bar.update(1)
+        seconds = time.perf_counter() - start
+        try:
+            stats = P.Stats.decode(link.request(P.STATS).payload)
+        except DeviceReset:  # the counters are gone with the reset; the results were already checked
+            link.hello()
+            stats = P.Stats.decode(link.request(P.STATS).payload)
+        if bye:
+            link.bye()
+    finally:
+        link.port.close()
+    return summarize(golden, outputs, ticks, seconds, hello, stats, link, resets, icount_shift)
+
+
+def record(run_dir: str | Path, report: dict, url: str) -> None:
+    """Add the validation to the run's manifest (run.json) as stage `validate`."""
+    from pipeline.runs import Run, fingerprint
+    run = Run(run_dir)
+    device = report["device"]
+    metrics = {key: report[key] for key in ("samples", "accuracy", "host_accuracy", "mismatched_outputs",
+                                            "latency_us", "throughput_samples_per_s", "instructions_median")
+               if key in report}
+    metrics.update(board=device["board"], engine=device["engine"], firmware=report.get("firmware", {}))
+    golden = sha256_file(Path(run_dir) / GOLDEN_FILE)
+    run.record("validate", fingerprint(url, device["model_sha256_prefix"], golden), [], metrics,
+               report.get("seconds", 0.0), port=url)
+
+
+def summarize(golden, outputs, ticks, seconds, hello: P.Hello, stats: P.Stats, link: Link, resets: int,
+              icount_shift: int | None) -> dict:
+    expected = golden["outputs"].reshape(len(outputs), -1)  # (N, output bytes) int8
+    labels = golden["labels"].reshape(-1)
+    mismatched = ~np.all(outputs == expected, axis=1)
+    median = float(statistics.median(ticks.tolist())) if len(ticks) else 0.0
+    report = {
+        "samples": int(len(outputs)),
+        "accuracy": float(np.mean(np.argmax(outputs, axis=1) == labels)) if len(outputs) else 0.0,
+        "host_accuracy": float(np.mean(np.argmax(expected, axis=1) == labels)) if len(outputs) else 0.0,
+        "mismatched_outputs": int(mismatched.sum()),  # samples whose int8 output differs from TFLM's
+        "mismatched_values": int((outputs != expected).sum()),
+        "first_mismatches": [int(i) for i in np.flatnonzero(mismatched)[:5]],
+        "throughput_samples_per_s": len(outputs) / seconds if seconds > 0 else 0.0,
+        "seconds": round(seconds, 3),
+        "ticks_median": median,
+        "tick_hz": hello.tick_hz,
+        "latency_us": median / hello.tick_hz * 1e6,  # on QEMU: virtual time
+        "device": {"board": hello.board, "engine": hello.engine, "model_sha256_prefix": hello.model_sha_prefix,
+                   "arena_bytes": hello.arena_bytes, "weight_bytes": hello.weight_bytes,
+                   "flash_bytes": hello.flash_bytes, "ram_bytes": hello.ram_bytes,
+                   "stack_bytes": hello.stack_bytes, "stack_used": stats.stack_used},
+        "link": {"retries": link.retried, "resyncs": link.resyncs, "resets": resets,
+                 "device_crc_errors": stats.crc_errors},
+    }
+    if icount_shift is None and hello.board.startswith("qemu-"):  # --port to a `tinykd emulate` QEMU
+        from pipeline.emulator import ICOUNT_SHIFT
+        icount_shift = ICOUNT_SHIFT
+    if icount_shift is not None:  # QEMU -icount: one instruction = 2**shift virtual ns
+        report["instructions_median"] = median * (1e9 / hello.tick_hz) / 2 ** icount_shift
+    return report
+
+
+def format_report(report: dict) -> str:
+    device = report["device"]
+    lines = [
+        f"device: {device['board']} ({device['engine']} engine), model {device['model_sha256_prefix']}…",
+        f"samples: {report['samples']}   accuracy on device: {100 * report['accuracy']:.2f}%   "
+        f"on host (TFLM): {100 * report['host_accuracy']:.2f}%",
+        f"outputs differing from the host: {report['mismatched_outputs']}"
+        + (f" (first: {report['first_mismatches']})" if report["mismatched_outputs"] else " (bit-identical)"),
+        f"latency: {report['latency_us']:.1f} µs" + (f" = {report['instructions_median']:,.0f} instructions "
+                                                     "(QEMU icount)" if "instructions_median" in report else ""),
+        f"throughput: {report['throughput_samples_per_s']:.1f} samples/s   link: {report['link']['retries']} "
+        f"retries, {report['link']['resets']} resets",
+    ]
+    return "\n".join(lines)
+
+
+def validate_on_emulator(emulator: str, run_dir: str | Path, model_dir: str | Path, budget: str = "nano33ble",
+                         limit: int = 0, sanitize: bool = False, timeout: float = 2.0, progress: bool = True,
+                         build_dir: str | Path | None = None, elf: str | Path | None = None) -> dict:
+    """Build the firmware for `emulator` (qemu | host; renode takes a PlatformIO `elf`), run it, validate it and
+    check that it exits by itself with status 0."""
+    from pipeline import emulator as emulators
+    from pipeline.build import build
+
+    if emulator not in ("qemu", "host", "renode"):
+        raise PipelineError(f"Unknown emulator '{emulator}': choose one of qemu, host, renode.",
+                            "Use --emulator qemu.")
+    if emulator == "renode":
+        if elf is None:
+            raise PipelineError("--emulator renode needs --elf (the PlatformIO nano33ble firmware).",
+                                "Pass --elf .pio/build/nano33ble/firmware.elf.")
+        context, figures = emulators.renode(elf), {}
+    else:
+        target = "qemu-cm4" if emulator == "qemu" else "host"
+        result = build(target, model_dir, budget=budget, out_dir=build_dir, sanitize=sanitize)
+        figures = result.sizes
+        context = emulators.qemu(result.elf) if emulator == "qemu" else emulators.host(result.elf)
+    with context as emu:
+        report = validate(emu.url, run_dir, limit=limit, timeout=timeout, icount_shift=emu.icount_shift,
+                          progress=progress, bye=True, reconnect_s=0)  # a closed emulator port: it crashed
+        if emulator != "renode":
+            emu.finish()
+    report["firmware"] = figures
+    return report

@@ -1,0 +1,129 @@
+"""Quantization stage: the float student becomes `student_int8.tflite` (int8 weights, activations, input and
+output), scored on TFLite Micro itself, with golden outputs for the device comparison.
+
+Two modes (cfg.quantize.mode):
+- ptq: post-training quantization; activation ranges are calibrated on a representative set of training samples.
+- qat: quantization-aware training. tfmot's `quantize_model` wraps the student in fake-quant ops and the result is
+  fine-tuned with the same distillation loss against the cached teacher logits, so the student learns weights that
+  survive int8 rounding while still following the teacher. The converter still needs the representative set for
+  a full-int8 model (the input and output quantizers).
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Callable
+
+import numpy as np
+
+from pipeline.config import Config
+from pipeline.data import Dataset, load_dataset
+from pipeline.errors import PipelineError
+from pipeline.keras import keras, tf
+from pipeline.losses import make_loss
+from pipeline.runs import Run, fingerprint
+from pipeline import tflm
+from pipeline.tflite_file import read_model, require_int8_io
+from pipeline.train import Schedule, Trainer, accuracy, fit, set_seed
+
+NEEDS = ["student.keras", "teacher_logits.npy"]
+ARTIFACTS = ["student_int8.tflite", "golden.npz"]
+QAT_WEIGHTS = "student_qat_weights.h5"  # fine-tuned fake-quant weights (qat), legacy HDF5: loads by topology
+
+
+def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = print) -> dict:
+    """Write student_int8.tflite and golden.npz into the run folder; return the stage's metrics."""
+    run = Run(cfg.run_dir)
+    missing = [name for name in NEEDS if not run.intact(name)]
+    if missing:
+        raise PipelineError(f"Run folder '{run.path}' has no intact {' or '.join(missing)}.",
+                            "Run `tinykd distill` first, with the same --run and --dataset.")
+    q = cfg.quantize
+    fp = fingerprint("quantize", q, cfg.distill if q.mode == "qat" else "", cfg.data, cfg.run.seed,
+                     run.sha("student.keras"), run.sha("teacher_logits.npy"))
+    if not force and run.is_fresh("quantize", fp):
+        log("quantize  unchanged, skipped (--force reruns)")
+        return run.metrics("quantize")
+
+    started = time.time()
+    data = load_dataset(cfg.data, cfg.run.seed)
+    logits = np.load(run.file("teacher_logits.npy"))  # (n_train, K) float32
+    if logits.shape != (len(data.x_train), data.num_classes):
+        raise PipelineError(f"teacher_logits.npy in '{run.path}' has shape {logits.shape}, the training data "
+                            f"needs {(len(data.x_train), data.num_classes)}.",
+                            "Use the data settings the run was distilled with, or rerun `tinykd distill --force`.")
+    student = keras.models.load_model(run.file("student.keras"), compile=False)
+    float_accuracy = accuracy(student, data.x_test, data.y_test)
+    order = np.random.default_rng(cfg.run.seed).permutation(len(data.x_train))
+    representative = data.x_train[order[:q.representative_samples]]  # (r, *input_shape) float32
+
+    info: dict = {}
+    artifacts = list(ARTIFACTS)
+    if q.mode == "qat":
+        log(f"quantize  QAT: fine-tuning the fake-quantized student with {cfg.distill.method} for "
+            f"{q.qat_epochs} epochs")
+        student, info = _quantization_aware(cfg, student, data, logits, run=run, key=fp, log=log)
+    else:
+        log(f"quantize  PTQ: calibrating on {len(representative)} training samples")
+    model = _convert(student, representative)
+    require_int8_io(read_model(model, "student_int8.tflite"), "student_int8.tflite")
+
+    log("quantize  scoring the int8 model on TFLite Micro and measuring its arena")
+    result = tflm.evaluate(model, data.x_test, data.y_test)
+    arena = tflm.minimum_arena(model)
+    io = tflm.io_details(model)
+    metrics = {"mode": q.mode, "float_accuracy": round(float_accuracy, 5),
+               "int8_accuracy": round(result["accuracy"], 5),
+               "drop_pp": round(100 * (float_accuracy - result["accuracy"]), 3),
+               "model_bytes": len(model), "arena_minimum": arena["minimum"], "arena_recorded": arena.get("total"),
+               "input": io["input"], "output": io["output"], "representative_samples": len(representative), **info}
+    if q.mode == "qat":  # a QAT model does not round-trip through .keras: rebuild it with quantize_model(student)
+        run.write(QAT_WEIGHTS, student.save_weights)  # and load these weights into it
+        artifacts.append(QAT_WEIGHTS)
+    run.write("student_int8.tflite", lambda path: path.write_bytes(model))
+    run.write("golden.npz", lambda path: np.savez(path, inputs=result["inputs"], outputs=result["outputs"],
+                                                  labels=result["labels"]))
+    run.record("quantize", fp, artifacts, metrics, time.time() - started)
+    return metrics
+
+
+def _quantization_aware(cfg: Config, student, data: Dataset, logits: np.ndarray, *, run: Run, key: str,
+                        log: Callable[[str], None]):
+    """Fake-quantize the student and fine-tune it with the distillation loss on the cached teacher logits.
+    State is checkpointed after every epoch: a killed QAT resumes where it stopped (pipeline/checkpoint.py)."""
+    import tensorflow_model_optimization as tfmot
+
+    q = cfg.quantize
+    set_seed(cfg.run.seed)
+    qat = tfmot.quantization.keras.quantize_model(student)
+    trainer = Trainer(student=qat, loss_fn=make_loss(cfg.distill))
+    info = fit(trainer, train=(data.x_train, data.y_train, logits), val=(data.x_val, data.y_val),
+               seed=cfg.run.seed, schedule=Schedule(q.qat_epochs, q.qat_batch_size, q.qat_learning_rate),
+               checkpoints=run.checkpoints("quantize"), key=key, log=log)
+    info = {"qat_" + k: v for k, v in info.items()}
+    info["qat_accuracy"] = round(accuracy(qat, data.x_test, data.y_test), 5)  # fake-quant float model
+    return qat, info
+
+
+def _convert(model, representative: np.ndarray) -> bytes:
+    """Full-int8 conversion (int8 input and output); the representative set fixes the activation ranges."""
+    def samples():
+        for sample in representative:
+            yield [sample[None]]  # (1, *input_shape) float32
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = samples
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    try:
+        with warnings.catch_warnings():  # "Statistics for quantized inputs were expected": the converter's own
+            warnings.simplefilter("ignore", UserWarning)  # input quantizer takes them from the representative set
+            return bytes(converter.convert())
+    except Exception as e:  # noqa: BLE001 - the converter raises ConverterError and others
+        reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise PipelineError(f"The TFLite converter cannot make a full-int8 model of the student: {reason}.",
+                            "Use a student built from int8-supported ops (tinykd's conv, dsconv and dense).")
+
+

@@ -1,0 +1,45 @@
+"""Shared by the AOT tests: int8 .tflite files of small Keras models, converted once per test session."""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from pipeline.compiler.hostbuild import HostModel
+from pipeline.compiler import compile_model
+from pipeline.compiler.oracle import tflm_outputs
+
+
+@functools.lru_cache(maxsize=None)
+def mlperf(name: str) -> bytes:
+    from pipeline import mlperf_tiny
+    return mlperf_tiny.int8_tflite(mlperf_tiny.randomize(mlperf_tiny.BUILDERS[name](), seed=0), seed=0)
+
+
+@functools.lru_cache(maxsize=None)
+def student(family: str = "dsconv", input_shape=(8, 8, 1), classes: int = 10) -> bytes:
+    from pipeline import mlperf_tiny
+    from pipeline.config import StudentConfig
+    from pipeline.zoo import build_student
+    model = build_student(StudentConfig(family=family), input_shape, classes, seed=0)
+    return mlperf_tiny.int8_tflite(mlperf_tiny.randomize(model, seed=1), low=0.0, high=1.0)
+
+
+def keras_tflite(build, input_shape, seed: int = 0) -> bytes:
+    """Converts the model `build(inputs) -> outputs` with seeded random weights to full int8."""
+    from pipeline import mlperf_tiny
+    from pipeline.keras import keras
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(input_shape)
+    model = keras.Model(inputs, build(inputs))
+    return mlperf_tiny.int8_tflite(mlperf_tiny.randomize(model, seed), seed=seed)
+
+
+def mismatches(model: bytes, samples: int, seed: int = 0) -> tuple[int, int, object]:
+    """(mismatching output elements, output elements, compiled model) over random int8 inputs."""
+    compiled = compile_model(model)
+    x = np.random.default_rng(seed).integers(-128, 128, (samples, *compiled.input_shape[1:]), dtype=np.int8)
+    with HostModel(compiled) as host:
+        ours = host.run(x)
+    golden = tflm_outputs(model, x)
+    return int((ours != golden).sum()), int(golden.size), compiled

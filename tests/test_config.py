@@ -1,0 +1,68 @@
+"""Settings: defaults, TOML file, CLI overrides, and clear errors for every bad value."""
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Config, load_config
+from pipeline.errors import PipelineError
+from tests.conftest import invoke
+
+EXAMPLE = Path(__file__).parent.parent / "configs" / "default.toml"
+
+
+def test_example_file_is_the_defaults():
+    assert load_config(EXAMPLE) == Config()
+
+
+def test_cli_overrides_beat_the_file(tmp_path):
+    file = tmp_path / "c.toml"
+    file.write_text('[distill]\ntemperature = 2\nmethod = "dkd"\n[student]\nwidth = 4\n')
+    cfg = load_config(file, {"distill": {"temperature": 6.0, "alpha": None}})
+    assert cfg.distill.temperature == 6.0  # CLI wins
+    assert cfg.distill.method == "dkd"  # file wins over default
+    assert cfg.distill.alpha == Config().distill.alpha  # None = not given
+    assert cfg.student.width == 4
+
+
+def test_run_dir_defaults_to_the_dataset_name():
+    assert load_config().run_dir == Path("models/digits")
+    assert load_config(None, {"data": {"dataset": "x/my.data.npz"}}).run_dir == Path("models/my_data")
+    assert load_config(None, {"run": {"name": "exp1"}}).run_dir == Path("models/exp1")
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("[distill]\ntempo = 3\n", "distill.tempo"),
+    ("[nope]\nx = 1\n", "[nope]"),
+    ("[distill]\nepochs = 'ten'\n", "'ten'"),
+    ("[distill\n", "not valid TOML"),
+])
+def test_bad_config_file(tmp_path, text, needle):
+    file = tmp_path / "bad.toml"
+    file.write_text(text)
+    with pytest.raises(PipelineError) as e:
+        load_config(file)
+    assert needle in str(e.value)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--temperature", "0"], "distill.temperature=0.0"),
+    (["--temperature", "-2"], "distill.temperature=-2.0"),
+    (["--alpha", "1.5"], "distill.alpha=1.5"),
+    (["--alpha", "-0.1"], "distill.alpha=-0.1"),
+    (["--epochs", "0"], "distill.epochs=0"),
+    (["--width", "0"], "student.width=0"),
+    (["--limit", "-1"], "data.limit=-1"),
+])
+def test_bad_values_exit_2_with_one_line(args, needle, models_root):
+    root, config = models_root
+    result = invoke("distill", "--config", str(config), *args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], result.stderr
+    assert "must be" in lines[0]
+    assert not any(root.iterdir()) or [p.name for p in root.iterdir()] == ["tiny.toml"]  # nothing written
+
+
+def test_missing_config_file_names_it():
+    result = invoke("distill", "--config", "/no/such.toml")
+    assert result.exit_code == 2 and "/no/such.toml" in result.stderr

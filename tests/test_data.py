@@ -1,0 +1,100 @@
+"""Data sets: built-ins, user .npz and image folders, and the checks on bad data."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.config import DataConfig
+from pipeline.data import FASHION_DIR, load_dataset
+from pipeline.errors import PipelineError
+
+
+def npz(tmp_path: Path, name="d.npz", **arrays) -> Path:
+    rng = np.random.default_rng(0)
+    base = {"x_train": rng.random((40, 6, 5)).astype(np.float32), "y_train": np.arange(40) % 3,
+            "x_test": rng.random((12, 6, 5)).astype(np.float32), "y_test": np.arange(12) % 3}
+    base.update(arrays)
+    path = tmp_path / name
+    np.savez(path, **{k: v for k, v in base.items() if v is not None})
+    return path
+
+
+def test_digits_is_split_normalized_and_recorded():
+    data = load_dataset(DataConfig(), seed=0)
+    assert data.input_shape == (8, 8, 1) and data.num_classes == 10
+    sizes = data.info()["sizes"]
+    assert sizes["train"] + sizes["val"] + sizes["test"] == 1797
+    assert 0.0 == data.x_train.min() and data.x_train.max() == 1.0
+    assert data.normalization["scale"] == 16.0
+    assert set(np.unique(data.y_test)) == set(range(10))  # stratified test split
+
+
+def test_digits_split_depends_on_seed_only():
+    a, b, c = (load_dataset(DataConfig(), seed=s) for s in (0, 0, 1))
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    assert not np.array_equal(a.y_train, c.y_train)
+
+
+def test_limit_caps_training_samples():
+    assert len(load_dataset(DataConfig(limit=100)).y_train) == 100
+
+
+@pytest.mark.skipif(not FASHION_DIR.exists(), reason="Debian package dataset-fashion-mnist (make installs it)")
+def test_fashion_mnist_from_the_debian_package():
+    data = load_dataset(DataConfig(dataset="fashion_mnist"))
+    assert data.input_shape == (28, 28, 1) and data.num_classes == 10
+    assert len(data.y_test) == 10_000 and len(data.y_train) + len(data.y_val) == 60_000
+    assert data.normalization["scale"] == 255.0 and data.class_names[9] == "boot"
+
+
+def test_npz_images_and_series(tmp_path):
+    image = load_dataset(DataConfig(dataset=str(npz(tmp_path))))
+    assert image.kind == "image" and image.input_shape == (6, 5, 1) and image.num_classes == 3
+    series = load_dataset(DataConfig(dataset=str(npz(tmp_path)), layout="series"))
+    assert series.kind == "series" and series.input_shape == (6, 5)
+    x = np.random.default_rng(1).integers(0, 255, (40, 4, 4, 3), dtype=np.uint8)
+    rgb = load_dataset(DataConfig(dataset=str(npz(tmp_path, x_train=x, x_test=x[:12]))))
+    assert rgb.input_shape == (4, 4, 3) and rgb.normalization["scale"] == 255.0
+    assert image.source_sha256 and len(image.source_sha256) == 64
+
+
+@pytest.mark.parametrize("arrays, needle", [
+    ({"y_test": None}, "lacks y_test"),
+    ({"y_train": np.arange(39) % 3}, "x_train has 40 samples but y_train has 39"),
+    ({"x_train": np.full((40, 6, 5), np.nan)}, "x_train in"),
+    ({"x_test": np.full((12, 6, 5), np.inf)}, "NaN/inf"),
+    ({"y_test": np.array([0, 1, 2] * 3 + [0, 1, 7])}, "contains label 7"),
+    ({"y_train": np.arange(40) % 3 - 1}, "contains label -1"),
+    ({"y_train": np.arange(40) % 3 + 0.5}, "non-integer labels"),
+    ({"x_test": np.zeros((12, 5, 6))}, "(5, 6)"),
+])
+def test_bad_npz(tmp_path, arrays, needle):
+    with pytest.raises(PipelineError) as e:
+        load_dataset(DataConfig(dataset=str(npz(tmp_path, **arrays))))
+    assert needle in str(e.value)
+
+
+def test_unknown_and_missing_sources(tmp_path):
+    with pytest.raises(PipelineError, match="Unknown data set 'mnist3'"):
+        load_dataset(DataConfig(dataset="mnist3"))
+    with pytest.raises(PipelineError, match="does not exist"):
+        load_dataset(DataConfig(dataset=str(tmp_path / "none.npz")))
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(PipelineError, match="Cannot read"):
+        load_dataset(DataConfig(dataset=str(tmp_path / "junk.npz")))
+
+
+def test_image_folder_one_subfolder_per_class(tmp_path):
+    import tensorflow as tf
+    rng = np.random.default_rng(0)
+    for label in ("cat", "dog"):
+        (tmp_path / label).mkdir()
+        for i in range(10):
+            pixels = rng.integers(0, 255, (6, 6, 1), dtype=np.uint8)
+            (tmp_path / label / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+    data = load_dataset(DataConfig(dataset=str(tmp_path), val_fraction=0.2, test_fraction=0.2))
+    assert data.class_names == ["cat", "dog"] and data.input_shape == (6, 6, 1)
+    assert len(data.y_train) + len(data.y_val) + len(data.y_test) == 20
+    (tmp_path / "dog" / "big.png").write_bytes(tf.io.encode_png(np.zeros((7, 6, 1), np.uint8)).numpy())
+    with pytest.raises(PipelineError, match="big.png"):
+        load_dataset(DataConfig(dataset=str(tmp_path)))

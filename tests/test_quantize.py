@@ -1,0 +1,96 @@
+"""Quantization stage: int8 model, TFLM scoring and golden outputs, skipping, and bad input."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import invoke, snapshot
+from pipeline import tflm
+from pipeline.config import load_config
+from pipeline.data import load_dataset
+from pipeline.errors import PipelineError
+from pipeline.tflite_file import io_tensors, read_model, type_name
+
+
+def test_int8_model_has_int8_input_and_output(tiny_int8):
+    model = read_model(tiny_int8.model)
+    for which in ("inputs", "outputs"):
+        assert [type_name(t.type) for t in io_tensors(model, which)] == ["INT8"]
+    assert tiny_int8.quantize["mode"] == "qat" and tiny_int8.quantize["model_bytes"] == tiny_int8.model.stat().st_size
+
+
+def test_golden_outputs_are_what_tflm_gives(tiny_int8):
+    golden = np.load(tiny_int8.path / "golden.npz")
+    data = load_dataset(tiny_int8.cfg.data, tiny_int8.cfg.run.seed)
+    info = tflm.io_details(tiny_int8.model.read_bytes())
+    assert golden["inputs"].dtype == np.int8 and golden["outputs"].dtype == np.int8
+    assert golden["inputs"].shape == data.x_test.shape and golden["outputs"].shape == (len(data.y_test), 10)
+    np.testing.assert_array_equal(golden["labels"], data.y_test)
+    expected_inputs = tflm.quantize_input(data.x_test, info["input"]["scale"], info["input"]["zero_point"])
+    np.testing.assert_array_equal(golden["inputs"], expected_inputs)
+    # The oracle: a fresh TFLM interpreter on a subset gives the recorded outputs bit for bit.
+    np.testing.assert_array_equal(tflm.run(tiny_int8.model.read_bytes(), golden["inputs"][:50]),
+                                  golden["outputs"][:50])
+    accuracy = np.mean(np.argmax(golden["outputs"], axis=1) == golden["labels"])
+    assert tiny_int8.quantize["int8_accuracy"] == pytest.approx(accuracy, abs=1e-5)
+
+
+def test_quantize_input_rounds_half_away_from_zero_and_clamps():
+    x = np.array([0.5, 1.5, -0.5, -1.5, 2.4999, 1000.0, -1000.0], dtype=np.float32)
+    np.testing.assert_array_equal(tflm.quantize_input(x, 1.0, 0), [1, 2, -1, -2, 2, 127, -128])
+    np.testing.assert_array_equal(tflm.quantize_input(np.float32([0.25]), 0.5, -3), [-2])
+
+
+def test_unchanged_stage_is_skipped(tiny_int8):
+    from pipeline.quantize import quantize
+    messages = []
+    before = snapshot(tiny_int8.path)
+    quantize(tiny_int8.cfg, log=messages.append)
+    assert any("skipped" in m for m in messages)
+    assert snapshot(tiny_int8.path) == before
+
+
+@pytest.mark.slow
+def test_ptq_mode_on_a_copy(tiny_int8, tmp_path):
+    from pipeline.quantize import quantize
+    shutil.copytree(tiny_int8.path, tmp_path / "tiny")
+    cfg = load_config(tiny_int8.config_file, {"run": {"root": str(tmp_path)}, "quantize": {"mode": "ptq"}})
+    metrics = quantize(cfg, log=lambda m: None)
+    assert metrics["mode"] == "ptq" and "qat_accuracy" not in metrics
+    assert metrics["float_accuracy"] == tiny_int8.quantize["float_accuracy"]
+    assert type_name(io_tensors(read_model(tmp_path / "tiny" / "student_int8.tflite"), "inputs")[0].type) == "INT8"
+
+
+def test_missing_run_says_to_distill_first(tmp_path):
+    result = invoke("quantize", "--run", "never-distilled")
+    assert result.exit_code == 2
+    assert "never-distilled" in result.stderr and "tinykd distill" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("option, value", [("--qat-epochs", "0"), ("--representative-samples", "-5")])
+def test_bad_quantize_settings_exit_2_naming_the_value(tiny_int8, option, value):
+    before = snapshot(tiny_int8.path)
+    result = invoke("quantize", "--config", tiny_int8.config_file, option, value)
+    assert result.exit_code == 2 and value in result.stderr
+    assert snapshot(tiny_int8.path) == before
+
+
+def test_quantize_mode_is_validated():
+    with pytest.raises(PipelineError, match="int4"):
+        load_config(None, {"quantize": {"mode": "int4"}})
+
+
+def test_qat_weights_rebuild_the_fine_tuned_model(tiny_int8):
+    """DESIGN.md: QAT models do not round-trip through .keras; quantize_model(student) + load_weights does."""
+    import tensorflow_model_optimization as tfmot
+
+    from pipeline.keras import keras
+    from pipeline.train import accuracy
+    student = keras.models.load_model(tiny_int8.path / "student.keras", compile=False)
+    rebuilt = tfmot.quantization.keras.quantize_model(student)
+    rebuilt.load_weights(tiny_int8.path / "student_qat_weights.h5")
+    data = load_dataset(tiny_int8.cfg.data, tiny_int8.cfg.run.seed)
+    assert accuracy(rebuilt, data.x_test, data.y_test) == pytest.approx(tiny_int8.quantize["qat_accuracy"], abs=1e-5)

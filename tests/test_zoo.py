@@ -1,0 +1,87 @@
+"""Model zoo: architectures, parameter and MAC counts, and checks on a user's teacher."""
+import numpy as np
+import pytest
+
+from pipeline.config import StudentConfig, TeacherConfig
+from pipeline.errors import PipelineError
+from pipeline.keras import keras
+from pipeline.zoo import build_student, build_teacher, count_macs, load_teacher
+
+
+def test_macs_by_hand():
+    x = inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same")(x)  # 8*8 outputs * 3*3*3 * 4 = 6912
+    x = keras.layers.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2)(x)  # 4*4 * 9 * 8 = 1152
+    x = keras.layers.Conv1D(5, 2)(keras.layers.Reshape((16, 8))(x))  # 15 * 2*8 * 5 = 1200
+    x = keras.layers.Dense(7)(keras.layers.Flatten()(x))  # 75 * 7 = 525
+    assert count_macs(keras.Model(inputs, x)) == 6912 + 1152 + 1200 + 525
+
+
+@pytest.mark.parametrize("family", ["conv", "dsconv", "dense"])
+@pytest.mark.parametrize("shape", [(8, 8, 1), (28, 28, 1), (49, 10, 1), (32, 3)])
+def test_students_are_tiny_and_output_logits(family, shape):
+    student = build_student(StudentConfig(family=family, width=8, depth=3), shape, 10)
+    teacher = build_teacher(TeacherConfig(width=64), shape, 10)
+    assert student.output_shape == (None, 10) and teacher.output_shape == (None, 10)
+    assert student.layers[-1].activation.__name__ == "linear"
+    # Conv students stay tiny whatever the input size; an MLP grows with it (its first layer sees every pixel).
+    assert teacher.count_params() >= (20 if family != "dense" else 2) * student.count_params()
+    assert 0 < count_macs(student) < count_macs(teacher)
+
+
+def test_width_and_depth_grow_the_student():
+    small = build_student(StudentConfig(width=8, depth=2), (28, 28, 1), 10).count_params()
+    wide = build_student(StudentConfig(width=16, depth=2), (28, 28, 1), 10).count_params()
+    deep = build_student(StudentConfig(width=8, depth=3), (28, 28, 1), 10).count_params()
+    assert small < wide and small < deep
+
+
+def save_teacher(tmp_path, classes=10, shape=(8, 8, 1), softmax=False, name="t.keras"):
+    x = inputs = keras.Input(shape)
+    x = keras.layers.Dense(classes, activation="softmax" if softmax else None)(keras.layers.Flatten()(x))
+    path = tmp_path / name
+    keras.Model(inputs, x).save(path)
+    return path
+
+
+def test_user_teacher_loads_in_every_format(tmp_path):
+    for name in ("t.keras", "t.h5"):
+        model, probabilities = load_teacher(str(save_teacher(tmp_path, name=name)), (8, 8, 1), 10)
+        assert model.output_shape == (None, 10) and not probabilities
+    model = keras.models.load_model(save_teacher(tmp_path))
+    model.save(tmp_path / "saved", save_format="tf")
+    assert load_teacher(str(tmp_path / "saved"), (8, 8, 1), 10)[0].output_shape == (None, 10)
+    assert load_teacher(str(save_teacher(tmp_path, softmax=True, name="p.keras")), (8, 8, 1), 10)[1]
+
+
+@pytest.mark.parametrize("make, needle", [
+    (lambda p: p / "none.keras", "does not exist"),
+    (lambda p: (p / "bad.keras").write_bytes(b"garbage") and p / "bad.keras", "Cannot load teacher"),
+    (lambda p: (p / "t.pt").write_bytes(b"x") and p / "t.pt", "suffix '.pt'"),
+    (lambda p: save_teacher(p, classes=7), "7 output classes, the data has 10"),
+    (lambda p: save_teacher(p, shape=(9, 9, 1)), "(9, 9, 1)"),
+])
+def test_bad_teachers(tmp_path, make, needle):
+    path = make(tmp_path)
+    with pytest.raises(PipelineError) as e:
+        load_teacher(str(path), (8, 8, 1), 10)
+    assert needle in str(e.value) and str(path) in str(e.value)
+
+
+def lambda_teacher(tmp_path, suffix):
+    x = inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Lambda(lambda t: t * 2.0)(x)
+    path = tmp_path / f"lambda{suffix}"
+    keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(x))).save(
+        path, **({"save_format": "tf"} if suffix == "" else {}))
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5", ""])
+def test_lambda_teacher_is_refused_unless_unsafe(tmp_path, suffix):
+    path = lambda_teacher(tmp_path, suffix)
+    with pytest.raises(PipelineError) as e:
+        load_teacher(str(path), (8, 8, 1), 10)
+    assert "Lambda layer" in str(e.value) and str(path) in str(e.value) and "--unsafe" in str(e.value)
+    model, _ = load_teacher(str(path), (8, 8, 1), 10, unsafe=True)
+    np.testing.assert_allclose(model(np.ones((1, 8, 8, 1))).shape, (1, 10))
