@@ -127,7 +127,9 @@ def table(report: dict) -> str:
               f"Hinton α = {st['distill']['alpha']:g}. The student has 1/{ratio:.0f} of the teacher's parameters. "
               f"sd is the sample standard deviation over seeds; gains are paired per seed. "
               f"{st['machine']['cores']} CPU cores shared with other jobs, {st['jobs']} seeds in parallel processes "
-              f"(so train s/seed is time under contention), wall time {report['wall_seconds'] / 60:.1f} min."]
+              f"(so train s/seed is time under contention), wall time {report['wall_seconds'] / 60:.1f} min"
+              + (" (teachers reused from an earlier bench; their s/seed is that bench's training time)."
+                 if st.get("teachers_reused_from") else ".")]
     return "\n".join(lines) + "\n"
 
 
