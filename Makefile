@@ -7,12 +7,15 @@ BIN := $(VENV)/bin
 # python3-venv: the virtualenv; dataset-fashion-mnist: the benchmark data set; g++: compiles generated C in tests.
 # gcc-arm-none-eabi + libnewlib-arm-none-eabi: Cortex-M4 firmware for the emulator (C only: no libstdc++, 1.5 GB);
 # qemu-system-arm: runs it on the mps2-an386 board (tinykd emulate / validate --emulator qemu).
-APT_PACKAGES := python3-venv dataset-fashion-mnist g++ gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+# clang + libclang-rt-14-dev: libFuzzer with ASan/UBSan for the firmware's protocol parser (make fuzz, tests).
+APT_PACKAGES := python3-venv dataset-fashion-mnist g++ gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
+                clang libclang-rt-14-dev
+FUZZ_SECONDS ?= 600
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: run test install apt bench clean
+.PHONY: run test install apt bench fuzz reliability clean
 run: install
 	$(BIN)/tinykd run
 
@@ -22,6 +25,15 @@ test: install
 bench: install
 	$(BIN)/python bench/kd_quality.py
 	$(BIN)/python bench/memory.py
+
+# Long libFuzzer run on the firmware's protocol parser and request handler; prints the execution count and
+# writes bench/results/fuzz.json (make test runs it for 20 s).
+fuzz: install
+	$(BIN)/python bench/fuzz.py --seconds $(FUZZ_SECONDS)
+
+# 10,000 samples through a fault-injecting link (1% of frames damaged): bench/results/reliability.json.
+reliability: install
+	$(BIN)/python bench/reliability.py
 
 install: apt $(STAMP)
 

@@ -42,8 +42,9 @@ class BuildResult:
 
 
 def build(target: str, model_dir: str | Path, budget: str = "nano33ble", out_dir: str | Path | None = None,
-          sanitize: bool = False, stack_bytes: int = 8192) -> BuildResult:
-    """Compile the firmware for `target` around the model in `model_dir` (model.h + model.c + any other .c)."""
+          sanitize: bool = False, stack_bytes: int = 8192, defines: dict | None = None) -> BuildResult:
+    """Compile the firmware for `target` around the model in `model_dir` (model.h + model.c + any other .c).
+    `defines` adds -DNAME=VALUE macros (e.g. TK_PROTO_MAX_PAYLOAD for a model whose input exceeds 2 KB)."""
     check_target(target)
     board = get_board(budget)
     model_dir = Path(model_dir)
@@ -63,7 +64,7 @@ def build(target: str, model_dir: str | Path, budget: str = "nano33ble", out_dir
     if KERNELS.is_dir():
         sources += sorted(KERNELS.rglob("*.c"))
         includes += [KERNELS] + ([KERNELS / "include"] if (KERNELS / "include").is_dir() else [])
-    flags = COMMON_FLAGS + [f"-I{path}" for path in includes]
+    flags = COMMON_FLAGS + [f"-I{path}" for path in includes] + [f"-D{k}={v}" for k, v in (defines or {}).items()]
     if target == "host":
         return _build_host(sources, flags, out, budget, sanitize)
     if sanitize:

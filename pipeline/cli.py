@@ -197,7 +197,9 @@ def verify(model, samples, run_name, seed, as_json):
         if not run_dir.is_dir():
             raise PipelineError(f"Run folder {run_name!r} not found (looked in {run_dir}).",
                                 "Give a name under models/ or a path.")
-    result = run_verify(model, samples=samples, run_dir=run_dir, seed=seed, log=click.echo)
+    # with --json, stdout carries only the JSON document
+    result = run_verify(model, samples=samples, run_dir=run_dir, seed=seed,
+                        log=lambda message: click.echo(message, err=as_json))
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:

@@ -6,6 +6,7 @@ import json
 import click
 
 from pipeline.cli import cli
+from pipeline.ports import SerialPort
 from pipeline.targets import BOARDS, TARGETS
 
 MODEL_DIR_HELP = "Folder with the AOT model (model.h, model.c)."
@@ -50,7 +51,8 @@ def emulate_command(emulator, elf):
 
 
 @cli.command("validate")
-@click.option("--port", help="pyserial URL of a device: /dev/ttyACM0, socket://127.0.0.1:PORT, a pty path.")
+@click.option("--port", type=SerialPort(),
+              help="pyserial URL of a device: /dev/ttyACM0, socket://127.0.0.1:PORT, a pty path.")
 @click.option("--emulator", type=click.Choice(["qemu", "host", "renode"]),
               help="Build the firmware, run it in this emulator and validate it.")
 @click.option("--run-dir", default="models/digits", show_default=True, type=click.Path(file_okay=False),
@@ -86,7 +88,7 @@ def validate_command(port, emulator, run_dir, model_dir, budget, limit, timeout,
 
 @cli.command("flash")
 @click.option("--board", type=click.Choice(list(BOARDS)), required=True)
-@click.option("--port", required=True, help="Serial port of the board, e.g. /dev/ttyACM0.")
+@click.option("--port", required=True, type=SerialPort(urls=False), help="Serial port of the board, e.g. /dev/ttyACM0.")
 @click.option("--engine", type=click.Choice(["aot", "tflm"]), default="aot", show_default=True)
 @click.option("--model-dir", required=True, type=click.Path(file_okay=False),
               help="Folder with the exported model (AOT: model.h/.c; TFLM: model_data.h/.cc).")

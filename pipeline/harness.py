@@ -29,7 +29,7 @@ GOLDEN_KEYS = {  # accepted names of each golden array (first found wins)
     "outputs": ("outputs", "y_int8", "golden"),  # (N, *output dims without batch) int8, from the TFLM runtime
     "labels": ("labels", "y", "y_test"),  # (N,) int class labels
 }
-MAX_RESETS = 5  # device resets tolerated in one run before giving up
+MAX_RESETS = 5  # device resets in a row without a validated sample before giving up (a crash loop)
 
 
 def load_golden(run_dir: Path, limit: int = 0) -> dict[str, np.ndarray]:
@@ -73,6 +73,35 @@ def check_device(hello: P.Hello, expected_sha: str, golden: dict, url: str) -> N
                             f"values, the golden data has {per_in} and {per_out}.", "Rerun `tinykd export`.")
 
 
+class Resets:
+    """Counts device resets; too many in a row without a validated sample in between is a crash loop."""
+
+    def __init__(self, url: str):
+        self.url, self.total, self.in_a_row = url, 0, 0
+
+    def seen(self) -> None:
+        self.total += 1
+        self.in_a_row += 1
+        if self.in_a_row > MAX_RESETS:
+            raise PipelineError(f"The device on '{self.url}' reset {self.in_a_row} times in a row without "
+                                f"answering a sample ({self.total} resets in this run).",
+                                "It may be crashing on an input: check its power and firmware.")
+
+    def progress(self) -> None:
+        self.in_a_row = 0
+
+
+def handshake(link: Link, expected_sha: str, golden: dict, url: str, resets: Resets) -> P.Hello:
+    """HELLO, then refuse a device running another model; a reset during the handshake starts it over."""
+    while True:
+        try:
+            hello = link.hello()
+            check_device(hello, expected_sha, golden, url)
+            return hello
+        except DeviceReset:
+            resets.seen()
+
+
 def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0, retries: int = 5,
              icount_shift: int | None = None, progress: bool = True, opener=serial.serial_for_url,
              bye: bool = False, reconnect_s: float = 5.0) -> dict:
@@ -87,25 +116,21 @@ def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0
     count = len(inputs)
     link = Link(open_port(url, opener), url, timeout=timeout, retries=retries,
                 reopen=lambda: open_port(url, opener), reconnect_s=reconnect_s)
+    resets = Resets(url)
     try:
         link.resync()  # pyserial discarded what was in flight when it opened the port: start on a frame boundary
-        hello = link.hello()
-        check_device(hello, expected_sha, golden, url)
+        hello = handshake(link, expected_sha, golden, url, resets)
         outputs = np.zeros((count, hello.output.bytes), np.int8)  # (N, output bytes) int8, as the device said
         ticks = np.zeros(count, np.int64)
-        resets, wrong, index, start = 0, 0, 0, time.perf_counter()
+        wrong, index, start = 0, 0, time.perf_counter()
         with tqdm(total=count, desc="validate", unit="sample", disable=not progress, leave=False) as bar:
             while index < count:
                 sample = inputs[index].tobytes()
                 try:
                     reply = P.InferReply.decode(link.request(P.INFER, sample).payload)
                 except DeviceReset:
-                    resets += 1
-                    if resets > MAX_RESETS:
-                        raise PipelineError(f"The device on '{url}' reset {resets} times during validation.",
-                                            "It may be crashing on an input: check its power and firmware.")
-                    hello = link.hello()  # the same model again? (a reset device may run other firmware)
-                    check_device(hello, expected_sha, golden, url)
+                    resets.seen()  # a reset device may run other firmware: handshake again
+                    hello = handshake(link, expected_sha, golden, url, resets)
                     continue  # resend the same sample
                 if reply.input_crc != zlib.crc32(sample) or len(reply.output) != hello.output.bytes:
                     link.retried += 1  # a reply to some other input: never record it
@@ -115,21 +140,24 @@ def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0
                                             "result of another input.", "Its firmware is faulty: rebuild it.")
                     continue
                 wrong = 0
+                resets.progress()
                 outputs[index] = np.frombuffer(reply.output, np.int8)
                 ticks[index] = reply.ticks
                 index += 1
                 bar.update(1)
         seconds = time.perf_counter() - start
-        try:
-            stats = P.Stats.decode(link.request(P.STATS).payload)
-        except DeviceReset:  # the counters are gone with the reset; the results were already checked
-            link.hello()
-            stats = P.Stats.decode(link.request(P.STATS).payload)
+        while True:
+            try:
+                stats = P.Stats.decode(link.request(P.STATS).payload)
+                break
+            except DeviceReset:  # the counters are gone with the reset; the results were already checked
+                resets.seen()
+                handshake(link, expected_sha, golden, url, resets)
         if bye:
             link.bye()
     finally:
         link.port.close()
-    return summarize(golden, outputs, ticks, seconds, hello, stats, link, resets, icount_shift)
+    return summarize(golden, outputs, ticks, seconds, hello, stats, link, resets.total, icount_shift)
 
 
 def record(run_dir: str | Path, report: dict, url: str) -> None:

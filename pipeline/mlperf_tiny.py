@@ -90,18 +90,22 @@ def randomize(model: keras.Model, seed: int) -> keras.Model:
     return model
 
 
-def int8_tflite(model: keras.Model, *, samples: int = 32, seed: int = 0, low: float = -1.0,
-                high: float = 1.0) -> bytes:
+def int8_tflite(model, *, samples: int = 32, seed: int = 0, low: float = -1.0, high: float = 1.0) -> bytes:
     """Full-int8 TFLite flatbuffer (int8 input and output), calibrated on uniform random data in [low, high].
-    For tests and benchmarks; the quantize stage calibrates on real data."""
+    `model` is a keras.Model, or a tf.function with a batch-1 input_signature (for ops Keras does not emit as
+    such, e.g. a dilated CONV_2D). For tests and benchmarks; the quantize stage calibrates on real data."""
     rng = np.random.default_rng(seed)
-    shape = tuple(model.input_shape[1:])
+    if isinstance(model, keras.Model):
+        shape = tuple(model.input_shape[1:])
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    else:
+        shape = tuple(model.input_signature[0].shape[1:])
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model)
 
     def representative():
         for _ in range(samples):
             yield [rng.uniform(low, high, (1, *shape)).astype(np.float32)]
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

@@ -35,6 +35,15 @@ def keras_tflite(build, input_shape, seed: int = 0) -> bytes:
     return mlperf_tiny.int8_tflite(mlperf_tiny.randomize(model, seed), seed=seed)
 
 
+def function_tflite(build, input_shape, seed: int = 0) -> bytes:
+    """Converts the tf.function `build(x) -> y` (x: (1, *input_shape) float32) to full int8: for ops that Keras
+    layers do not emit as such (a dilated convolution, which Keras lowers to SPACE_TO_BATCH_ND)."""
+    from pipeline import mlperf_tiny
+    from pipeline.keras import tf
+    function = tf.function(build, input_signature=[tf.TensorSpec((1, *input_shape), tf.float32)])
+    return mlperf_tiny.int8_tflite(function, seed=seed)
+
+
 def mismatches(model: bytes, samples: int, seed: int = 0) -> tuple[int, int, object]:
     """(mismatching output elements, output elements, compiled model) over random int8 inputs."""
     compiled = compile_model(model)

@@ -3,6 +3,7 @@ the memory plan against TFLM's arena, and the generated C under strict host and 
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
 from aot_models import keras_tflite, mismatches, mlperf, student
@@ -10,6 +11,7 @@ from pipeline.compiler import compile_model
 from pipeline.compiler.codegen import KERNELS_DIR
 from pipeline.compiler.hostbuild import kernel_sources
 from pipeline.compiler.oracle import tflm_arena_bytes
+from pipeline.compiler import planner
 from pipeline.compiler.planner import plan_memory
 from pipeline.compiler.graph import build_graph
 from pipeline.errors import PipelineError
@@ -42,17 +44,73 @@ def test_whole_model_bit_exact_and_smaller_arena(name):
     assert 0 < compiled.arena_bytes <= tflm, f"{name}: AOT arena {compiled.arena_bytes} > TFLM arena {tflm}"
 
 
-def test_memory_plan_never_overlaps_live_tensors():
-    graph = build_graph(read_model(mlperf("resnet8")))
+@pytest.mark.parametrize("name", ["resnet8", "ds_cnn"])
+def test_memory_plan_overlaps_only_a_conv_output_below_its_input(name):
+    graph = build_graph(read_model(mlperf(name)))
     plan = plan_memory(graph)
-    buffers = plan.buffers
-    for i, a in enumerate(buffers):
-        assert a.offset >= 0 and a.offset + a.size <= plan.arena_bytes
-        for b in buffers[i + 1:]:
-            live_together = a.first <= b.last and b.first <= a.last
-            apart = a.offset + a.size <= b.offset or b.offset + b.size <= a.offset
-            assert not live_together or apart, (a, b)
-    assert plan.arena_bytes < sum(b.size for b in buffers)  # reuse happened
+    assert plan.overlaps, "no conv overlap chosen: the test would prove nothing"
+    live = {}  # tensor -> (first op, last op)
+    for op in graph.ops:
+        for t in op.outputs + [t for t in op.inputs if t in plan.offsets]:
+            live[t] = (live.get(t, (op.index,))[0], op.index)
+    overlapped = {(op.inputs[0], op.outputs[0]): planner.overlap_shift(graph, op)
+                  for op in graph.ops if op.index in plan.overlaps}
+    # element-wise ops in place: output at its input's offset (each element read before it is written)
+    overlapped.update({(t, op.outputs[0]): 0 for op in graph.ops if op.name in planner.IN_PLACE_OPS
+                       for t in op.inputs if plan.offsets.get(t, -1) == plan.offsets.get(op.outputs[0])})
+    tensors = sorted(plan.offsets)
+    for i, a in enumerate(tensors):
+        a_start, a_end = plan.offsets[a], plan.offsets[a] + graph.tensors[a].size
+        assert 0 <= a_start and a_end <= plan.arena_bytes
+        for b in tensors[i + 1:]:
+            b_start, b_end = plan.offsets[b], plan.offsets[b] + graph.tensors[b].size
+            live_together = live[a][0] <= live[b][1] and live[b][0] <= live[a][1]
+            if live_together and a_start < b_end and b_start < a_end:
+                pair = (a, b) if (a, b) in overlapped else (b, a)
+                assert pair in overlapped, f"tensors {a} and {b} share bytes while both are live"
+                assert plan.offsets[pair[0]] - plan.offsets[pair[1]] >= overlapped[pair]
+    assert plan.arena_bytes < sum(graph.tensors[t].size for t in tensors)  # reuse happened
+
+
+def test_overlap_shift_is_the_row_by_row_bound():
+    """The closed form equals the definition: max over output rows y of (y+1) * out_row - first input row still
+    read * in_row, over random conv geometries (strides, dilations, SAME/VALID)."""
+    from types import SimpleNamespace
+
+    from pipeline.compiler.graph import Graph, Op, Tensor
+    from pipeline.compiler.lower import _padding
+    rng = np.random.default_rng(5)
+    checked = 0
+    while checked < 500:
+        h, w, k, stride, dilation = (int(v) for v in rng.integers(1, [21, 5, 6, 4, 4]))
+        c_in, c_out, same = int(rng.integers(1, 5)), int(rng.integers(1, 5)), int(rng.integers(0, 2))
+        out_h = -(-h // stride) if same else (h - (k - 1) * dilation - 1) // stride + 1
+        out_w = -(-w // stride)
+        if out_h < 1:
+            continue
+        shapes = [(1, h, w, c_in), (c_out, k, k, c_in), (1, out_h, out_w, c_out)]
+        tensors = [Tensor(i, "", shape, "INT8", [1.0], [0]) for i, shape in enumerate(shapes)]
+        options = SimpleNamespace(padding=0 if same else 1, strideH=stride, strideW=stride,
+                                  dilationHFactor=dilation, dilationWFactor=dilation)
+        op = Op(0, "CONV_2D", [0, 1], [2], options)
+        pad = _padding(options.padding, h, k, stride, dilation, out_h)
+        bound = max((y + 1) * out_w * c_out - min(h, max(0, y * stride - pad)) * w * c_in for y in range(out_h))
+        assert planner.overlap_shift(Graph("g", tensors, [op], 0, 2), op) == -(-max(bound, 0) // 4) * 4
+        checked += 1
+
+
+def test_a_smaller_overlap_shift_breaks_bit_exactness(monkeypatch):
+    """The whole-model tests can see a wrong overlap: one input row less of shift corrupts the output."""
+    exact = planner.overlap_shift
+
+    def one_row_short(graph, op):
+        shift = exact(graph, op)
+        x = graph.tensors[op.inputs[0]]
+        return None if shift is None else max(0, shift - x.shape[2] * x.shape[3])
+
+    monkeypatch.setattr(planner, "overlap_shift", one_row_short)
+    differ, total, compiled = mismatches(mlperf("resnet8"), 10, seed=3)
+    assert differ > 0
 
 
 def test_generated_header_follows_the_firmware_contract():

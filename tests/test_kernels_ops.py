@@ -1,51 +1,112 @@
 """Each kernel against the TFLite Micro runtime, bit for bit, over a table of shapes and parameters: one small
-Keras model per case (seeded random weights), converted to full int8, compiled, run on random int8 inputs."""
+model per case (seeded random weights), converted to full int8, compiled, run on random int8 inputs. Every case
+names the operator it exists for, and the test checks that the converter really emitted it."""
+import numpy as np
 import pytest
 
-from aot_models import keras_tflite, mismatches
-from pipeline.keras import keras
+from aot_models import function_tflite, keras_tflite, mismatches
+from pipeline.compiler.graph import build_graph
+from pipeline.keras import keras, tf
+from pipeline.tflite_file import read_model
 
 L = keras.layers
 SAMPLES = 20
 
+
+def _big(std=20.0):
+    """A Dense initializer whose outputs span a far wider range than its inputs (forces a rescale)."""
+    return keras.initializers.RandomNormal(0.0, std, seed=1)
+
+
+# name: (input shape, build(inputs) -> outputs with Keras layers, the operator the case is for)
 CASES = {
-    # CONV_2D: strides, SAME/VALID, kernel shapes, fused RELU / RELU6. (Keras lowers dilated convolutions to
-    # SPACE_TO_BATCH_ND + CONV_2D + BATCH_TO_SPACE_ND, so the kernels' dilation path is not reached from Keras.)
-    "conv_same_s1": ((9, 9, 3), lambda x: L.Conv2D(5, 3, padding="same")(x)),
-    "conv_valid_s2_relu": ((10, 11, 2), lambda x: L.Conv2D(4, 3, strides=2, activation="relu")(x)),
-    "conv_same_s2_rect": ((12, 7, 3), lambda x: L.Conv2D(6, (5, 2), strides=(2, 1), padding="same")(x)),
-    "conv_1x1_relu6": ((6, 6, 8), lambda x: L.ReLU(6.0)(L.Conv2D(8, 1)(x))),
+    # CONV_2D: strides, SAME/VALID, kernel shapes, fused RELU / RELU6 (dilation: see FUNCTION_CASES)
+    "conv_same_s1": ((9, 9, 3), lambda x: L.Conv2D(5, 3, padding="same")(x), "CONV_2D"),
+    "conv_valid_s2_relu": ((10, 11, 2), lambda x: L.Conv2D(4, 3, strides=2, activation="relu")(x), "CONV_2D"),
+    "conv_same_s2_rect": ((12, 7, 3), lambda x: L.Conv2D(6, (5, 2), strides=(2, 1), padding="same")(x), "CONV_2D"),
+    "conv_1x1_relu6": ((6, 6, 8), lambda x: L.ReLU(6.0)(L.Conv2D(8, 1)(x)), "CONV_2D"),
     # DEPTHWISE_CONV_2D: depth multiplier, strides, padding
-    "dw_same": ((8, 8, 4), lambda x: L.DepthwiseConv2D(3, padding="same")(x)),
-    "dw_mult2_s2_valid": ((9, 9, 3), lambda x: L.DepthwiseConv2D(3, strides=2, depth_multiplier=2)(x)),
-    "dw_relu_5x5": ((10, 10, 2), lambda x: L.DepthwiseConv2D(5, padding="same", activation="relu")(x)),
+    "dw_same": ((8, 8, 4), lambda x: L.DepthwiseConv2D(3, padding="same")(x), "DEPTHWISE_CONV_2D"),
+    "dw_mult2_s2_valid": ((9, 9, 3), lambda x: L.DepthwiseConv2D(3, strides=2, depth_multiplier=2)(x),
+                          "DEPTHWISE_CONV_2D"),
+    "dw_relu_5x5": ((10, 10, 2), lambda x: L.DepthwiseConv2D(5, padding="same", activation="relu")(x),
+                    "DEPTHWISE_CONV_2D"),
     # FULLY_CONNECTED on flat and on 4-D inputs
-    "fc": ((20,), lambda x: L.Dense(7)(x)),
-    "fc_relu_flatten": ((4, 4, 3), lambda x: L.Dense(5, activation="relu")(L.Flatten()(x))),
+    "fc": ((20,), lambda x: L.Dense(7)(x), "FULLY_CONNECTED"),
+    "fc_relu_flatten": ((4, 4, 3), lambda x: L.Dense(5, activation="relu")(L.Flatten()(x)), "FULLY_CONNECTED"),
     # pools (SAME / VALID, strides), MEAN (global average)
-    "maxpool_valid": ((8, 8, 3), lambda x: L.MaxPool2D(2)(x)),
-    "maxpool_same_s1": ((7, 7, 2), lambda x: L.MaxPool2D(3, strides=1, padding="same")(x)),
-    "avgpool_same": ((7, 9, 3), lambda x: L.AveragePooling2D(3, strides=2, padding="same")(x)),
-    "avgpool_valid": ((8, 8, 4), lambda x: L.AveragePooling2D(2)(x)),
-    "mean_gap": ((5, 6, 8), lambda x: L.GlobalAveragePooling2D()(L.Conv2D(8, 1)(x))),
-    "mean_keepdims": ((4, 4, 6), lambda x: L.GlobalAveragePooling2D(keepdims=True)(L.Conv2D(6, 1)(x))),
+    "maxpool_valid": ((8, 8, 3), lambda x: L.MaxPool2D(2)(x), "MAX_POOL_2D"),
+    "maxpool_same_s1": ((7, 7, 2), lambda x: L.MaxPool2D(3, strides=1, padding="same")(x), "MAX_POOL_2D"),
+    "avgpool_same": ((7, 9, 3), lambda x: L.AveragePooling2D(3, strides=2, padding="same")(x), "AVERAGE_POOL_2D"),
+    "avgpool_valid": ((8, 8, 4), lambda x: L.AveragePooling2D(2)(x), "AVERAGE_POOL_2D"),
+    "mean_gap": ((5, 6, 8), lambda x: L.GlobalAveragePooling2D()(L.Conv2D(8, 1)(x)), "MEAN"),
+    "mean_keepdims": ((4, 4, 6), lambda x: L.GlobalAveragePooling2D(keepdims=True)(L.Conv2D(6, 1)(x)), "MEAN"),
     # ADD (residual), SOFTMAX, LOGISTIC, RESHAPE, PAD, CONCATENATION
-    "add": ((6, 6, 4), lambda x: L.Add()([L.Conv2D(4, 1)(x), L.Conv2D(4, 3, padding="same")(x)])),
-    "add_relu": ((16,), lambda x: L.ReLU()(L.Add()([L.Dense(8)(x), L.Dense(8)(x)]))),
-    "softmax": ((12,), lambda x: L.Softmax()(L.Dense(10)(x))),
-    "softmax_wide": ((8,), lambda x: L.Softmax()(L.Dense(100)(x))),
-    "logistic": ((12,), lambda x: L.Activation("sigmoid")(L.Dense(9)(x))),
-    "reshape": ((4, 4, 2), lambda x: L.Dense(3)(L.Flatten()(L.MaxPool2D(2)(x)))),
-    "pad": ((5, 5, 2), lambda x: L.Conv2D(3, 3)(L.ZeroPadding2D(((1, 2), (0, 1)))(L.Conv2D(2, 1)(x)))),
-    "concat": ((6, 6, 3), lambda x: L.Concatenate()([L.Conv2D(2, 1)(x), L.Conv2D(3, 1)(x)])),
+    "add": ((6, 6, 4), lambda x: L.Add()([L.Conv2D(4, 1)(x), L.Conv2D(4, 3, padding="same")(x)]), "ADD"),
+    "add_relu": ((16,), lambda x: L.ReLU()(L.Add()([L.Dense(8)(x), L.Dense(8)(x)])), "ADD"),
+    "softmax": ((12,), lambda x: L.Softmax()(L.Dense(10)(x)), "SOFTMAX"),
+    "softmax_wide": ((8,), lambda x: L.Softmax()(L.Dense(100)(x)), "SOFTMAX"),
+    "logistic": ((12,), lambda x: L.Activation("sigmoid")(L.Dense(9)(x)), "LOGISTIC"),
+    "reshape": ((4, 4, 2), lambda x: L.Dense(3)(L.Flatten()(L.MaxPool2D(2)(x))), "RESHAPE"),
+    "pad": ((5, 5, 2), lambda x: L.Conv2D(3, 3)(L.ZeroPadding2D(((1, 2), (0, 1)))(L.Conv2D(2, 1)(x))), "PAD"),
+    "concat": ((6, 6, 3), lambda x: L.Concatenate()([L.Conv2D(2, 1)(x), L.Conv2D(3, 1)(x)]), "CONCATENATION"),
+    # QUANTIZE int8 -> int8: CONCATENATION needs one scale for all its inputs, so the converter inserts a
+    # requantize where an input cannot take the concatenation's scale: the model input, read by two
+    # concatenations of different ranges (QUANTIZE from the caller's buffer into the arena) ...
+    "quantize_input": ((8,), lambda x: L.Add()([L.Concatenate()([x, L.Dense(4)(x)]),
+                                                L.Concatenate()([x, L.Dense(4, kernel_initializer=_big())(x)])]),
+                       "QUANTIZE"),
+    # ... and a LOGISTIC output (fixed scale 1/256) concatenated with a wide one (QUANTIZE within the arena).
+    "quantize_logistic": ((8,), lambda x: L.Concatenate()([L.Activation("sigmoid")(L.Dense(4)(x)),
+                                                           L.Dense(4, kernel_initializer=_big())(x)]),
+                          "QUANTIZE"),
 }
+
+
+def _filter(shape, seed):
+    return tf.constant(np.random.default_rng(seed).normal(0.0, 0.3, shape).astype(np.float32))
+
+
+# Dilation through tf.nn / tf.raw_ops in a tf.function: the converter keeps it in the operator's options.
+# name: (input shape, build(x) -> y with TensorFlow ops, operator, (dilation h, dilation w))
+FUNCTION_CASES = {
+    "conv_dilated_same_relu": ((13, 11, 2), lambda x: tf.nn.relu(
+        tf.nn.conv2d(x, _filter((3, 3, 2, 4), 1), strides=1, padding="SAME", dilations=[1, 2, 3, 1])
+        + _filter((4,), 2)), "CONV_2D", (2, 3)),
+    "conv_dilated_valid": ((12, 12, 3), lambda x: tf.nn.conv2d(
+        x, _filter((2, 3, 3, 5), 3), strides=1, padding="VALID", dilations=[1, 3, 2, 1]), "CONV_2D", (3, 2)),
+    "dw_dilated_mult2_same": ((13, 11, 2), lambda x: tf.raw_ops.DepthwiseConv2dNative(
+        input=x, filter=_filter((3, 3, 2, 2), 4), strides=[1, 1, 1, 1], padding="SAME", dilations=[1, 2, 3, 1]),
+        "DEPTHWISE_CONV_2D", (2, 3)),
+}
+
+
+def _check(case, model, op, samples=SAMPLES):
+    differ, total, compiled = mismatches(model, samples, seed=1)
+    assert op in compiled.ops, f"{case}: the converter emitted {compiled.ops}, not {op}"
+    assert total > 0
+    assert differ == 0, f"{case}: {differ} of {total} output elements differ from TFLM ({compiled.ops})"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_op_bit_exact_with_tflm(case):
-    shape, build = CASES[case]
+    shape, build, op = CASES[case]
     model = keras_tflite(build, shape, seed=len(case))
-    differ, total, compiled = mismatches(model, SAMPLES, seed=1)
-    assert total > 0
-    assert differ == 0, f"{case}: {differ} of {total} output elements differ from TFLM ({compiled.ops})"
+    if op == "QUANTIZE":  # a real int8 -> int8 rescale, not a copy
+        graph = build_graph(read_model(model))
+        for q in (o for o in graph.ops if o.name == op):
+            x, y = graph.tensors[q.inputs[0]], graph.tensors[q.outputs[0]]
+            assert x.dtype == y.dtype == "INT8" and (x.scale, x.zero_point) != (y.scale, y.zero_point)
+    _check(case, model, op)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(FUNCTION_CASES))
+def test_dilated_op_bit_exact_with_tflm(case):
+    shape, build, op, dilation = FUNCTION_CASES[case]
+    model = function_tflite(build, shape, seed=len(case))
+    graph = build_graph(read_model(model))
+    convs = [o for o in graph.ops if o.name == op]
+    assert [(o.options.dilationHFactor, o.options.dilationWFactor) for o in convs] == [dilation]
+    _check(case, model, op)

@@ -49,14 +49,20 @@ class CompiledModel:
         return paths
 
 
-def compile_model(source: str | Path | bytes) -> CompiledModel:
-    """Compiles an int8 .tflite (path or bytes); PipelineError for a malformed or unsupported model."""
+def compile_model(source: str | Path | bytes, fast: bool = True) -> CompiledModel:
+    """Compiles an int8 .tflite (path or bytes); PipelineError for a malformed or unsupported model.
+    `fast`: use the fast kernels (packed weights, scratch in the arena) where they are exact; else reference only."""
     data, name = model_bytes(source)
     sha = hashlib.sha256(data).hexdigest()
     graph = build_graph(read_model(data, name), name)
     try:
-        plan = plan_memory(graph)
-        lowering = Lowering(graph, lambda t: plan.pointer(graph, t.index))
+        # First pass: which ops take a fast kernel and how much scratch each needs; then plan and lower.
+        probe = Lowering(graph, lambda t: "", scratch=(lambda op: "") if fast else None)
+        for op in graph.ops:
+            probe.lower(op)
+        plan = plan_memory(graph, probe.scratch_bytes)
+        lowering = Lowering(graph, lambda t: plan.pointer(graph, t.index),
+                            scratch=plan.scratch_pointer if fast else None)
         calls = [lowering.lower(op) for op in graph.ops]
     except PipelineError:
         raise

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.compiler import quant
+from pipeline.compiler import pack, quant
 from pipeline.compiler.graph import ACTIVATIONS, Graph, Op, Tensor
 from pipeline.errors import PipelineError
 
@@ -16,7 +16,7 @@ PADDING_SAME, PADDING_VALID = 0, 1
 @dataclass
 class ConstArray:
     name: str
-    ctype: str                      # int8_t or int32_t
+    ctype: str                      # int8_t, int16_t or int32_t
     values: np.ndarray              # flat
 
     @property
@@ -35,11 +35,15 @@ class Call:
 
 
 class Lowering:
-    """Turns ops into Calls; `pointer(t)` gives the C expression of a tensor's data (set by the planner)."""
+    """Turns ops into Calls; `pointer(t)` gives the C expression of a tensor's data (set by the planner).
+    `scratch(op_index)` gives the C expression of an op's scratch memory; with it, the ops the fast kernels run
+    exactly (pipeline/compiler/pack.py) are lowered to them, and `scratch_bytes` records what each one needs."""
 
-    def __init__(self, graph: Graph, pointer):
+    def __init__(self, graph: Graph, pointer, scratch=None):
         self.graph = graph
         self.pointer = pointer
+        self.scratch = scratch
+        self.scratch_bytes: dict[int, int] = {}
         self.arrays: dict[str, ConstArray] = {}
 
     def lower(self, op: Op) -> Call:
@@ -55,7 +59,7 @@ class Lowering:
         raise PipelineError(f"Op {op.index} ({op.name}) of {self.graph.name}: {what}.", "Use --engine tflm.")
 
     def _const(self, name: str, values, ctype: str) -> str:
-        dtype = {"int8_t": np.int8, "int32_t": np.int32}[ctype]
+        dtype = {"int8_t": np.int8, "int16_t": np.int16, "int32_t": np.int32}[ctype]
         self.arrays.setdefault(name, ConstArray(name, ctype, np.asarray(values, dtype=dtype).reshape(-1)))
         return name
 
@@ -88,6 +92,27 @@ class Lowering:
         s = self._const(f"op{i}_shift", shifts, "int32_t")
         return self._decl(call, "tk_channel_quant", "quant", f"{{{m}, {s}, {int(len(multipliers) > 1)}}}")
 
+    def _packed(self, call: Call, op: Op, matrix: np.ndarray, b: Tensor | None, mults, shifts, out: Tensor,
+                depthwise: bool) -> str | None:
+        """A tk_packed_filter for (out_c, taps) weights, or None when the fast rescale is not exact for them."""
+        channels = matrix.shape[0]
+        if b is not None and b.data is None:
+            self._fail(op, f"tensor {b.name!r} must be constant")
+        bias = None if b is None else b.data
+        q = pack.fast_quant(mults, shifts, matrix, bias, out.zero_point, channels)
+        if q is None:
+            return None
+        i = op.index
+        weights = pack.pack_depthwise(matrix.T) if depthwise else pack.pack_matrix(matrix)
+        names = (self._const(f"op{i}_packed_weights", weights, "int16_t"),
+                 self._const(f"op{i}_packed_bias", pack.pack_bias(bias, channels, 2), "int32_t"),
+                 self._const(f"op{i}_packed_quant", q, "int32_t"))
+        return self._decl(call, "tk_packed_filter", "filter", "{" + ", ".join(names) + "}")
+
+    def _scratch(self, op: Op, nbytes: int) -> str:
+        self.scratch_bytes[op.index] = nbytes
+        return self.scratch(op.index)
+
     def _call(self, call: Call, function: str, *args: str):
         call.function, call.args = function, list(args)
 
@@ -107,6 +132,21 @@ class Lowering:
         params = self._decl(call, "tk_conv_params", "params",
                             f"{{{-x.zero_point}, {out.zero_point}, {o.strideH}, {o.strideW}, {o.dilationHFactor}, "
                             f"{o.dilationWFactor}, {pad_h}, {pad_w}, {multiplier}, {self._activation(op, out)}}}")
+        if (self.scratch is not None and o.dilationHFactor == 1 and o.dilationWFactor == 1 and multiplier == 1
+                and w.data is not None):
+            taps = f4[1] * f4[2]
+            matrix = w.data.reshape(taps, -1).T if depthwise else w.data.reshape(f4[0], -1)  # (out_c, taps)
+            filt = self._packed(call, op, matrix, b, mults, shifts, out, depthwise)
+            if filt is not None:
+                dims = (self._dims(call, "input_dims", x.shape), self.pointer(x),
+                        self._dims(call, "filter_dims", w.shape), self._dims(call, "output_dims", out.shape),
+                        self.pointer(out))
+                if depthwise:
+                    self._call(call, "tk_depthwise_conv2d_fast_s8", params, filt, *dims)
+                else:
+                    scratch = self._scratch(op, pack.conv_scratch_bytes(f4[1], f4[2], in4[3]))
+                    self._call(call, "tk_conv2d_fast_s8", params, filt, *dims, scratch)
+                return
         self._call(call, "tk_depthwise_conv2d_s8" if depthwise else "tk_conv2d_s8", params,
                    self._channel_quant(call, mults, shifts), self._dims(call, "input_dims", x.shape),
                    self.pointer(x), self._dims(call, "filter_dims", w.shape), self._weights(op, w, "int8_t"),
@@ -129,6 +169,14 @@ class Lowering:
             mults, shifts = [m], [s]
         params = self._decl(call, "tk_fc_params", "params",
                             f"{{{-x.zero_point}, {-w.zero_point}, {out.zero_point}, {self._activation(op, out)}}}")
+        if self.scratch is not None and w.data is not None:
+            matrix = w.data.reshape(units, depth).astype(np.int64) - w.zero_point  # filter offset applied
+            filt = self._packed(call, op, matrix, b, mults, shifts, out, False)
+            if filt is not None:
+                self._call(call, "tk_fully_connected_fast_s8", params, filt, str(x.size // depth), str(depth),
+                           str(units), self.pointer(x), self.pointer(out),
+                           self._scratch(op, pack.fc_scratch_bytes(depth)))
+                return
         self._call(call, "tk_fully_connected_s8", params, self._channel_quant(call, mults, shifts),
                    str(x.size // depth), str(depth), str(units), self.pointer(x), self._weights(op, w, "int8_t"),
                    self._weights(op, b, "int32_t"), self.pointer(out))

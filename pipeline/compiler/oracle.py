@@ -3,6 +3,7 @@ with which TFLM runs a model. (LiteRT's interpreter is not bit-identical to TFLM
 from __future__ import annotations
 
 import faulthandler
+import functools
 import os
 
 import numpy as np
@@ -50,8 +51,10 @@ def _runs(model: bytes, arena_size: int) -> bool:
     return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
+@functools.lru_cache(maxsize=16)
 def tflm_arena_bytes(model: bytes) -> int:
-    """The smallest arena (bytes) with which TFLM allocates and invokes the model, found by bisection."""
+    """The smallest arena (bytes) with which TFLM allocates and invokes the model, found by bisection (a few
+    dozen forked runs: remembered for the last models asked about)."""
     low, high = 0, 1024
     while not _runs(model, high):
         low, high = high, high * 2

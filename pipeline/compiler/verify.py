@@ -58,6 +58,10 @@ def _test_set(run_dir: Path, compiled) -> np.ndarray:
         raise PipelineError(f"Run folder {str(run_dir)!r} has no recorded data config (run.json).",
                             "Run `tinykd distill` first, or leave out --run.")
     dataset = load_dataset(DataConfig(**config["data"]), config.get("run", {}).get("seed", 0))
-    x = dataset.x_test.reshape(len(dataset.x_test), *compiled.input_shape[1:])
+    if tuple(dataset.input_shape) != tuple(compiled.input_shape[1:]):
+        raise PipelineError(f"Run folder {str(run_dir)!r} holds samples of shape {tuple(dataset.input_shape)}; "
+                            f"the model takes {tuple(compiled.input_shape[1:])}.",
+                            "Give the run folder the model was made from, or leave out --run.")
+    x = dataset.x_test.reshape(len(dataset.x_test), *compiled.input_shape[1:])  # (n, *input_shape) float32
     scale, zero_point = compiled.input_quant
     return np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)

@@ -3,7 +3,11 @@
  *
  * Every kernel computes, bit for bit, what the TensorFlow Lite Micro reference kernel of the same operator
  * computes for int8 tensors. Tensors are NHWC, row-major, owned by the caller; no kernel allocates memory
- * or keeps state, and none needs scratch memory (the reference loop order needs no im2col buffer).
+ * or keeps state. The reference kernels (tk_<op>_s8) take TFLite's weight layout and need no scratch memory.
+ * The fast kernels (tk_<op>_fast_s8) take weights the compiler packed offline (pipeline/compiler/pack.py) and
+ * use the Cortex-M4 DSP extension when the compiler targets it (__ARM_FEATURE_DSP: SMLAD, SXTAB16, SMMULR),
+ * portable C99 on the same layout otherwise; convolution and fully connected take a caller-owned scratch
+ * buffer of `*_scratch_size()` bytes (4-byte aligned).
  * Rescale factors are precomputed (multiplier, shift) pairs: real ~= multiplier * 2^(shift - 31).
  */
 #ifndef TINYKD_KERNELS_H
@@ -131,10 +135,26 @@ typedef struct {
     int32_t value;      /* the pad value: the output zero point (real 0.0) */
 } tk_pad_params;
 
+/* Weights of a fast kernel, packed by pipeline/compiler/pack.py (all arrays 4-byte aligned). */
+typedef struct {
+    const int16_t *weights;  /* int16, doubled; CONV/FC: channel pairs x groups of 4 taps; DW: taps x 4 channels */
+    const int32_t *bias;     /* doubled bias, one per padded output channel (zeros when the op has none) */
+    const int32_t *quant;    /* per padded output channel: multiplier, right shift (>= 1), nudge (rounding +
+                              * output zero point << right shift): out = (t + (t < 0 ? -1 : 0) + nudge) >> shift
+                              * with t = round(acc * multiplier / 2^32) */
+} tk_packed_filter;
+
 tk_status tk_conv2d_s8(const tk_conv_params *params, const tk_channel_quant *quant,
                        const tk_dims *input_dims, const int8_t *input,
                        const tk_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                        const tk_dims *output_dims, int8_t *output);
+
+/* CONV_2D on packed weights (dilation 1); filter_dims as for tk_conv2d_s8. The output channel loop reuses each
+ * input column (im2col, int16, input offset added) for every channel pair, two output pixels per pass. */
+tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter *filter,
+                            const tk_dims *input_dims, const int8_t *input, const tk_dims *filter_dims,
+                            const tk_dims *output_dims, int8_t *output, void *scratch);
+int32_t tk_conv2d_fast_scratch_size(const tk_dims *input_dims, const tk_dims *filter_dims);
 
 /* filter_dims: (1, kh, kw, input channels * depth multiplier). */
 tk_status tk_depthwise_conv2d_s8(const tk_conv_params *params, const tk_channel_quant *quant,
@@ -147,6 +167,19 @@ tk_status tk_fully_connected_s8(const tk_fc_params *params, const tk_channel_qua
                                 int32_t batches, int32_t accum_depth, int32_t output_depth,
                                 const int8_t *input, const int8_t *filter, const int32_t *bias,
                                 int8_t *output);
+
+/* FULLY_CONNECTED on packed weights (filter offset applied when packing): four, then two rows per pass share
+ * each load of the input row (int16, input offset added, in `scratch`). */
+tk_status tk_fully_connected_fast_s8(const tk_fc_params *params, const tk_packed_filter *filter,
+                                     int32_t batches, int32_t accum_depth, int32_t output_depth,
+                                     const int8_t *input, int8_t *output, void *scratch);
+int32_t tk_fully_connected_fast_scratch_size(int32_t accum_depth);
+
+/* DEPTHWISE_CONV_2D, depth multiplier 1, dilation 1, on packed weights: four channels per pass, padding
+ * handled by clipping the filter window once per output pixel. No scratch. */
+tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter *filter,
+                                      const tk_dims *input_dims, const int8_t *input,
+                                      const tk_dims *filter_dims, const tk_dims *output_dims, int8_t *output);
 
 tk_status tk_max_pool2d_s8(const tk_pool_params *params, const tk_dims *input_dims, const int8_t *input,
                            const tk_dims *output_dims, int8_t *output);

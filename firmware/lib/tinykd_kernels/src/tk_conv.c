@@ -1,4 +1,7 @@
-/* CONV_2D and DEPTHWISE_CONV_2D, int8 with per-channel requantization (TFLM reference loop order). */
+/* CONV_2D and DEPTHWISE_CONV_2D, int8 with per-channel requantization (TFLM reference loop order).
+ * Contract the memory planner relies on (pipeline/compiler/planner.py, overlap_shift): output rows are written in
+ * order, and while output row out_y is written only input rows >= out_y * stride_h - pad_h are read. So the output
+ * may overlap the input when it starts far enough below it; keep this loop order. */
 #include "tinykd_kernels.h"
 #include "tk_fixedpoint.h"
 

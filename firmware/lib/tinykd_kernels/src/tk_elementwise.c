@@ -1,5 +1,6 @@
 /* ADD, LOGISTIC and QUANTIZE (int8 -> int8): element by element, so each may run in place. */
 #include "tinykd_kernels.h"
+#include "tk_fast.h"
 #include "tk_fixedpoint.h"
 
 #include <stddef.h>
@@ -12,6 +13,21 @@ tk_status tk_add_s8(const tk_add_params *params, int32_t size, const int8_t *inp
     if (params == NULL || input1 == NULL || input2 == NULL || output == NULL || size < 0 ||
         params->left_shift < 0 || params->left_shift > 24 || params->activation.min > params->activation.max) {
         return TK_ERR_ARGUMENT;
+    }
+    if (params->left_shift <= 22) {
+        /* Same integers as below with each rescale's doubling high multiply done by SMMULR on the doubled value
+         * ((value << left_shift) * 2 < 2^31, and the rescaled sum doubled < 2^30); see tk_fast_requantize. */
+        const int32_t shift1 = params->left_shift + 1;
+        for (i = 0; i < size; ++i) {
+            const int32_t value1 = (params->input1_offset + input1[i]) * ((int32_t)1 << shift1);
+            const int32_t value2 = (params->input2_offset + input2[i]) * ((int32_t)1 << shift1);
+            const int32_t sum = tk_fast_requantize(value1, params->input1.multiplier, -params->input1.shift) +
+                                tk_fast_requantize(value2, params->input2.multiplier, -params->input2.shift);
+            int32_t result = tk_fast_requantize(2 * sum, params->output.multiplier, -params->output.shift);
+            result += params->output_offset;
+            output[i] = (int8_t)tk_clamp32(result, params->activation.min, params->activation.max);
+        }
+        return TK_OK;
     }
     for (i = 0; i < size; ++i) {
         /* (value - zero point) < 2^8, shifted by 20 bits: < 2^28, rescaled by multipliers <= 1/2 */

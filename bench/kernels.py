@@ -1,0 +1,141 @@
+"""Kernel benchmark: instructions per inference and per MAC of the AOT engine on QEMU's Cortex-M4.
+
+    PYTHONPATH=. python bench/kernels.py --label after            # every model (about 3 minutes)
+    PYTHONPATH=. python bench/kernels.py --label before --models ds_cnn resnet8
+
+Each model (random weights, full int8) is compiled by the AOT compiler, built for `qemu-cm4` by pipeline/build.py
+and validated in QEMU by pipeline/harness.py against the TFLite Micro runtime's outputs (bit for bit) on a few
+random inputs; QEMU runs with -icount shift=7, so the device's SysTick gives exact instruction counts
+(instructions = ticks / 3.2). Writes bench/results/kernels.json: per model and label, instructions per
+inference and per MAC, MACs (CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED), flash text + rodata, and the
+number of outputs that differ from TFLM (must be 0). Other labels already in the file are kept.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from aot_models import mlperf, student  # noqa: E402
+from pipeline import emulator, harness  # noqa: E402
+from pipeline.build import build  # noqa: E402
+from pipeline.compiler import compile_model  # noqa: E402
+from pipeline.compiler.graph import build_graph  # noqa: E402
+from pipeline.compiler.oracle import tflm_outputs  # noqa: E402
+from pipeline.tflite_file import read_model  # noqa: E402
+
+# name -> (int8 .tflite maker, inputs streamed; the big-input models get fewer: the UART runs ~20 KB/s)
+MODELS = {
+    "digits_student": (lambda: student("dsconv"), 20),                        # 8x8x1, dsconv width 8 depth 3
+    "fashion_student": (lambda: fashion_student(), 10),                     # 28x28x1, dsconv width 16 depth 3
+    "resnet8": (lambda: mlperf("resnet8"), 4),
+    "ds_cnn": (lambda: mlperf("ds_cnn"), 10),
+    "mobilenet_v1_025": (lambda: mlperf("mobilenet_v1_025"), 2),
+    "fc_autoencoder": (lambda: mlperf("fc_autoencoder"), 10),
+}
+BUDGET = "nano33ble"  # every model fits the Nano 33 BLE's 960 KB flash / 256 KB RAM
+OUT = ROOT / "bench" / "results" / "kernels.json"
+
+
+def fashion_student() -> bytes:
+    """The Fashion-MNIST-shaped student (random weights), converted like tests/aot_models.student."""
+    from pipeline import mlperf_tiny
+    from pipeline.config import StudentConfig
+    from pipeline.zoo import build_student
+    model = build_student(StudentConfig(family="dsconv", width=16, depth=3), (28, 28, 1), 10, seed=0)
+    return mlperf_tiny.int8_tflite(mlperf_tiny.randomize(model, seed=1), low=0.0, high=1.0)
+
+
+def count_macs(model: bytes) -> int:
+    """Multiply-accumulates of one inference, from the compiler's graph."""
+    graph = build_graph(read_model(model))
+    total = 0
+    for op in graph.ops:
+        out = graph.tensors[op.outputs[0]]
+        if op.name == "CONV_2D":
+            w = graph.tensors[op.inputs[1]].shape  # (out_c, kh, kw, in_c)
+            total += out.size * w[1] * w[2] * w[3]
+        elif op.name == "DEPTHWISE_CONV_2D":
+            w = graph.tensors[op.inputs[1]].shape  # (1, kh, kw, out_c)
+            total += out.size * w[1] * w[2]
+        elif op.name == "FULLY_CONNECTED":
+            total += out.size * graph.tensors[op.inputs[1]].shape[-1]
+    return int(total)
+
+
+def measure(name: str, model: bytes, samples: int, work: Path) -> dict:
+    run = work / name
+    run.mkdir(parents=True)
+    (run / harness.MODEL_FILE).write_bytes(model)
+    compiled = compile_model(model)
+    compiled.write(run / "aot")
+    x = np.random.default_rng(0).integers(-128, 128, (samples, *compiled.input_shape[1:]), dtype=np.int8)
+    y = tflm_outputs(model, x)  # (samples, *output) int8: the oracle
+    labels = np.argmax(y.reshape(samples, -1), axis=1)
+    np.savez(run / harness.GOLDEN_FILE, inputs=x, outputs=y, labels=labels)
+    started = time.time()
+    # Inputs above the protocol's default 2 KB payload (ResNet-8, VWW) need a bigger frame buffer.
+    payload = max(2048, int(x[0].size), int(y[0].size) + 8)
+    firmware = build("qemu-cm4", run / "aot", budget=BUDGET, out_dir=work / f"{name}-build",
+                     defines={"TK_PROTO_MAX_PAYLOAD": f"{payload}u"})
+    with emulator.qemu(firmware.elf) as emu:
+        report = harness.validate(emu.url, run, progress=False, bye=True, icount_shift=emu.icount_shift,
+                                  timeout=30.0, reconnect_s=0)
+        emu.finish()
+    sizes, macs = firmware.sizes, count_macs(model)
+    instructions = report["instructions_median"]
+    return {
+        "macs": macs,
+        "instructions_per_inference": round(instructions),
+        "instructions_per_mac": round(instructions / macs, 3),
+        "flash_text_plus_rodata": sizes["text"] + sizes["rodata"],
+        "flash_text": sizes["text"],
+        "flash_rodata": sizes["rodata"],
+        "ram_bytes": sizes["ram_bytes"],
+        "arena_bytes": compiled.arena_bytes,
+        "samples": report["samples"],
+        "mismatched_outputs": report["mismatched_outputs"],  # against TFLM, in QEMU: must be 0
+        "seconds": round(time.time() - started, 1),
+    }
+
+
+def git_commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--label", required=True, help="key to store the figures under (before, after, ...)")
+    parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+
+    results = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    results.setdefault("notes", "QEMU mps2-an386 -icount shift=7,sleep=off: instructions = SysTick ticks / 3.2 "
+                                "(instructions, not Cortex-M4 cycles). Median over the samples. Firmware built "
+                                f"by pipeline/build.py (arm-none-eabi-gcc -O2), budget {BUDGET}. MACs count "
+                                "CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED.")
+    label = results.setdefault(args.label, {})
+    label["commit"] = git_commit()
+    with tempfile.TemporaryDirectory(prefix="tinykd-kernels-") as tmp:
+        for name in args.models:
+            make, samples = MODELS[name]
+            label[name] = measure(name, make(), samples, Path(tmp))
+            print(name, json.dumps(label[name]), flush=True)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
