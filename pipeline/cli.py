@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 
 import click
@@ -29,8 +30,9 @@ class Group(click.Group):
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
 def cli(debug):
     """Knowledge distillation for microcontrollers: distill, quantize, deploy, validate."""
-    from pipeline.train import configure_devices
-    configure_devices()
+    if os.environ.get("TINYKD_CPU_DEVICES"):  # only then must TensorFlow be set up before the command runs
+        from pipeline.train import configure_devices
+        configure_devices()
 
 
 # CLI option -> (config section, field). Each option overrides that field of the --config file.
