@@ -2,6 +2,7 @@
 codec (pipeline/protocol.py) and the .tflite reader (pipeline/tflite_file.py). Bounded and seeded by hypothesis's
 database-free derandomize, so they are fast and repeatable."""
 import flatbuffers
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -79,12 +80,11 @@ def test_payload_decoders_raise_only_payload_error(payload):
 
 @st.composite
 def models(draw):
-    """A structurally valid TFLite flatbuffer (every index in range), packed through the schema bindings."""
+    """A structurally valid TFLite flatbuffer (every index in range, every constant buffer exactly the size its
+    tensor's shape needs), packed through the schema bindings."""
     model = schema_fb.ModelT()
     model.version = 3
-    model.buffers = [schema_fb.BufferT() for _ in range(draw(st.integers(1, 4)))]
-    for buffer in model.buffers[1:]:
-        buffer.data = draw(st.binary(max_size=32))
+    model.buffers = [schema_fb.BufferT()]  # buffer 0: the empty buffer of every non-constant tensor
     model.operatorCodes = []
     for _ in range(draw(st.integers(0, 3))):
         code = schema_fb.OperatorCodeT()
@@ -94,9 +94,15 @@ def models(draw):
     graph.tensors = []
     for i in range(draw(st.integers(1, 5))):
         tensor = schema_fb.TensorT()
-        tensor.shape = draw(st.lists(st.integers(1, 16), min_size=1, max_size=4))
-        tensor.type = 9  # INT8
-        tensor.buffer = draw(st.integers(0, len(model.buffers) - 1))
+        tensor.shape = draw(st.lists(st.integers(1, 4), min_size=1, max_size=3))
+        tensor.type = 9  # INT8: one byte per element
+        tensor.buffer = 0
+        if draw(st.booleans()):  # a constant: its own buffer, of the exact size
+            size = int(np.prod(tensor.shape))
+            buffer = schema_fb.BufferT()
+            buffer.data = draw(st.binary(min_size=size, max_size=size))
+            model.buffers.append(buffer)
+            tensor.buffer = len(model.buffers) - 1
         tensor.name = f"t{i}".encode()
         graph.tensors.append(tensor)
     n = len(graph.tensors)
@@ -153,5 +159,5 @@ def test_arbitrary_bytes_raise_only_pipeline_error(data):
 
 
 def test_a_model_is_refused_with_its_name():
-    with pytest.raises(PipelineError, match="fuzzed.tflite is not a TFLite flatbuffer"):
+    with pytest.raises(PipelineError, match="'fuzzed.tflite' is not a TFLite flatbuffer"):
         read_model(b"\x00" * 16, name="fuzzed.tflite")
