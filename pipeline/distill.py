@@ -21,6 +21,9 @@ from pipeline.train import Schedule, Trainer, augmenter, evaluate, fit, make_str
 from pipeline.zoo import build_student, describe
 
 KD_FIELDS = ("method", "temperature", "alpha", "dkd_alpha", "dkd_beta", "dist_beta", "dist_gamma", "baseline")
+# The KD settings each method reads: changing another method's weights does not retrain this one.
+METHOD_FIELDS = {"hinton": ("temperature", "alpha"), "dkd": ("temperature", "dkd_alpha", "dkd_beta"),
+                 "dist": ("temperature", "dist_beta", "dist_gamma"), "none": ()}
 
 
 def distill(cfg: Config, *, force: bool = False, log: Callable[[str], None] = print) -> dict:
@@ -46,9 +49,10 @@ def student_stage(stage: str, cfg: Config, data: Dataset, run: Run, strategy=Non
     """Train the student: `baseline` on hard labels, `distill` with cfg.distill.method. Returns its metrics."""
     hard = stage == "baseline" or cfg.distill.method == "none"
     artifact = "baseline.keras" if stage == "baseline" else "student.keras"
-    settings = dataclasses.asdict(cfg.distill)
-    if hard:  # the baseline does not depend on the teacher or the KD settings
-        settings = {k: v for k, v in settings.items() if k not in KD_FIELDS}
+    settings = {k: v for k, v in dataclasses.asdict(cfg.distill).items() if k not in KD_FIELDS}
+    if not hard:  # the baseline depends on neither the teacher nor the KD settings; a KD run on its method's only
+        settings.update(method=cfg.distill.method,
+                        **{k: getattr(cfg.distill, k) for k in METHOD_FIELDS[cfg.distill.method]})
     fp = fingerprint(stage, settings, cfg.student, cfg.data, cfg.run.seed, data.source_sha256,
                      "" if hard else run.sha("teacher.keras"))
     if not force and run.is_fresh(stage, fp):

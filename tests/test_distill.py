@@ -56,6 +56,12 @@ def test_second_call_skips_and_force_reruns(models_root):
     assert changed.output.count("unchanged, skipped") == 2  # teacher and baseline do not depend on T
     assert "distill   training" in changed.output
 
+    other_method = invoke("distill", "--config", str(config), *TINY, "--temperature", "2")
+    assert other_method.output.count("unchanged, skipped") == 3
+    (root / "other.toml").write_text(config.read_text() + "[distill]\ndkd_beta = 2.0\ndist_gamma = 1.0\n")
+    unrelated = invoke("distill", "--config", str(root / "other.toml"), *TINY, "--temperature", "2")
+    assert unrelated.output.count("unchanged, skipped") == 3  # Hinton does not read DKD's or DIST's weights
+
     forced = invoke("distill", "--config", str(config), *TINY, "--temperature", "2", "--force")
     assert "skipped" not in forced.output and forced.output.count("training") == 3
 
