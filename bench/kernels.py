@@ -32,7 +32,7 @@ from pipeline import emulator, harness  # noqa: E402
 from pipeline.build import build  # noqa: E402
 from pipeline.compiler import compile_model  # noqa: E402
 from pipeline.compiler.graph import build_graph  # noqa: E402
-from pipeline.compiler.oracle import tflm_outputs  # noqa: E402
+from pipeline.tflm import run as tflm_run  # noqa: E402
 from pipeline.tflite_file import read_model  # noqa: E402
 
 # name -> (int8 .tflite maker, inputs streamed; the big-input models get fewer: the UART runs ~20 KB/s)
@@ -81,7 +81,7 @@ def measure(name: str, model: bytes, samples: int, work: Path) -> dict:
     compiled = compile_model(model)
     compiled.write(run / "aot")
     x = np.random.default_rng(0).integers(-128, 128, (samples, *compiled.input_shape[1:]), dtype=np.int8)
-    y = tflm_outputs(model, x)  # (samples, *output) int8: the oracle
+    y = tflm_run(model, x)  # (samples, *output) int8: the oracle
     labels = np.argmax(y.reshape(samples, -1), axis=1)
     np.savez(run / harness.GOLDEN_FILE, inputs=x, outputs=y, labels=labels)
     started = time.time()

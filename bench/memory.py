@@ -22,7 +22,7 @@ from pipeline import mlperf_tiny  # noqa: E402
 from pipeline.compiler import compile_model  # noqa: E402
 from pipeline.compiler.codegen import KERNELS_DIR  # noqa: E402
 from pipeline.compiler.hostbuild import kernel_sources  # noqa: E402
-from pipeline.compiler.oracle import tflm_arena_bytes  # noqa: E402
+from pipeline.tflm import minimum_arena_bytes  # noqa: E402
 
 M4_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-Os", "-std=c99"]
 RESULTS = Path(__file__).parent / "results" / "memory.json"
@@ -66,7 +66,7 @@ def main() -> None:
     rows = {}
     for name, model in models().items():
         compiled = compile_model(model)
-        tflm = tflm_arena_bytes(model)
+        tflm = minimum_arena_bytes(model)
         input_bytes, output_bytes = int(np.prod(compiled.input_shape)), int(np.prod(compiled.output_shape))
         row = {"ops": len(compiled.ops), "tflite_bytes": len(model), "aot_arena_bytes": compiled.arena_bytes,
                "aot_arena_plus_io_bytes": compiled.arena_bytes + input_bytes + output_bytes,

@@ -7,7 +7,7 @@ import numpy as np
 
 from pipeline.compiler.hostbuild import HostModel
 from pipeline.compiler import compile_model
-from pipeline.compiler.oracle import tflm_outputs
+from pipeline.tflm import run as tflm_run
 
 
 @functools.lru_cache(maxsize=None)
@@ -50,5 +50,5 @@ def mismatches(model: bytes, samples: int, seed: int = 0) -> tuple[int, int, obj
     x = np.random.default_rng(seed).integers(-128, 128, (samples, *compiled.input_shape[1:]), dtype=np.int8)
     with HostModel(compiled) as host:
         ours = host.run(x)
-    golden = tflm_outputs(model, x)
+    golden = tflm_run(model, x)
     return int((ours != golden).sum()), int(golden.size), compiled

@@ -10,7 +10,7 @@ from aot_models import keras_tflite, mismatches, mlperf, student
 from pipeline.compiler import compile_model
 from pipeline.compiler.codegen import KERNELS_DIR
 from pipeline.compiler.hostbuild import kernel_sources
-from pipeline.compiler.oracle import tflm_arena_bytes
+from pipeline.tflm import minimum_arena_bytes
 from pipeline.compiler import planner
 from pipeline.compiler.planner import plan_memory
 from pipeline.compiler.graph import build_graph
@@ -40,7 +40,7 @@ def test_whole_model_bit_exact_and_smaller_arena(name):
     differ, total, compiled = mismatches(model, SAMPLES, seed=7)
     assert total >= SAMPLES
     assert differ == 0, f"{name}: {differ} of {total} output elements differ from TFLM"
-    tflm = tflm_arena_bytes(model)
+    tflm = minimum_arena_bytes(model)
     assert 0 < compiled.arena_bytes <= tflm, f"{name}: AOT arena {compiled.arena_bytes} > TFLM arena {tflm}"
 
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 def test_compiled_student_is_bit_exact_with_tflm_in_qemu_and_on_the_host(tmp_path):
     from sklearn.datasets import load_digits
 
-    from pipeline.compiler.oracle import tflm_outputs
+    from pipeline.tflm import run as tflm_run
     model = aot_models.student("dsconv")  # int8 .tflite, input (1, 8, 8, 1), 10 classes
     run = tmp_path / "run"
     run.mkdir()
@@ -26,7 +26,7 @@ def test_compiled_student_is_bit_exact_with_tflm_in_qemu_and_on_the_host(tmp_pat
     compiler.compile_model(str(run / "student_int8.tflite")).write(run / "aot")
     digits = load_digits()
     x = np.clip(np.round(digits.images[:100] / 16 * 255) - 128, -128, 127).astype(np.int8)[..., None]  # (100,8,8,1)
-    np.savez(run / "golden.npz", inputs=x, outputs=tflm_outputs(model, x), labels=digits.target[:100])
+    np.savez(run / "golden.npz", inputs=x, outputs=tflm_run(model, x), labels=digits.target[:100])
     for emulator in ("qemu", "host"):
         report = harness.validate_on_emulator(emulator, run, run / "aot", progress=False,
                                               build_dir=tmp_path / emulator)

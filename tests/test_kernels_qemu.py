@@ -9,7 +9,7 @@ import pytest
 from aot_models import mlperf, student
 from pipeline import harness
 from pipeline.compiler import compile_model
-from pipeline.compiler.oracle import tflm_outputs
+from pipeline.tflm import run as tflm_run
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
@@ -29,7 +29,7 @@ def test_dsp_kernels_are_bit_exact_with_tflm_in_qemu(name, tmp_path):
     compiled.write(run / "aot")
     assert "_fast_s8(" in compiled.source  # the fast kernels are what runs
     x = np.random.default_rng(5).integers(-128, 128, (samples, *compiled.input_shape[1:]), dtype=np.int8)
-    y = tflm_outputs(model, x)  # (samples, *output) int8
+    y = tflm_run(model, x)  # (samples, *output) int8
     np.savez(run / harness.GOLDEN_FILE, inputs=x, outputs=y, labels=np.argmax(y.reshape(samples, -1), axis=1))
     report = harness.validate_on_emulator("qemu", run, run / "aot", progress=False, build_dir=tmp_path / "build")
     assert report["samples"] == samples and report["mismatched_outputs"] == 0, report["first_mismatches"]

@@ -8,7 +8,7 @@ import numpy as np
 
 from pipeline.compiler.codegen import compile_model
 from pipeline.compiler.hostbuild import HostModel
-from pipeline.compiler.oracle import tflm_arena_bytes, tflm_outputs
+from pipeline import tflm
 from pipeline.errors import PipelineError
 from pipeline.tflite_file import model_bytes
 
@@ -31,10 +31,10 @@ def verify(model: str | Path | bytes, *, samples: int = 200, run_dir: str | Path
     x = np.concatenate(inputs)
     if len(x) == 0:
         raise PipelineError("Nothing to verify: --samples 0 and no run folder.", "Use --samples 200.")
-    tflm_arena = tflm_arena_bytes(data)
+    tflm_arena = tflm.minimum_arena_bytes(data)
     with HostModel(compiled) as host:
         ours = host.run(x)
-    golden = tflm_outputs(data, x, arena_size=tflm_arena + 1024)
+    golden = tflm.run(data, x)
     differ = ours != golden
     return {
         "model": name, "sha256": compiled.sha256, "inputs": int(len(x)), "elements": int(golden.size),
