@@ -8,7 +8,7 @@ bench/results/kd_quality.json and kd_quality.md, and prints the table.
 
     python bench/kd_quality.py                          # bench/fashion_mnist.toml, seeds 0 1 2
     python bench/kd_quality.py --seeds 0 --runs-root /tmp/kd-try
-    python bench/kd_quality.py --teachers /work/bench-runs --modern dist dkd   # reuse teachers, add DKD
+    python bench/kd_quality.py --teachers models/bench-runs --modern dist dkd   # reuse teachers, add DKD
 
 Run folders (one teacher per seed, reused by every method):
     <runs-root>/fashion_mnist-s<seed>/        teacher.keras, teacher_logits.npy, baseline.keras (scratch),
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=ROOT / "bench" / "fashion_mnist.toml")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--runs-root", type=Path, default=Path("/work/bench-runs"))
+    parser.add_argument("--runs-root", type=Path, default=ROOT / "models" / "bench-runs")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results",
                         help="folder for kd_quality.json and kd_quality.md")
     parser.add_argument("--force", action="store_true", help="retrain even the stages that are up to date")

@@ -87,7 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["digits", "fashion_mnist"], choices=list(SETTINGS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--runs-from", type=Path, default=Path("/work/bench-runs"))
+    parser.add_argument("--runs-from", type=Path, default=ROOT / "models" / "bench-runs")
     parser.add_argument("--work", type=Path, default=ROOT / "models" / "bench-quantize")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "quantize.json")
     args = parser.parse_args()

@@ -2,15 +2,18 @@
 run folder, and its final figures. Writes bench/results/run_time.json.
 
     python bench/run_time.py
+    python bench/run_time.py --keep models/bench-run   # also keep the run folder (make bench's device bench uses it)
 
 CPU time counts tinykd and every child (arena bisection, compilers, QEMU). The machine may be shared, so the
 1-minute load average is recorded beside the wall time: wall time grows with load, CPU time hardly does.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,6 +25,9 @@ RESULTS = ROOT / "bench" / "results" / "run_time.json"
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", type=Path, help="copy the finished run folder here (replacing an earlier copy)")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as root:
         config = Path(root) / "default.toml"
         config.write_text(f'[run]\nroot = "{root}"\n')
@@ -35,6 +41,9 @@ def main() -> None:
         if done.returncode != 0:
             raise SystemExit(f"tinykd run failed:\n{done.stderr[-2000:]}")
         manifest = json.loads((Path(root) / "digits" / "run.json").read_text())
+        if args.keep:
+            shutil.rmtree(args.keep, ignore_errors=True)
+            shutil.copytree(Path(root) / "digits", args.keep)
     stages = manifest["stages"]
     result = {
         "command": "tinykd run (defaults, empty run folder)",

@@ -26,3 +26,13 @@ def test_summary_follows_the_json(tmp_path):
     table = summary.markdown(tmp_path)
     assert "| 12.35 |" in table and "`bench/results/device.json`" in table
     assert "| speedup | 3.5 |" in table and "| items | 7 |" in table  # a bench without its own summarizer
+
+
+def test_make_bench_runs_every_benchmark():
+    """A new bench/*.py is part of `make bench`, and the device bench measures a real run, not the test fixture."""
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile[makefile.index("\nbench:"):].split("\n\n")[0]
+    scripts = {p.name for p in (ROOT / "bench").glob("*.py")}
+    missing = sorted(name for name in scripts if f"bench/{name}" not in recipe)
+    assert not missing, f"make bench does not run {missing}"
+    assert "bench/device.py --run-dir" in recipe
