@@ -3,6 +3,7 @@
     PYTHONPATH=. python bench/kernels.py --label after            # every model (about 3 minutes)
     PYTHONPATH=. python bench/kernels.py --label before --models ds_cnn resnet8
     PYTHONPATH=. python bench/kernels.py --table                   # the README table from the JSON
+    PYTHONPATH=. python bench/kernels.py --profile resnet8         # instructions per operator (not saved)
 
 Each model (random weights, full int8) is compiled by the AOT compiler, built for `qemu-cm4` by pipeline/build.py
 and validated in QEMU by pipeline/harness.py against the TFLite Micro runtime's outputs (bit for bit) on a few
@@ -57,24 +58,28 @@ def fashion_student() -> bytes:
     return mlperf_tiny.int8_tflite(mlperf_tiny.randomize(model, seed=1), low=0.0, high=1.0)
 
 
+def op_macs(graph, op) -> int:
+    """Multiply-accumulates of one operator (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED; others 0)."""
+    out = graph.tensors[op.outputs[0]]
+    if op.name == "CONV_2D":
+        w = graph.tensors[op.inputs[1]].shape  # (out_c, kh, kw, in_c)
+        return int(out.size * w[1] * w[2] * w[3])
+    if op.name == "DEPTHWISE_CONV_2D":
+        w = graph.tensors[op.inputs[1]].shape  # (1, kh, kw, out_c)
+        return int(out.size * w[1] * w[2])
+    if op.name == "FULLY_CONNECTED":
+        return int(out.size * graph.tensors[op.inputs[1]].shape[-1])
+    return 0
+
+
 def count_macs(model: bytes) -> int:
     """Multiply-accumulates of one inference, from the compiler's graph."""
     graph = build_graph(read_model(model))
-    total = 0
-    for op in graph.ops:
-        out = graph.tensors[op.outputs[0]]
-        if op.name == "CONV_2D":
-            w = graph.tensors[op.inputs[1]].shape  # (out_c, kh, kw, in_c)
-            total += out.size * w[1] * w[2] * w[3]
-        elif op.name == "DEPTHWISE_CONV_2D":
-            w = graph.tensors[op.inputs[1]].shape  # (1, kh, kw, out_c)
-            total += out.size * w[1] * w[2]
-        elif op.name == "FULLY_CONNECTED":
-            total += out.size * graph.tensors[op.inputs[1]].shape[-1]
-    return int(total)
+    return sum(op_macs(graph, op) for op in graph.ops)
 
 
-def measure(name: str, model: bytes, samples: int, work: Path) -> dict:
+def _prepare(name: str, model: bytes, samples: int, work: Path):
+    """Run folder with the model and TFLM's outputs on random inputs (the oracle), and the compiled model."""
     run = work / name
     run.mkdir(parents=True)
     (run / harness.MODEL_FILE).write_bytes(model)
@@ -84,11 +89,15 @@ def measure(name: str, model: bytes, samples: int, work: Path) -> dict:
     y = tflm_run(model, x)  # (samples, *output) int8: the oracle
     labels = np.argmax(y.reshape(samples, -1), axis=1)
     np.savez(run / harness.GOLDEN_FILE, inputs=x, outputs=y, labels=labels)
-    started = time.time()
     # Inputs above the protocol's default 2 KB payload (ResNet-8, VWW) need a bigger frame buffer.
     payload = max(2048, int(x[0].size), int(y[0].size) + 8)
-    firmware = build("qemu-cm4", run / "aot", budget=BUDGET, out_dir=work / f"{name}-build",
-                     defines={"TK_PROTO_MAX_PAYLOAD": f"{payload}u"})
+    return run, compiled, {"TK_PROTO_MAX_PAYLOAD": f"{payload}u"}
+
+
+def measure(name: str, model: bytes, samples: int, work: Path) -> dict:
+    run, compiled, defines = _prepare(name, model, samples, work)
+    started = time.time()
+    firmware = build("qemu-cm4", run / "aot", budget=BUDGET, out_dir=work / f"{name}-build", defines=defines)
     with emulator.qemu(firmware.elf) as emu:
         report = harness.validate(emu.url, run, progress=False, bye=True, icount_shift=emu.icount_shift,
                                   timeout=30.0, reconnect_s=0)
@@ -108,6 +117,45 @@ def measure(name: str, model: bytes, samples: int, work: Path) -> dict:
         "mismatched_outputs": report["mismatched_outputs"],  # against TFLM, in QEMU: must be 0
         "seconds": round(time.time() - started, 1),
     }
+
+
+def profile(name: str, model: bytes, work: Path) -> dict:
+    """Instructions per operator of one inference: the firmware built with -DTK_PROFILE_OPS prints "op <index>
+    <ticks>" per operator on QEMU's stdout (semihosting). Returns the operators (name, output shape, MACs,
+    instructions) and the device's count for the whole inference (which includes the printing)."""
+    run, compiled, defines = _prepare(name, model, 1, work)
+    firmware = build("qemu-cm4", run / "aot", budget=BUDGET, out_dir=work / f"{name}-profile",
+                     defines={**defines, "TK_PROFILE_OPS": "1"})
+    with emulator.qemu(firmware.elf) as emu:
+        report = harness.validate(emu.url, run, progress=False, bye=True, icount_shift=emu.icount_shift,
+                                  timeout=30.0, reconnect_s=0)
+        emu.finish()
+        printed = emu.process.stdout.read()
+    ticks = {}
+    for line in printed.splitlines():
+        if line.startswith("op "):
+            _, index, count = line.split()
+            ticks[int(index)] = int(count)  # the last inference's, if the harness retried
+    graph, per_instruction = compiled.graph, 3.2 * 2 ** (emulator.ICOUNT_SHIFT - 7)
+    ops = [{"index": i, "op": op.name, "output": list(graph.tensors[op.outputs[0]].shape),
+            "macs": op_macs(graph, op), "instructions": ticks[i] / per_instruction if i in ticks else None}
+           for i, op in enumerate(graph.ops)]
+    return {"model": name, "ops": ops, "mismatched_outputs": report["mismatched_outputs"],
+            "inference_instructions": report["instructions_median"]}
+
+
+def profile_table(prof: dict) -> str:
+    """Markdown of `profile`'s result: per operator, MACs, instructions, share and instructions per MAC."""
+    total = sum(op["instructions"] or 0 for op in prof["ops"])
+    lines = [f"{prof['model']}: {prof['mismatched_outputs']} outputs differ from TFLM; {total:,.0f} instructions in "
+             "the operators", "| op | operator | output | MACs | instructions | share | instr/MAC |",
+             "| ---: | --- | --- | ---: | ---: | ---: | ---: |"]
+    for op in prof["ops"]:
+        count, macs = op["instructions"] or 0, op["macs"]
+        per_mac = f"{count / macs:.2f}" if macs else ""
+        lines.append(f"| {op['index']} | {op['op']} | {tuple(op['output'])} | {macs:,} | {count:,.0f} | "
+                     f"{100 * count / total:.1f}% | {per_mac} |")
+    return "\n".join(lines)
 
 
 def table(results: dict, before: str = "before", after: str = "after") -> str:
@@ -138,9 +186,14 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--table", action="store_true", help="only print the README table (before vs after)")
+    parser.add_argument("--profile", choices=list(MODELS), help="only print one model's instructions per operator")
     args = parser.parse_args()
     if args.table:
         print(table(json.loads(args.out.read_text())))
+        return
+    if args.profile:
+        with tempfile.TemporaryDirectory(prefix="tinykd-profile-") as tmp:
+            print(profile_table(profile(args.profile, MODELS[args.profile][0](), Path(tmp))))
         return
 
     results = json.loads(args.out.read_text()) if args.out.is_file() else {}

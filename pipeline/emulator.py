@@ -83,7 +83,9 @@ def free_port() -> int:
 
 def qemu_command(elf: Path, port: int, icount_shift: int = ICOUNT_SHIFT) -> list[str]:
     return ["qemu-system-arm", "-M", "mps2-an386", "-cpu", "cortex-m4", "-nographic", "-monitor", "none",
-            "-semihosting-config", "enable=on,target=native", "-icount", f"shift={icount_shift},sleep=off",
+            # semihosting console (fault messages, bench/kernels.py --profile) -> QEMU's stdout
+            "-chardev", "stdio,id=semihosting", "-semihosting-config", "enable=on,target=native,chardev=semihosting",
+            "-icount", f"shift={icount_shift},sleep=off",
             "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on", "-kernel", str(elf)]
 
 

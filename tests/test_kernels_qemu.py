@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from aot_models import mlperf, student
+from aot_models import keras_tflite, mlperf, student
 from pipeline import harness
 from pipeline.compiler import compile_model
 from pipeline.tflm import run as tflm_run
@@ -15,7 +15,23 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
                                  reason="needs qemu-system-arm and gcc-arm-none-eabi (make install)")]
 
-MODELS = {"digits_student": (lambda: student("dsconv"), 100), "ds_cnn": (lambda: mlperf("ds_cnn"), 50)}
+
+
+def kernel_mix(x):
+    """The DSP paths the two models above do not reach: 3 and 6 input channels (filter rows padded to 4 taps,
+    read straight from the input inside the image, gathered on its border, the last pixel's row gathered too),
+    a 1x1 conv, an odd output channel count (2-pixel fallback), strides, ADD's fast loop, a pixel count not a
+    multiple of 3."""
+    from pipeline.keras import keras
+    L = keras.layers
+    a = L.Conv2D(6, 3, padding="same", activation="relu")(x)
+    d = L.Add()([L.Conv2D(6, 1)(a), L.Conv2D(6, 3, padding="same")(a)])
+    e = L.Conv2D(5, (5, 2), strides=(2, 1), padding="same")(d)
+    return L.Dense(10)(L.Flatten()(L.Conv2D(4, 3, strides=2)(e)))
+
+
+MODELS = {"digits_student": (lambda: student("dsconv"), 100), "ds_cnn": (lambda: mlperf("ds_cnn"), 50),
+          "kernel_mix": (lambda: keras_tflite(kernel_mix, (9, 10, 3), seed=3), 50)}
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -37,3 +53,21 @@ def test_dsp_kernels_are_bit_exact_with_tflm_in_qemu(name, tmp_path):
     disassembly = subprocess.run(["arm-none-eabi-objdump", "-d", str(tmp_path / "build" / "firmware.elf")],
                                  capture_output=True, text=True, check=True).stdout
     assert "smlad" in disassembly and "smmulr" in disassembly and "sxtab16" in disassembly
+
+
+def test_operator_profile_accounts_for_the_inference(tmp_path):
+    """bench/kernels.py --profile: a firmware built with -DTK_PROFILE_OPS reports every operator's instructions
+    (QEMU semihosting), and they add up to the inference's count less the reporting itself."""
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location("bench_kernels", Path(__file__).parents[1] / "bench" / "kernels.py")
+    kernels = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kernels)
+    prof = kernels.profile("digits_student", student("dsconv"), tmp_path)
+    assert prof["mismatched_outputs"] == 0
+    counts = [op["instructions"] for op in prof["ops"]]
+    assert all(c is not None and c > 0 for c in counts), prof["ops"]
+    convs = [op for op in prof["ops"] if op["macs"]]
+    assert convs and all(op["instructions"] >= op["macs"] / 2 for op in convs)  # SMLAD: 2 MACs at most
+    # the operators account for most of the inference; the rest is the per-operator reporting
+    assert 0.5 * prof["inference_instructions"] < sum(counts) < prof["inference_instructions"]

@@ -93,8 +93,9 @@ class Lowering:
         return self._decl(call, "tk_channel_quant", "quant", f"{{{m}, {s}, {int(len(multipliers) > 1)}}}")
 
     def _packed(self, call: Call, op: Op, matrix: np.ndarray, b: Tensor | None, mults, shifts, out: Tensor,
-                depthwise: bool) -> str | None:
-        """A tk_packed_filter for (out_c, taps) weights, or None when the fast rescale is not exact for them."""
+                depthwise: bool, kernel_h: int = 1) -> str | None:
+        """A tk_packed_filter for (out_c, taps) weights, or None when the fast rescale is not exact for them.
+        Convolution weights have their filter rows (kernel_h of them) padded to 4 taps each."""
         channels = matrix.shape[0]
         if b is not None and b.data is None:
             self._fail(op, f"tensor {b.name!r} must be constant")
@@ -103,7 +104,7 @@ class Lowering:
         if q is None:
             return None
         i = op.index
-        weights = pack.pack_depthwise(matrix.T) if depthwise else pack.pack_matrix(matrix)
+        weights = pack.pack_depthwise(matrix.T) if depthwise else pack.pack_matrix(pack.pad_rows(matrix, kernel_h))
         names = (self._const(f"op{i}_packed_weights", weights, "int16_t"),
                  self._const(f"op{i}_packed_bias", pack.pack_bias(bias, channels, 2), "int32_t"),
                  self._const(f"op{i}_packed_quant", q, "int32_t"))
@@ -136,7 +137,7 @@ class Lowering:
                 and w.data is not None):
             taps = f4[1] * f4[2]
             matrix = w.data.reshape(taps, -1).T if depthwise else w.data.reshape(f4[0], -1)  # (out_c, taps)
-            filt = self._packed(call, op, matrix, b, mults, shifts, out, depthwise)
+            filt = self._packed(call, op, matrix, b, mults, shifts, out, depthwise, f4[1])
             if filt is not None:
                 dims = (self._dims(call, "input_dims", x.shape), self.pointer(x),
                         self._dims(call, "filter_dims", w.shape), self._dims(call, "output_dims", out.shape),

@@ -77,10 +77,21 @@ def pack_bias(bias, channels: int, multiple: int) -> np.ndarray:
     return out.astype(np.int32)
 
 
+def pad_rows(weights: np.ndarray, kernel_h: int) -> np.ndarray:
+    """(C, kh * kw * in_c) conv weights -> each filter row's kw * in_c taps padded with zeros to a multiple of 4
+    (tk_conv_fast.c's packed_depth: every filter row starts a group of 4 taps, so rows convert straight from
+    the input)."""
+    channels, depth = weights.shape
+    rows = weights.reshape(channels, kernel_h, depth // kernel_h)
+    padded = np.zeros((channels, kernel_h, round_up(rows.shape[2], 4)), weights.dtype)
+    padded[:, :, :rows.shape[2]] = rows
+    return padded.reshape(channels, -1)
+
+
 def conv_scratch_bytes(kernel_h: int, kernel_w: int, in_channels: int) -> int:
-    """tk_conv2d_fast_scratch_size: two int16 columns plus one int8 gathered column of K padded to 4."""
-    depth = round_up(kernel_h * kernel_w * in_channels, 4)
-    return 2 * 2 * depth + depth
+    """tk_conv2d_fast_scratch_size: three int16 columns plus one int8 filter row (rows padded to 4 taps)."""
+    depth = kernel_h * round_up(kernel_w * in_channels, 4)
+    return 3 * 2 * depth + depth
 
 
 def fc_scratch_bytes(depth: int) -> int:

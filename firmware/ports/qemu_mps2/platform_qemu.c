@@ -122,6 +122,29 @@ void tk_qemu_fault_exit(int status) {
     }
 }
 
+#ifdef TK_PROFILE_OPS
+/* Per-operator instruction profile (model.c calls this): "op <index> <ticks>" per operator on QEMU's stdout
+ * (semihosting SYS_WRITE0). The ticks exclude the printing. */
+void tk_profile_op(int op);
+void tk_profile_op(int op) {
+    static uint32_t since;
+    if (op >= 0) {
+        uint32_t ticks = tk_platform_ticks() - since;
+        char line[32] = "op ", digits[12];
+        int n = 3, d = 0;
+        do { digits[d++] = (char)('0' + op % 10); op /= 10; } while (op);
+        while (d) line[n++] = digits[--d];
+        line[n++] = ' ';
+        do { digits[d++] = (char)('0' + ticks % 10u); ticks /= 10u; } while (ticks);
+        while (d) line[n++] = digits[--d];
+        line[n++] = '\n';
+        line[n] = '\0';
+        tk_qemu_semihost(0x04, line); /* SYS_WRITE0 */
+    }
+    since = tk_platform_ticks();
+}
+#endif
+
 void tk_platform_exit(int status) { tk_qemu_fault_exit(status); }
 
 const tk_platform_info_t *tk_platform_info(void) { return &info; }

@@ -9,10 +9,17 @@
 
 static int32_t round_up4(int32_t n) { return (n + 3) & ~3; }
 
+/* Taps per output pixel in the packed layout: each filter row (kw * channels taps) padded to a multiple of 4, so
+ * that every row starts a group of 4 taps (the padding taps have zero weights). */
+static int32_t packed_depth(const tk_dims *input_dims, const tk_dims *filter_dims)
+{
+    return filter_dims->h * round_up4(filter_dims->w * input_dims->c);
+}
+
 int32_t tk_conv2d_fast_scratch_size(const tk_dims *input_dims, const tk_dims *filter_dims)
 {
-    const int32_t depth = round_up4(filter_dims->h * filter_dims->w * input_dims->c);
-    return 2 * 2 * depth + depth;  /* two int16 columns + one gathered int8 column */
+    const int32_t depth = packed_depth(input_dims, filter_dims);
+    return 3 * 2 * depth + depth;  /* three int16 columns + one gathered int8 filter row */
 }
 
 int32_t tk_fully_connected_fast_scratch_size(int32_t accum_depth)
@@ -20,75 +27,108 @@ int32_t tk_fully_connected_fast_scratch_size(int32_t accum_depth)
     return 2 * round_up4(accum_depth);  /* one int16 column */
 }
 
+/* Copies and fills of a few bytes (one filter row): plain loops, cheaper than a library call at these sizes (GCC
+ * would turn them back into memcpy / memset calls). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define TK_INLINE_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define TK_INLINE_LOOPS
+#endif
+
+static inline TK_INLINE_LOOPS int8_t *put_bytes(int8_t *dst, int8_t value, int32_t n)
+{
+    for (; n > 0; --n) {
+        *dst++ = value;
+    }
+    return dst;
+}
+
+static inline TK_INLINE_LOOPS int8_t *copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n > 0; --n) {
+        *dst++ = *src++;
+    }
+    return dst;
+}
+
 static int fast_conv_ok(const tk_conv_params *p, const tk_packed_filter *f)
 {
     return p->stride_h >= 1 && p->stride_w >= 1 && p->dilation_h == 1 && p->dilation_w == 1 && p->pad_h >= 0 &&
-           p->pad_w >= 0 && p->activation.min <= p->activation.max && f->weights != NULL && f->bias != NULL &&
-           f->quant != NULL;
+           p->pad_w >= 0 && p->activation.min <= p->activation.max && p->activation.min >= -128 &&
+           p->activation.max <= 127 && f->weights != NULL && f->bias != NULL && f->quant != NULL;
 }
 
-/* The taps of output pixel `pixel` (row-major over batch, y, x) in filter order (y, x, channel): the input
- * itself for an unpadded 1x1 filter, else gathered into `buffer` with the input zero point in the padding
- * (so that x + input offset = 0 there, as TFLM skipping the tap). */
-static const int8_t *gather(const tk_conv_params *p, const tk_dims *in, const int8_t *input, const tk_dims *filter,
-                            const tk_dims *out, int32_t pixel, int8_t *buffer)
-{
-    const int32_t out_x = pixel % out->w, out_y = (pixel / out->w) % out->h, batch = pixel / (out->w * out->h);
-    const int32_t in_y0 = out_y * p->stride_h - p->pad_h, in_x0 = out_x * p->stride_w - p->pad_w;
-    const int32_t channels = in->c, row_bytes = filter->w * channels;
-    const int8_t zero_point = (int8_t)(-p->input_offset);
-    int32_t filter_y, x_lo, x_hi;
-    int8_t *dst = buffer;
+/* What filling a column needs, computed once per layer. */
+typedef struct {
+    const tk_conv_params *p;
+    const tk_dims *in;
+    const tk_dims *filter;
+    const int8_t *input;
+    int8_t *buffer;          /* one gathered filter row */
+    int32_t row_groups;      /* groups of 4 taps per filter row (packed_depth) */
+    int32_t row_step;        /* bytes from one input row to the next */
+    int32_t input_bytes;
+} conv_geometry;
 
-    if (filter->h == 1 && filter->w == 1 && p->pad_h == 0 && p->pad_w == 0) {
-        return input + ((batch * in->h + in_y0) * in->w + in_x0) * channels;
-    }
-    x_lo = in_x0 < 0 ? -in_x0 : 0;                                          /* first filter column inside */
-    x_hi = in->w - in_x0 < filter->w ? in->w - in_x0 : filter->w;           /* one past the last */
-    x_hi = x_hi < x_lo ? x_lo : x_hi;
-    for (filter_y = 0; filter_y < filter->h; ++filter_y, dst += row_bytes) {
-        const int32_t in_y = in_y0 + filter_y;
-        if (in_y < 0 || in_y >= in->h) {
-            memset(dst, zero_point, (size_t)row_bytes);
-            continue;
+/* Column `slot` (of columns with `stride` words per group) <- the taps of the output pixel at (batch, out_y,
+ * out_x), filter row by filter row, each row padded to whole groups of 4 (see packed_depth); the input zero
+ * point (x + input offset = 0, as TFLM skipping the tap) outside the image. A row inside the image converts
+ * straight from the input; with channels not a multiple of 4 its last group reads up to 3 bytes past the row,
+ * into the next pixel (their weights are 0). A row on the border: channels a multiple of 4 are whole groups, the
+ * padding written as zeros; other counts are gathered into `buffer` first. */
+static inline __attribute__((always_inline)) void fill_pixel(const conv_geometry *g, int32_t batch, int32_t out_y,
+                                                             int32_t out_x, void *columns, int32_t stride,
+                                                             int32_t slot)
+{
+    const tk_conv_params *p = g->p;
+    const int32_t channels = g->in->c, in_h = g->in->h, in_w = g->in->w, kh = g->filter->h, kw = g->filter->w;
+    const int32_t in_y0 = out_y * p->stride_h - p->pad_h, in_x0 = out_x * p->stride_w - p->pad_w;
+    const int32_t row_groups = g->row_groups, offset = p->input_offset;
+    int32_t row = ((batch * in_h + in_y0) * in_w + in_x0) * channels;  /* may be < 0 in padding */
+    int32_t filter_y, first = 0;
+
+    if (in_y0 >= 0 && in_y0 + kh <= in_h && in_x0 >= 0 && in_x0 + kw <= in_w &&
+        row + (kh - 1) * g->row_step + 4 * row_groups <= g->input_bytes) {  /* inside: the common case */
+        const int8_t *src = g->input + row;
+        for (filter_y = 0; filter_y < kh; ++filter_y, first += row_groups, src += g->row_step) {
+            tk_fill_groups(columns, stride, slot, first, src, row_groups, offset);
         }
-        memset(dst, zero_point, (size_t)(x_lo * channels));
-        memcpy(dst + x_lo * channels, input + ((batch * in->h + in_y) * in->w + in_x0 + x_lo) * channels,
-               (size_t)((x_hi - x_lo) * channels));
-        memset(dst + x_hi * channels, zero_point, (size_t)((filter->w - x_hi) * channels));
-    }
-    return buffer;
-}
-
-/* Column `slot` <- the taps of output pixel `pixel`. With input channels a multiple of 4, every filter row starts
- * a group of 4 taps: the rows are converted straight from the input and the padding written as zeros. */
-static void fill_pixel(const tk_conv_params *p, const tk_dims *in, const int8_t *input, const tk_dims *filter,
-                       const tk_dims *out, int32_t pixel, void *columns, int32_t slot, int8_t *buffer)
-{
-    const int32_t channels = in->c, row_taps = filter->w * channels, taps = filter->h * row_taps;
-    const int32_t out_x = pixel % out->w, out_y = (pixel / out->w) % out->h, batch = pixel / (out->w * out->h);
-    const int32_t in_y0 = out_y * p->stride_h - p->pad_h, in_x0 = out_x * p->stride_w - p->pad_w;
-    const int32_t x_lo = in_x0 < 0 ? -in_x0 : 0;
-    const int32_t x_end = in->w - in_x0 < filter->w ? in->w - in_x0 : filter->w;
-    const int32_t x_hi = x_end < x_lo ? x_lo : x_end;
-    int32_t filter_y;
-    uint8_t *col = (uint8_t *)columns;  /* a group of 4 taps takes 16 bytes of the two-pixel columns */
-
-    if (channels & 3 || (filter->h == 1 && filter->w == 1 && p->pad_h == 0 && p->pad_w == 0)) {
-        tk_fill_column(columns, 4, slot, gather(p, in, input, filter, out, pixel, buffer), taps, p->input_offset);
         return;
     }
-    for (filter_y = 0; filter_y < filter->h; ++filter_y, col += 4 * row_taps) {
-        const int32_t in_y = in_y0 + filter_y;
-        if (in_y < 0 || in_y >= in->h) {
-            tk_zero_column(col, 4, slot, row_taps / 4);
-            continue;
+    {
+        const int32_t x_lo = in_x0 < 0 ? -in_x0 : 0;
+        const int32_t x_end = in_w - in_x0 < kw ? in_w - in_x0 : kw;
+        const int32_t x_hi = x_end < x_lo ? x_lo : x_end;
+        row += x_lo * channels;
+        for (filter_y = 0; filter_y < kh; ++filter_y, first += row_groups, row += g->row_step) {
+            const int32_t in_y = in_y0 + filter_y;
+            if (in_y < 0 || in_y >= in_h) {
+                tk_zero_groups(columns, stride, slot, first, row_groups);
+            } else if (!(channels & 3)) {
+                const int32_t lo = x_lo * channels / 4, hi = x_hi * channels / 4;
+                tk_zero_groups(columns, stride, slot, first, lo);
+                tk_fill_groups(columns, stride, slot, first + lo, g->input + row, hi - lo, offset);
+                tk_zero_groups(columns, stride, slot, first + hi, row_groups - hi);
+            } else {
+                const int8_t zero_point = (int8_t)(-offset);
+                int8_t *dst = put_bytes(g->buffer, zero_point, x_lo * channels);
+                dst = copy_bytes(dst, g->input + row, (x_hi - x_lo) * channels);
+                put_bytes(dst, zero_point, 4 * row_groups - x_hi * channels);
+                tk_fill_groups(columns, stride, slot, first, g->buffer, row_groups, offset);
+            }
         }
-        tk_zero_column(col, 4, slot, x_lo * channels / 4);
-        tk_fill_column(col + 4 * x_lo * channels, 4, slot,
-                       input + ((batch * in->h + in_y) * in->w + in_x0 + x_lo) * channels, (x_hi - x_lo) * channels,
-                       p->input_offset);
-        tk_zero_column(col + 4 * x_hi * channels, 4, slot, (filter->w - x_hi) * channels / 4);
+    }
+}
+
+/* The next output pixel's (batch, y, x). */
+static inline void next_pixel(const tk_dims *out, int32_t *at)
+{
+    if (++at[2] == out->w) {
+        at[2] = 0;
+        if (++at[1] == out->h) {
+            at[1] = 0;
+            ++at[0];
+        }
     }
 }
 
@@ -106,20 +146,57 @@ tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter
         return TK_ERR_SHAPE;
     }
     {
-        const int32_t taps = filter_dims->h * filter_dims->w * input_dims->c;
-        const int32_t depth = round_up4(taps), groups = depth / 4;
+        const int32_t depth = packed_depth(input_dims, filter_dims), groups = depth / 4;
         const int32_t channels = output_dims->c, low = params->activation.min, high = params->activation.max;
         const int32_t pixels = output_dims->n * output_dims->h * output_dims->w;
-        void *columns = scratch;                                      /* 2 * depth int16 */
-        int8_t *buffer = (int8_t *)scratch + 4 * depth;               /* depth int8 */
+        void *columns = scratch;                                      /* 3 * depth int16 */
+        conv_geometry geometry;
+        int32_t at[3] = {0, 0, 0};                                    /* the pixel's (batch, y, x) */
+        tk_pair_job job;
+        geometry.p = params;
+        geometry.in = input_dims;
+        geometry.filter = filter_dims;
+        geometry.input = input;
+        geometry.buffer = (int8_t *)scratch + 6 * depth;              /* depth int8 */
+        geometry.row_groups = round_up4(filter_dims->w * input_dims->c) / 4;
+        geometry.row_step = input_dims->w * input_dims->c;
+        geometry.input_bytes = input_dims->n * input_dims->h * geometry.row_step;
+        job.low4 = (int32_t)((uint32_t)(uint8_t)low * 0x01010101u);
+        job.high4 = (int32_t)((uint32_t)(uint8_t)high * 0x01010101u);
 
-        for (pixel = 0; pixel < pixels; pixel += 2) {
-            const int two = pixel + 1 < pixels;
+        for (pixel = 0; pixel < pixels;) {
             int8_t *out0 = output + pixel * channels;
             int8_t *out1 = out0 + channels;
-            fill_pixel(params, input_dims, input, filter_dims, output_dims, pixel, columns, 0, buffer);
+            int two;
+            job.bias = filter->bias;
+            job.quant = filter->quant;
+            job.out0 = out0;
+            job.out1 = out1;
+            job.out2 = out1;
+            job.pairs = channels / 2;
+            if (pixels - pixel >= 3 && !(channels & 1)) {  /* the common case: 3 pixels, every channel in one call */
+                job.out2 = out1 + channels;
+                fill_pixel(&geometry, at[0], at[1], at[2], columns, 6, 0);
+                next_pixel(output_dims, at);
+                fill_pixel(&geometry, at[0], at[1], at[2], columns, 6, 1);
+                next_pixel(output_dims, at);
+                fill_pixel(&geometry, at[0], at[1], at[2], columns, 6, 2);
+                next_pixel(output_dims, at);
+                tk_conv_pairs_3x2(columns, filter->weights, groups, &job);
+                pixel += 3;
+                continue;
+            }
+            two = pixel + 1 < pixels;
+            fill_pixel(&geometry, at[0], at[1], at[2], columns, 4, 0);
+            next_pixel(output_dims, at);
             if (two) {
-                fill_pixel(params, input_dims, input, filter_dims, output_dims, pixel + 1, columns, 1, buffer);
+                fill_pixel(&geometry, at[0], at[1], at[2], columns, 4, 1);
+                next_pixel(output_dims, at);
+            }
+            pixel += 2;
+            if (two && !(channels & 1)) {
+                tk_conv_pairs_2x2(columns, filter->weights, groups, &job);
+                continue;
             }
             for (out_c = 0; out_c < channels; out_c += 2) {
                 const int16_t *w = filter->weights + out_c * depth;  /* pair block out_c / 2 */

@@ -7,14 +7,28 @@
  * Layouts (int16 values, "word" = two of them, low halfword first):
  *   packed CONV/FC weights  per output channel pair, per group of 4 taps k0..k3: c0(k0,k2) c1(k0,k2) c0(k1,k3)
  *                           c1(k1,k3); a pair block is 2 * depth values (depth = taps rounded up to 4)
- *   input columns           the same grouping, (x + input offset) per tap, 0 in the padding: with `stride` 4
- *                           two pixels per group (p0 a, p1 a, p0 b, p1 b), with `stride` 2 one (a, b)
+ *   input columns           the same grouping, (x + input offset) per tap, 0 in the padding: with `stride` 6
+ *                           three pixels per group (p0 a, p1 a, p2 a, p0 b, p1 b, p2 b), with `stride` 4 two
+ *                           (p0 a, p1 a, p0 b, p1 b), with `stride` 2 one (a, b)
  *   packed DW weights       per tap, per group of 4 channels c0..c3: (c0, c2) (c1, c3)
  */
 #ifndef TK_FAST_H
 #define TK_FAST_H
 
 #include <stdint.h>
+
+/* The channel loop of 2 or 3 output pixels (tk_conv_pairs_2x2, tk_conv_pairs_3x2): for each output channel pair,
+ * bias + the block of MACs, the rescale, the activation clamp and the output bytes; advances the pointers. */
+typedef struct {
+    const int32_t *bias;   /* next channel pair's two biases */
+    const int32_t *quant;  /* next channel pair's (multiplier, right shift, nudge) x 2 */
+    int8_t *out0;          /* next channel pair's outputs, pixel 0 */
+    int8_t *out1;          /* pixel 1 */
+    int8_t *out2;          /* pixel 2 (3x2 only) */
+    int32_t pairs;         /* channel pairs left (>= 1) */
+    int32_t low4;          /* activation min in each of the 4 bytes (min >= -128) */
+    int32_t high4;         /* activation max in each byte (max <= 127) */
+} tk_pair_job;
 
 #if defined(__ARM_FEATURE_DSP)
 #include "tk_fast_dsp.h"
@@ -41,5 +55,46 @@ static inline int32_t tk_fast_requantize(int32_t doubled, int32_t multiplier, in
     }
     return t;
 }
+
+#if !defined(__ARM_FEATURE_DSP)
+/* Portable tk_conv_pairs_2x2 / 3x2 (the DSP ones are in assembly, tk_fast_dsp.h): the same integers. */
+static inline void tk_conv_pairs(const void *columns, const int16_t *weights, int32_t groups, tk_pair_job *job,
+                                 int32_t pixels)
+{
+    const int32_t low = (int8_t)job->low4, high = (int8_t)job->high4;
+    int8_t *out[3];
+    int32_t i;
+    for (; job->pairs > 0; --job->pairs, weights += 8 * groups) {
+        int32_t acc[6];
+        for (i = 0; i < pixels; ++i) {
+            acc[2 * i] = job->bias[0];
+            acc[2 * i + 1] = job->bias[1];
+        }
+        tk_mac_pixels(columns, weights, groups, acc, pixels);
+        out[0] = job->out0;
+        out[1] = job->out1;
+        out[2] = job->out2;
+        for (i = 0; i < pixels; ++i) {
+            out[i][0] = tk_fast_rescale(acc[2 * i], job->quant, low, high);
+            out[i][1] = tk_fast_rescale(acc[2 * i + 1], job->quant + 3, low, high);
+        }
+        job->bias += 2;
+        job->quant += 6;
+        job->out0 += 2;
+        job->out1 += 2;
+        job->out2 += pixels == 3 ? 2 : 0;
+    }
+}
+
+static inline void tk_conv_pairs_2x2(const void *columns, const int16_t *weights, int32_t groups, tk_pair_job *job)
+{
+    tk_conv_pairs(columns, weights, groups, job, 2);
+}
+
+static inline void tk_conv_pairs_3x2(const void *columns, const int16_t *weights, int32_t groups, tk_pair_job *job)
+{
+    tk_conv_pairs(columns, weights, groups, job, 3);
+}
+#endif
 
 #endif /* TK_FAST_H */

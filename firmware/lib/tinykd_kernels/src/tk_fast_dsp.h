@@ -19,6 +19,8 @@ static inline int32_t tk_smmulr(int32_t a, int32_t b)
     return r;
 }
 
+static inline int32_t tk_ssat8(int32_t x) { return __ssat(x, 8); }  /* clamp to [-128, 127]: SSAT */
+
 static inline int32_t tk_sxtab16_ror8(int32_t a, int32_t x)
 {
     int32_t r;
@@ -61,6 +63,45 @@ static inline void tk_fill_column(void *columns, int32_t stride, int32_t slot, c
     }
 }
 
+/* Columns of `stride` words per group (4: two pixels, 6: three), slot `slot`, groups [first, first + groups)
+ * <- src[0 .. 4 * groups) + offset: per group LDR, 2 SXTAB16, 2 STR; two groups per pass from a word-aligned
+ * source (LDRD). */
+static inline void tk_fill_groups(void *columns, int32_t stride, int32_t slot, int32_t first, const int8_t *src,
+                                  int32_t groups, int32_t offset)
+{
+    tk_word *col = (tk_word *)columns + stride * first + slot;
+    const int32_t offsets = tk_offset_pair(offset), half = stride >> 1;
+    if (!((uintptr_t)src & 3)) {
+        const tk_word *x = (const tk_word *)src, *pairs_end = x + (groups & ~1);
+        while (x != pairs_end) {
+            const int32_t x0 = x[0], x1 = x[1];
+            x += 2;
+            col[half] = tk_sxtab16_ror8(offsets, x0);
+            col[0] = __sxtab16(offsets, x0);
+            col[stride + half] = tk_sxtab16_ror8(offsets, x1);
+            col[stride] = __sxtab16(offsets, x1);
+            col += 2 * stride;
+        }
+        src = (const int8_t *)x;
+        groups &= 1;
+    }
+    for (; groups > 0; --groups, src += 4, col += stride) {
+        const int32_t x = tk_read_s8x4(src);
+        col[half] = tk_sxtab16_ror8(offsets, x);  /* (x1, x3) + offset */
+        col[0] = __sxtab16(offsets, x);           /* (x0, x2) + offset */
+    }
+}
+
+static inline void tk_zero_groups(void *columns, int32_t stride, int32_t slot, int32_t first, int32_t groups)
+{
+    tk_word *col = (tk_word *)columns + stride * first + slot;
+    const int32_t half = stride >> 1;
+    for (; groups > 0; --groups, col += stride) {
+        col[0] = 0;
+        col[half] = 0;
+    }
+}
+
 static inline void tk_zero_column(void *columns, int32_t stride, int32_t slot, int32_t groups)
 {
     tk_word *col = (tk_word *)columns + slot;
@@ -86,6 +127,21 @@ static inline void tk_zero_column(void *columns, int32_t stride, int32_t slot, i
     "smlad   r6, r11, r12, r6\n\t"        \
     "smlad   r7, r11, lr, r7\n\t"
 
+/* The loop over the groups of 4 taps, two per pass, from r0 (columns) to r2 (their end): one group first when
+ * the Z flag says the count is odd (Z clear). Local labels 1-3. */
+#define TK_GROUP_LOOP(GROUP)  \
+    "beq     2f\n\t"          \
+    GROUP                     \
+    "2:\n\t"                 \
+    "cmp     r0, r2\n\t"      \
+    "beq     3f\n\t"          \
+    "1:\n\t"                 \
+    GROUP                     \
+    GROUP                     \
+    "cmp     r0, r2\n\t"      \
+    "bne     1b\n\t"          \
+    "3:\n\t"
+
 /* acc[0..3] += (p0, c0) (p0, c1) (p1, c0) (p1, c1) over `groups` groups of 4 taps: 11 instructions per 16 MACs
  * (two groups per loop pass). In assembly (AAPCS: r0 = columns, r1 = weights, r2 = groups, r3 = acc) because the
  * loop needs every register: 4 accumulators, 4 column words, 2 weight words, 3 pointers. */
@@ -97,20 +153,168 @@ __attribute__((naked, noinline, unused)) static void tk_mac_2x2(TK_UNUSED const 
     __asm__ volatile(
         "push    {r4-r11, lr}\n\t"
         "ldm     r3, {r4-r7}\n\t"
-        "lsls    r12, r2, #31\n\t"          /* Z: an even number of groups */
+        "lsls    r12, r2, #31\n\t"          /* Z: an even number of groups (add below keeps the flags) */
         "add     r2, r0, r2, lsl #4\n\t"    /* end of the columns */
-        "beq     2f\n\t"
-        TK_MAC_2X2_GROUP
-        "2:\n\t"
-        "cmp     r0, r2\n\t"
-        "beq     3f\n\t"
-        "1:\n\t"
-        TK_MAC_2X2_GROUP
-        TK_MAC_2X2_GROUP
-        "cmp     r0, r2\n\t"
-        "bne     1b\n\t"
-        "3:\n\t"
+        TK_GROUP_LOOP(TK_MAC_2X2_GROUP)
         "stm     r3, {r4-r7}\n\t"
+        "pop     {r4-r11, pc}\n\t");
+}
+
+/* tk_conv_pairs_2x2 (see tk_pair_job in tk_fast.h): per channel pair, tk_mac_2x2's loop, then the rescale of the
+ * 4 accumulators (SMMULR, round half away from zero, shift, SSAT), the activation clamp of the 4 bytes at once
+ * (SSUB8 + SEL against low4, then high4) and two STRH. r3 holds the job; the weights (r1) run on from one pair
+ * block to the next. Stack: columns, end of the columns, odd group count. */
+__attribute__((naked, noinline, unused)) static void tk_conv_pairs_2x2(TK_UNUSED const void *columns,
+                                                                       TK_UNUSED const int16_t *weights,
+                                                                       TK_UNUSED int32_t groups,
+                                                                       TK_UNUSED tk_pair_job *job)
+{
+    __asm__ volatile(
+        "push    {r4-r11, lr}\n\t"
+        "and     r12, r2, #1\n\t"
+        "add     r2, r0, r2, lsl #4\n\t"    /* end of the columns */
+        "push    {r0, r2, r12, lr}\n\t"     /* [sp] columns, [sp, #4] end, [sp, #8] odd (lr: padding) */
+        "4:\n\t"
+        "ldr     r12, [r3]\n\t"              /* bias: acc (p0, c0) (p0, c1) (p1, c0) (p1, c1) */
+        "ldrd    r4, r5, [r12], #8\n\t"
+        "str     r12, [r3]\n\t"
+        "mov     r6, r4\n\t"
+        "mov     r7, r5\n\t"
+        "ldrd    r0, r2, [sp]\n\t"
+        "ldr     r12, [sp, #8]\n\t"
+        "cmp     r12, #0\n\t"                 /* Z: an even number of groups */
+        TK_GROUP_LOOP(TK_MAC_2X2_GROUP)
+        "ldr     r12, [r3, #4]\n\t"          /* quant: r0 m0, r2 s0, r8 n0, r9 m1, r10 s1, r11 n1 */
+        "ldmia   r12!, {r0, r2, r8, r9, r10, r11}\n\t"
+        "str     r12, [r3, #4]\n\t"
+        "smmulr  r4, r4, r0\n\t"
+        "smmulr  r6, r6, r0\n\t"
+        "smmulr  r5, r5, r9\n\t"
+        "smmulr  r7, r7, r9\n\t"
+        "add     r4, r4, r4, asr #31\n\t"
+        "add     r6, r6, r6, asr #31\n\t"
+        "add     r5, r5, r5, asr #31\n\t"
+        "add     r7, r7, r7, asr #31\n\t"
+        "add     r4, r4, r8\n\t"
+        "add     r6, r6, r8\n\t"
+        "add     r5, r5, r11\n\t"
+        "add     r7, r7, r11\n\t"
+        "asr     r4, r4, r2\n\t"
+        "asr     r6, r6, r2\n\t"
+        "asr     r5, r5, r10\n\t"
+        "asr     r7, r7, r10\n\t"
+        "ssat    r4, #8, r4\n\t"
+        "ssat    r6, #8, r6\n\t"
+        "ssat    r5, #8, r5\n\t"
+        "ssat    r7, #8, r7\n\t"
+        "bfi     r4, r5, #8, #8\n\t"        /* bytes (p0, c0) (p0, c1) (p1, c0) (p1, c1) */
+        "bfi     r6, r7, #8, #8\n\t"
+        "bfi     r4, r6, #16, #16\n\t"
+        "ldrd    r8, r9, [r3, #24]\n\t"      /* low4, high4 */
+        "ssub8   r5, r4, r8\n\t"             /* GE where byte >= low */
+        "sel     r4, r4, r8\n\t"
+        "ssub8   r5, r9, r4\n\t"             /* GE where high >= byte */
+        "sel     r4, r4, r9\n\t"
+        "ldrd    r8, r9, [r3, #8]\n\t"       /* out0, out1 */
+        "strh    r4, [r8], #2\n\t"
+        "lsr     r4, r4, #16\n\t"
+        "strh    r4, [r9], #2\n\t"
+        "strd    r8, r9, [r3, #8]\n\t"
+        "ldr     r12, [r3, #20]\n\t"          /* pairs */
+        "subs    r12, r12, #1\n\t"
+        "str     r12, [r3, #20]\n\t"
+        "bne     4b\n\t"
+        "add     sp, sp, #16\n\t"
+        "pop     {r4-r11, pc}\n\t");
+}
+
+/* One group of 4 taps for 3 pixels x 2 channels: word a of the 3 pixels (LDM), of the 2 channels (LDRD), 6 SMLAD;
+ * then word b the same: 16 instructions per 24 MACs. */
+#define TK_MAC_3X2_GROUP                 \
+    "ldmia   r0!, {r8, r9, r10}\n\t"     \
+    "ldrd    r11, r12, [r1], #8\n\t"     \
+    "smlad   r3, r8, r11, r3\n\t"        \
+    "smlad   r4, r8, r12, r4\n\t"        \
+    "smlad   r5, r9, r11, r5\n\t"        \
+    "smlad   r6, r9, r12, r6\n\t"        \
+    "smlad   r7, r10, r11, r7\n\t"       \
+    "smlad   lr, r10, r12, lr\n\t"       \
+    "ldmia   r0!, {r8, r9, r10}\n\t"     \
+    "ldrd    r11, r12, [r1], #8\n\t"     \
+    "smlad   r3, r8, r11, r3\n\t"        \
+    "smlad   r4, r8, r12, r4\n\t"        \
+    "smlad   r5, r9, r11, r5\n\t"        \
+    "smlad   r6, r9, r12, r6\n\t"        \
+    "smlad   r7, r10, r11, r7\n\t"       \
+    "smlad   lr, r10, r12, lr\n\t"
+
+/* Rescale of accumulator `r` with (multiplier r0, right shift r2, nudge r8) to a saturated int8 in `r`. */
+#define TK_RESCALE(r)                    \
+    "smmulr  " r ", " r ", r0\n\t"        \
+    "add     " r ", " r ", " r ", asr #31\n\t" \
+    "add     " r ", " r ", r8\n\t"        \
+    "asr     " r ", " r ", r2\n\t"        \
+    "ssat    " r ", #8, " r "\n\t"
+
+/* tk_conv_pairs_3x2: tk_conv_pairs_2x2 for three pixels (columns of stride 6). Accumulators (p0, c0) r3, (p0, c1)
+ * r4, (p1, c0) r5, (p1, c1) r6, (p2, c0) r7, (p2, c1) lr; the job lives on the stack: [sp] columns, [sp, #4] end
+ * of the columns, [sp, #8] job, [sp, #12] odd group count. */
+__attribute__((naked, noinline, unused)) static void tk_conv_pairs_3x2(TK_UNUSED const void *columns,
+                                                                       TK_UNUSED const int16_t *weights,
+                                                                       TK_UNUSED int32_t groups,
+                                                                       TK_UNUSED tk_pair_job *job)
+{
+    __asm__ volatile(
+        "push    {r4-r11, lr}\n\t"
+        "and     r12, r2, #1\n\t"
+        "add     r2, r2, r2, lsl #1\n\t"    /* 3 * groups */
+        "add     r2, r0, r2, lsl #3\n\t"    /* end of the columns: 24 bytes per group */
+        "push    {r0, r2, r3, r12}\n\t"
+        "4:\n\t"
+        "ldr     r12, [sp, #8]\n\t"
+        "ldr     r11, [r12]\n\t"             /* bias */
+        "ldrd    r3, r4, [r11], #8\n\t"
+        "str     r11, [r12]\n\t"
+        "mov     r5, r3\n\t"
+        "mov     r6, r4\n\t"
+        "mov     r7, r3\n\t"
+        "mov     lr, r4\n\t"
+        "ldrd    r0, r2, [sp]\n\t"
+        "ldr     r12, [sp, #12]\n\t"
+        "cmp     r12, #0\n\t"                 /* Z: an even number of groups */
+        TK_GROUP_LOOP(TK_MAC_3X2_GROUP)
+        "ldr     r12, [sp, #8]\n\t"
+        "ldr     r11, [r12, #4]\n\t"         /* quant */
+        "ldmia   r11!, {r0, r2, r8}\n\t"     /* channel 0 */
+        TK_RESCALE("r3") TK_RESCALE("r5") TK_RESCALE("r7")
+        "ldmia   r11!, {r0, r2, r8}\n\t"     /* channel 1 */
+        TK_RESCALE("r4") TK_RESCALE("r6") TK_RESCALE("lr")
+        "str     r11, [r12, #4]\n\t"
+        "bfi     r3, r4, #8, #8\n\t"         /* (p0, c0) (p0, c1) (p1, c0) (p1, c1) in r3, p2's in r7 */
+        "bfi     r5, r6, #8, #8\n\t"
+        "bfi     r7, lr, #8, #8\n\t"
+        "bfi     r3, r5, #16, #16\n\t"
+        "ldrd    r8, r9, [r12, #24]\n\t"     /* low4, high4 */
+        "ssub8   r0, r3, r8\n\t"
+        "sel     r3, r3, r8\n\t"
+        "ssub8   r0, r9, r3\n\t"
+        "sel     r3, r3, r9\n\t"
+        "ssub8   r0, r7, r8\n\t"
+        "sel     r7, r7, r8\n\t"
+        "ssub8   r0, r9, r7\n\t"
+        "sel     r7, r7, r9\n\t"
+        "add     r11, r12, #8\n\t"
+        "ldm     r11, {r0, r2, r10}\n\t"     /* out0, out1, out2 */
+        "strh    r3, [r0], #2\n\t"
+        "lsr     r3, r3, #16\n\t"
+        "strh    r3, [r2], #2\n\t"
+        "strh    r7, [r10], #2\n\t"
+        "stm     r11, {r0, r2, r10}\n\t"
+        "ldr     r10, [r12, #20]\n\t"        /* pairs */
+        "subs    r10, r10, #1\n\t"
+        "str     r10, [r12, #20]\n\t"
+        "bne     4b\n\t"
+        "add     sp, sp, #16\n\t"
         "pop     {r4-r11, pc}\n\t");
 }
 

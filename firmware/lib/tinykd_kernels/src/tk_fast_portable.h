@@ -11,6 +11,8 @@ static inline int32_t tk_smmulr(int32_t a, int32_t b)
     return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 31)) >> 32);
 }
 
+static inline int32_t tk_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+
 /* Index of tap k of column `slot` in a column buffer with `stride` halfword pairs per group of 4 taps. */
 static inline int32_t tk_column_index(int32_t k, int32_t stride, int32_t slot)
 {
@@ -39,6 +41,45 @@ static inline void tk_zero_column(void *columns, int32_t stride, int32_t slot, i
     int32_t k;
     for (k = 0; k < 4 * groups; ++k) {
         col[tk_column_index(k, stride, slot)] = 0;
+    }
+}
+
+/* Columns of `stride` halfword pairs per group (4: two pixels, 6: three), slot `slot`, groups [first, first +
+ * groups) <- src[0 .. 4 * groups) + offset. */
+static inline void tk_fill_groups(void *columns, int32_t stride, int32_t slot, int32_t first, const int8_t *src,
+                                  int32_t groups, int32_t offset)
+{
+    int16_t *col = (int16_t *)columns;
+    int32_t k;
+    for (k = 0; k < 4 * groups; ++k) {
+        col[tk_column_index(4 * first + k, stride, slot)] = (int16_t)(src[k] + offset);
+    }
+}
+
+static inline void tk_zero_groups(void *columns, int32_t stride, int32_t slot, int32_t first, int32_t groups)
+{
+    int16_t *col = (int16_t *)columns;
+    int32_t k;
+    for (k = 0; k < 4 * groups; ++k) {
+        col[tk_column_index(4 * first + k, stride, slot)] = 0;
+    }
+}
+
+/* acc[2 p + c] += (pixel p, channel c) for `pixels` (2 or 3) pixels interleaved in columns of stride 2 * pixels. */
+static inline void tk_mac_pixels(const void *columns, const int16_t *weights, int32_t groups, int32_t *acc,
+                                 int32_t pixels)
+{
+    const int16_t *col = (const int16_t *)columns;
+    int32_t g, h, p;
+    for (g = 0; g < groups; ++g, col += 4 * pixels, weights += 8) {
+        for (h = 0; h < 2; ++h) {  /* word a (taps 0, 2), then word b (taps 1, 3) */
+            const int16_t *w = weights + 4 * h;
+            for (p = 0; p < pixels; ++p) {
+                const int16_t *x = col + 2 * (h * pixels + p);
+                acc[2 * p] += x[0] * w[0] + x[1] * w[1];
+                acc[2 * p + 1] += x[0] * w[2] + x[1] * w[3];
+            }
+        }
     }
 }
 
