@@ -1,4 +1,4 @@
-/* CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED on weights packed offline (pipeline/compiler/pack.py): the loop
+/* CONV_2D and FULLY_CONNECTED on weights packed offline (pipeline/compiler/pack.py): the loop
  * structure here, the inner loops in tk_fast_dsp.h (Cortex-M4) or tk_fast_portable.h. Same results as the
  * reference kernels in tk_conv.c / tk_fully_connected.c, bit for bit, for every layer the compiler packs. */
 #include "tinykd_kernels.h"
@@ -51,12 +51,6 @@ static inline TK_INLINE_LOOPS int8_t *copy_bytes(int8_t *dst, const int8_t *src,
     return dst;
 }
 
-static int fast_conv_ok(const tk_conv_params *p, const tk_packed_filter *f)
-{
-    return p->stride_h >= 1 && p->stride_w >= 1 && p->dilation_h == 1 && p->dilation_w == 1 && p->pad_h >= 0 &&
-           p->pad_w >= 0 && p->activation.min <= p->activation.max && p->activation.min >= -128 &&
-           p->activation.max <= 127 && f->weights != NULL && f->bias != NULL && f->quant != NULL;
-}
 
 /* What filling a column needs, computed once per layer. */
 typedef struct {
@@ -139,7 +133,7 @@ tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter
     int32_t pixel, out_c;
 
     if (params == NULL || filter == NULL || input_dims == NULL || input == NULL || filter_dims == NULL ||
-        output_dims == NULL || output == NULL || scratch == NULL || !fast_conv_ok(params, filter)) {
+        output_dims == NULL || output == NULL || scratch == NULL || !tk_fast_conv_ok(params, filter)) {
         return TK_ERR_ARGUMENT;
     }
     if (filter_dims->c != input_dims->c || filter_dims->n != output_dims->c || input_dims->n != output_dims->n) {
@@ -269,66 +263,6 @@ tk_status tk_fully_connected_fast_s8(const tk_fc_params *params, const tk_packed
                 for (i = 0; i < 2 && out_c + i < output_depth; ++i) {
                     out[out_c + i] = tk_fast_rescale(acc[i], filter->quant + 3 * (out_c + i), low, high);
                 }
-            }
-        }
-    }
-    return TK_OK;
-}
-
-tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter *filter,
-                                      const tk_dims *input_dims, const int8_t *input,
-                                      const tk_dims *filter_dims, const tk_dims *output_dims, int8_t *output)
-{
-    int32_t pixel, group, channel, i;
-
-    if (params == NULL || filter == NULL || input_dims == NULL || input == NULL || filter_dims == NULL ||
-        output_dims == NULL || output == NULL || !fast_conv_ok(params, filter) || params->depth_multiplier != 1) {
-        return TK_ERR_ARGUMENT;
-    }
-    if (output_dims->c != input_dims->c || filter_dims->c != output_dims->c || input_dims->n != output_dims->n) {
-        return TK_ERR_SHAPE;
-    }
-    {
-        const int32_t channels = input_dims->c, full = channels / 4, groups = (channels + 3) / 4;
-        const int32_t in_h = input_dims->h, in_w = input_dims->w, kh = filter_dims->h, kw = filter_dims->w;
-        const int32_t low = params->activation.min, high = params->activation.max, offset = params->input_offset;
-        const int32_t pixels = output_dims->n * output_dims->h * output_dims->w;
-        for (pixel = 0; pixel < pixels; ++pixel) {
-            const int32_t out_x = pixel % output_dims->w, out_y = (pixel / output_dims->w) % output_dims->h;
-            const int32_t batch = pixel / (output_dims->w * output_dims->h);
-            const int32_t in_y0 = out_y * params->stride_h - params->pad_h;
-            const int32_t in_x0 = out_x * params->stride_w - params->pad_w;
-            /* the filter window clipped to the input, once per pixel: no bounds checks in the tap loops */
-            const int32_t y_lo = in_y0 < 0 ? -in_y0 : 0, x_lo = in_x0 < 0 ? -in_x0 : 0;
-            const int32_t y_hi = in_h - in_y0 < kh ? in_h - in_y0 : kh, x_hi = in_w - in_x0 < kw ? in_w - in_x0 : kw;
-            const int32_t row_taps = x_hi > x_lo ? x_hi - x_lo : 0;
-            const int32_t origin = (batch * in_h + in_y0) * in_w + in_x0;  /* pixel index of tap (0, 0) */
-            int8_t *out = output + pixel * channels;
-            for (group = 0; group < full; ++group) {
-                const int32_t *q = filter->quant + 12 * group;
-                int32_t acc[4];
-                for (i = 0; i < 4; ++i) {
-                    acc[i] = filter->bias[4 * group + i];
-                }
-                if (y_hi > y_lo) {
-                    tk_dw_window(input + (origin + y_lo * in_w + x_lo) * channels + 4 * group, in_w * channels,
-                                 channels, filter->weights + ((y_lo * kw + x_lo) * groups + group) * 4,
-                                 kw * groups * 4, groups * 4, y_hi - y_lo, row_taps, offset, acc);
-                }
-                for (i = 0; i < 4; ++i) {
-                    out[4 * group + i] = tk_fast_rescale(acc[i], q + 3 * i, low, high);
-                }
-            }
-            for (channel = 4 * full; channel < channels; ++channel) {  /* the last channels of a count not /4 */
-                const int32_t r = channel & 3, lane = (r & 1) * 2 + (r >> 1);
-                int32_t acc = filter->bias[channel], filter_y, filter_x;
-                for (filter_y = y_lo; filter_y < y_hi; ++filter_y) {
-                    for (filter_x = x_lo; filter_x < x_hi; ++filter_x) {
-                        const int32_t x = input[(origin + filter_y * in_w + filter_x) * channels + channel] + offset;
-                        acc += x * filter->weights[((filter_y * kw + filter_x) * groups + full) * 4 + lane];
-                    }
-                }
-                out[channel] = tk_fast_rescale(acc, filter->quant + 3 * channel, low, high);
             }
         }
     }

@@ -17,6 +17,10 @@
 
 #include <stdint.h>
 
+#include <string.h>
+
+#include "tinykd_kernels.h"
+
 /* The channel loop of 2 or 3 output pixels (tk_conv_pairs_2x2, tk_conv_pairs_3x2): for each output channel pair,
  * bias + the block of MACs, the rescale, the activation clamp and the output bytes; advances the pointers. */
 typedef struct {
@@ -36,12 +40,38 @@ typedef struct {
 #include "tk_fast_portable.h"
 #endif
 
+/* The preconditions shared by the fast CONV_2D and DEPTHWISE_CONV_2D. */
+static inline int tk_fast_conv_ok(const tk_conv_params *p, const tk_packed_filter *f)
+{
+    return p->stride_h >= 1 && p->stride_w >= 1 && p->dilation_h == 1 && p->dilation_w == 1 && p->pad_h >= 0 &&
+           p->pad_w >= 0 && p->activation.min <= p->activation.max && p->activation.min >= -128 &&
+           p->activation.max <= 127 && f->weights != NULL && f->bias != NULL && f->quant != NULL;
+}
+
 /* TFLM's rescale + output zero point + clamp (see tinykd_kernels.h, tk_packed_filter.quant). */
 static inline int8_t tk_fast_rescale(int32_t acc, const int32_t *quant, int32_t low, int32_t high)
 {
     int32_t t = tk_smmulr(acc, quant[0]);
     t = (t + (t >> 31) + quant[2]) >> quant[1];
     return (int8_t)(t < low ? low : (t > high ? high : t));
+}
+
+/* out[0..3] <- the rescale of acc[0..3] with quant[0..11] (3 words per channel), clamped to the activation
+ * range given in each byte of low4 / high4: SSAT per value, then the 4 bytes clamped at once (tk_clamp4). */
+static inline uint32_t tk_fast_rescale_byte(int32_t acc, const int32_t *quant)
+{
+    int32_t t = tk_smmulr(acc, quant[0]);
+    t = (t + (t >> 31) + quant[2]) >> quant[1];
+    return (uint32_t)tk_ssat8(t) & 0xFFu;
+}
+
+static inline void tk_fast_rescale4(const int32_t *acc, const int32_t *quant, int8_t *out, int32_t low4,
+                                    int32_t high4)
+{
+    uint32_t packed = tk_fast_rescale_byte(acc[0], quant) | tk_fast_rescale_byte(acc[1], quant + 3) << 8 |
+                      tk_fast_rescale_byte(acc[2], quant + 6) << 16 | tk_fast_rescale_byte(acc[3], quant + 9) << 24;
+    packed = (uint32_t)tk_clamp4((int32_t)packed, low4, high4);
+    memcpy(out, &packed, sizeof packed);
 }
 
 /* TFLM's MultiplyByQuantizedMultiplierSmallerThanOneExp(x, multiplier, -right_shift) given doubled = 2 * x

@@ -13,6 +13,18 @@ static inline int32_t tk_smmulr(int32_t a, int32_t b)
 
 static inline int32_t tk_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
 
+/* Each of the 4 signed bytes of v clamped to [low, high] given in each byte of low4 / high4. */
+static inline int32_t tk_clamp4(int32_t v, int32_t low4, int32_t high4)
+{
+    uint32_t r = 0;
+    int32_t i;
+    for (i = 0; i < 4; ++i) {
+        const int32_t x = (int8_t)(v >> (8 * i)), lo = (int8_t)(low4 >> (8 * i)), hi = (int8_t)(high4 >> (8 * i));
+        r |= ((uint32_t)(x < lo ? lo : (x > hi ? hi : x)) & 0xFFu) << (8 * i);
+    }
+    return (int32_t)r;
+}
+
 /* Index of tap k of column `slot` in a column buffer with `stride` halfword pairs per group of 4 taps. */
 static inline int32_t tk_column_index(int32_t k, int32_t stride, int32_t slot)
 {
@@ -140,6 +152,14 @@ static inline void tk_dw_window(const int8_t *in, int32_t in_row_step, int32_t i
             acc[3] += (x[3] + offset) * w[3];
         }
     }
+}
+
+/* tk_dw_window over a whole 3x3 window, channels a multiple of 4 (taps `channels` int16 apart in the packed
+ * weights; the DSP version is unrolled assembly); geometry = {input row step, channels, offset pair}. */
+static inline void tk_dw_3x3(const int8_t *in, const int16_t *weights, const int32_t *geometry, int32_t *acc)
+{
+    const int32_t channels = geometry[1];
+    tk_dw_window(in, geometry[0], channels, weights, 3 * channels, channels, 3, 3, (int16_t)geometry[2], acc);
 }
 
 #endif /* TK_FAST_PORTABLE_H */

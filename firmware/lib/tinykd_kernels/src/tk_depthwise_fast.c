@@ -1,0 +1,92 @@
+/* DEPTHWISE_CONV_2D (depth multiplier 1, dilation 1) on weights packed offline (pipeline/compiler/pack.py):
+ * four channels per pass, the tap loop in tk_fast_dsp.h (Cortex-M4) or tk_fast_portable.h. Same results as the
+ * reference kernel in tk_conv.c, bit for bit, for every layer the compiler packs. */
+#include "tinykd_kernels.h"
+#include "tk_fast.h"
+
+#include <stddef.h>
+
+/* The channels of a count not a multiple of 4 left after the groups of 4, one at a time. */
+static void last_channels(const tk_conv_params *params, const tk_packed_filter *filter, const tk_dims *in,
+                          const int8_t *input, int32_t kw, int32_t origin, const int32_t *window, int8_t *out)
+{
+    const int32_t channels = in->c, full = channels / 4, groups = (channels + 3) / 4;
+    int32_t channel, filter_y, filter_x;
+    for (channel = 4 * full; channel < channels; ++channel) {
+        const int32_t r = channel & 3, lane = (r & 1) * 2 + (r >> 1);
+        int32_t acc = filter->bias[channel];
+        for (filter_y = window[0]; filter_y < window[1]; ++filter_y) {
+            for (filter_x = window[2]; filter_x < window[3]; ++filter_x) {
+                const int32_t x = input[(origin + filter_y * in->w + filter_x) * channels + channel];
+                acc += (x + params->input_offset) *
+                       filter->weights[((filter_y * kw + filter_x) * groups + full) * 4 + lane];
+            }
+        }
+        out[channel] = tk_fast_rescale(acc, filter->quant + 3 * channel, params->activation.min,
+                                       params->activation.max);
+    }
+}
+
+tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter *filter,
+                                      const tk_dims *input_dims, const int8_t *input,
+                                      const tk_dims *filter_dims, const tk_dims *output_dims, int8_t *output)
+{
+    if (params == NULL || filter == NULL || input_dims == NULL || input == NULL || filter_dims == NULL ||
+        output_dims == NULL || output == NULL || !tk_fast_conv_ok(params, filter) || params->depth_multiplier != 1) {
+        return TK_ERR_ARGUMENT;
+    }
+    if (output_dims->c != input_dims->c || filter_dims->c != output_dims->c || input_dims->n != output_dims->n) {
+        return TK_ERR_SHAPE;
+    }
+    {
+        const int32_t channels = input_dims->c, full = channels / 4, groups = (channels + 3) / 4;
+        const int32_t in_h = input_dims->h, in_w = input_dims->w, kh = filter_dims->h, kw = filter_dims->w;
+        const int32_t offset = params->input_offset, row_step = in_w * channels, tap_words = groups * 4;
+        const int32_t low4 = (int32_t)((uint32_t)(uint8_t)params->activation.min * 0x01010101u);
+        const int32_t high4 = (int32_t)((uint32_t)(uint8_t)params->activation.max * 0x01010101u);
+        const int32_t geometry[3] = {row_step, channels,
+                                     (int32_t)(((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16))};
+        const int whole_3x3 = kh == 3 && kw == 3 && !(channels & 3);
+        int32_t batch, out_y, out_x, group;
+        int8_t *out = output;
+
+        for (batch = 0; batch < output_dims->n; ++batch) {
+            for (out_y = 0; out_y < output_dims->h; ++out_y) {
+                const int32_t in_y0 = out_y * params->stride_h - params->pad_h;
+                const int32_t y_lo = in_y0 < 0 ? -in_y0 : 0, y_hi = in_h - in_y0 < kh ? in_h - in_y0 : kh;
+                for (out_x = 0; out_x < output_dims->w; ++out_x, out += channels) {
+                    const int32_t in_x0 = out_x * params->stride_w - params->pad_w;
+                    /* the filter window clipped to the input, once per pixel: no bounds checks in the tap loops */
+                    const int32_t x_lo = in_x0 < 0 ? -in_x0 : 0, x_hi = in_w - in_x0 < kw ? in_w - in_x0 : kw;
+                    const int32_t window[4] = {y_lo, y_hi, x_lo, x_hi};
+                    const int32_t origin = (batch * in_h + in_y0) * in_w + in_x0;  /* pixel of tap (0, 0) */
+                    const int32_t rows = y_hi - y_lo, cols = x_hi > x_lo ? x_hi - x_lo : 0;
+                    const int8_t *x = input + (origin + y_lo * in_w + x_lo) * channels;  /* first tap inside */
+                    const int16_t *w = filter->weights + (y_lo * kw + x_lo) * tap_words;
+                    const int32_t *bias = filter->bias, *quant = filter->quant;
+                    if (rows <= 0 || cols <= 0) {  /* the window misses the input: bias only */
+                        x = input;
+                    }
+                    for (group = 0; group < full; ++group, x += 4, w += 4, bias += 4, quant += 12) {
+                        int32_t acc[4];
+                        acc[0] = bias[0];
+                        acc[1] = bias[1];
+                        acc[2] = bias[2];
+                        acc[3] = bias[3];
+                        if (whole_3x3 && rows == 3 && cols == 3) {  /* inside the input: unrolled */
+                            tk_dw_3x3(x, w, geometry, acc);
+                        } else if (rows > 0 && cols > 0) {
+                            tk_dw_window(x, row_step, channels, w, kw * tap_words, tap_words, rows, cols, offset,
+                                         acc);
+                        }
+                        tk_fast_rescale4(acc, quant, out + 4 * group, low4, high4);
+                    }
+                    if (channels & 3) {
+                        last_channels(params, filter, input_dims, input, kw, origin, window, out);
+                    }
+                }
+            }
+        }
+    }
+    return TK_OK;
+}
