@@ -5,6 +5,29 @@
 #include "tk_fast.h"
 
 #include <stddef.h>
+#include <string.h>
+
+/* A border pixel's 3x3 window, gathered with the input zero point in the padding (x + offset = 0: TFLM skips
+ * those taps), takes the unrolled path too when it fits this stack buffer (up to 64 channels). */
+#define TK_DW_WINDOW_BYTES 576
+
+/* window (3 x 3 x channels) <- the taps of the pixel whose tap (0, 0) is input pixel `origin`; clip = rows
+ * [y_lo, y_hi) and columns [x_lo, x_hi) inside the input. */
+static void gather_3x3(const int8_t *input, const tk_dims *in, int32_t origin, const int32_t *clip,
+                       int8_t zero_point, int8_t *window)
+{
+    const int32_t channels = in->c;
+    int32_t y, x;
+    for (y = 0; y < 3; ++y) {
+        for (x = 0; x < 3; ++x, window += channels) {
+            if (y >= clip[0] && y < clip[1] && x >= clip[2] && x < clip[3]) {
+                memcpy(window, input + (origin + y * in->w + x) * channels, (size_t)channels);
+            } else {
+                memset(window, zero_point, (size_t)channels);
+            }
+        }
+    }
+}
 
 /* The channels of a count not a multiple of 4 left after the groups of 4, one at a time. */
 static void last_channels(const tk_conv_params *params, const tk_packed_filter *filter, const tk_dims *in,
@@ -44,11 +67,22 @@ tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_pac
         const int32_t offset = params->input_offset, row_step = in_w * channels, tap_words = groups * 4;
         const int32_t low4 = (int32_t)((uint32_t)(uint8_t)params->activation.min * 0x01010101u);
         const int32_t high4 = (int32_t)((uint32_t)(uint8_t)params->activation.max * 0x01010101u);
-        const int32_t geometry[3] = {row_step, channels,
-                                     (int32_t)(((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16))};
         const int whole_3x3 = kh == 3 && kw == 3 && !(channels & 3);
+        const int gather = whole_3x3 && 9 * channels <= TK_DW_WINDOW_BYTES;
+        int32_t window_words[TK_DW_WINDOW_BYTES / 4];  /* word-aligned */
+        tk_dw_job job, gathered;
         int32_t batch, out_y, out_x, group;
         int8_t *out = output;
+        job.row_step = row_step;
+        job.channels = channels;
+        job.offsets = (int32_t)(((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16));
+        job.low4 = low4;
+        job.high4 = high4;
+        job.bias = filter->bias;
+        job.quant = filter->quant;
+        job.groups = full;
+        gathered = job;
+        gathered.row_step = 3 * channels;
 
         for (batch = 0; batch < output_dims->n; ++batch) {
             for (out_y = 0; out_y < output_dims->h; ++out_y) {
@@ -64,6 +98,15 @@ tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_pac
                     const int8_t *x = input + (origin + y_lo * in_w + x_lo) * channels;  /* first tap inside */
                     const int16_t *w = filter->weights + (y_lo * kw + x_lo) * tap_words;
                     const int32_t *bias = filter->bias, *quant = filter->quant;
+                    if (whole_3x3 && rows == 3 && cols == 3) {  /* inside the input: every group in assembly */
+                        tk_dw_3x3_pixel(x, w, &job, out);
+                        continue;
+                    }
+                    if (gather && rows > 0 && cols > 0) {  /* on the border: gathered, then the same */
+                        gather_3x3(input, input_dims, origin, window, (int8_t)(-offset), (int8_t *)window_words);
+                        tk_dw_3x3_pixel((const int8_t *)window_words, filter->weights, &gathered, out);
+                        continue;
+                    }
                     if (rows <= 0 || cols <= 0) {  /* the window misses the input: bias only */
                         x = input;
                     }
@@ -73,9 +116,7 @@ tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_pac
                         acc[1] = bias[1];
                         acc[2] = bias[2];
                         acc[3] = bias[3];
-                        if (whole_3x3 && rows == 3 && cols == 3) {  /* inside the input: unrolled */
-                            tk_dw_3x3(x, w, geometry, acc);
-                        } else if (rows > 0 && cols > 0) {
+                        if (rows > 0 && cols > 0) {
                             tk_dw_window(x, row_step, channels, w, kw * tap_words, tap_words, rows, cols, offset,
                                          acc);
                         }

@@ -34,6 +34,19 @@ typedef struct {
     int32_t high4;         /* activation max in each byte (max <= 127) */
 } tk_pair_job;
 
+/* Every group of 4 channels of one depthwise output pixel whose 3x3 window lies inside the input
+ * (tk_dw_3x3_pixel); channels a multiple of 4. */
+typedef struct {
+    int32_t row_step;      /* input bytes from one row to the next */
+    int32_t channels;
+    int32_t offsets;       /* the input offset in both halfwords */
+    int32_t low4;          /* activation min in each byte */
+    int32_t high4;         /* activation max in each byte */
+    const int32_t *bias;
+    const int32_t *quant;
+    int32_t groups;        /* channels / 4 */
+} tk_dw_job;
+
 #if defined(__ARM_FEATURE_DSP)
 #include "tk_fast_dsp.h"
 #else
@@ -73,6 +86,23 @@ static inline void tk_fast_rescale4(const int32_t *acc, const int32_t *quant, in
     packed = (uint32_t)tk_clamp4((int32_t)packed, low4, high4);
     memcpy(out, &packed, sizeof packed);
 }
+
+#if !defined(__ARM_FEATURE_DSP)
+/* Portable tk_dw_3x3_pixel (the DSP one is in assembly): x and w at tap (0, 0) of channel 0. */
+static inline void tk_dw_3x3_pixel(const int8_t *x, const int16_t *w, const tk_dw_job *job, int8_t *out)
+{
+    int32_t group, i;
+    for (group = 0; group < job->groups; ++group, x += 4, w += 4, out += 4) {
+        int32_t acc[4];
+        for (i = 0; i < 4; ++i) {
+            acc[i] = job->bias[4 * group + i];
+        }
+        tk_dw_window(x, job->row_step, job->channels, w, 3 * job->channels, job->channels, 3, 3,
+                     (int16_t)job->offsets, acc);
+        tk_fast_rescale4(acc, job->quant + 12 * group, out, job->low4, job->high4);
+    }
+}
+#endif
 
 /* TFLM's MultiplyByQuantizedMultiplierSmallerThanOneExp(x, multiplier, -right_shift) given doubled = 2 * x
  * (no overflow): SaturatingRoundingDoublingHighMul(x, m) = floor((x * m + 2^30) / 2^31) = SMMULR(2x, m), then

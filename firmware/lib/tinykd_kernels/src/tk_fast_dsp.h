@@ -12,6 +12,14 @@
 /* A word of packed int16 data read through an int32 lvalue (GCC: may alias the int16 arrays). */
 typedef int32_t tk_word __attribute__((may_alias));
 
+/* Each byte of v clamped to [lo, hi] (given in each byte): SSUB8 sets the GE flags where v >= lo, SEL keeps v
+ * there and takes lo elsewhere; then the same against hi. ge is scratch. */
+#define TK_CLAMP4(v, lo, hi, ge)                 \
+    "ssub8   " ge ", " v ", " lo "\n\t"          \
+    "sel     " v ", " v ", " lo "\n\t"           \
+    "ssub8   " ge ", " hi ", " v "\n\t"          \
+    "sel     " v ", " v ", " hi "\n\t"
+
 static inline int32_t tk_smmulr(int32_t a, int32_t b)
 {
     int32_t r;
@@ -26,10 +34,7 @@ static inline int32_t tk_ssat8(int32_t x) { return __ssat(x, 8); }  /* clamp to 
 static inline int32_t tk_clamp4(int32_t v, int32_t low4, int32_t high4)
 {
     int32_t ge;
-    __asm__("ssub8   %[ge], %[v], %[lo]\n\t"
-            "sel     %[v], %[v], %[lo]\n\t"
-            "ssub8   %[ge], %[hi], %[v]\n\t"
-            "sel     %[v], %[v], %[hi]"
+    __asm__(TK_CLAMP4("%[v]", "%[lo]", "%[hi]", "%[ge]")
             : [v] "+r"(v), [ge] "=&r"(ge)
             : [lo] "r"(low4), [hi] "r"(high4)
             : "cc");
@@ -226,10 +231,7 @@ __attribute__((naked, noinline, unused)) static void tk_conv_pairs_2x2(TK_UNUSED
         "bfi     r6, r7, #8, #8\n\t"
         "bfi     r4, r6, #16, #16\n\t"
         "ldrd    r8, r9, [r3, #24]\n\t"      /* low4, high4 */
-        "ssub8   r5, r4, r8\n\t"             /* GE where byte >= low */
-        "sel     r4, r4, r8\n\t"
-        "ssub8   r5, r9, r4\n\t"             /* GE where high >= byte */
-        "sel     r4, r4, r9\n\t"
+        TK_CLAMP4("r4", "r8", "r9", "r5")
         "ldrd    r8, r9, [r3, #8]\n\t"       /* out0, out1 */
         "strh    r4, [r8], #2\n\t"
         "lsr     r4, r4, #16\n\t"
@@ -263,13 +265,17 @@ __attribute__((naked, noinline, unused)) static void tk_conv_pairs_2x2(TK_UNUSED
     "smlad   r7, r10, r11, r7\n\t"       \
     "smlad   lr, r10, r12, lr\n\t"
 
-/* Rescale of accumulator `r` with (multiplier r0, right shift r2, nudge r8) to a saturated int8 in `r`. */
-#define TK_RESCALE(r)                    \
-    "smmulr  " r ", " r ", r0\n\t"        \
-    "add     " r ", " r ", " r ", asr #31\n\t" \
-    "add     " r ", " r ", r8\n\t"        \
-    "asr     " r ", " r ", r2\n\t"        \
+/* Rescale of accumulator `r` with multiplier m, right shift s and nudge n (registers) to a saturated int8 in `r`:
+ * SMMULR, round half away from zero (+ r >> 31), shift, SSAT (see tk_fast_rescale). */
+#define TK_RESCALE_WITH(r, m, s, n)               \
+    "smmulr  " r ", " r ", " m "\n\t"             \
+    "add     " r ", " r ", " r ", asr #31\n\t"     \
+    "add     " r ", " r ", " n "\n\t"             \
+    "asr     " r ", " r ", " s "\n\t"             \
     "ssat    " r ", #8, " r "\n\t"
+
+/* ... with (multiplier r0, right shift r2, nudge r8). */
+#define TK_RESCALE(r) TK_RESCALE_WITH(r, "r0", "r2", "r8")
 
 /* tk_conv_pairs_3x2: tk_conv_pairs_2x2 for three pixels (columns of stride 6). Accumulators (p0, c0) r3, (p0, c1)
  * r4, (p1, c0) r5, (p1, c1) r6, (p2, c0) r7, (p2, c1) lr; the job lives on the stack: [sp] columns, [sp, #4] end
@@ -310,14 +316,8 @@ __attribute__((naked, noinline, unused)) static void tk_conv_pairs_3x2(TK_UNUSED
         "bfi     r7, lr, #8, #8\n\t"
         "bfi     r3, r5, #16, #16\n\t"
         "ldrd    r8, r9, [r12, #24]\n\t"     /* low4, high4 */
-        "ssub8   r0, r3, r8\n\t"
-        "sel     r3, r3, r8\n\t"
-        "ssub8   r0, r9, r3\n\t"
-        "sel     r3, r3, r9\n\t"
-        "ssub8   r0, r7, r8\n\t"
-        "sel     r7, r7, r8\n\t"
-        "ssub8   r0, r9, r7\n\t"
-        "sel     r7, r7, r9\n\t"
+        TK_CLAMP4("r3", "r8", "r9", "r0")
+        TK_CLAMP4("r7", "r8", "r9", "r0")
         "add     r11, r12, #8\n\t"
         "ldm     r11, {r0, r2, r10}\n\t"     /* out0, out1, out2 */
         "strh    r3, [r0], #2\n\t"
@@ -420,25 +420,59 @@ static inline void tk_dw_window(const int8_t *in, int32_t in_row_step, int32_t i
     "smlabb  r5, r11, lr, r5\n\t"         \
     "smlatt  r7, r11, lr, r7\n\t"
 
-/* tk_dw_window over a whole 3x3 window when the channel count is a multiple of 4 (taps 2 * channels bytes apart
- * in the packed weights): 9 instructions per tap, unrolled. geometry = {input row step, channels, offset pair}. */
-__attribute__((naked, noinline, unused)) static void tk_dw_3x3(TK_UNUSED const int8_t *in,
-                                                               TK_UNUSED const int16_t *weights,
-                                                               TK_UNUSED const int32_t *geometry,
-                                                               TK_UNUSED int32_t *acc)
+/* Rescale of accumulator `r` with the next channel's (multiplier, right shift, nudge) from r2 (advanced) to a
+ * saturated int8 in `r`. */
+#define TK_DW_RESCALE(r)                  \
+    "ldmia   r2!, {r9, r10, r11}\n\t"     \
+    TK_RESCALE_WITH(r, "r9", "r10", "r11")
+
+/* tk_dw_3x3_pixel (see tk_dw_job in tk_fast.h): per group of 4 channels, the bias, the 9 taps unrolled (9
+ * instructions each: taps are 2 * channels bytes apart in the packed weights), the rescale, the clamp of the 4
+ * bytes at once and one STR. Stack: job, out, bias, quant, groups left. */
+__attribute__((naked, noinline, unused)) static void tk_dw_3x3_pixel(TK_UNUSED const int8_t *x,
+                                                                     TK_UNUSED const int16_t *w,
+                                                                     TK_UNUSED const tk_dw_job *job,
+                                                                     TK_UNUSED int8_t *out)
 {
     __asm__ volatile(
-        "push    {r3-r11, lr}\n\t"            /* r3 (acc) at [sp] */
-        "ldm     r3, {r4-r7}\n\t"
-        "ldm     r2, {r2, r3, r8}\n\t"        /* row step, channels, offsets */
+        "push    {r4-r11, lr}\n\t"
+        "ldr     r12, [r2, #28]\n\t"          /* groups */
+        "ldrd    r9, r10, [r2, #20]\n\t"      /* bias, quant */
+        "push    {r2, r3, r9, r10, r12}\n\t"
+        "6:\n\t"
+        "ldr     r12, [sp]\n\t"
+        "ldm     r12, {r2, r3, r8}\n\t"        /* row step, channels, offsets */
+        "ldr     r9, [sp, #8]\n\t"
+        "ldmia   r9!, {r4-r7}\n\t"             /* bias: acc c0 c1 c2 c3 */
+        "str     r9, [sp, #8]\n\t"
         TK_DW_TAP("[r0]") TK_DW_TAP("[r0, r3]") TK_DW_TAP("[r0, r3, lsl #1]")
         "add     r0, r0, r2\n\t"
         TK_DW_TAP("[r0]") TK_DW_TAP("[r0, r3]") TK_DW_TAP("[r0, r3, lsl #1]")
         "add     r0, r0, r2\n\t"
         TK_DW_TAP("[r0]") TK_DW_TAP("[r0, r3]") TK_DW_TAP("[r0, r3, lsl #1]")
-        "ldr     r3, [sp]\n\t"
-        "stm     r3, {r4-r7}\n\t"
-        "pop     {r3-r11, pc}\n\t");
+        "sub     r0, r0, r2, lsl #1\n\t"       /* the next group's first tap */
+        "add     r0, r0, #4\n\t"
+        "sub     r1, r1, r3, lsl #4\n\t"       /* back 9 taps (18 * channels bytes), on 4 channels */
+        "sub     r1, r1, r3, lsl #1\n\t"
+        "add     r1, r1, #8\n\t"
+        "ldr     r2, [sp, #12]\n\t"            /* quant */
+        TK_DW_RESCALE("r4") TK_DW_RESCALE("r5") TK_DW_RESCALE("r6") TK_DW_RESCALE("r7")
+        "str     r2, [sp, #12]\n\t"
+        "bfi     r4, r5, #8, #8\n\t"
+        "bfi     r4, r6, #16, #8\n\t"
+        "bfi     r4, r7, #24, #8\n\t"
+        "ldr     r12, [sp]\n\t"
+        "ldrd    r9, r10, [r12, #12]\n\t"      /* low4, high4 */
+        TK_CLAMP4("r4", "r9", "r10", "r11")
+        "ldr     r3, [sp, #4]\n\t"
+        "str     r4, [r3], #4\n\t"
+        "str     r3, [sp, #4]\n\t"
+        "ldr     r3, [sp, #16]\n\t"
+        "subs    r3, r3, #1\n\t"
+        "str     r3, [sp, #16]\n\t"
+        "bne     6b\n\t"
+        "add     sp, sp, #20\n\t"
+        "pop     {r4-r11, pc}\n\t");
 }
 
 #endif /* TK_FAST_DSP_H */

@@ -154,12 +154,4 @@ static inline void tk_dw_window(const int8_t *in, int32_t in_row_step, int32_t i
     }
 }
 
-/* tk_dw_window over a whole 3x3 window, channels a multiple of 4 (taps `channels` int16 apart in the packed
- * weights; the DSP version is unrolled assembly); geometry = {input row step, channels, offset pair}. */
-static inline void tk_dw_3x3(const int8_t *in, const int16_t *weights, const int32_t *geometry, int32_t *acc)
-{
-    const int32_t channels = geometry[1];
-    tk_dw_window(in, geometry[0], channels, weights, 3 * channels, channels, 3, 3, (int16_t)geometry[2], acc);
-}
-
 #endif /* TK_FAST_PORTABLE_H */
