@@ -133,7 +133,8 @@ def test_a_model_too_big_for_the_board_fails_at_link_time_with_figures(tmp_path)
 
 
 def test_stack_overflow_is_caught_by_the_mpu_guard(tmp_path):
-    """A model that recurses past the 8 KiB stack faults on the guard region: QEMU exits with status 3."""
+    """A model that recurses past the 8 KiB stack faults on the guard region: QEMU exits with status 3 and the
+    firmware's message reaches QEMU's stdout."""
     model = tmp_path / "deep"
     model.mkdir()
     shutil.copy(FIXTURE_MODEL / "model.h", model)
@@ -149,8 +150,9 @@ def test_stack_overflow_is_caught_by_the_mpu_guard(tmp_path):
     with emulator.qemu(elf) as emu:
         with pytest.raises(PipelineError, match="disconnected"):
             harness.validate(emu.url, tmp_path / "run", progress=False, timeout=1.0, reconnect_s=0)
-        with pytest.raises(PipelineError, match=r"status 3 \(stack overflow \(MPU guard\)\)"):
+        with pytest.raises(PipelineError, match=r"status 3 \(stack overflow \(MPU guard\)\)") as error:
             emu.finish()
+    assert "tinykd: stack overflow" in str(error.value)  # the firmware's own message, through semihosting
 
 
 def test_qemu_dies_with_tinykd_even_on_sigkill(firmware):
