@@ -47,6 +47,15 @@ def quantize(d: dict) -> list[tuple[str, str]]:
     return rows
 
 
+def qat_lr(d: dict) -> list[tuple[str, str]]:
+    rows = []
+    for dataset, r in d["datasets"].items():
+        chosen = r["by_rate"][str(r["chosen_on_validation"])]  # keys are str(rate)
+        rows.append((f"QAT learning rate chosen on validation, {dataset} (of {', '.join(f'{x:g}' for x in d['rates'])})",
+                     f"{r['chosen_on_validation']:g} (validation {_pct(chosen['val_mean'])})"))
+    return rows
+
+
 def run_time(d: dict) -> list[tuple[str, str]]:
     return [("`tinykd run` on the default, fresh run folder: wall / CPU",
              f"{d['wall_seconds']:.0f} s / {d['cpu_seconds']:.0f} s (load {d['load_average_1min']:.1f} on "
@@ -88,7 +97,7 @@ def generic(d) -> list[tuple[str, str]]:
             if isinstance(value, (int, float)) and not isinstance(value, bool)][:6]
 
 
-SUMMARIZERS = {"device": device, "memory": memory, "quantize": quantize, "run_time": run_time,
+SUMMARIZERS = {"device": device, "memory": memory, "quantize": quantize, "qat_lr": qat_lr, "run_time": run_time,
                "kd_quality": kd_quality, "kernels": kernels, "reliability": reliability, "fuzz": fuzz}
 
 

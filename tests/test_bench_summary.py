@@ -36,3 +36,23 @@ def test_make_bench_runs_every_benchmark():
     missing = sorted(name for name in scripts if f"bench/{name}" not in recipe)
     assert not missing, f"make bench does not run {missing}"
     assert "bench/device.py --run-dir" in recipe
+
+
+def test_qat_learning_rate_row_names_the_validation_choice(tmp_path):
+    picked = {"rates": [0.001, 0.0003], "default": 0.0003, "datasets": {"digits": {
+        "by_rate": {"0.001": {"val_mean": 0.95, "test_mean": 0.9, "runs": []},
+                    "0.0003": {"val_mean": 0.96, "test_mean": 0.8, "runs": []}},
+        "chosen_on_validation": 0.0003}}}
+    (tmp_path / "qat_lr.json").write_text(json.dumps(picked))
+    table = summary.markdown(tmp_path)
+    assert "| QAT learning rate chosen on validation, digits (of 0.001, 0.0003) | 0.0003 (validation 96.00%) |" in table
+
+
+def test_qat_learning_rate_is_chosen_on_validation_only():
+    spec = importlib.util.spec_from_file_location("bench_quantize", ROOT / "bench" / "quantize.py")
+    quantize = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quantize)
+    by_rate = {"0.001": {"val_mean": 0.95, "test_mean": 0.99}, "0.0003": {"val_mean": 0.96, "test_mean": 0.80}}
+    assert quantize.choose(by_rate) == 0.0003  # best validation, whatever the test accuracy says
+    tie = {"0.001": {"val_mean": 0.96, "test_mean": 0.9}, "0.0003": {"val_mean": 0.96, "test_mean": 0.8}}
+    assert quantize.choose(tie, default=0.0003) == 0.0003 and quantize.choose(tie, default=0.001) == 0.001
