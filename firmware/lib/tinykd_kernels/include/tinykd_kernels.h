@@ -150,7 +150,8 @@ tk_status tk_conv2d_s8(const tk_conv_params *params, const tk_channel_quant *qua
                        const tk_dims *output_dims, int8_t *output);
 
 /* CONV_2D on packed weights (dilation 1); filter_dims as for tk_conv2d_s8. The output channel loop reuses each
- * input column (im2col, int16, input offset added) for every channel pair, two output pixels per pass. */
+ * input column (im2col, int16, input offset added) for every channel pair, three output pixels per pass (two or
+ * one for the last pixels and for an odd channel count); scratch: tk_conv2d_fast_scratch_size bytes. */
 tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter *filter,
                             const tk_dims *input_dims, const int8_t *input, const tk_dims *filter_dims,
                             const tk_dims *output_dims, int8_t *output, void *scratch);
@@ -176,7 +177,8 @@ tk_status tk_fully_connected_fast_s8(const tk_fc_params *params, const tk_packed
 int32_t tk_fully_connected_fast_scratch_size(int32_t accum_depth);
 
 /* DEPTHWISE_CONV_2D, depth multiplier 1, dilation 1, on packed weights: four channels per pass, padding
- * handled by clipping the filter window once per output pixel. No scratch. */
+ * handled by clipping the filter window once per output pixel (a 3x3 border pixel of up to 64 channels is
+ * gathered into a 576-byte stack buffer instead). No arena scratch. */
 tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter *filter,
                                       const tk_dims *input_dims, const int8_t *input,
                                       const tk_dims *filter_dims, const tk_dims *output_dims, int8_t *output);

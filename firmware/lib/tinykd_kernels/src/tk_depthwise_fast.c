@@ -1,6 +1,8 @@
 /* DEPTHWISE_CONV_2D (depth multiplier 1, dilation 1) on weights packed offline (pipeline/compiler/pack.py):
- * four channels per pass, the tap loop in tk_fast_dsp.h (Cortex-M4) or tk_fast_portable.h. Same results as the
- * reference kernel in tk_conv.c, bit for bit, for every layer the compiler packs. */
+ * four channels per pass. A 3x3 filter over a multiple of 4 channels runs a whole pixel per call
+ * (tk_dw_3x3_pixel: assembly in tk_fast_dsp_asm.h, C in tk_fast.h), border pixels gathered first; other shapes
+ * run the clipped-window loop (tk_dw_window, tk_fast_dsp.h or tk_fast_portable.h). Same results as the reference
+ * kernel in tk_conv.c, bit for bit, for every layer the compiler packs. */
 #include "tinykd_kernels.h"
 #include "tk_fast.h"
 
