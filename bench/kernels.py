@@ -32,9 +32,8 @@ from aot_models import mlperf, student  # noqa: E402
 from pipeline import emulator, harness  # noqa: E402
 from pipeline.build import build  # noqa: E402
 from pipeline.compiler import compile_model  # noqa: E402
-from pipeline.compiler.graph import build_graph  # noqa: E402
+from pipeline.inspect_tflite import inspect_model  # noqa: E402
 from pipeline.tflm import run as tflm_run  # noqa: E402
-from pipeline.tflite_file import read_model  # noqa: E402
 
 # name -> (int8 .tflite maker, inputs streamed; the big-input models get fewer: the UART runs ~20 KB/s)
 MODELS = {
@@ -56,26 +55,6 @@ def fashion_student() -> bytes:
     from pipeline.zoo import build_student
     model = build_student(StudentConfig(family="dsconv", width=16, depth=3), (28, 28, 1), 10, seed=0)
     return mlperf_tiny.int8_tflite(mlperf_tiny.randomize(model, seed=1), low=0.0, high=1.0)
-
-
-def op_macs(graph, op) -> int:
-    """Multiply-accumulates of one operator (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED; others 0)."""
-    out = graph.tensors[op.outputs[0]]
-    if op.name == "CONV_2D":
-        w = graph.tensors[op.inputs[1]].shape  # (out_c, kh, kw, in_c)
-        return int(out.size * w[1] * w[2] * w[3])
-    if op.name == "DEPTHWISE_CONV_2D":
-        w = graph.tensors[op.inputs[1]].shape  # (1, kh, kw, out_c)
-        return int(out.size * w[1] * w[2])
-    if op.name == "FULLY_CONNECTED":
-        return int(out.size * graph.tensors[op.inputs[1]].shape[-1])
-    return 0
-
-
-def count_macs(model: bytes) -> int:
-    """Multiply-accumulates of one inference, from the compiler's graph."""
-    graph = build_graph(read_model(model))
-    return sum(op_macs(graph, op) for op in graph.ops)
 
 
 def _prepare(name: str, model: bytes, samples: int, work: Path):
@@ -102,7 +81,7 @@ def measure(name: str, model: bytes, samples: int, work: Path) -> dict:
         report = harness.validate(emu.url, run, progress=False, bye=True, icount_shift=emu.icount_shift,
                                   timeout=30.0, reconnect_s=0)
         emu.finish()
-    sizes, macs = firmware.sizes, count_macs(model)
+    sizes, macs = firmware.sizes, inspect_model(run / harness.MODEL_FILE, arena=False)["macs"]
     instructions = report["instructions_median"]
     return {
         "macs": macs,
@@ -123,7 +102,7 @@ def profile(name: str, model: bytes, work: Path) -> dict:
     """Instructions per operator of one inference: the firmware built with -DTK_PROFILE_OPS prints "op <index>
     <ticks>" per operator on QEMU's stdout (semihosting). Returns the operators (name, output shape, MACs,
     instructions) and the device's count for the whole inference (which includes the printing)."""
-    run, compiled, defines = _prepare(name, model, 1, work)
+    run, _, defines = _prepare(name, model, 1, work)
     firmware = build("qemu-cm4", run / "aot", budget=BUDGET, out_dir=work / f"{name}-profile",
                      defines={**defines, "TK_PROFILE_OPS": "1"})
     with emulator.qemu(firmware.elf) as emu:
@@ -136,10 +115,10 @@ def profile(name: str, model: bytes, work: Path) -> dict:
         if line.startswith("op "):
             _, index, count = line.split()
             ticks[int(index)] = int(count)  # the last inference's, if the harness retried
-    graph, per_instruction = compiled.graph, 3.2 * 2 ** (emulator.ICOUNT_SHIFT - 7)
-    ops = [{"index": i, "op": op.name, "output": list(graph.tensors[op.outputs[0]].shape),
-            "macs": op_macs(graph, op), "instructions": ticks[i] / per_instruction if i in ticks else None}
-           for i, op in enumerate(graph.ops)]
+    layers = inspect_model(run / harness.MODEL_FILE, arena=False)["layers"]  # one per operator, in order
+    ops = [{"index": i, "op": layer["op"], "output": layer["outputs"][0], "macs": layer["macs"],
+            "instructions": harness.instructions(ticks[i], report["tick_hz"], emu.icount_shift) if i in ticks else None}
+           for i, layer in enumerate(layers)]
     return {"model": name, "ops": ops, "mismatched_outputs": report["mismatched_outputs"],
             "inference_instructions": report["instructions_median"]}
 

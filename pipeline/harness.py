@@ -206,9 +206,14 @@ def summarize(golden, outputs, ticks, seconds, hello: P.Hello, stats: P.Stats, l
     if icount_shift is None and hello.board.startswith("qemu-"):  # --port to a `tinykd emulate` QEMU
         from pipeline.emulator import ICOUNT_SHIFT
         icount_shift = ICOUNT_SHIFT
-    if icount_shift is not None:  # QEMU -icount: one instruction = 2**shift virtual ns
-        report["instructions_median"] = median * (1e9 / hello.tick_hz) / 2 ** icount_shift
+    if icount_shift is not None:
+        report["instructions_median"] = instructions(median, hello.tick_hz, icount_shift)
     return report
+
+
+def instructions(ticks: float, tick_hz: int, icount_shift: int) -> float:
+    """Instructions executed in `ticks` device ticks under QEMU -icount (one instruction = 2**shift virtual ns)."""
+    return ticks * (1e9 / tick_hz) / 2 ** icount_shift
 
 
 def format_report(report: dict) -> str:

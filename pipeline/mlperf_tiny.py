@@ -19,6 +19,19 @@ def _conv_bn(x, filters, kernel, strides=1, relu=True):
     return layers.Activation("relu")(x) if relu else x
 
 
+def _separable(x, filters, strides=1):
+    """A depthwise-separable block: 3x3 depthwise + BN + ReLU, then 1x1 convolution + BN + ReLU."""
+    x = layers.DepthwiseConv2D(3, strides=strides, padding="same")(x)
+    x = layers.Activation("relu")(layers.BatchNormalization()(x))
+    return _conv_bn(x, filters, 1)
+
+
+def _pooled_head(x, num_classes):
+    """Average pooling over the whole feature map, then a softmax classifier."""
+    x = layers.AveragePooling2D(pool_size=x.shape[1:3])(x)    # (1, 1, 1, channels)
+    return layers.Dense(num_classes, activation="softmax")(layers.Flatten()(x))
+
+
 def resnet8(input_shape=(32, 32, 3), num_classes=10) -> keras.Model:
     """ResNet-8 for CIFAR-10: a 16-filter stem and three residual stacks (16, 32, 64 filters)."""
     x = inputs = keras.Input(input_shape)                      # (1, 32, 32, 3)
@@ -29,10 +42,7 @@ def resnet8(input_shape=(32, 32, 3), num_classes=10) -> keras.Model:
         if strides != 1:                                       # projection shortcut: (1, h/2, w/2, filters)
             x = layers.Conv2D(filters, 1, strides=strides, padding="same")(x)
         x = layers.Activation("relu")(layers.Add()([x, y]))
-    x = layers.AveragePooling2D(pool_size=x.shape[1])(x)       # (1, 1, 1, 64)
-    x = layers.Flatten()(x)
-    outputs = layers.Dense(num_classes, activation="softmax")(x)
-    return keras.Model(inputs, outputs, name="resnet8")
+    return keras.Model(inputs, _pooled_head(x, num_classes), name="resnet8")  # pooled from (1, 8, 8, 64)
 
 
 def ds_cnn(input_shape=(49, 10, 1), num_classes=12, filters=64) -> keras.Model:
@@ -41,13 +51,8 @@ def ds_cnn(input_shape=(49, 10, 1), num_classes=12, filters=64) -> keras.Model:
     x = inputs = keras.Input(input_shape)
     x = _conv_bn(x, filters, (10, 4), strides=2)               # (1, 25, 5, 64)
     for _ in range(4):
-        x = layers.DepthwiseConv2D(3, padding="same")(x)
-        x = layers.Activation("relu")(layers.BatchNormalization()(x))
-        x = _conv_bn(x, filters, 1)
-    x = layers.AveragePooling2D(pool_size=x.shape[1:3])(x)    # (1, 1, 1, 64)
-    x = layers.Flatten()(x)
-    outputs = layers.Dense(num_classes, activation="softmax")(x)
-    return keras.Model(inputs, outputs, name="ds_cnn")
+        x = _separable(x, filters)
+    return keras.Model(inputs, _pooled_head(x, num_classes), name="ds_cnn")
 
 
 def mobilenet_v1_025(input_shape=(96, 96, 3), num_classes=2) -> keras.Model:
@@ -57,13 +62,8 @@ def mobilenet_v1_025(input_shape=(96, 96, 3), num_classes=2) -> keras.Model:
     blocks = ((16, 1), (32, 2), (32, 1), (64, 2), (64, 1), (128, 2),
               (128, 1), (128, 1), (128, 1), (128, 1), (128, 1), (256, 2), (256, 1))
     for filters, strides in blocks:
-        x = layers.DepthwiseConv2D(3, strides=strides, padding="same")(x)
-        x = layers.Activation("relu")(layers.BatchNormalization()(x))
-        x = _conv_bn(x, filters, 1)
-    x = layers.AveragePooling2D(pool_size=x.shape[1:3])(x)    # (1, 1, 1, 256)
-    x = layers.Flatten()(x)
-    outputs = layers.Dense(num_classes, activation="softmax")(x)
-    return keras.Model(inputs, outputs, name="mobilenet_v1_025")
+        x = _separable(x, filters, strides)
+    return keras.Model(inputs, _pooled_head(x, num_classes), name="mobilenet_v1_025")  # from (1, 3, 3, 256)
 
 
 def fc_autoencoder(inputs_dim=640) -> keras.Model:

@@ -13,11 +13,6 @@ static int conv_params_ok(const tk_conv_params *p)
            p->pad_h >= 0 && p->pad_w >= 0 && p->activation.min <= p->activation.max;
 }
 
-static int32_t channel_index(const tk_channel_quant *quant, int32_t channel)
-{
-    return quant->per_channel ? channel : 0;
-}
-
 tk_status tk_conv2d_s8(const tk_conv_params *params, const tk_channel_quant *quant,
                        const tk_dims *input_dims, const int8_t *input,
                        const tk_dims *filter_dims, const int8_t *filter, const int32_t *bias,
@@ -46,7 +41,6 @@ tk_status tk_conv2d_s8(const tk_conv_params *params, const tk_channel_quant *qua
                     for (out_c = 0; out_c < output_c; ++out_c) {
                         /* |acc| <= kh * kw * in_c * 255 * 128 (+ bias): fits int32 up to ~65k taps */
                         int32_t acc = 0;
-                        const int32_t q = channel_index(quant, out_c);
                         for (filter_y = 0; filter_y < filter_h; ++filter_y) {
                             const int32_t in_y = in_y_origin + params->dilation_h * filter_y;
                             if (in_y < 0 || in_y >= input_h) {
@@ -66,13 +60,8 @@ tk_status tk_conv2d_s8(const tk_conv_params *params, const tk_channel_quant *qua
                                 }
                             }
                         }
-                        if (bias != NULL) {
-                            acc += bias[out_c];
-                        }
-                        acc = tk_requantize(acc, quant->multiplier[q], quant->shift[q]);
-                        acc += params->output_offset;
-                        acc = tk_clamp32(acc, params->activation.min, params->activation.max);
-                        output[((batch * output_h + out_y) * output_w + out_x) * output_c + out_c] = (int8_t)acc;
+                        output[((batch * output_h + out_y) * output_w + out_x) * output_c + out_c] =
+                            tk_finish_channel(acc, bias, out_c, quant, params->output_offset, &params->activation);
                     }
                 }
             }
@@ -111,7 +100,6 @@ tk_status tk_depthwise_conv2d_s8(const tk_conv_params *params, const tk_channel_
                     for (in_c = 0; in_c < input_c; ++in_c) {
                         for (m = 0; m < depth_multiplier; ++m) {
                             const int32_t out_c = m + in_c * depth_multiplier;
-                            const int32_t q = channel_index(quant, out_c);
                             int32_t acc = 0;  /* |acc| <= kh * kw * 255 * 128 (+ bias) */
                             for (filter_y = 0; filter_y < filter_h; ++filter_y) {
                                 const int32_t in_y = in_y_origin + params->dilation_h * filter_y;
@@ -129,13 +117,8 @@ tk_status tk_depthwise_conv2d_s8(const tk_conv_params *params, const tk_channel_
                                     acc += filter_val * (input_val + params->input_offset);
                                 }
                             }
-                            if (bias != NULL) {
-                                acc += bias[out_c];
-                            }
-                            acc = tk_requantize(acc, quant->multiplier[q], quant->shift[q]);
-                            acc += params->output_offset;
-                            acc = tk_clamp32(acc, params->activation.min, params->activation.max);
-                            output[((batch * output_h + out_y) * output_w + out_x) * output_c + out_c] = (int8_t)acc;
+                            output[((batch * output_h + out_y) * output_w + out_x) * output_c + out_c] =
+                                tk_finish_channel(acc, bias, out_c, quant, params->output_offset, &params->activation);
                         }
                     }
                 }

@@ -152,11 +152,11 @@ tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter
         geometry.filter = filter_dims;
         geometry.input = input;
         geometry.buffer = (int8_t *)scratch + 6 * depth;              /* depth int8 */
-        geometry.row_groups = round_up4(filter_dims->w * input_dims->c) / 4;
+        geometry.row_groups = groups / filter_dims->h;                 /* packed_depth: kh whole rows */
         geometry.row_step = input_dims->w * input_dims->c;
         geometry.input_bytes = input_dims->n * input_dims->h * geometry.row_step;
-        job.low4 = (int32_t)((uint32_t)(uint8_t)low * 0x01010101u);
-        job.high4 = (int32_t)((uint32_t)(uint8_t)high * 0x01010101u);
+        job.low4 = tk_bytes4(low);
+        job.high4 = tk_bytes4(high);
 
         for (pixel = 0; pixel < pixels;) {
             int8_t *out0 = output + pixel * channels;

@@ -67,8 +67,7 @@ tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_pac
         const int32_t channels = input_dims->c, full = channels / 4, groups = (channels + 3) / 4;
         const int32_t in_h = input_dims->h, in_w = input_dims->w, kh = filter_dims->h, kw = filter_dims->w;
         const int32_t offset = params->input_offset, row_step = in_w * channels, tap_words = groups * 4;
-        const int32_t low4 = (int32_t)((uint32_t)(uint8_t)params->activation.min * 0x01010101u);
-        const int32_t high4 = (int32_t)((uint32_t)(uint8_t)params->activation.max * 0x01010101u);
+        const int32_t low4 = tk_bytes4(params->activation.min), high4 = tk_bytes4(params->activation.max);
         const int whole_3x3 = kh == 3 && kw == 3 && !(channels & 3);
         const int gather = whole_3x3 && 9 * channels <= TK_DW_WINDOW_BYTES;
         int32_t window_words[TK_DW_WINDOW_BYTES / 4];  /* word-aligned */
@@ -77,7 +76,7 @@ tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_pac
         int8_t *out = output;
         job.row_step = row_step;
         job.channels = channels;
-        job.offsets = (int32_t)(((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16));
+        job.offsets = tk_offset_pair(offset);
         job.low4 = low4;
         job.high4 = high4;
         job.bias = filter->bias;
@@ -97,20 +96,19 @@ tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_pac
                     const int32_t window[4] = {y_lo, y_hi, x_lo, x_hi};
                     const int32_t origin = (batch * in_h + in_y0) * in_w + in_x0;  /* pixel of tap (0, 0) */
                     const int32_t rows = y_hi - y_lo, cols = x_hi > x_lo ? x_hi - x_lo : 0;
-                    const int8_t *x = input + (origin + y_lo * in_w + x_lo) * channels;  /* first tap inside */
-                    const int16_t *w = filter->weights + (y_lo * kw + x_lo) * tap_words;
+                    const int inside = rows > 0 && cols > 0;  /* else the window misses the input: bias only */
+                    /* the first tap inside the window (the input itself when there is none) */
+                    const int8_t *x = input + (inside ? (origin + y_lo * in_w + x_lo) * channels : 0);
+                    const int16_t *w = filter->weights + (inside ? (y_lo * kw + x_lo) * tap_words : 0);
                     const int32_t *bias = filter->bias, *quant = filter->quant;
                     if (whole_3x3 && rows == 3 && cols == 3) {  /* inside the input: every group in assembly */
                         tk_dw_3x3_pixel(x, w, &job, out);
                         continue;
                     }
-                    if (gather && rows > 0 && cols > 0) {  /* on the border: gathered, then the same */
+                    if (gather && inside) {  /* on the border: gathered, then the same */
                         gather_3x3(input, input_dims, origin, window, (int8_t)(-offset), (int8_t *)window_words);
                         tk_dw_3x3_pixel((const int8_t *)window_words, filter->weights, &gathered, out);
                         continue;
-                    }
-                    if (rows <= 0 || cols <= 0) {  /* the window misses the input: bias only */
-                        x = input;
                     }
                     for (group = 0; group < full; ++group, x += 4, w += 4, bias += 4, quant += 12) {
                         int32_t acc[4];
@@ -118,7 +116,7 @@ tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_pac
                         acc[1] = bias[1];
                         acc[2] = bias[2];
                         acc[3] = bias[3];
-                        if (rows > 0 && cols > 0) {
+                        if (inside) {
                             tk_dw_window(x, row_step, channels, w, kw * tap_words, tap_words, rows, cols, offset,
                                          acc);
                         }

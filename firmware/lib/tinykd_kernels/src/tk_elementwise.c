@@ -10,14 +10,14 @@
  * the same integers as the general loops of tk_add_s8 with every parameter in a register: the x << s + base
  * products by MLA, the output zero point folded into the last rounding nudge ((t + nudge + zp * 2^shift) >>
  * shift = ((t + nudge) >> shift) + zp, no overflow: |zp| * 2^22 + |t| < 2^31). */
-static inline void add_loop(const int8_t *a, const int8_t *b, int8_t *output, int32_t size,
-                            const tk_add_params *pa, const tk_add_params *pb, const tk_add_params *params,
+static inline void add_loop(const int8_t *a, int32_t offset_a, const int8_t *b, int32_t offset_b,
+                            const tk_quant *quant_b, int8_t *output, int32_t size, const tk_add_params *params,
                             int full_range)
 {
     const int32_t scale_a = (int32_t)1 << params->left_shift;       /* 2 * (exact half rescale), doubled */
     const int32_t scale_b = (int32_t)1 << (params->left_shift + 1);
-    const int32_t base_a = pa->input1_offset * scale_a, base_b = pb->input1_offset * scale_b;
-    const int32_t mb = pb->input1.multiplier, rsb = -pb->input1.shift, nb = (int32_t)1 << (rsb - 1);
+    const int32_t base_a = offset_a * scale_a, base_b = offset_b * scale_b;
+    const int32_t mb = quant_b->multiplier, rsb = -quant_b->shift, nb = (int32_t)1 << (rsb - 1);
     const int32_t mo = params->output.multiplier, rso = -params->output.shift;
     const int32_t no = ((int32_t)1 << (rso - 1)) + params->output_offset * ((int32_t)1 << rso);
     const int32_t low = params->activation.min, high = params->activation.max;
@@ -27,8 +27,7 @@ static inline void add_loop(const int8_t *a, const int8_t *b, int8_t *output, in
         const int32_t tb = tk_smmulr(*b++ * scale_b + base_b, mb);
         const int32_t twice_sum = twice_a + 2 * ((tb + (tb >> 31) + nb) >> rsb);
         const int32_t t = tk_smmulr(twice_sum, mo);
-        int32_t result = (t + (t >> 31) + no) >> rso;
-        result = tk_ssat8(result);
+        int32_t result = tk_ssat8((t + (t >> 31) + no) >> rso);
         if (!full_range) {
             result = result < low ? low : (result > high ? high : result);
         }
@@ -40,30 +39,30 @@ static inline void add_loop(const int8_t *a, const int8_t *b, int8_t *output, in
 static int add_half_rescaled(const tk_add_params *params, int32_t size, const int8_t *input1,
                              const int8_t *input2, int8_t *output)
 {
-    /* the input whose rescale is the exact half, and the other one's parameters as "input 1" */
-    tk_add_params first = *params, second = *params;
-    second.input1_offset = params->input2_offset;
-    second.input1 = params->input2;
+    const int8_t *a = input1, *b = input2;
+    int32_t offset_a = params->input1_offset, offset_b = params->input2_offset;
+    const tk_quant *quant_a = &params->input1, *quant_b = &params->input2;
     if (params->left_shift < 2 || params->left_shift > 22 || params->output.shift > -1 ||
         params->output.shift < -22) {
         return 0;
     }
-    {
-        const int full = params->activation.min == -128 && params->activation.max == 127;
-        const int half1 = params->input1.multiplier == (1 << 30) && params->input1.shift == 0;
-        const int half2 = params->input2.multiplier == (1 << 30) && params->input2.shift == 0;
-        if (half1 && params->input2.shift <= -1) {
-            if (full) add_loop(input1, input2, output, size, &first, &second, params, 1);
-            else add_loop(input1, input2, output, size, &first, &second, params, 0);
-            return 1;
-        }
-        if (half2 && params->input1.shift <= -1) {
-            if (full) add_loop(input2, input1, output, size, &second, &first, params, 1);
-            else add_loop(input2, input1, output, size, &second, &first, params, 0);
-            return 1;
+    if (!(quant_a->multiplier == (1 << 30) && quant_a->shift == 0)) {  /* input 2 must be the exact half */
+        a = input2, b = input1;
+        offset_a = params->input2_offset, offset_b = params->input1_offset;
+        quant_a = &params->input2, quant_b = &params->input1;
+        if (!(quant_a->multiplier == (1 << 30) && quant_a->shift == 0)) {
+            return 0;
         }
     }
-    return 0;
+    if (quant_b->shift > -1) {
+        return 0;
+    }
+    if (params->activation.min == -128 && params->activation.max == 127) {  /* SSAT is the whole clamp */
+        add_loop(a, offset_a, b, offset_b, quant_b, output, size, params, 1);
+    } else {
+        add_loop(a, offset_a, b, offset_b, quant_b, output, size, params, 0);
+    }
+    return 1;
 }
 
 tk_status tk_add_s8(const tk_add_params *params, int32_t size, const int8_t *input1, const int8_t *input2,

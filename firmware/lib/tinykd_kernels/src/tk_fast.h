@@ -47,6 +47,18 @@ typedef struct {
     int32_t groups;        /* channels / 4 */
 } tk_dw_job;
 
+/* `offset` in both halfwords (what SXTAB16 adds to the two bytes it extends). */
+static inline int32_t tk_offset_pair(int32_t offset)
+{
+    return (int32_t)(((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16));
+}
+
+/* An int8 value in each of the 4 bytes of a word (the clamp bounds of tk_clamp4). */
+static inline int32_t tk_bytes4(int32_t value)
+{
+    return (int32_t)((uint32_t)(uint8_t)value * 0x01010101u);
+}
+
 #if defined(__ARM_FEATURE_DSP)
 #include "tk_fast_dsp.h"
 #else
@@ -61,11 +73,18 @@ static inline int tk_fast_conv_ok(const tk_conv_params *p, const tk_packed_filte
            p->activation.max <= 127 && f->weights != NULL && f->bias != NULL && f->quant != NULL;
 }
 
-/* TFLM's rescale + output zero point + clamp (see tinykd_kernels.h, tk_packed_filter.quant). */
+/* TFLM's rescale + output zero point, before any clamp (see tinykd_kernels.h, tk_packed_filter.quant): the same
+ * arithmetic as the assembly's TK_RESCALE_WITH. */
+static inline int32_t tk_fast_rescaled(int32_t acc, const int32_t *quant)
+{
+    const int32_t t = tk_smmulr(acc, quant[0]);
+    return (t + (t >> 31) + quant[2]) >> quant[1];
+}
+
+/* ... clamped to the activation range. */
 static inline int8_t tk_fast_rescale(int32_t acc, const int32_t *quant, int32_t low, int32_t high)
 {
-    int32_t t = tk_smmulr(acc, quant[0]);
-    t = (t + (t >> 31) + quant[2]) >> quant[1];
+    const int32_t t = tk_fast_rescaled(acc, quant);
     return (int8_t)(t < low ? low : (t > high ? high : t));
 }
 
@@ -73,9 +92,7 @@ static inline int8_t tk_fast_rescale(int32_t acc, const int32_t *quant, int32_t 
  * range given in each byte of low4 / high4: SSAT per value, then the 4 bytes clamped at once (tk_clamp4). */
 static inline uint32_t tk_fast_rescale_byte(int32_t acc, const int32_t *quant)
 {
-    int32_t t = tk_smmulr(acc, quant[0]);
-    t = (t + (t >> 31) + quant[2]) >> quant[1];
-    return (uint32_t)tk_ssat8(t) & 0xFFu;
+    return (uint32_t)tk_ssat8(tk_fast_rescaled(acc, quant)) & 0xFFu;
 }
 
 static inline void tk_fast_rescale4(const int32_t *acc, const int32_t *quant, int8_t *out, int32_t low4,

@@ -55,11 +55,6 @@ static inline int32_t tk_read_s8x4(const int8_t *p)  /* unaligned word load (LDR
     return v;
 }
 
-static inline int32_t tk_offset_pair(int32_t offset)
-{
-    return (int32_t)(((uint32_t)offset & 0xFFFFu) | ((uint32_t)offset << 16));
-}
-
 static inline void tk_fill_column(void *columns, int32_t stride, int32_t slot, const int8_t *src, int32_t depth,
                                   int32_t offset)
 {
@@ -117,17 +112,6 @@ static inline void tk_zero_groups(void *columns, int32_t stride, int32_t slot, i
     tk_word *col = (tk_word *)columns + stride * first + slot;
     const int32_t half = stride >> 1;
     for (; groups > 0; --groups, col += stride) {
-        col[0] = 0;
-        col[half] = 0;
-    }
-}
-
-static inline void tk_zero_column(void *columns, int32_t stride, int32_t slot, int32_t groups)
-{
-    tk_word *col = (tk_word *)columns + slot;
-    const int32_t half = stride >> 1;
-    int32_t g;
-    for (g = 0; g < groups; ++g, col += stride) {
         col[0] = 0;
         col[half] = 0;
     }

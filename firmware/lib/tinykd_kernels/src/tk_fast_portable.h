@@ -46,16 +46,6 @@ static inline void tk_fill_column(void *columns, int32_t stride, int32_t slot, c
     }
 }
 
-/* Column `slot` <- 0 for `groups` groups of 4 taps (padding). */
-static inline void tk_zero_column(void *columns, int32_t stride, int32_t slot, int32_t groups)
-{
-    int16_t *col = (int16_t *)columns;
-    int32_t k;
-    for (k = 0; k < 4 * groups; ++k) {
-        col[tk_column_index(k, stride, slot)] = 0;
-    }
-}
-
 /* Columns of `stride` halfword pairs per group (4: two pixels, 6: three), slot `slot`, groups [first, first +
  * groups) <- src[0 .. 4 * groups) + offset. */
 static inline void tk_fill_groups(void *columns, int32_t stride, int32_t slot, int32_t first, const int8_t *src,
@@ -98,16 +88,7 @@ static inline void tk_mac_pixels(const void *columns, const int16_t *weights, in
 /* acc[0..3] += (pixel 0, channel 0), (p0, c1), (p1, c0), (p1, c1) over `groups` groups of 4 taps. */
 static inline void tk_mac_2x2(const void *columns, const int16_t *weights, int32_t groups, int32_t *acc)
 {
-    const int16_t *col = (const int16_t *)columns;
-    int32_t g, i;
-    for (g = 0; g < groups; ++g, col += 8, weights += 8) {
-        for (i = 0; i < 8; i += 4) {  /* words a, then b: 2 taps each */
-            acc[0] += col[i] * weights[i] + col[i + 1] * weights[i + 1];
-            acc[1] += col[i] * weights[i + 2] + col[i + 1] * weights[i + 3];
-            acc[2] += col[i + 2] * weights[i] + col[i + 3] * weights[i + 1];
-            acc[3] += col[i + 2] * weights[i + 2] + col[i + 3] * weights[i + 3];
-        }
-    }
+    tk_mac_pixels(columns, weights, groups, acc, 2);
 }
 
 /* acc[0..1] += channels 0 and 1 of one pair block times column `slot` 0 of a buffer with `stride`. */

@@ -6,7 +6,10 @@
 #ifndef TK_FIXEDPOINT_H
 #define TK_FIXEDPOINT_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "tinykd_kernels.h"
 
 #define TK_INT8_MIN (-128)
 #define TK_INT8_MAX 127
@@ -58,6 +61,20 @@ static inline int32_t tk_requantize(int32_t x, int32_t multiplier, int32_t shift
     const int32_t right_shift = shift > 0 ? 0 : -shift;
     const int32_t shifted = (int32_t)((int64_t)x * ((int64_t)1 << left_shift));
     return tk_rounding_divide_by_pot(tk_sat_rounding_doubling_high_mul(shifted, multiplier), right_shift);
+}
+
+/* Output channel `channel`'s int8 value from its accumulator in the reference kernels (CONV_2D, DEPTHWISE_CONV_2D,
+ * FULLY_CONNECTED): bias, TFLM's rescale (per-tensor or per-channel), output zero point, activation clamp. */
+static inline int8_t tk_finish_channel(int32_t acc, const int32_t *bias, int32_t channel,
+                                       const tk_channel_quant *quant, int32_t output_offset,
+                                       const tk_activation *activation)
+{
+    const int32_t q = quant->per_channel ? channel : 0;
+    if (bias != NULL) {
+        acc += bias[channel];
+    }
+    acc = tk_requantize(acc, quant->multiplier[q], quant->shift[q]) + output_offset;
+    return (int8_t)tk_clamp32(acc, activation->min, activation->max);
 }
 
 /* (a + b) / 2 rounded away from zero, without overflow. */

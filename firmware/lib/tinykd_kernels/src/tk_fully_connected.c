@@ -22,18 +22,12 @@ tk_status tk_fully_connected_s8(const tk_fc_params *params, const tk_channel_qua
         const int8_t *in_row = input + batch * accum_depth;
         for (out_c = 0; out_c < output_depth; ++out_c) {
             const int8_t *filter_row = filter + out_c * accum_depth;
-            const int32_t q = quant->per_channel ? out_c : 0;
             int32_t acc = 0;  /* |acc| <= accum_depth * 255 * 255 (+ bias): fits int32 up to ~33k inputs */
             for (d = 0; d < accum_depth; ++d) {
                 acc += ((int32_t)filter_row[d] + params->filter_offset) * ((int32_t)in_row[d] + params->input_offset);
             }
-            if (bias != NULL) {
-                acc += bias[out_c];
-            }
-            acc = tk_requantize(acc, quant->multiplier[q], quant->shift[q]);
-            acc += params->output_offset;
-            acc = tk_clamp32(acc, params->activation.min, params->activation.max);
-            output[batch * output_depth + out_c] = (int8_t)acc;
+            output[batch * output_depth + out_c] =
+                tk_finish_channel(acc, bias, out_c, quant, params->output_offset, &params->activation);
         }
     }
     return TK_OK;

@@ -24,8 +24,7 @@ static int32_t count_leading_zeros(uint32_t x)
 /* exp(beta * scale * diff) in Q0.31 for a difference diff <= 0 to the row maximum. */
 static int32_t exp_of_difference(const tk_softmax_params *params, int32_t diff)
 {
-    const int32_t rescaled = tk_sat_rounding_doubling_high_mul(
-        (int32_t)((int64_t)diff * ((int64_t)1 << params->input_left_shift)), params->input_multiplier);
+    const int32_t rescaled = tk_requantize(diff, params->input_multiplier, params->input_left_shift);  /* shift >= 0 */
     return tk_fp_exp_on_negative_values(rescaled, SCALED_DIFF_INTEGER_BITS);
 }
 
