@@ -28,12 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from aot_models import mlperf, student  # noqa: E402
+from aot_models import aot_run, mlperf, student  # noqa: E402
 from pipeline import emulator, harness  # noqa: E402
 from pipeline.build import build  # noqa: E402
-from pipeline.compiler import compile_model  # noqa: E402
 from pipeline.inspect_tflite import inspect_model  # noqa: E402
-from pipeline.tflm import run as tflm_run  # noqa: E402
 
 # name -> (int8 .tflite maker, inputs streamed; the big-input models get fewer: the UART runs ~20 KB/s)
 MODELS = {
@@ -59,24 +57,13 @@ def fashion_student() -> bytes:
 
 def _prepare(name: str, model: bytes, samples: int, work: Path):
     """Run folder with the model and TFLM's outputs on random inputs (the oracle), and the compiled model."""
-    run = work / name
-    run.mkdir(parents=True)
-    (run / harness.MODEL_FILE).write_bytes(model)
-    compiled = compile_model(model)
-    compiled.write(run / "aot")
-    x = np.random.default_rng(0).integers(-128, 128, (samples, *compiled.input_shape[1:]), dtype=np.int8)
-    y = tflm_run(model, x)  # (samples, *output) int8: the oracle
-    labels = np.argmax(y.reshape(samples, -1), axis=1)
-    np.savez(run / harness.GOLDEN_FILE, inputs=x, outputs=y, labels=labels)
-    # Inputs above the protocol's default 2 KB payload (ResNet-8, VWW) need a bigger frame buffer.
-    payload = max(2048, int(x[0].size), int(y[0].size) + 8)
-    return run, compiled, {"TK_PROTO_MAX_PAYLOAD": f"{payload}u"}
+    return work / name, aot_run(work / name, model, samples, seed=0)
 
 
 def measure(name: str, model: bytes, samples: int, work: Path) -> dict:
-    run, compiled, defines = _prepare(name, model, samples, work)
+    run, compiled = _prepare(name, model, samples, work)
     started = time.time()
-    firmware = build("qemu-cm4", run / "aot", budget=BUDGET, out_dir=work / f"{name}-build", defines=defines)
+    firmware = build("qemu-cm4", run / "aot", budget=BUDGET, out_dir=work / f"{name}-build")
     with emulator.qemu(firmware.elf) as emu:
         report = harness.validate(emu.url, run, progress=False, bye=True, icount_shift=emu.icount_shift,
                                   timeout=30.0, reconnect_s=0)
@@ -102,9 +89,9 @@ def profile(name: str, model: bytes, work: Path) -> dict:
     """Instructions per operator of one inference: the firmware built with -DTK_PROFILE_OPS prints "op <index>
     <ticks>" per operator on QEMU's stdout (semihosting). Returns the operators (name, output shape, MACs,
     instructions) and the device's count for the whole inference (which includes the printing)."""
-    run, _, defines = _prepare(name, model, 1, work)
+    run, _ = _prepare(name, model, 1, work)
     firmware = build("qemu-cm4", run / "aot", budget=BUDGET, out_dir=work / f"{name}-profile",
-                     defines={**defines, "TK_PROFILE_OPS": "1"})
+                     defines={"TK_PROFILE_OPS": "1"})
     with emulator.qemu(firmware.elf) as emu:
         report = harness.validate(emu.url, run, progress=False, bye=True, icount_shift=emu.icount_shift,
                                   timeout=30.0, reconnect_s=0)

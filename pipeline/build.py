@@ -17,6 +17,7 @@ import jinja2
 
 from pipeline import __version__
 from pipeline.errors import PipelineError
+from pipeline.protocol import MAX_PAYLOAD
 from pipeline.targets import board as get_board
 from pipeline.targets import target as check_target
 
@@ -44,7 +45,8 @@ class BuildResult:
 def build(target: str, model_dir: str | Path, budget: str = "nano33ble", out_dir: str | Path | None = None,
           sanitize: bool = False, stack_bytes: int = 8192, defines: dict | None = None) -> BuildResult:
     """Compile the firmware for `target` around the model in `model_dir` (model.h + model.c + any other .c).
-    `defines` adds -DNAME=VALUE macros (e.g. TK_PROTO_MAX_PAYLOAD for a model whose input exceeds 2 KB)."""
+    `defines` adds -DNAME=VALUE macros. The protocol's frame buffer grows to the model's input and output (see
+    payload_bytes) unless `defines` sets TK_PROTO_MAX_PAYLOAD."""
     check_target(target)
     board = get_board(budget)
     model_dir = Path(model_dir)
@@ -64,12 +66,20 @@ def build(target: str, model_dir: str | Path, budget: str = "nano33ble", out_dir
     if KERNELS.is_dir():
         sources += sorted(KERNELS.rglob("*.c"))
         includes += [KERNELS] + ([KERNELS / "include"] if (KERNELS / "include").is_dir() else [])
-    flags = COMMON_FLAGS + [f"-I{path}" for path in includes] + [f"-D{k}={v}" for k, v in (defines or {}).items()]
+    defines = {"TK_PROTO_MAX_PAYLOAD": f"{payload_bytes(model_dir / 'model.h')}u", **(defines or {})}
+    flags = COMMON_FLAGS + [f"-I{path}" for path in includes] + [f"-D{k}={v}" for k, v in defines.items()]
     if target == "host":
         return _build_host(sources, flags, out, budget, sanitize)
     if sanitize:
         raise PipelineError("--sanitize is only available for --target host.", "Drop --sanitize.")
     return _build_qemu(sources, flags, out, board, stack_bytes)
+
+
+def payload_bytes(model_header: Path) -> int:
+    """The protocol payload the model needs: its input in one frame, its output plus the 8-byte reply header in
+    another, never below the firmware's default 2 KB (engine_aot.c refuses a build where they do not fit)."""
+    sizes = dict(re.findall(r"#define TK_MODEL_(INPUT|OUTPUT)_BYTES (\d+)", model_header.read_text()))
+    return max(MAX_PAYLOAD, int(sizes.get("INPUT", 0)), int(sizes.get("OUTPUT", 0)) + 8)
 
 
 def _tool(name: str) -> str:

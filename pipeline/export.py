@@ -7,6 +7,7 @@ folder is written whole or not at all.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from pathlib import Path
@@ -18,10 +19,10 @@ from pipeline import tflm
 from pipeline.carray import banner, guard, model_data_files, render
 from pipeline.config import Config
 from pipeline.errors import PipelineError
-from pipeline.runs import Run, atomic_path, fingerprint, sha256_path
+from pipeline.runs import Run, atomic_path, fingerprint
 from pipeline.targets import board_profile, check_budget
-from pipeline.tflite_file import (OP_NAMES, TYPE_BYTES, io_tensors, quantization, read_model, require_int8_io,
-                                  tensor_name, type_name, used_ops)
+from pipeline.tflite_file import (OP_NAMES, TYPE_BYTES, io_tensors, model_bytes, quantization, read_model,
+                                  require_int8_io, tensor_name, type_name, used_ops)
 
 MODEL = "student_int8.tflite"
 FOLDER = "export"
@@ -33,7 +34,8 @@ RESOLVER_NAMES = {"BATCH_MATMUL": "AddBatchMatMul", "LOG_SOFTMAX": "AddLogSoftma
 
 def export(cfg: Config, *, model: str | Path | None = None, out: str | Path | None = None, force: bool = False,
            log: Callable[[str], None] = print) -> dict:
-    """Export the run's int8 model (or `model`, a .tflite file) into the run's export/ folder (or `out`)."""
+    """Export the run's int8 model (or `model`, a .tflite file) into the run's export/ folder (or `out`). Only
+    an export into the run's own folder is recorded in its manifest (and skipped when unchanged)."""
     board = board_profile(cfg.export.board, cfg.export.stand_in)
     run = None
     if model is None:
@@ -43,18 +45,21 @@ def export(cfg: Config, *, model: str | Path | None = None, out: str | Path | No
                                 "Run `tinykd quantize` first, with the same --run and --dataset.")
         model = run.file(MODEL)
     model = Path(model)
-    out = Path(out) if out is not None else (run.file(FOLDER) if run else model.with_name(model.stem + "_export"))
-    data = _read_bytes(model)
+    into_run = run is not None and out is None
+    out = run.file(FOLDER) if into_run else Path(out) if out is not None else model.with_name(model.stem + "_export")
+    data, _ = model_bytes(model)
     flatbuffer = read_model(data, model.name)
     require_int8_io(flatbuffer, model.name)
     ops = resolver_ops(flatbuffer, model.name)
-    fp = fingerprint("export", cfg.export, sha256_path(model))
-    if run and not force and run.is_fresh("export", fp):
+    fp = fingerprint("export", cfg.export, hashlib.sha256(data).hexdigest())
+    if into_run and not force and run.is_fresh("export", fp):
         log("export    unchanged, skipped (--force reruns)")
         return run.metrics("export")
 
     started = time.time()
-    measured = tflm.minimum_arena(data)["minimum"]
+    # the run's quantize stage measured this same (intact) file's arena; another file is measured here
+    measured = (run.metrics("quantize") or {}).get("arena_minimum") if run else None
+    measured = measured or tflm.minimum_arena(data)["minimum"]
     margin = max(MIN_MARGIN, math.ceil(cfg.export.arena_margin * measured))
     arena = -(-(measured + margin) // 16) * 16
     budget = check_budget(board, model_bytes=len(data), arena_bytes=arena, op_count=len(ops))  # before writing
@@ -62,21 +67,22 @@ def export(cfg: Config, *, model: str | Path | None = None, out: str | Path | No
     context = banner(data, model.name)
     files = model_data_files(data, source=model.name)
     files["model_ops.h"] = render("model_ops.h.j2", guard=guard("model_ops.h"), ops=ops, **context)
-    files["model_io.h"] = render("model_io.h.j2", guard=guard("model_io.h"), tensors=io_view(flatbuffer),
-                                 num_classes=int(np.prod(io_tensors(flatbuffer, "outputs")[0].shape)), **context)
+    tensors = io_view(flatbuffer)
+    files["model_io.h"] = render("model_io.h.j2", guard=guard("model_io.h"), tensors=tensors,
+                                 num_classes=int(np.prod(tensors[1]["shape"])), **context)
     files["model_arena.h"] = render("model_arena.h.j2", guard=guard("model_arena.h"), measured=measured,
                                     failing=measured - 1, margin=margin, size=arena,
                                     margin_text=f"{cfg.export.arena_margin:.0%} of it, at least {MIN_MARGIN}",
                                     **context)
     writer = lambda folder: _write_folder(folder, files)
-    if run:
+    if into_run:
         run.write(FOLDER, writer)
     else:
         with atomic_path(out) as tmp:
             writer(tmp)
     metrics = {**budget, "arena_measured": measured, "arena_margin": margin, "arena_size": arena,
                "ops": [op["name"] for op in ops], "folder": str(out), "files": sorted(files)}
-    if run:
+    if into_run:
         run.record("export", fp, [FOLDER], metrics, time.time() - started)
     log(f"export    {len(files)} files in {out}: model {len(data):,} B, arena {arena:,} B, {len(ops)} ops; "
         f"fits the {board.name} (flash {budget['flash_needed']:,}/{board.flash_bytes:,} B, "
@@ -109,13 +115,6 @@ def io_view(model) -> list[dict]:
                      "zero_point": q["zero_point"][0],
                      "bytes": int(np.prod(shape)) * TYPE_BYTES[type_name(tensor.type)]})
     return view
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise PipelineError(f"Cannot read model '{path}': {e.strerror}.", "Give the path of a .tflite file.")
 
 
 def _write_folder(folder: Path, files: dict[str, str]) -> None:

@@ -224,3 +224,13 @@ def test_emulator_takes_the_budget_of_the_board_it_stands_in_for(tiny_int8, tmp_
     assert "qemu-cm4" in result.stdout and f"/{board_profile('esp32').flash_bytes:,} B" in result.stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(tiny_int8.export["files"])
     assert (tmp_path / "out" / "model_data.cc").read_text() == (tiny_int8.export_dir / "model_data.cc").read_text()
+
+
+def test_export_of_a_run_to_out_writes_there_and_leaves_the_run_alone(tiny_int8, tmp_path):
+    """--out with a run's own model: the files go to --out; the run's export/ and manifest stay as they were."""
+    before = snapshot(tiny_int8.path)
+    result = invoke("export", "--config", tiny_int8.config_file, "--out", tmp_path / "elsewhere", "--force")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "elsewhere").iterdir()) == sorted(tiny_int8.export["files"])
+    assert (tmp_path / "elsewhere" / "model_arena.h").read_text() == (tiny_int8.export_dir / "model_arena.h").read_text()
+    assert snapshot(tiny_int8.path) == before

@@ -1,37 +1,35 @@
-"""`tinykd verify MODEL --run RUN`: the AOT engine against TFLM on a real run folder's test set.
-
-The run folder has no int8 .tflite until the quantize stage exists, so the test converts the run's student.keras
-itself (full int8, calibrated on random data in [0, 1], the range of the normalized samples)."""
+"""`tinykd verify MODEL --run RUN`: the AOT engine against TFLM on a real run folder's test set (the run's own
+int8 model, from the quantize stage)."""
 import json
 
+import numpy as np
 import pytest
 
 from aot_models import keras_tflite, student
 from conftest import invoke
-from pipeline import mlperf_tiny
+from pipeline.compiler import compile_model
+from pipeline.compiler.verify import _test_set
 from pipeline.keras import keras
 
 
-@pytest.fixture(scope="session")
-def student_tflite(tiny_run, tmp_path_factory):
-    model = keras.models.load_model(tiny_run / "student.keras")
-    path = tmp_path_factory.mktemp("verify") / "student_int8.tflite"
-    path.write_bytes(mlperf_tiny.int8_tflite(model, low=0.0, high=1.0))
-    return path
-
-
 @pytest.mark.slow
-def test_verify_run_compares_the_whole_test_set(tiny_run, student_tflite):
-    manifest = json.loads((tiny_run / "run.json").read_text())
+def test_verify_run_compares_the_whole_test_set(tiny_int8):
+    manifest = json.loads((tiny_int8.path / "run.json").read_text())
     test_samples = manifest["data"]["sizes"]["test"]
     assert test_samples >= 200  # the acceptance: >= 200 inputs per whole model
-    result = invoke("verify", str(student_tflite), "--run", str(tiny_run), "--samples", "10", "--json")
+    result = invoke("verify", str(tiny_int8.model), "--run", str(tiny_int8.path), "--samples", "10", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)  # the progress line went to stderr
     assert report["inputs"] == test_samples + 10
     assert report["elements"] == report["inputs"] * manifest["data"]["num_classes"]
     assert report["mismatches"] == 0 and report["max_abs_diff"] == 0
     assert f"{test_samples} test samples" in result.stderr
+
+
+def test_verify_run_quantizes_the_test_set_as_the_quantize_stage(tiny_int8):
+    """The same int8 inputs as golden.npz (TFLite's rounding, halves away from zero), not a rounding of its own."""
+    golden = np.load(tiny_int8.path / "golden.npz")
+    assert np.array_equal(_test_set(tiny_int8.path, compile_model(tiny_int8.model)), golden["inputs"])
 
 
 @pytest.fixture

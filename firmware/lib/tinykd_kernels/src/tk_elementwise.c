@@ -11,13 +11,13 @@
  * products by MLA, the output zero point folded into the last rounding nudge ((t + nudge + zp * 2^shift) >>
  * shift = ((t + nudge) >> shift) + zp, no overflow: |zp| * 2^22 + |t| < 2^31). */
 static inline void add_loop(const int8_t *a, int32_t offset_a, const int8_t *b, int32_t offset_b,
-                            const tk_quant *quant_b, int8_t *output, int32_t size, const tk_add_params *params,
+                            tk_quant quant_b, int8_t *output, int32_t size, const tk_add_params *params,
                             int full_range)
 {
     const int32_t scale_a = (int32_t)1 << params->left_shift;       /* 2 * (exact half rescale), doubled */
     const int32_t scale_b = (int32_t)1 << (params->left_shift + 1);
     const int32_t base_a = offset_a * scale_a, base_b = offset_b * scale_b;
-    const int32_t mb = quant_b->multiplier, rsb = -quant_b->shift, nb = (int32_t)1 << (rsb - 1);
+    const int32_t mb = quant_b.multiplier, rsb = -quant_b.shift, nb = (int32_t)1 << (rsb - 1);
     const int32_t mo = params->output.multiplier, rso = -params->output.shift;
     const int32_t no = ((int32_t)1 << (rso - 1)) + params->output_offset * ((int32_t)1 << rso);
     const int32_t low = params->activation.min, high = params->activation.max;
@@ -58,9 +58,9 @@ static int add_half_rescaled(const tk_add_params *params, int32_t size, const in
         return 0;
     }
     if (params->activation.min == -128 && params->activation.max == 127) {  /* SSAT is the whole clamp */
-        add_loop(a, offset_a, b, offset_b, quant_b, output, size, params, 1);
+        add_loop(a, offset_a, b, offset_b, *quant_b, output, size, params, 1);
     } else {
-        add_loop(a, offset_a, b, offset_b, quant_b, output, size, params, 0);
+        add_loop(a, offset_a, b, offset_b, *quant_b, output, size, params, 0);
     }
     return 1;
 }
