@@ -14,16 +14,14 @@ import numpy as np
 from pipeline.config import Config
 from pipeline.data import Dataset, load_dataset
 from pipeline.keras import keras
-from pipeline.losses import hard_labels, make_loss
+from pipeline.losses import hard_labels, loss_settings, make_loss
 from pipeline.runs import Run, fingerprint
 from pipeline.teacher import teacher_stage
 from pipeline.train import Schedule, Trainer, augmenter, evaluate, fit, make_strategy, set_seed
 from pipeline.zoo import build_student, describe
 
+# Settings outside the training schedule: the loss's (losses.loss_settings) and whether a baseline is trained.
 KD_FIELDS = ("method", "temperature", "alpha", "dkd_alpha", "dkd_beta", "dist_beta", "dist_gamma", "baseline")
-# The KD settings each method reads: changing another method's weights does not retrain this one.
-METHOD_FIELDS = {"hinton": ("temperature", "alpha"), "dkd": ("temperature", "dkd_alpha", "dkd_beta"),
-                 "dist": ("temperature", "dist_beta", "dist_gamma"), "none": ()}
 
 
 def distill(cfg: Config, *, force: bool = False, log: Callable[[str], None] = print) -> dict:
@@ -51,8 +49,7 @@ def student_stage(stage: str, cfg: Config, data: Dataset, run: Run, strategy=Non
     artifact = "baseline.keras" if stage == "baseline" else "student.keras"
     settings = {k: v for k, v in dataclasses.asdict(cfg.distill).items() if k not in KD_FIELDS}
     if not hard:  # the baseline depends on neither the teacher nor the KD settings; a KD run on its method's only
-        settings.update(method=cfg.distill.method,
-                        **{k: getattr(cfg.distill, k) for k in METHOD_FIELDS[cfg.distill.method]})
+        settings.update(loss_settings(cfg.distill))
     fp = fingerprint(stage, settings, cfg.student, cfg.data, cfg.run.seed, data.source_sha256,
                      "" if hard else run.sha("teacher.keras"))
     if not force and run.is_fresh(stage, fp):

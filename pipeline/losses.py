@@ -79,5 +79,15 @@ def dist(cfg: DistillConfig) -> Loss:
     return loss
 
 
+# The KD settings each method's loss reads (make_loss): what a stage trained with that loss depends on.
+METHOD_FIELDS = {"hinton": ("temperature", "alpha"), "dkd": ("temperature", "dkd_alpha", "dkd_beta"),
+                 "dist": ("temperature", "dist_beta", "dist_gamma"), "none": ()}
+
+
+def loss_settings(cfg: DistillConfig) -> dict:
+    """The method and only its own weights (for fingerprints: another method's settings retrain nothing)."""
+    return {"method": cfg.method, **{k: getattr(cfg, k) for k in METHOD_FIELDS[cfg.method]}}
+
+
 def make_loss(cfg: DistillConfig) -> Loss:
     return {"hinton": hinton, "dkd": dkd, "dist": dist}[cfg.method](cfg) if cfg.method != "none" else hard_labels

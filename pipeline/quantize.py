@@ -21,7 +21,7 @@ from pipeline.data import Dataset, load_dataset
 from pipeline.errors import PipelineError
 from pipeline.metrics import confusion_matrix
 from pipeline.keras import keras, tf
-from pipeline.losses import make_loss
+from pipeline.losses import loss_settings, make_loss
 from pipeline.runs import Run, fingerprint
 from pipeline import tflm
 from pipeline.tflite_file import read_model, require_int8_io
@@ -32,6 +32,14 @@ ARTIFACTS = ["student_int8.tflite", "golden.npz"]
 QAT_WEIGHTS = "student_qat_weights.h5"  # fine-tuned fake-quant weights (qat), legacy HDF5: loads by topology
 
 
+def fingerprint_of(cfg: Config, run: Run | None = None) -> str:
+    """What the quantize stage depends on: its settings, the KD loss's own settings when it is QAT (the rest of
+    cfg.distill does not matter here), the data, the seed, the student and the teacher's logits."""
+    run = run or Run(cfg.run_dir)
+    return fingerprint("quantize", cfg.quantize, loss_settings(cfg.distill) if cfg.quantize.mode == "qat" else "",
+                       cfg.data, cfg.run.seed, run.sha("student.keras"), run.sha("teacher_logits.npy"))
+
+
 def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = print) -> dict:
     """Write student_int8.tflite and golden.npz into the run folder; return the stage's metrics."""
     run = Run(cfg.run_dir)
@@ -40,8 +48,7 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
         raise PipelineError(f"Run folder '{run.path}' has no intact {' or '.join(missing)}.",
                             "Run `tinykd distill` first, with the same --run and --dataset.")
     q = cfg.quantize
-    fp = fingerprint("quantize", q, cfg.distill if q.mode == "qat" else "", cfg.data, cfg.run.seed,
-                     run.sha("student.keras"), run.sha("teacher_logits.npy"))
+    fp = fingerprint_of(cfg, run)
     if not force and run.is_fresh("quantize", fp):
         log("quantize  unchanged, skipped (--force reruns)")
         return run.metrics("quantize")

@@ -52,6 +52,18 @@ def test_unchanged_stage_is_skipped(tiny_int8):
     assert snapshot(tiny_int8.path) == before
 
 
+def test_qat_depends_only_on_its_own_loss_settings(tiny_int8, tmp_path):
+    """Another method's KD weights, or the baseline switch, do not make QAT train again; its own do."""
+    from pipeline.quantize import fingerprint_of, quantize
+    shutil.copytree(tiny_int8.path, tmp_path / "tiny")
+    messages = []
+    unrelated = {"run": {"root": str(tmp_path)}, "distill": {"dkd_beta": 3.0, "dist_gamma": 5.0, "baseline": False}}
+    quantize(load_config(tiny_int8.config_file, unrelated), log=messages.append)
+    assert any("skipped" in m for m in messages), messages
+    own = load_config(tiny_int8.config_file, {"run": {"root": str(tmp_path)}, "distill": {"temperature": 7.0}})
+    assert fingerprint_of(own) != fingerprint_of(load_config(tiny_int8.config_file, unrelated))
+
+
 @pytest.mark.slow
 def test_ptq_mode_on_a_copy(tiny_int8, tmp_path):
     from pipeline.quantize import quantize
