@@ -66,19 +66,19 @@ def _structure_problem(model: schema_fb.ModelT) -> str:
                 if len(data) != size * int(np.prod(tensor.shape, dtype=np.int64)):
                     return f"tensor {tensor_name(tensor)!r} holds {len(data)} bytes, its shape needs more"
         for io, indices in (("input", graph.inputs), ("output", graph.outputs)):
-            for i in _as_list(indices):
+            for i in as_ints(indices):
                 if not 0 <= i < len(tensors):
                     return f"subgraph {g} {io} {i} is not one of its {len(tensors)} tensors"
         for o, op in enumerate(graph.operators or []):
             if not 0 <= op.opcodeIndex < len(codes):
                 return f"operator {o} uses opcode {op.opcodeIndex} of {len(codes)}"
-            for i in _as_list(op.inputs) + _as_list(op.outputs):
+            for i in as_ints(op.inputs) + as_ints(op.outputs):
                 if not -1 <= i < len(tensors):
                     return f"operator {o} refers to tensor {i} of {len(tensors)}"
     return ""
 
 
-def _as_list(values) -> list[int]:
+def as_ints(values) -> list[int]:
     return [] if values is None else [int(v) for v in values]
 
 

@@ -25,6 +25,9 @@ VALUES_PER_LINE = 16
 TEMPLATES = Path(__file__).parent / "templates"
 # The kernel library the generated code calls (repository checkout).
 KERNELS_DIR = Path(__file__).resolve().parents[2] / "firmware" / "lib" / "tinykd_kernels"
+PLACEHOLDER = re.compile(r"@([ts])(\d+)@")  # lower.tensor_ref / scratch_ref
+_TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+                                trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
 @dataclass
@@ -51,20 +54,14 @@ class CompiledModel:
         return paths
 
 
-def compile_model(source: str | Path | bytes, fast: bool = True) -> CompiledModel:
-    """Compiles an int8 .tflite (path or bytes); PipelineError for a malformed or unsupported model.
-    `fast`: use the fast kernels (packed weights, scratch in the arena) where they are exact; else reference only."""
+def compile_model(source: str | Path | bytes) -> CompiledModel:
+    """Compiles an int8 .tflite (path or bytes); PipelineError for a malformed or unsupported model. Layers the
+    fast kernels run exactly use them (packed weights, scratch in the arena); the others the reference kernels."""
     data, name = model_bytes(source)
     sha = hashlib.sha256(data).hexdigest()
     graph = build_graph(read_model(data, name), name)
+    lowering = Lowering(graph)
     try:
-        # First pass: which ops take a fast kernel and how much scratch each needs; then plan and lower.
-        probe = Lowering(graph, lambda t: "", scratch=(lambda op: "") if fast else None)
-        for op in graph.ops:
-            probe.lower(op)
-        plan = plan_memory(graph, probe.scratch_bytes)
-        lowering = Lowering(graph, lambda t: plan.pointer(graph, t.index),
-                            scratch=plan.scratch_pointer if fast else None)
         calls = [lowering.lower(op) for op in graph.ops]
     except PipelineError:
         raise
@@ -72,18 +69,24 @@ def compile_model(source: str | Path | bytes, fast: bool = True) -> CompiledMode
         # inconsistent options or shapes in a flatbuffer that parsed: still the user's file, not our bug
         raise PipelineError(f"{name} is malformed: its operators are inconsistent ({type(e).__name__}: {e}).",
                             "Re-export the model.") from None
-    if graph.input == graph.output:
-        raise PipelineError(f"{name} has no operator between its input and output.", "Check the export.")
+    plan = plan_memory(graph, lowering.scratch_bytes)
+    for call in calls:  # the arena places, now that the plan has them
+        call.args = [resolve(arg, graph, plan) for arg in call.args]
+        call.locals = [(ctype, local, resolve(init, graph, plan)) for ctype, local, init in call.locals]
     arrays = list(lowering.arrays.values())
     weight_bytes = sum(a.nbytes for a in arrays)
     view = _view_model(graph, plan, calls, arrays, sha, name, weight_bytes)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     x, y = graph.tensors[graph.input], graph.tensors[graph.output]
-    return CompiledModel(sha, env.get_template("model.h.j2").render(**view),
-                         env.get_template("model.c.j2").render(**view), plan.arena_bytes, weight_bytes,
+    return CompiledModel(sha, _TEMPLATES.get_template("model.h.j2").render(**view),
+                         _TEMPLATES.get_template("model.c.j2").render(**view), plan.arena_bytes, weight_bytes,
                          x.shape, y.shape, [op.name for op in graph.ops], (x.scale, x.zero_point),
                          (y.scale, y.zero_point), graph, plan)
+
+
+def resolve(text: str, graph: Graph, plan: MemoryPlan) -> str:
+    """C text with lower.tensor_ref / scratch_ref placeholders replaced by the planned arena expressions."""
+    return PLACEHOLDER.sub(lambda m: plan.pointer(graph, int(m[2])) if m[1] == "t" else plan.scratch_pointer(int(m[2])),
+                           text)
 
 
 def _view_model(graph: Graph, plan: MemoryPlan, calls, arrays, sha: str, name: str, weight_bytes: int) -> dict:

@@ -3,12 +3,12 @@ execution order. Built from the flatbuffer object tree; everything the AOT engin
 with a PipelineError that names it."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from pipeline.errors import PipelineError
-from pipeline.tflite_file import TYPE_NAMES, op_name
+from pipeline.tflite_file import as_ints, op_name, tensor_name, type_name
 
 # The operators the AOT engine compiles (int8 tensors, float-free at run time).
 SUPPORTED_OPS = ("ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
@@ -58,7 +58,6 @@ class Graph:
     ops: list[Op]
     input: int                      # index of the one input tensor
     output: int                     # index of the one output tensor
-    consumers: dict[int, list[int]] = field(default_factory=dict)  # tensor -> indices of the ops reading it
 
 
 def build_graph(model, name: str = "the model") -> Graph:
@@ -68,31 +67,25 @@ def build_graph(model, name: str = "the model") -> Graph:
                             "Use --engine tflm for models with control flow.")
     sub = model.subgraphs[0]
     tensors = [_tensor(model, i, t, name) for i, t in enumerate(sub.tensors or [])]
-    ops = [Op(i, op_name(model, op.opcodeIndex), _ints(op.inputs), _ints(op.outputs), op.builtinOptions)
+    ops = [Op(i, op_name(model, op.opcodeIndex), as_ints(op.inputs), as_ints(op.outputs), op.builtinOptions)
            for i, op in enumerate(sub.operators or [])]
     unsupported = sorted({op.name for op in ops} - set(SUPPORTED_OPS))
     if unsupported:
         raise PipelineError(f"Unsupported op {', '.join(repr(u) for u in unsupported)} in {name}. "
                             f"The AOT engine supports: {', '.join(SUPPORTED_OPS)}.", "Use --engine tflm.")
-    inputs, outputs = _ints(sub.inputs), _ints(sub.outputs)
+    inputs, outputs = as_ints(sub.inputs), as_ints(sub.outputs)
     if len(inputs) != 1 or len(outputs) != 1:
         raise PipelineError(f"{name} has {len(inputs)} inputs and {len(outputs)} outputs; the AOT engine "
                             "compiles models with one of each.", "Use --engine tflm.")
+    if inputs == outputs:
+        raise PipelineError(f"{name} has no operator between its input and output.", "Check the export.")
     graph = Graph(name, tensors, ops, inputs[0], outputs[0])
-    for op in ops:
-        for t in op.inputs:
-            if t >= 0:
-                graph.consumers.setdefault(t, []).append(op.index)
     _check_types(graph)
     return graph
 
 
-def _ints(values) -> list[int]:
-    return [] if values is None else [int(v) for v in values]
-
-
 def _tensor(model, index: int, t, name: str) -> Tensor:
-    dtype = TYPE_NAMES.get(t.type, f"TYPE_{t.type}")
+    dtype = type_name(t.type)
     shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
     if any(d < 0 for d in shape):
         raise PipelineError(f"Tensor {index} of {name} has a dynamic shape {shape}.",
@@ -100,7 +93,7 @@ def _tensor(model, index: int, t, name: str) -> Tensor:
     q = t.quantization
     scales = [float(s) for s in (q.scale if q is not None and q.scale is not None else [])] or [0.0]
     zero_points = [int(z) for z in (q.zeroPoint if q is not None and q.zeroPoint is not None else [])] or [0]
-    tensor = Tensor(index, _name(t.name), shape, dtype, scales, zero_points)
+    tensor = Tensor(index, tensor_name(t), shape, dtype, scales, zero_points)
     buffer = model.buffers[t.buffer]
     raw = buffer.data
     if raw is not None and len(raw) > 0:
@@ -118,10 +111,6 @@ def _tensor(model, index: int, t, name: str) -> Tensor:
         raise PipelineError(f"Tensor {index} of {name} keeps its data outside the flatbuffer (buffer offset).",
                             "Convert without external buffers.")
     return tensor
-
-
-def _name(raw) -> str:
-    return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw or "")
 
 
 def _check_types(graph: Graph) -> None:

@@ -34,17 +34,30 @@ class Call:
     args: list[str] = field(default_factory=list)
 
 
-class Lowering:
-    """Turns ops into Calls; `pointer(t)` gives the C expression of a tensor's data (set by the planner).
-    `scratch(op_index)` gives the C expression of an op's scratch memory; with it, the ops the fast kernels run
-    exactly (pipeline/compiler/pack.py) are lowered to them, and `scratch_bytes` records what each one needs."""
+def tensor_ref(index: int) -> str:
+    """Placeholder for a tensor's data in the arena, not known while lowering (codegen.resolve replaces it)."""
+    return f"@t{index}@"
 
-    def __init__(self, graph: Graph, pointer, scratch=None):
+
+def scratch_ref(op_index: int) -> str:
+    """Placeholder for an op's scratch buffer in the arena."""
+    return f"@s{op_index}@"
+
+
+class Lowering:
+    """Turns ops into Calls. Tensor data and scratch memory appear in the C text as placeholders (tensor_ref,
+    scratch_ref) until the memory plan exists; the ops the
+    fast kernels run exactly (pipeline/compiler/pack.py) are lowered to them, and `scratch_bytes` records the
+    scratch memory each one needs (the memory planner's input)."""
+
+    def __init__(self, graph: Graph):
         self.graph = graph
-        self.pointer = pointer
-        self.scratch = scratch
         self.scratch_bytes: dict[int, int] = {}
         self.arrays: dict[str, ConstArray] = {}
+
+    @staticmethod
+    def pointer(t: Tensor) -> str:
+        return tensor_ref(t.index)
 
     def lower(self, op: Op) -> Call:
         handler = getattr(self, "_" + op.name.lower())
@@ -112,7 +125,7 @@ class Lowering:
 
     def _scratch(self, op: Op, nbytes: int) -> str:
         self.scratch_bytes[op.index] = nbytes
-        return self.scratch(op.index)
+        return scratch_ref(op.index)
 
     def _call(self, call: Call, function: str, *args: str):
         call.function, call.args = function, list(args)
@@ -133,7 +146,7 @@ class Lowering:
         params = self._decl(call, "tk_conv_params", "params",
                             f"{{{-x.zero_point}, {out.zero_point}, {o.strideH}, {o.strideW}, {o.dilationHFactor}, "
                             f"{o.dilationWFactor}, {pad_h}, {pad_w}, {multiplier}, {self._activation(op, out)}}}")
-        if (self.scratch is not None and o.dilationHFactor == 1 and o.dilationWFactor == 1 and multiplier == 1
+        if (o.dilationHFactor == 1 and o.dilationWFactor == 1 and multiplier == 1
                 and w.data is not None):
             taps = f4[1] * f4[2]
             matrix = w.data.reshape(taps, -1).T if depthwise else w.data.reshape(f4[0], -1)  # (out_c, taps)
@@ -170,7 +183,7 @@ class Lowering:
             mults, shifts = [m], [s]
         params = self._decl(call, "tk_fc_params", "params",
                             f"{{{-x.zero_point}, {-w.zero_point}, {out.zero_point}, {self._activation(op, out)}}}")
-        if self.scratch is not None and w.data is not None:
+        if w.data is not None:
             matrix = w.data.reshape(units, depth).astype(np.int64) - w.zero_point  # filter offset applied
             filt = self._packed(call, op, matrix, b, mults, shifts, out, False)
             if filt is not None:
