@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from pipeline import emulator, harness  # noqa: E402
-from pipeline.build import build  # noqa: E402
+from pipeline import harness  # noqa: E402
+from pipeline.runs import Run  # noqa: E402
 
 
 def version(command: list[str]) -> str:
@@ -31,26 +31,18 @@ def version(command: list[str]) -> str:
 
 
 def macs_of(run_dir: Path, given: int | None) -> int | None:
+    """MACs of the int8 model the device runs: the run's compile stage counted them (pipeline/device_stages.py)."""
     if given:
         return given
-    manifest = run_dir / "run.json"
-    if manifest.is_file():
-        return json.loads(manifest.read_text()).get("stages", {}).get("distill", {}).get("metrics", {}).get("macs")
-    return None
+    return Run(run_dir).metrics("compile").get("macs") if (run_dir / "run.json").is_file() else None
 
 
-def measure(run_dir: Path, model_dir: Path, budget: str, limit: int, out: Path) -> dict:
+def measure(run_dir: Path, model_dir: Path, budget: str, limit: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        firmware = build("qemu-cm4", model_dir, budget=budget, out_dir=Path(tmp) / "qemu")
-        with emulator.qemu(firmware.elf) as emu:
-            qemu = harness.validate(emu.url, run_dir, limit=limit, progress=False, bye=True,
-                                    icount_shift=emu.icount_shift, reconnect_s=0)
-            emu.finish()
-        host_exe = build("host", model_dir, out_dir=Path(tmp) / "host").elf
-        with emulator.host(host_exe) as emu:
-            host = harness.validate(emu.url, run_dir, limit=limit, progress=False, bye=True, reconnect_s=0)
-            emu.finish()
-    return {"qemu": qemu, "host": host, "sizes": firmware.sizes}
+        qemu, host = (harness.validate_on_emulator(name, run_dir, model_dir, budget=budget, limit=limit,
+                                                   progress=False, build_dir=Path(tmp) / name)
+                      for name in ("qemu", "host"))
+    return {"qemu": qemu, "host": host, "sizes": qemu["firmware"]}
 
 
 def main() -> None:
@@ -72,7 +64,7 @@ def main() -> None:
             run_dir, model_dir, source = args.run_dir, args.model_dir or args.run_dir / "aot", str(args.run_dir)
             macs = macs_of(run_dir, args.macs)
         started = time.time()
-        m = measure(run_dir, model_dir, args.budget, args.limit, args.out)
+        m = measure(run_dir, model_dir, args.budget, args.limit)
     qemu, host, sizes = m["qemu"], m["host"], m["sizes"]
     instructions = qemu["instructions_median"]
     result = {

@@ -165,6 +165,9 @@ class DeviceConfig:
         _check(self.timeout > 0, "device.timeout", self.timeout, "it must be > 0", "Use 2.")
         _check(not self.flash or bool(self.port), "device.flash", self.flash, "flashing needs a port",
                "Add --port /dev/ttyACM0.")
+        if self.port:  # the same check as the --port options of validate and flash, for run and config files
+            from pipeline.ports import check_port
+            check_port(self.port, urls=not self.flash)  # PlatformIO uploads to a serial device, not a URL
 
 
 SECTIONS = {"run": RunConfig, "data": DataConfig, "teacher": TeacherConfig, "student": StudentConfig,

@@ -12,11 +12,12 @@ import subprocess
 from pathlib import Path
 from typing import Callable
 
+from pipeline.config import ENGINES
 from pipeline.errors import PipelineError
+from pipeline.ports import check_port
 from pipeline.targets import board as get_board
 
 ROOT = Path(__file__).resolve().parent.parent
-ENGINES = ("aot", "tflm")
 
 
 def flash_command(board: str, port: str, engine: str = "aot") -> list[str]:
@@ -24,8 +25,7 @@ def flash_command(board: str, port: str, engine: str = "aot") -> list[str]:
     profile = get_board(board)
     if engine not in ENGINES:
         raise PipelineError(f"Unknown engine '{engine}': choose one of {', '.join(ENGINES)}.", "Use --engine aot.")
-    if not port or port.startswith("-"):
-        raise PipelineError(f"Invalid serial port '{port}'.", "Use --port /dev/ttyACM0.")
+    check_port(port, urls=False)
     env = profile.pio_env if engine == "aot" else profile.pio_env_tflm
     return ["pio", "run", "--project-dir", str(ROOT), "-e", env, "-t", "upload", "--upload-port", port]
 

@@ -5,7 +5,7 @@ import pytest
 
 from pipeline.config import Config, load_config
 from pipeline.errors import PipelineError
-from tests.conftest import invoke
+from conftest import invoke
 
 EXAMPLE = Path(__file__).parent.parent / "configs" / "default.toml"
 
@@ -66,3 +66,14 @@ def test_bad_values_exit_2_with_one_line(args, needle, models_root):
 def test_missing_config_file_names_it():
     result = invoke("distill", "--config", "/no/such.toml")
     assert result.exit_code == 2 and "/no/such.toml" in result.stderr
+
+
+@pytest.mark.parametrize("port, flash", [("--help", False), ("sockt://127.0.0.1:1", False), (" /dev/ttyACM0", False),
+                                         ("socket://127.0.0.1:4321", True)])
+def test_device_port_is_checked_wherever_it_comes_from(port, flash):
+    """`tinykd run --port` and a config file's device.port get the same check as `validate --port` (a URL is not
+    a port PlatformIO can upload to)."""
+    from pipeline.config import DeviceConfig
+    with pytest.raises(PipelineError, match="Invalid serial port"):
+        DeviceConfig(port=port, flash=flash)
+    assert DeviceConfig(port="/dev/ttyACM0", flash=flash).port == "/dev/ttyACM0"

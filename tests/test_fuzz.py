@@ -37,7 +37,7 @@ def test_every_seed_runs_clean(fuzzer, tmp_path):
     assert result.stderr.count("Executed ") == len(list(fuzz.CORPUS.iterdir()))
 
 
-def test_a_parser_without_its_length_bound_is_caught(tmp_path):
+def test_a_parser_without_its_length_bound_is_caught(fuzzer, tmp_path):
     """The checks can fail: the same target built over a parser whose length bound is off by 8 (and without its
     defensive check) overflows its buffer on one crafted frame, and a sanitizer reports it."""
     source = (ROOT / "firmware/src/tk_protocol.c").read_text()
@@ -52,7 +52,7 @@ def test_a_parser_without_its_length_bound_is_caught(tmp_path):
     result = subprocess.run([str(exe), str(frame)], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode != 0 and "Sanitizer" in result.stderr
     assert "out of bounds" in result.stderr or "buffer-overflow" in result.stderr
-    assert subprocess.run([str(fuzz.build_fuzzer(tmp_path / "ok")), str(frame)], capture_output=True,
+    assert subprocess.run([str(fuzzer), str(frame)], capture_output=True,
                           cwd=tmp_path).returncode == 0  # the real parser drops that frame
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from pipeline.keras import keras
-from tests.conftest import invoke
+from conftest import invoke
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import TINY
+from conftest import TINY
 
 pytestmark = pytest.mark.slow
 TINYKD = [sys.executable, "-m", "pipeline.cli", "distill", *TINY]
