@@ -63,12 +63,9 @@ def _prepare(name: str, model: bytes, samples: int, work: Path):
 def measure(name: str, model: bytes, samples: int, work: Path) -> dict:
     run, compiled = _prepare(name, model, samples, work)
     started = time.time()
-    firmware = build("qemu-cm4", run / "aot", budget=BUDGET, out_dir=work / f"{name}-build")
-    with emulator.qemu(firmware.elf) as emu:
-        report = harness.validate(emu.url, run, progress=False, bye=True, icount_shift=emu.icount_shift,
-                                  timeout=30.0, reconnect_s=0)
-        emu.finish()
-    sizes, macs = firmware.sizes, inspect_model(run / harness.MODEL_FILE, arena=False)["macs"]
+    report = harness.validate_on_emulator("qemu", run, run / "aot", budget=BUDGET, timeout=30.0, progress=False,
+                                          build_dir=work / f"{name}-build")
+    sizes, macs = report["firmware"], inspect_model(run / harness.MODEL_FILE, arena=False)["macs"]
     instructions = report["instructions_median"]
     return {
         "macs": macs,

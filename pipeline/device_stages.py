@@ -129,10 +129,8 @@ def validate_stage(cfg: Config, *, force: bool = False, log: Callable[[str], Non
             log("validate  unchanged, skipped (--force reruns)")
             return run.metrics("validate")
         log("validate  the test set through the firmware in QEMU (mps2-an386, Cortex-M4, -icount)")
-        with emulators.qemu(run.file(FIRMWARE) / "firmware.elf") as emu:
-            report = harness.validate(emu.url, run.path, limit=dev.limit, timeout=dev.timeout, progress=progress,
-                                      icount_shift=emu.icount_shift, bye=True, reconnect_s=0)
-            emu.finish()
+        report = harness.validate_emulated(emulators.qemu(run.file(FIRMWARE) / "firmware.elf"), run.path,
+                                           limit=dev.limit, timeout=dev.timeout, progress=progress)
         report["firmware"] = {k: v for k, v in run.metrics("build").items() if isinstance(v, int)}
         harness.record(run.path, report, "qemu", fp=fp)
     log("validate  " + harness.format_report(report).replace("\n", "\n          "))

@@ -253,10 +253,17 @@ def validate_on_emulator(emulator: str, run_dir: str | Path, model_dir: str | Pa
         result = build(target, model_dir, budget=budget, out_dir=build_dir, sanitize=sanitize)
         figures = result.sizes
         context = emulators.qemu(result.elf) if emulator == "qemu" else emulators.host(result.elf)
-    with context as emu:
-        report = validate(emu.url, run_dir, limit=limit, timeout=timeout, icount_shift=emu.icount_shift,
-                          progress=progress, bye=True, reconnect_s=0)  # a closed emulator port: it crashed
-        if emulator != "renode":
-            emu.finish()
+    report = validate_emulated(context, run_dir, finish=emulator != "renode", limit=limit, timeout=timeout,
+                               progress=progress)
     report["firmware"] = figures
+    return report
+
+
+def validate_emulated(context, run_dir: str | Path, finish: bool = True, **options) -> dict:
+    """Validate against the emulator that `context` (pipeline.emulator.qemu/host/renode) starts: BYE at the end,
+    no reconnect wait (a closed emulator port means it crashed), and, with `finish`, its own exit with status 0."""
+    with context as emu:
+        report = validate(emu.url, run_dir, icount_shift=emu.icount_shift, bye=True, reconnect_s=0, **options)
+        if finish:
+            emu.finish()
     return report
