@@ -79,15 +79,13 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     log("quantize  scoring the int8 model on TFLite Micro and measuring its arena")
     result = tflm.evaluate(model, data.x_test, data.y_test)
     arena = tflm.minimum_arena(model)
-    io = tflm.io_details(model)
+    io = result["io"]
     metrics = {"mode": q.mode, "float_accuracy": round(float_accuracy, 5),
                "int8_accuracy": round(result["accuracy"], 5),
                "drop_pp": round(100 * (float_accuracy - result["accuracy"]), 3),
                "model_bytes": len(model), "arena_minimum": arena["minimum"], "arena_recorded": arena.get("total"),
                "input": io["input"], "output": io["output"], "representative_samples": len(representative),
-               "int8_confusion": confusion_matrix(
-                   result["labels"], np.argmax(result["outputs"].reshape(len(result["labels"]), -1), axis=-1),
-                   data.num_classes), **info}
+               "int8_confusion": confusion_matrix(result["labels"], result["predicted"], data.num_classes), **info}
     if q.mode == "qat":  # a QAT model does not round-trip through .keras: rebuild it with quantize_model(student)
         run.write(QAT_WEIGHTS, student.save_weights)  # and load these weights into it
         artifacts.append(QAT_WEIGHTS)

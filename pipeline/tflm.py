@@ -68,16 +68,15 @@ def run(model: bytes, inputs: np.ndarray) -> np.ndarray:
 
 
 def evaluate(model: bytes, x: np.ndarray, y: np.ndarray) -> dict:
-    """Quantize the float test samples with the model's input parameters, run TFLM on each, score argmax.
-    Returns accuracy and the golden arrays {inputs (n, ...) int8, outputs (n, K) int8, labels (n,) int64}."""
+    """Quantize the float test samples with the (full-int8) model's input parameters, run TFLM on each, score the
+    argmax. Returns accuracy, the predictions, the model's io_details and the golden arrays {inputs (n, ...) int8,
+    outputs (n, K) int8, labels (n,) int64}."""
     info = io_details(model)
-    if info["input"]["dtype"] != "int8" or info["output"]["dtype"] != "int8":
-        raise PipelineError(f"The model's input/output are {info['input']['dtype']}/{info['output']['dtype']}; "
-                            "int8 is required.", "Quantize it fully to int8 (tinykd quantize).")
     inputs = quantize_input(x, info["input"]["scale"], info["input"]["zero_point"])
     outputs = run(model, inputs)
-    accuracy = float(np.mean(np.argmax(outputs.reshape(len(y), -1), axis=-1) == y))
-    return {"accuracy": accuracy, "inputs": inputs, "outputs": outputs, "labels": y.astype(np.int64)}
+    predicted = np.argmax(outputs.reshape(len(y), -1), axis=-1)
+    return {"accuracy": float(np.mean(predicted == y)), "predicted": predicted, "io": info, "inputs": inputs,
+            "outputs": outputs, "labels": y.astype(np.int64)}
 
 
 def arena_works(model_path: Path, arena_size: int) -> tuple[bool, str]:
