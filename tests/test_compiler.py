@@ -44,7 +44,16 @@ def test_whole_model_bit_exact_and_smaller_arena(name):
     assert 0 < compiled.arena_bytes <= tflm, f"{name}: AOT arena {compiled.arena_bytes} > TFLM arena {tflm}"
 
 
-@pytest.mark.parametrize("name", ["resnet8", "ds_cnn"])
+def test_planar_depthwise_never_overlaps_its_input():
+    """tk_depthwise_conv2d_3x3_fast_s8 writes 4 channels of every row at a time: its output must not overlap its
+    input (DS-CNN's four depthwise layers all run it; its convolutions still may overlap)."""
+    graph = build_graph(read_model(mlperf("ds_cnn")))
+    depthwise = [op for op in graph.ops if op.name == "DEPTHWISE_CONV_2D"]
+    assert len(depthwise) == 4 and all(planner.overlap_shift(graph, op) is None for op in depthwise)
+    assert all(planner.overlap_shift(graph, op) is not None for op in graph.ops if op.name == "CONV_2D")
+
+
+@pytest.mark.parametrize("name", ["resnet8"])
 def test_memory_plan_overlaps_only_a_conv_output_below_its_input(name):
     graph = build_graph(read_model(mlperf(name)))
     plan = plan_memory(graph)

@@ -27,6 +27,15 @@ CASES = {
     "conv_1x1_relu6": ((6, 6, 8), lambda x: L.ReLU(6.0)(L.Conv2D(8, 1)(x)), "CONV_2D"),
     # DEPTHWISE_CONV_2D: depth multiplier, strides, padding
     "dw_same": ((8, 8, 4), lambda x: L.DepthwiseConv2D(3, padding="same")(x), "DEPTHWISE_CONV_2D"),
+    # ... 3x3 SAME stride 1 on channels in fours (planes of 4-row blocks): a last block of 3 rows, a clamped
+    # activation; fewer than 4 rows
+    "dw3x3_tail_relu6": ((7, 5, 8), lambda x: L.ReLU(6.0)(L.DepthwiseConv2D(3, padding="same")(x)),
+                         "DEPTHWISE_CONV_2D"),
+    # (a RELU output concatenated with negative values shares their zero point: the activation really clamps)
+    "dw3x3_clamped": ((6, 5, 4), lambda x: L.Concatenate()([
+        L.DepthwiseConv2D(3, padding="same", activation="relu")(x), L.Conv2D(4, 1)(x)]), "DEPTHWISE_CONV_2D"),
+    "dw3x3_two_rows": ((2, 6, 4), lambda x: L.DepthwiseConv2D(3, padding="same", activation="relu")(x),
+                       "DEPTHWISE_CONV_2D"),
     "dw_mult2_s2_valid": ((9, 9, 3), lambda x: L.DepthwiseConv2D(3, strides=2, depth_multiplier=2)(x),
                           "DEPTHWISE_CONV_2D"),
     "dw_relu_5x5": ((10, 10, 2), lambda x: L.DepthwiseConv2D(5, padding="same", activation="relu")(x),

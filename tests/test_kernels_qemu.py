@@ -17,11 +17,14 @@ def kernel_mix(x):
     """The DSP paths the two models above do not reach: 3 and 6 input channels (filter rows padded to 4 taps,
     read straight from the input inside the image, gathered on its border, the last pixel's row gathered too),
     a 1x1 conv, an odd output channel count (2-pixel fallback), strides, ADD's fast loop, a pixel count not a
-    multiple of 3."""
+    multiple of 3; a 3x3 depthwise on planes (9 rows: a last block of 1 row) whose RELU really clamps (its
+    output, concatenated with negative values, has their zero point; DS-CNN's run the unclamped loop)."""
     from pipeline.keras import keras
     L = keras.layers
     a = L.Conv2D(6, 3, padding="same", activation="relu")(x)
-    d = L.Add()([L.Conv2D(6, 1)(a), L.Conv2D(6, 3, padding="same")(a)])
+    m = L.Concatenate()([L.DepthwiseConv2D(3, padding="same", activation="relu")(L.Conv2D(4, 1)(a)),
+                         L.Conv2D(4, 1)(a)])
+    d = L.Add()([L.Conv2D(6, 1)(m), L.Conv2D(6, 3, padding="same")(a)])
     e = L.Conv2D(5, (5, 2), strides=(2, 1), padding="same")(d)
     return L.Dense(10)(L.Flatten()(L.Conv2D(4, 3, strides=2)(e)))
 
@@ -36,6 +39,8 @@ def test_dsp_kernels_are_bit_exact_with_tflm_in_qemu(name, tmp_path):
     run = tmp_path / "run"
     compiled = aot_run(run, make(), samples, seed=5)
     assert "_fast_s8(" in compiled.source  # the fast kernels are what runs
+    if name != "digits_student":  # ... including the planar 3x3 depthwise
+        assert "tk_depthwise_conv2d_3x3_fast_s8(" in compiled.source
     report = harness.validate_on_emulator("qemu", run, run / "aot", progress=False, build_dir=tmp_path / "build")
     assert report["samples"] == samples and report["mismatched_outputs"] == 0, report["first_mismatches"]
     # the image really holds the DSP inner loops (not the portable ones)

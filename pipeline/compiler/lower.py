@@ -106,7 +106,7 @@ class Lowering:
         return self._decl(call, "tk_channel_quant", "quant", f"{{{m}, {s}, {int(len(multipliers) > 1)}}}")
 
     def _packed(self, call: Call, op: Op, matrix: np.ndarray, b: Tensor | None, mults, shifts, out: Tensor,
-                depthwise: bool, kernel_h: int = 1) -> str | None:
+                depthwise: bool, kernel_h: int = 1, dw3x3: bool = False) -> str | None:
         """A tk_packed_filter for (out_c, taps) weights, or None when the fast rescale is not exact for them.
         Convolution weights have their filter rows (kernel_h of them) padded to 4 taps each."""
         channels = matrix.shape[0]
@@ -117,7 +117,12 @@ class Lowering:
         if q is None:
             return None
         i = op.index
-        weights = pack.pack_depthwise(matrix.T) if depthwise else pack.pack_matrix(pack.pad_rows(matrix, kernel_h))
+        if dw3x3:
+            weights = pack.pack_depthwise_3x3(matrix)
+        elif depthwise:
+            weights = pack.pack_depthwise(matrix.T)
+        else:
+            weights = pack.pack_matrix(pack.pad_rows(matrix, kernel_h))
         names = (self._const(f"op{i}_packed_weights", weights, "int16_t"),
                  self._const(f"op{i}_packed_bias", pack.pack_bias(bias, channels, 2), "int32_t"),
                  self._const(f"op{i}_packed_quant", q, "int32_t"))
@@ -150,12 +155,16 @@ class Lowering:
                 and w.data is not None):
             taps = f4[1] * f4[2]
             matrix = w.data.reshape(taps, -1).T if depthwise else w.data.reshape(f4[0], -1)  # (out_c, taps)
-            filt = self._packed(call, op, matrix, b, mults, shifts, out, depthwise, f4[1])
+            dw3x3 = depthwise and runs_dw3x3(x, w, out, o)
+            filt = self._packed(call, op, matrix, b, mults, shifts, out, depthwise, f4[1], dw3x3)
             if filt is not None:
                 dims = (self._dims(call, "input_dims", x.shape), self.pointer(x),
                         self._dims(call, "filter_dims", w.shape), self._dims(call, "output_dims", out.shape),
                         self.pointer(out))
-                if depthwise:
+                if dw3x3:
+                    scratch = self._scratch(op, pack.dw3x3_scratch_bytes(in4[1], in4[2]))
+                    self._call(call, "tk_depthwise_conv2d_3x3_fast_s8", params, filt, *dims, scratch)
+                elif depthwise:
                     self._call(call, "tk_depthwise_conv2d_fast_s8", params, filt, *dims)
                 else:
                     scratch = self._scratch(op, pack.conv_scratch_bytes(f4[1], f4[2], in4[3]))
@@ -306,6 +315,18 @@ def _to4d(shape) -> tuple[int, int, int, int]:
     if len(shape) > 4:
         raise PipelineError(f"Tensor shape {shape} has more than 4 dimensions.", "Use --engine tflm.")
     return (1,) * (4 - len(shape)) + shape
+
+
+def runs_dw3x3(x: Tensor, w: Tensor, out: Tensor, options) -> bool:
+    """Whether a DEPTHWISE_CONV_2D has the shape tk_depthwise_conv2d_3x3_fast_s8 takes (if its rescale is exact
+    too): 3x3, stride 1, dilation 1, depth multiplier 1, SAME (padding 1), channels in fours. That kernel writes
+    4 channels of every output row at a time, so the memory planner must not overlap its output with its input."""
+    in4, f4, out4 = _to4d(x.shape), _to4d(w.shape), _to4d(out.shape)
+    o = options
+    pads = (_padding(o.padding, in4[1], 3, o.strideH, o.dilationHFactor, out4[1]),
+            _padding(o.padding, in4[2], 3, o.strideW, o.dilationWFactor, out4[2]))
+    return (f4[1:3] == (3, 3) and (o.strideH, o.strideW, o.dilationHFactor, o.dilationWFactor) == (1, 1, 1, 1)
+            and pads == (1, 1) and in4 == out4 and in4[3] % 4 == 0)
 
 
 def _padding(mode: int, size: int, kernel: int, stride: int, dilation: int, out_size: int) -> int:

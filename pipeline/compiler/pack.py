@@ -70,6 +70,22 @@ def pack_depthwise(weights: np.ndarray) -> np.ndarray:
     return w.transpose(0, 1, 3, 2).reshape(-1).astype(np.int16)
 
 
+def pack_depthwise_3x3(weights: np.ndarray) -> np.ndarray:
+    """(C, 9) int 3x3 depthwise weights (taps row-major) -> flat int16, doubled, per channel per filter column j:
+    (k0j, k1j) (k1j, k2j), the pairs tk_depthwise_3x3.c multiplies with two input rows at a time."""
+    channels = weights.shape[0]
+    k = 2 * weights.astype(np.int64).reshape(channels, 3, 3)  # (channel, filter row, filter column)
+    pairs = np.stack([k[:, 0], k[:, 1], k[:, 1], k[:, 2]], axis=2)  # (channel, column, 4)
+    return pairs.reshape(-1).astype(np.int16)
+
+
+def dw3x3_scratch_bytes(in_h: int, in_w: int) -> int:
+    """tk_depthwise_conv2d_3x3_fast_scratch_size: 4 int16 planes of 4-row blocks (3 words per padded input column)
+    plus one block of output bytes."""
+    plane_words = (in_h + 3) // 4 * (in_w + 2) * 3
+    return 4 * (4 * plane_words + in_w)
+
+
 def pack_bias(bias, channels: int, multiple: int) -> np.ndarray:
     out = np.zeros(round_up(channels, multiple), np.int64)
     if bias is not None:

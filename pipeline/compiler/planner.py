@@ -86,13 +86,15 @@ def overlap_shift(graph: Graph, op: Op) -> int | None:
     x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     if len(x.shape) != 4 or len(y.shape) != 4 or x.shape[0] != 1 or y.shape[0] != 1:
         return None
-    from pipeline.compiler.lower import _padding  # the kernels' padding, as lowered
+    from pipeline.compiler.lower import _padding, runs_dw3x3  # the kernels' padding, as lowered
     o = op.options
     kernel_h = graph.tensors[op.inputs[1]].shape[1]   # (out_c, kh, kw, in_c) or (1, kh, kw, out_c)
     pad = _padding(o.padding, x.shape[1], kernel_h, o.strideH, o.dilationHFactor, y.shape[1])
     in_row, out_row, stride = x.shape[2] * x.shape[3], y.shape[2] * y.shape[3], o.strideH
     if stride < 1:
         return None
+    if op.name == "DEPTHWISE_CONV_2D" and runs_dw3x3(x, graph.tensors[op.inputs[1]], y, o):
+        return None  # tk_depthwise_conv2d_3x3_fast_s8 writes 4 channels of every row at a time, not row by row
 
     def needed(out_y):  # bytes output row out_y must stay below the input
         return (out_y + 1) * out_row - min(x.shape[1], max(0, out_y * stride - pad)) * in_row

@@ -183,6 +183,16 @@ tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_pac
                                       const tk_dims *input_dims, const int8_t *input,
                                       const tk_dims *filter_dims, const tk_dims *output_dims, int8_t *output);
 
+/* DEPTHWISE_CONV_2D 3x3, stride 1, padding 1 on every side (SAME), depth multiplier 1, channels a multiple of 4,
+ * on weights packed by pack_depthwise_3x3 (per channel, per filter column: (k0, k1) (k1, k2)): each group of 4
+ * channels converted to int16 planes, two taps per SMLAD, 4 output rows per pass (tk_depthwise_3x3.c); scratch:
+ * tk_depthwise_conv2d_3x3_fast_scratch_size bytes. */
+tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk_packed_filter *filter,
+                                          const tk_dims *input_dims, const int8_t *input,
+                                          const tk_dims *filter_dims, const tk_dims *output_dims,
+                                          int8_t *output, void *scratch);
+int32_t tk_depthwise_conv2d_3x3_fast_scratch_size(const tk_dims *input_dims);
+
 tk_status tk_max_pool2d_s8(const tk_pool_params *params, const tk_dims *input_dims, const int8_t *input,
                            const tk_dims *output_dims, int8_t *output);
 

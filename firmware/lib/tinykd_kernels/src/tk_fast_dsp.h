@@ -48,6 +48,22 @@ static inline int32_t tk_sxtab16_ror8(int32_t a, int32_t x)
     return r;
 }
 
+/* (low halfword of a, low halfword of b): PKHBT (GCC does not find it in the mask-and-or). */
+static inline int32_t tk_pack_low(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* (high halfword of a, high halfword of b): PKHTB. */
+static inline int32_t tk_pack_high(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("pkhtb %0, %2, %1, asr #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
 static inline int32_t tk_read_s8x4(const int8_t *p)  /* unaligned word load (LDR allows it on the M4) */
 {
     int32_t v;

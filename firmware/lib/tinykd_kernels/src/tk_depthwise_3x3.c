@@ -1,0 +1,240 @@
+/* DEPTHWISE_CONV_2D 3x3, stride 1, SAME padding (1 on every side), depth multiplier 1, channels a multiple of 4,
+ * on weights packed offline (pipeline/compiler/pack.py, pack_depthwise_3x3): the multiply-accumulates pair two
+ * taps of one channel per SMLAD, which the interleaved channels of the NHWC input cannot give. So each group of 4
+ * channels is first converted into 4 planes, one per channel, of int16 (x + input offset, 0 in the padding),
+ * arranged for a 4-row output block: block b, input column j (padded, 0 .. w + 1) holds the 6 padded rows
+ * 4b .. 4b + 5 as 3 words (x0, x1) (x2, x3) (x4, x5). An output column of a block then reads 3 such columns (9
+ * words) for 36 MACs in 24 SMLAD / SMLAxy (tk_dw3x3_dsp_asm.h), the 6 weight pairs (k0, k1) (k1, k2) per filter
+ * column staying in registers for the whole channel. A last block of 1-3 rows is computed whole into scratch
+ * and its valid rows copied. Same results as the reference kernel in tk_conv.c, bit for bit. */
+#include "tinykd_kernels.h"
+#include "tk_fast.h"
+
+#include <stddef.h>
+#include <string.h>
+
+/* One channel's work for the inner loop (14 words: the assembly copies them to its stack, word 12 is its own). */
+typedef struct {
+    int32_t bias;        /* doubled */
+    int32_t multiplier;  /* the fast rescale (tk_packed_filter.quant) */
+    int32_t shift;
+    int32_t nudge;
+    int32_t low4;        /* activation min in each byte */
+    int32_t high4;       /* activation max in each byte */
+    int8_t *out;         /* output of block 0, row 0, column 0 */
+    int32_t row_step;    /* bytes from an output row to the next */
+    int32_t col_step;    /* bytes from an output column to the next */
+    int32_t columns;     /* output columns (>= 1) */
+    int32_t blocks;      /* blocks of 4 output rows (>= 1) */
+    int32_t out_skip;    /* bytes from the end of a block's columns to the next block's first output */
+    int32_t end;         /* the assembly's */
+    int32_t spare;
+} tk_dw3_job;
+
+#if defined(__ARM_FEATURE_DSP)
+#include "tk_dw3x3_dsp_asm.h"
+#else
+/* Portable tk_dw3_channel: the same integers. `weights`: (k0, k1, k1, k2) per filter column, 12 values. */
+static void dw3_channel(const int32_t *plane, const int16_t *weights, const tk_dw3_job *job, int clamp)
+{
+    const int16_t *x = (const int16_t *)plane;  /* 6 values per input column */
+    const int32_t quant[3] = {job->multiplier, job->shift, job->nudge};
+    const int32_t low = clamp ? (int8_t)job->low4 : -128, high = clamp ? (int8_t)job->high4 : 127;
+    int8_t *out = job->out;
+    int32_t block, column, i, j;
+    for (block = 0; block < job->blocks; ++block, x += 12, out += job->out_skip) {
+        for (column = 0; column < job->columns; ++column, x += 6, out += job->col_step) {
+            for (i = 0; i < 4; ++i) {
+                int32_t acc = job->bias;
+                for (j = 0; j < 3; ++j) {
+                    const int16_t *k = weights + 4 * j, *col = x + 6 * j;
+                    acc += col[i] * k[0] + col[i + 1] * k[1] + col[i + 2] * k[3];
+                }
+                out[i * job->row_step] = tk_fast_rescale(acc, quant, low, high);
+            }
+        }
+    }
+}
+
+static void tk_dw3_channel(const int32_t *plane, const int16_t *weights, const tk_dw3_job *job)
+{
+    dw3_channel(plane, weights, job, 0);
+}
+
+static void tk_dw3_channel_clamped(const int32_t *plane, const int16_t *weights, const tk_dw3_job *job)
+{
+    dw3_channel(plane, weights, job, 1);
+}
+#endif
+
+static int32_t blocks_of(int32_t rows) { return (rows + 3) / 4; }
+
+/* Words of one channel's plane: blocks x (w + 2) columns x 3 words. */
+static int32_t plane_words(const tk_dims *input_dims)
+{
+    return blocks_of(input_dims->h) * (input_dims->w + 2) * 3;
+}
+
+int32_t tk_depthwise_conv2d_3x3_fast_scratch_size(const tk_dims *input_dims)
+{
+    return 4 * (4 * plane_words(input_dims) + input_dims->w);  /* 4 planes + one 4-row block of output bytes */
+}
+
+/* Words (x_top, x_bottom) + offset of channels 0..3 of a 4-channel group, for two input rows (NULL: a row in the
+ * padding, whose values are 0). */
+typedef struct {
+    int32_t lane[4];
+} row_pair;
+
+static inline row_pair pair_of(const int8_t *top, const int8_t *bottom, int32_t offset)
+{
+    row_pair p;
+#if defined(__ARM_FEATURE_DSP)
+    const int32_t offsets = tk_offset_pair(offset);
+    int32_t at = 0, bt = 0, ab = 0, bb = 0;
+    if (top != NULL) {
+        const int32_t x = tk_read_s8x4(top);
+        at = __sxtab16(offsets, x);        /* channels 0, 2 */
+        bt = tk_sxtab16_ror8(offsets, x);  /* channels 1, 3 */
+    }
+    if (bottom != NULL) {
+        const int32_t x = tk_read_s8x4(bottom);
+        ab = __sxtab16(offsets, x);
+        bb = tk_sxtab16_ror8(offsets, x);
+    }
+    p.lane[0] = tk_pack_low(at, ab);
+    p.lane[1] = tk_pack_low(bt, bb);
+    p.lane[2] = tk_pack_high(at, ab);
+    p.lane[3] = tk_pack_high(bt, bb);
+#else
+    int32_t c;
+    for (c = 0; c < 4; ++c) {
+        const int32_t t = top != NULL ? top[c] + offset : 0, b = bottom != NULL ? bottom[c] + offset : 0;
+        p.lane[c] = (int32_t)(((uint32_t)t & 0xFFFFu) | ((uint32_t)b << 16));
+    }
+#endif
+    return p;
+}
+
+static inline void put_pair(int32_t *at, int32_t words, const row_pair *p)
+{
+    at[0] = p->lane[0];
+    at[words] = p->lane[1];
+    at[2 * words] = p->lane[2];
+    at[3 * words] = p->lane[3];
+}
+
+/* Input row `row` of a column (NULL in the padding). */
+static inline const int8_t *row_at(const int8_t *column, int32_t row, int32_t rows, int32_t row_step)
+{
+    return row >= 0 && row < rows ? column + row * row_step : NULL;
+}
+
+/* One input column of the 4 planes (`at`: block 0's 3 words in plane 0; planes `words` apart): block b holds
+ * padded rows 4b .. 4b + 5, i.e. input rows 4b - 1 .. 4b + 4 in pairs; its last pair is the next block's first. */
+static void fill_column(int32_t *at, int32_t words, int32_t block_words, const int8_t *column, const tk_dims *in,
+                        int32_t offset)
+{
+    const int32_t rows = in->h, blocks = blocks_of(rows), row_step = in->w * in->c;
+    row_pair first = pair_of(NULL, column, offset), next;
+    int32_t block, row;
+    for (block = 0, row = 1; block < blocks && row + 3 < rows; ++block, row += 4, at += block_words) {
+        const int8_t *src = column + row * row_step;  /* rows row .. row + 3 inside: no checks */
+        put_pair(at, words, &first);
+        next = pair_of(src, src + row_step, offset);
+        put_pair(at + 1, words, &next);
+        first = pair_of(src + 2 * row_step, src + 3 * row_step, offset);
+        put_pair(at + 2, words, &first);
+    }
+    for (; block < blocks; ++block, row += 4, at += block_words) {
+        put_pair(at, words, &first);
+        next = pair_of(row_at(column, row, rows, row_step), row_at(column, row + 1, rows, row_step), offset);
+        put_pair(at + 1, words, &next);
+        first = pair_of(row_at(column, row + 2, rows, row_step), row_at(column, row + 3, rows, row_step), offset);
+        put_pair(at + 2, words, &first);
+    }
+}
+
+/* planes <- channels 4g .. 4g + 3 of one batch's input (the padding columns stay 0 from the first fill). */
+static void fill_planes(int32_t *planes, int32_t words, const tk_dims *in, const int8_t *input, int32_t g,
+                        int32_t offset)
+{
+    const int32_t block_words = 3 * (in->w + 2);
+    int32_t col;
+    for (col = 0; col < in->w; ++col) {
+        fill_column(planes + 3 * (col + 1), words, block_words, input + col * in->c + 4 * g, in, offset);
+    }
+}
+
+tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk_packed_filter *filter,
+                                          const tk_dims *input_dims, const int8_t *input,
+                                          const tk_dims *filter_dims, const tk_dims *output_dims,
+                                          int8_t *output, void *scratch)
+{
+    if (params == NULL || filter == NULL || input_dims == NULL || input == NULL || filter_dims == NULL ||
+        output_dims == NULL || output == NULL || scratch == NULL || !tk_fast_conv_ok(params, filter) ||
+        params->depth_multiplier != 1 || params->stride_h != 1 || params->stride_w != 1 || params->pad_h != 1 ||
+        params->pad_w != 1) {
+        return TK_ERR_ARGUMENT;
+    }
+    if (filter_dims->h != 3 || filter_dims->w != 3 || filter_dims->c != input_dims->c ||
+        output_dims->c != input_dims->c || output_dims->n != input_dims->n || output_dims->h != input_dims->h ||
+        output_dims->w != input_dims->w || (input_dims->c & 3) || input_dims->h < 1 || input_dims->w < 1) {
+        return TK_ERR_SHAPE;
+    }
+    {
+        const int32_t channels = input_dims->c, h = input_dims->h, w = input_dims->w;
+        const int32_t words = plane_words(input_dims), full = h / 4, last_rows = h % 4;
+        const int32_t row_step = w * channels, image = h * row_step;
+        const int clamp = params->activation.min > -128 || params->activation.max < 127;
+        void (*run)(const int32_t *, const int16_t *, const tk_dw3_job *) =
+            clamp ? tk_dw3_channel_clamped : tk_dw3_channel;
+        int32_t *planes = (int32_t *)scratch;
+        int8_t *last_block = (int8_t *)(planes + 4 * words);  /* 4 bytes per column */
+        int32_t batch, g, lane, row, col;
+        tk_dw3_job job;
+        job.low4 = tk_bytes4(params->activation.min);
+        job.high4 = tk_bytes4(params->activation.max);
+        job.columns = w;
+        job.spare = 0;
+        memset(planes, 0, (size_t)(4 * words) * sizeof *planes);
+        for (batch = 0; batch < input_dims->n; ++batch) {
+            for (g = 0; g < channels / 4; ++g) {
+                fill_planes(planes, words, input_dims, input + batch * image, g, params->input_offset);
+                for (lane = 0; lane < 4; ++lane) {
+                    const int32_t channel = 4 * g + lane;
+                    const int32_t *plane = planes + lane * words;
+                    const int16_t *weights = filter->weights + 12 * channel;
+                    int8_t *out = output + batch * image + channel;
+                    job.bias = filter->bias[channel];
+                    job.multiplier = filter->quant[3 * channel];
+                    job.shift = filter->quant[3 * channel + 1];
+                    job.nudge = filter->quant[3 * channel + 2];
+                    if (full > 0) {
+                        job.out = out;
+                        job.row_step = row_step;
+                        job.col_step = channels;
+                        job.blocks = full;
+                        job.out_skip = 4 * row_step - w * channels;
+                        run(plane, weights, &job);
+                    }
+                    if (last_rows > 0) {  /* 4 rows into last_block (column-major), then the valid ones */
+                        job.out = last_block;
+                        job.row_step = 1;
+                        job.col_step = 4;
+                        job.blocks = 1;
+                        job.out_skip = 0;
+                        run(plane + full * (w + 2) * 3, weights, &job);
+                        out += full * 4 * row_step;
+                        for (row = 0; row < last_rows; ++row, out += row_step) {
+                            for (col = 0; col < w; ++col) {
+                                out[col * channels] = last_block[4 * col + row];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return TK_OK;
+}

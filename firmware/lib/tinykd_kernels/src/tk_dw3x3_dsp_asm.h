@@ -1,0 +1,103 @@
+/* The inner loop of tk_depthwise_conv2d_3x3_fast_s8 in Cortex-M4 assembly (tk_depthwise_3x3.c; layouts there):
+ * one channel, blocks of 4 output rows, column by column. It needs all 14 registers: the channel's 9 weights as
+ * 6 int16 pairs, 4 accumulators, the 3 words of an input column and the column pointer. Included by
+ * tk_depthwise_3x3.c only, when the compiler targets the DSP extension. */
+#ifndef TK_DW3X3_DSP_ASM_H
+#define TK_DW3X3_DSP_ASM_H
+
+#include "tk_fast.h"
+
+/* One filter column: its input column in r1 (x0, x1), r2 (x2, x3), r3 (x4, x5), weights K01 = (k0, k1) and
+ * K12 = (k1, k2) of the 3 filter rows; output row i (acc r4 + i) takes x_i k0 + x_(i+1) k1 + x_(i+2) k2:
+ * 8 instructions per 12 MACs. */
+#define TK_DW3_COLUMN(K01, K12)                 \
+    "ldmia   r0!, {r1, r2, r3}\n\t"             \
+    "smlad   r4, r1, " K01 ", r4\n\t"           \
+    "smlabt  r4, r2, " K12 ", r4\n\t"           \
+    "smlatb  r5, r1, " K01 ", r5\n\t"           \
+    "smlad   r5, r2, " K12 ", r5\n\t"           \
+    "smlad   r6, r2, " K01 ", r6\n\t"           \
+    "smlabt  r6, r3, " K12 ", r6\n\t"           \
+    "smlatb  r7, r2, " K01 ", r7\n\t"           \
+    "smlad   r7, r3, " K12 ", r7\n\t"
+
+/* The channel loop (see tk_dw3_job, whose 14 words are copied to the stack: [sp, #4 * field]). CLAMP is either
+ * empty (the activation is the whole int8 range: SSAT is the clamp) or packs the 4 bytes, clamps them at once
+ * (SSUB8 + SEL) and spreads them back to r4-r7 for the byte stores. */
+#define TK_DW3_CHANNEL(CLAMP)                                                                         \
+    __asm__ volatile(                                                                                 \
+        "push    {r4-r11, lr}\n\t"                                                                    \
+        "add     r2, r2, #28\n\t"                                                                     \
+        "ldmia   r2, {r3-r9}\n\t"            /* job words 7..13 */                                     \
+        "push    {r3-r9}\n\t"                                                                         \
+        "ldmdb   r2, {r3-r9}\n\t"            /* job words 0..6 */                                      \
+        "push    {r3-r9}\n\t"                                                                         \
+        "ldm     r1, {r8-r12, lr}\n\t"       /* K01, K12 of filter columns 0, 1, 2 */                  \
+        "1:\n\t"                             /* a block of 4 output rows */                            \
+        "ldr     r1, [sp, #36]\n\t"          /* columns */                                             \
+        "add     r1, r1, r1, lsl #1\n\t"                                                              \
+        "add     r1, r0, r1, lsl #2\n\t"     /* end of the block's output columns: 12 bytes each */    \
+        "str     r1, [sp, #48]\n\t"                                                                   \
+        "2:\n\t"                             /* an output column: 4 outputs */                         \
+        "ldr     r4, [sp]\n\t"               /* bias */                                                \
+        "mov     r5, r4\n\t"                                                                          \
+        "mov     r6, r4\n\t"                                                                          \
+        "mov     r7, r4\n\t"                                                                          \
+        TK_DW3_COLUMN("r8", "r9")                                                                     \
+        TK_DW3_COLUMN("r10", "r11")                                                                   \
+        TK_DW3_COLUMN("r12", "lr")                                                                    \
+        "sub     r0, r0, #24\n\t"            /* the next output column starts one input column on */   \
+        "ldrd    r1, r2, [sp, #4]\n\t"       /* multiplier, right shift */                             \
+        "ldr     r3, [sp, #12]\n\t"          /* nudge */                                               \
+        TK_RESCALE_WITH("r4", "r1", "r2", "r3") TK_RESCALE_WITH("r5", "r1", "r2", "r3")               \
+        TK_RESCALE_WITH("r6", "r1", "r2", "r3") TK_RESCALE_WITH("r7", "r1", "r2", "r3")               \
+        CLAMP                                                                                         \
+        "ldrd    r1, r2, [sp, #24]\n\t"      /* out, row step */                                       \
+        "strb    r4, [r1]\n\t"                                                                        \
+        "strb    r5, [r1, r2]\n\t"                                                                    \
+        "add     r3, r1, r2, lsl #1\n\t"                                                              \
+        "strb    r6, [r3]\n\t"                                                                        \
+        "strb    r7, [r3, r2]\n\t"                                                                    \
+        "ldr     r3, [sp, #32]\n\t"          /* column step */                                         \
+        "add     r1, r1, r3\n\t"                                                                      \
+        "str     r1, [sp, #24]\n\t"                                                                   \
+        "ldr     r1, [sp, #48]\n\t"                                                                   \
+        "cmp     r0, r1\n\t"                                                                          \
+        "bne     2b\n\t"                                                                              \
+        "add     r0, r0, #24\n\t"            /* past the block's 2 last (padding) input columns */     \
+        "ldr     r1, [sp, #24]\n\t"                                                                   \
+        "ldr     r3, [sp, #44]\n\t"          /* out skip: to the next block's first output */          \
+        "add     r1, r1, r3\n\t"                                                                      \
+        "str     r1, [sp, #24]\n\t"                                                                   \
+        "ldr     r1, [sp, #40]\n\t"          /* blocks left */                                         \
+        "subs    r1, r1, #1\n\t"                                                                      \
+        "str     r1, [sp, #40]\n\t"                                                                   \
+        "bne     1b\n\t"                                                                              \
+        "add     sp, sp, #56\n\t"                                                                     \
+        "pop     {r4-r11, pc}\n\t")
+
+#define TK_DW3_CLAMP4                                                                                 \
+    "bfi     r4, r5, #8, #8\n\t"                                                                      \
+    "bfi     r4, r6, #16, #8\n\t"                                                                     \
+    "bfi     r4, r7, #24, #8\n\t"                                                                     \
+    "ldrd    r1, r2, [sp, #16]\n\t"          /* low4, high4 */                                         \
+    TK_CLAMP4("r4", "r1", "r2", "r3")                                                                 \
+    "lsr     r5, r4, #8\n\t"                                                                          \
+    "lsr     r6, r4, #16\n\t"                                                                         \
+    "lsr     r7, r4, #24\n\t"
+
+__attribute__((naked, noinline)) static void tk_dw3_channel(TK_UNUSED const int32_t *plane,
+                                                            TK_UNUSED const int16_t *weights,
+                                                            TK_UNUSED const tk_dw3_job *job)
+{
+    TK_DW3_CHANNEL("");
+}
+
+__attribute__((naked, noinline)) static void tk_dw3_channel_clamped(TK_UNUSED const int32_t *plane,
+                                                                    TK_UNUSED const int16_t *weights,
+                                                                    TK_UNUSED const tk_dw3_job *job)
+{
+    TK_DW3_CHANNEL(TK_DW3_CLAMP4);
+}
+
+#endif /* TK_DW3X3_DSP_ASM_H */

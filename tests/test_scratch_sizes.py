@@ -1,0 +1,46 @@
+"""The scratch sizes the compiler plans (pipeline/compiler/pack.py) are the kernel library's own
+*_scratch_size() functions, called through ctypes on the host build of the library."""
+import ctypes
+import shutil
+import subprocess
+
+import pytest
+
+from pipeline.compiler import pack
+from pipeline.compiler.hostbuild import kernel_archive
+
+pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+
+
+class Dims(ctypes.Structure):
+    _fields_ = [("n", ctypes.c_int32), ("h", ctypes.c_int32), ("w", ctypes.c_int32), ("c", ctypes.c_int32)]
+
+
+@pytest.fixture(scope="module")
+def kernels(tmp_path_factory):
+    library = tmp_path_factory.mktemp("kernels") / "libkernels.so"
+    subprocess.run(["gcc", "-shared", "-o", str(library), "-Wl,--whole-archive", str(kernel_archive()),
+                    "-Wl,--no-whole-archive"], check=True)
+    lib = ctypes.CDLL(str(library))
+    for name in ("tk_conv2d_fast_scratch_size", "tk_depthwise_conv2d_3x3_fast_scratch_size",
+                 "tk_fully_connected_fast_scratch_size"):
+        getattr(lib, name).restype = ctypes.c_int32
+    return lib
+
+
+@pytest.mark.parametrize("kh, kw, channels", [(3, 3, 3), (1, 1, 64), (10, 4, 1), (5, 2, 6), (3, 3, 16)])
+def test_conv_scratch_matches_the_library(kernels, kh, kw, channels):
+    x, f = Dims(1, 12, 9, channels), Dims(8, kh, kw, channels)
+    assert kernels.tk_conv2d_fast_scratch_size(ctypes.byref(x), ctypes.byref(f)) == \
+        pack.conv_scratch_bytes(kh, kw, channels)
+
+
+@pytest.mark.parametrize("h, w, channels", [(25, 5, 64), (2, 6, 4), (7, 5, 8), (48, 48, 8), (1, 1, 4)])
+def test_depthwise_3x3_scratch_matches_the_library(kernels, h, w, channels):
+    x = Dims(1, h, w, channels)
+    assert kernels.tk_depthwise_conv2d_3x3_fast_scratch_size(ctypes.byref(x)) == pack.dw3x3_scratch_bytes(h, w)
+
+
+@pytest.mark.parametrize("depth", [1, 4, 63, 64, 250])
+def test_fully_connected_scratch_matches_the_library(kernels, depth):
+    assert kernels.tk_fully_connected_fast_scratch_size(depth) == pack.fc_scratch_bytes(depth)
