@@ -1,11 +1,62 @@
 /* MAX_POOL_2D, AVERAGE_POOL_2D and MEAN over height and width, int8 (input and output quantization shared
  * for the pools). The pooling window is clipped at the borders: padding never enters a max or an average. */
 #include "tinykd_kernels.h"
+#include "tk_fast.h"
 #include "tk_fixedpoint.h"
 
 #include <stddef.h>
 
 typedef enum { POOL_MAX, POOL_AVERAGE } pool_kind;
+
+/* Channels per pass of the average pool's sums (window_sums). */
+#define TK_POOL_CHUNK 64
+
+/* sums[0 .. channels) <- the sums of `channels` channels (a multiple of 4, at most TK_POOL_CHUNK) over a rows x
+ * cols window whose first pixel is `x`. On the DSP extension two channels share a word of int16 sums (SXTAB16:
+ * one instruction per 2 values), exact for windows of at most 256 pixels (|sum| <= 256 * 128). */
+static void window_sums(const int8_t *x, int32_t row_step, int32_t depth, int32_t rows, int32_t cols,
+                        int32_t channels, int32_t *sums)
+{
+    int32_t r, c, k;
+#if defined(__ARM_FEATURE_DSP)
+    int32_t lanes[TK_POOL_CHUNK / 2] = {0};  /* (c0, c2) (c1, c3) per group of 4 */
+    for (r = 0; r < rows; ++r, x += row_step) {
+        const int8_t *pixel = x;
+        for (c = 0; c < cols; ++c, pixel += depth) {
+            for (k = 0; k < channels / 4; ++k) {
+                const int32_t v = tk_read_s8x4(pixel + 4 * k);
+                lanes[2 * k] = __sxtab16(lanes[2 * k], v);
+                lanes[2 * k + 1] = tk_sxtab16_ror8(lanes[2 * k + 1], v);
+            }
+        }
+    }
+    for (k = 0; k < channels / 4; ++k) {
+        sums[4 * k] = (int16_t)lanes[2 * k];
+        sums[4 * k + 1] = (int16_t)lanes[2 * k + 1];
+        sums[4 * k + 2] = lanes[2 * k] >> 16;
+        sums[4 * k + 3] = lanes[2 * k + 1] >> 16;
+    }
+#else
+    for (k = 0; k < channels; ++k) {
+        sums[k] = 0;
+    }
+    for (r = 0; r < rows; ++r, x += row_step) {
+        const int8_t *pixel = x;
+        for (c = 0; c < cols; ++c, pixel += depth) {
+            for (k = 0; k < channels; ++k) {
+                sums[k] += pixel[k];
+            }
+        }
+    }
+#endif
+}
+
+/* The average of a window from its sum: rounded half away from zero, then clamped. */
+static int8_t average_of(int32_t sum, int32_t count, const tk_activation *activation)
+{
+    const int32_t average = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+    return (int8_t)tk_clamp32(average, activation->min, activation->max);
+}
 
 static tk_status pool2d(pool_kind kind, const tk_pool_params *params, const tk_dims *input_dims,
                         const int8_t *input, const tk_dims *output_dims, int8_t *output)
@@ -37,6 +88,22 @@ static tk_status pool2d(pool_kind kind, const tk_pool_params *params, const tk_d
                     if (count <= 0) {
                         return TK_ERR_SHAPE;  /* a window entirely in the padding */
                     }
+                    if (kind == POOL_AVERAGE && !(depth & 3) && count <= 256) {  /* channels in fours */
+                        const int8_t *x = input + ((batch * input_h + in_y_origin + y_start) * input_w +
+                                                   in_x_origin + x_start) * depth;
+                        int8_t *out = output + ((batch * output_h + out_y) * output_w + out_x) * depth;
+                        int32_t sums[TK_POOL_CHUNK];
+                        for (channel = 0; channel < depth; channel += TK_POOL_CHUNK) {
+                            const int32_t n = tk_min32(TK_POOL_CHUNK, depth - channel);
+                            int32_t k;
+                            window_sums(x + channel, input_w * depth, depth, y_end - y_start, x_end - x_start, n,
+                                        sums);
+                            for (k = 0; k < n; ++k) {
+                                out[channel + k] = average_of(sums[k], count, &params->activation);
+                            }
+                        }
+                        continue;
+                    }
                     for (channel = 0; channel < depth; ++channel) {
                         int32_t acc = kind == POOL_MAX ? TK_INT8_MIN : 0;  /* sum: |acc| <= window * 128 */
                         for (filter_y = y_start; filter_y < y_end; ++filter_y) {
@@ -47,11 +114,10 @@ static tk_status pool2d(pool_kind kind, const tk_pool_params *params, const tk_d
                                 acc = kind == POOL_MAX ? tk_max32(acc, value) : acc + value;
                             }
                         }
-                        if (kind == POOL_AVERAGE) {  /* round half away from zero */
-                            acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-                        }
-                        acc = tk_clamp32(acc, params->activation.min, params->activation.max);
-                        output[((batch * output_h + out_y) * output_w + out_x) * depth + channel] = (int8_t)acc;
+                        output[((batch * output_h + out_y) * output_w + out_x) * depth + channel] =
+                            kind == POOL_AVERAGE ? average_of(acc, count, &params->activation)
+                                                 : (int8_t)tk_clamp32(acc, params->activation.min,
+                                                                      params->activation.max);
                     }
                 }
             }
