@@ -176,7 +176,11 @@ tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter
                 next_pixel(output_dims, at);
                 fill_pixel(&geometry, at[0], at[1], at[2], columns, 6, 2);
                 next_pixel(output_dims, at);
-                tk_conv_pairs_3x2(columns, filter->weights, groups, &job);
+                if (low > -128 || high < 127) {
+                    tk_conv_pairs_3x2(columns, filter->weights, groups, &job);
+                } else {
+                    tk_conv_pairs_3x2_full(columns, filter->weights, groups, &job);
+                }
                 pixel += 3;
                 continue;
             }

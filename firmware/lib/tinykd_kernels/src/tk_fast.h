@@ -172,6 +172,12 @@ static inline void tk_conv_pairs_3x2(const void *columns, const int16_t *weights
 {
     tk_conv_pairs(columns, weights, groups, job, 3);
 }
+
+static inline void tk_conv_pairs_3x2_full(const void *columns, const int16_t *weights, int32_t groups,
+                                          tk_pair_job *job)
+{
+    tk_conv_pairs(columns, weights, groups, job, 3);
+}
 #endif
 
 #endif /* TK_FAST_H */

@@ -152,60 +152,87 @@ __attribute__((naked, noinline, unused)) static void tk_conv_pairs_2x2(TK_UNUSED
 /* ... with (multiplier r0, right shift r2, nudge r8). */
 #define TK_RESCALE(r) TK_RESCALE_WITH(r, "r0", "r2", "r8")
 
+/* The loop over the groups of 4 taps four per pass, from r0 (columns) to r2 (their end), entered by TBB on r12 =
+ * groups % 4 so that the first pass does the remainder (Duff's device). Local labels 5, 10-13. */
+#define TK_GROUP_LOOP4(GROUP)                                                    \
+    "tbb     [pc, r12]\n\t"                                                      \
+    "5:\n\t"                                                                     \
+    ".byte   (10f - 5b) / 2, (13f - 5b) / 2, (12f - 5b) / 2, (11f - 5b) / 2\n\t"  \
+    "10:\n\t" GROUP                                                              \
+    "11:\n\t" GROUP                                                              \
+    "12:\n\t" GROUP                                                              \
+    "13:\n\t" GROUP                                                              \
+    "cmp     r0, r2\n\t"                                                         \
+    "bne     10b\n\t"
+
 /* tk_conv_pairs_3x2: tk_conv_pairs_2x2 for three pixels (columns of stride 6). Accumulators (p0, c0) r3, (p0, c1)
  * r4, (p1, c0) r5, (p1, c1) r6, (p2, c0) r7, (p2, c1) lr; the job lives on the stack: [sp] columns, [sp, #4] end
- * of the columns, [sp, #8] job, [sp, #12] odd group count. */
+ * of the columns, [sp, #8] job, [sp, #12] groups % 4. CLAMP clamps the packed bytes to the activation range
+ * (tk_conv_pairs_3x2) or is empty (tk_conv_pairs_3x2_full: the range is all of int8, SSAT's). */
+#define TK_CONV_PAIRS_3X2(CLAMP)                                                 \
+    __asm__ volatile(                                                            \
+        "push    {r4-r11, lr}\n\t"                                               \
+        "and     r12, r2, #3\n\t"                                                \
+        "add     r2, r2, r2, lsl #1\n\t"    /* 3 * groups */                      \
+        "add     r2, r0, r2, lsl #3\n\t"    /* end of the columns: 24 bytes per group */ \
+        "push    {r0, r2, r3, r12}\n\t"                                          \
+        "4:\n\t"                                                                 \
+        "ldr     r12, [sp, #8]\n\t"                                              \
+        "ldr     r11, [r12]\n\t"             /* bias */                           \
+        "ldrd    r3, r4, [r11], #8\n\t"                                          \
+        "str     r11, [r12]\n\t"                                                 \
+        "mov     r5, r3\n\t"                                                     \
+        "mov     r6, r4\n\t"                                                     \
+        "mov     r7, r3\n\t"                                                     \
+        "mov     lr, r4\n\t"                                                     \
+        "ldrd    r0, r2, [sp]\n\t"                                               \
+        "ldr     r12, [sp, #12]\n\t"                                             \
+        TK_GROUP_LOOP4(TK_MAC_3X2_GROUP)                                         \
+        "ldr     r12, [sp, #8]\n\t"                                              \
+        "ldr     r11, [r12, #4]\n\t"         /* quant */                          \
+        "ldmia   r11!, {r0, r2, r8}\n\t"     /* channel 0 */                      \
+        TK_RESCALE("r3") TK_RESCALE("r5") TK_RESCALE("r7")                       \
+        "ldmia   r11!, {r0, r2, r8}\n\t"     /* channel 1 */                      \
+        TK_RESCALE("r4") TK_RESCALE("r6") TK_RESCALE("lr")                       \
+        "str     r11, [r12, #4]\n\t"                                             \
+        "bfi     r3, r4, #8, #8\n\t"         /* (p0, c0) (p0, c1) (p1, c0) (p1, c1) in r3, p2's in r7 */ \
+        "bfi     r5, r6, #8, #8\n\t"                                             \
+        "bfi     r7, lr, #8, #8\n\t"                                             \
+        "bfi     r3, r5, #16, #16\n\t"                                           \
+        CLAMP                                                                    \
+        "add     r11, r12, #8\n\t"                                               \
+        "ldm     r11, {r0, r2, r10}\n\t"     /* out0, out1, out2 */               \
+        "strh    r3, [r0], #2\n\t"                                               \
+        "lsr     r3, r3, #16\n\t"                                                \
+        "strh    r3, [r2], #2\n\t"                                               \
+        "strh    r7, [r10], #2\n\t"                                              \
+        "stm     r11, {r0, r2, r10}\n\t"                                         \
+        "ldr     r10, [r12, #20]\n\t"        /* pairs */                          \
+        "subs    r10, r10, #1\n\t"                                               \
+        "str     r10, [r12, #20]\n\t"                                            \
+        "bne     4b\n\t"                                                         \
+        "add     sp, sp, #16\n\t"                                                \
+        "pop     {r4-r11, pc}\n\t")
+
+#define TK_CLAMP_3X2                                                             \
+    "ldrd    r8, r9, [r12, #24]\n\t"     /* low4, high4 */                       \
+    TK_CLAMP4("r3", "r8", "r9", "r0")                                            \
+    TK_CLAMP4("r7", "r8", "r9", "r0")
+
 __attribute__((naked, noinline, unused)) static void tk_conv_pairs_3x2(TK_UNUSED const void *columns,
                                                                        TK_UNUSED const int16_t *weights,
                                                                        TK_UNUSED int32_t groups,
                                                                        TK_UNUSED tk_pair_job *job)
 {
-    __asm__ volatile(
-        "push    {r4-r11, lr}\n\t"
-        "and     r12, r2, #1\n\t"
-        "add     r2, r2, r2, lsl #1\n\t"    /* 3 * groups */
-        "add     r2, r0, r2, lsl #3\n\t"    /* end of the columns: 24 bytes per group */
-        "push    {r0, r2, r3, r12}\n\t"
-        "4:\n\t"
-        "ldr     r12, [sp, #8]\n\t"
-        "ldr     r11, [r12]\n\t"             /* bias */
-        "ldrd    r3, r4, [r11], #8\n\t"
-        "str     r11, [r12]\n\t"
-        "mov     r5, r3\n\t"
-        "mov     r6, r4\n\t"
-        "mov     r7, r3\n\t"
-        "mov     lr, r4\n\t"
-        "ldrd    r0, r2, [sp]\n\t"
-        "ldr     r12, [sp, #12]\n\t"
-        "cmp     r12, #0\n\t"                 /* Z: an even number of groups */
-        TK_GROUP_LOOP(TK_MAC_3X2_GROUP)
-        "ldr     r12, [sp, #8]\n\t"
-        "ldr     r11, [r12, #4]\n\t"         /* quant */
-        "ldmia   r11!, {r0, r2, r8}\n\t"     /* channel 0 */
-        TK_RESCALE("r3") TK_RESCALE("r5") TK_RESCALE("r7")
-        "ldmia   r11!, {r0, r2, r8}\n\t"     /* channel 1 */
-        TK_RESCALE("r4") TK_RESCALE("r6") TK_RESCALE("lr")
-        "str     r11, [r12, #4]\n\t"
-        "bfi     r3, r4, #8, #8\n\t"         /* (p0, c0) (p0, c1) (p1, c0) (p1, c1) in r3, p2's in r7 */
-        "bfi     r5, r6, #8, #8\n\t"
-        "bfi     r7, lr, #8, #8\n\t"
-        "bfi     r3, r5, #16, #16\n\t"
-        "ldrd    r8, r9, [r12, #24]\n\t"     /* low4, high4 */
-        TK_CLAMP4("r3", "r8", "r9", "r0")
-        TK_CLAMP4("r7", "r8", "r9", "r0")
-        "add     r11, r12, #8\n\t"
-        "ldm     r11, {r0, r2, r10}\n\t"     /* out0, out1, out2 */
-        "strh    r3, [r0], #2\n\t"
-        "lsr     r3, r3, #16\n\t"
-        "strh    r3, [r2], #2\n\t"
-        "strh    r7, [r10], #2\n\t"
-        "stm     r11, {r0, r2, r10}\n\t"
-        "ldr     r10, [r12, #20]\n\t"        /* pairs */
-        "subs    r10, r10, #1\n\t"
-        "str     r10, [r12, #20]\n\t"
-        "bne     4b\n\t"
-        "add     sp, sp, #16\n\t"
-        "pop     {r4-r11, pc}\n\t");
+    TK_CONV_PAIRS_3X2(TK_CLAMP_3X2);
+}
+
+__attribute__((naked, noinline, unused)) static void tk_conv_pairs_3x2_full(TK_UNUSED const void *columns,
+                                                                            TK_UNUSED const int16_t *weights,
+                                                                            TK_UNUSED int32_t groups,
+                                                                            TK_UNUSED tk_pair_job *job)
+{
+    TK_CONV_PAIRS_3X2("");
 }
 
 /* One depthwise tap for 4 channels: the input word at `addr`, its packed weights at r1 (then r1 steps to the next
