@@ -1,4 +1,4 @@
-"""The fast kernels' Cortex-M4 DSP path (SMLAD, SXTAB16, SMMULR), which the host tests never run: whole models
+"""The fast kernels' Cortex-M4 DSP path (SMLAD, SXTAB16, SMMLAR), which the host tests never run: whole models
 compiled, built for qemu-cm4 and validated in QEMU against the TFLite Micro runtime, bit for bit."""
 import shutil
 import subprocess
@@ -47,7 +47,7 @@ def test_dsp_kernels_are_bit_exact_with_tflm_in_qemu(name, tmp_path):
     # the image really holds the DSP inner loops (not the portable ones)
     disassembly = subprocess.run(["arm-none-eabi-objdump", "-d", str(tmp_path / "build" / "firmware.elf")],
                                  capture_output=True, text=True, check=True).stdout
-    assert "smlad" in disassembly and "smmulr" in disassembly and "sxtab16" in disassembly
+    assert "smlad" in disassembly and "smmlar" in disassembly and "sxtab16" in disassembly
 
 
 def test_operator_profile_accounts_for_the_inference(tmp_path):

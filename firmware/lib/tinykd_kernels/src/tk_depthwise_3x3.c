@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <string.h>
 
-/* One channel's work for the inner loop (14 words: the assembly copies them to its stack, word 12 is its own). */
+/* One channel's work for the inner loop (14 words: the assembly copies them to its stack). */
 typedef struct {
     int32_t bias;        /* doubled */
     int32_t multiplier;  /* the fast rescale (tk_packed_filter.quant) */
@@ -27,7 +27,7 @@ typedef struct {
     int32_t columns;     /* output columns (>= 1) */
     int32_t blocks;      /* blocks of 4 output rows (>= 1) */
     int32_t out_skip;    /* bytes from the end of a block's columns to the next block's first output */
-    int32_t end;         /* the assembly's */
+    int32_t end;         /* the assembly's own (end of a block's columns, a weight pair) */
     int32_t spare;
 } tk_dw3_job;
 

@@ -21,7 +21,8 @@
     "smlatb  r7, r2, " K01 ", r7\n\t"           \
     "smlad   r7, r3, " K12 ", r7\n\t"
 
-/* The channel loop (see tk_dw3_job, whose 14 words are copied to the stack: [sp, #4 * field]). CLAMP is either
+/* The channel loop (see tk_dw3_job, whose 14 words are copied to the stack: [sp, #4 * field]; word 12 keeps
+ * the end of a block's columns, word 13 the last weight pair). CLAMP is either
  * empty (the activation is the whole int8 range: SSAT is the clamp) or packs the 4 bytes, clamps them at once
  * (SSUB8 + SEL) and spreads them back to r4-r7 for the byte stores. */
 #define TK_DW3_CHANNEL(CLAMP)                                                                         \
@@ -33,6 +34,7 @@
         "ldmdb   r2, {r3-r9}\n\t"            /* job words 0..6 */                                      \
         "push    {r3-r9}\n\t"                                                                         \
         "ldm     r1, {r8-r12, lr}\n\t"       /* K01, K12 of filter columns 0, 1, 2 */                  \
+        "str     lr, [sp, #52]\n\t"                                                                   \
         "1:\n\t"                             /* a block of 4 output rows */                            \
         "ldr     r1, [sp, #36]\n\t"          /* columns */                                             \
         "add     r1, r1, r1, lsl #1\n\t"                                                              \
@@ -49,8 +51,9 @@
         "sub     r0, r0, #24\n\t"            /* the next output column starts one input column on */   \
         "ldrd    r1, r2, [sp, #4]\n\t"       /* multiplier, right shift */                             \
         "ldr     r3, [sp, #12]\n\t"          /* nudge */                                               \
-        TK_RESCALE_WITH("r4", "r1", "r2", "r3") TK_RESCALE_WITH("r5", "r1", "r2", "r3")               \
-        TK_RESCALE_WITH("r6", "r1", "r2", "r3") TK_RESCALE_WITH("r7", "r1", "r2", "r3")               \
+        TK_RESCALE_WITH("r4", "r1", "r2", "r3", "lr") TK_RESCALE_WITH("r5", "r1", "r2", "r3", "lr")   \
+        TK_RESCALE_WITH("r6", "r1", "r2", "r3", "lr") TK_RESCALE_WITH("r7", "r1", "r2", "r3", "lr")   \
+        "ldr     lr, [sp, #52]\n\t"          /* K12 of filter column 2 again (lr was scratch) */     \
         CLAMP                                                                                         \
         "ldrd    r1, r2, [sp, #24]\n\t"      /* out, row step */                                       \
         "strb    r4, [r1]\n\t"                                                                        \

@@ -74,11 +74,12 @@ static inline int tk_fast_conv_ok(const tk_conv_params *p, const tk_packed_filte
 }
 
 /* TFLM's rescale + output zero point, before any clamp (see tinykd_kernels.h, tk_packed_filter.quant): the same
- * arithmetic as the assembly's TK_RESCALE_WITH. */
+ * arithmetic as the assembly's TK_RESCALE_WITH. The -1 that rounds a negative value half away from zero is taken
+ * from the accumulator's sign, not from t = SMMULR(acc, m)'s: they differ only for t = 0 < -acc, where
+ * (nudge - 1) >> s = nudge >> s = the zero point (nudge = 2^(s-1) + zp * 2^s, s >= 1). */
 static inline int32_t tk_fast_rescaled(int32_t acc, const int32_t *quant)
 {
-    const int32_t t = tk_smmulr(acc, quant[0]);
-    return (t + (t >> 31) + quant[2]) >> quant[1];
+    return tk_smmlar(acc, quant[0], quant[2] + (acc >> 31)) >> quant[1];
 }
 
 /* ... clamped to the activation range. */

@@ -27,6 +27,14 @@ static inline int32_t tk_smmulr(int32_t a, int32_t b)
     return r;
 }
 
+/* a + SMMULR(x, m), one instruction. */
+static inline int32_t tk_smmlar(int32_t x, int32_t m, int32_t a)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(m), "r"(a));
+    return r;
+}
+
 static inline int32_t tk_ssat8(int32_t x) { return __ssat(x, 8); }  /* clamp to [-128, 127]: SSAT */
 
 /* Each of the 4 signed bytes of v clamped to [low, high] given in each byte of low4 / high4: SSUB8 sets the GE

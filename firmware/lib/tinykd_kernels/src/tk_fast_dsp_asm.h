@@ -8,6 +8,18 @@
 
 #include <stdint.h>
 
+/* Rescale of accumulator `r` with multiplier m, right shift s and nudge n (registers) to a saturated int8 in `r`,
+ * 4 instructions (see tk_fast_rescaled): tmp = n + (r >> 31) (round half away from zero), SMMLAR adds tmp to
+ * SMMULR(r, m), shift, SSAT. tmp is scratch. */
+#define TK_RESCALE_WITH(r, m, s, n, tmp)          \
+    "add     " tmp ", " n ", " r ", asr #31\n\t"   \
+    "smmlar  " r ", " r ", " m ", " tmp "\n\t"     \
+    "asr     " r ", " r ", " s "\n\t"             \
+    "ssat    " r ", #8, " r "\n\t"
+
+/* ... with (multiplier r0, right shift r2, nudge r8), r9 scratch. */
+#define TK_RESCALE(r) TK_RESCALE_WITH(r, "r0", "r2", "r8", "r9")
+
 /* One group of 4 taps for 2 pixels x 2 channels: LDM of the 4 column words, 2 LDRD of weights, 8 SMLAD. */
 #define TK_MAC_2X2_GROUP                \
     "ldmia   r0!, {r8, r9, r10, r11}\n\t" \
@@ -82,26 +94,8 @@ __attribute__((naked, noinline, unused)) static void tk_conv_pairs_2x2(TK_UNUSED
         "ldr     r12, [r3, #4]\n\t"          /* quant: r0 m0, r2 s0, r8 n0, r9 m1, r10 s1, r11 n1 */
         "ldmia   r12!, {r0, r2, r8, r9, r10, r11}\n\t"
         "str     r12, [r3, #4]\n\t"
-        "smmulr  r4, r4, r0\n\t"
-        "smmulr  r6, r6, r0\n\t"
-        "smmulr  r5, r5, r9\n\t"
-        "smmulr  r7, r7, r9\n\t"
-        "add     r4, r4, r4, asr #31\n\t"
-        "add     r6, r6, r6, asr #31\n\t"
-        "add     r5, r5, r5, asr #31\n\t"
-        "add     r7, r7, r7, asr #31\n\t"
-        "add     r4, r4, r8\n\t"
-        "add     r6, r6, r8\n\t"
-        "add     r5, r5, r11\n\t"
-        "add     r7, r7, r11\n\t"
-        "asr     r4, r4, r2\n\t"
-        "asr     r6, r6, r2\n\t"
-        "asr     r5, r5, r10\n\t"
-        "asr     r7, r7, r10\n\t"
-        "ssat    r4, #8, r4\n\t"
-        "ssat    r6, #8, r6\n\t"
-        "ssat    r5, #8, r5\n\t"
-        "ssat    r7, #8, r7\n\t"
+        TK_RESCALE_WITH("r4", "r0", "r2", "r8", "r12") TK_RESCALE_WITH("r6", "r0", "r2", "r8", "r12")
+        TK_RESCALE_WITH("r5", "r9", "r10", "r11", "r12") TK_RESCALE_WITH("r7", "r9", "r10", "r11", "r12")
         "bfi     r4, r5, #8, #8\n\t"        /* bytes (p0, c0) (p0, c1) (p1, c0) (p1, c1) */
         "bfi     r6, r7, #8, #8\n\t"
         "bfi     r4, r6, #16, #16\n\t"
@@ -140,17 +134,7 @@ __attribute__((naked, noinline, unused)) static void tk_conv_pairs_2x2(TK_UNUSED
     "smlad   r7, r10, r11, r7\n\t"       \
     "smlad   lr, r10, r12, lr\n\t"
 
-/* Rescale of accumulator `r` with multiplier m, right shift s and nudge n (registers) to a saturated int8 in `r`:
- * SMMULR, round half away from zero (+ r >> 31), shift, SSAT (see tk_fast_rescale). */
-#define TK_RESCALE_WITH(r, m, s, n)               \
-    "smmulr  " r ", " r ", " m "\n\t"             \
-    "add     " r ", " r ", " r ", asr #31\n\t"     \
-    "add     " r ", " r ", " n "\n\t"             \
-    "asr     " r ", " r ", " s "\n\t"             \
-    "ssat    " r ", #8, " r "\n\t"
 
-/* ... with (multiplier r0, right shift r2, nudge r8). */
-#define TK_RESCALE(r) TK_RESCALE_WITH(r, "r0", "r2", "r8")
 
 /* The loop over the groups of 4 taps four per pass, from r0 (columns) to r2 (their end), entered by TBB on r12 =
  * groups % 4 so that the first pass does the remainder (Duff's device). Local labels 5, 10-13. */
@@ -252,7 +236,7 @@ __attribute__((naked, noinline, unused)) static void tk_conv_pairs_3x2_full(TK_U
  * saturated int8 in `r`. */
 #define TK_DW_RESCALE(r)                  \
     "ldmia   r2!, {r9, r10, r11}\n\t"     \
-    TK_RESCALE_WITH(r, "r9", "r10", "r11")
+    TK_RESCALE_WITH(r, "r9", "r10", "r11", "r12")
 
 /* tk_dw_3x3_pixel (see tk_dw_job in tk_fast.h): per group of 4 channels, the bias, the 9 taps unrolled (9
  * instructions each: taps are 2 * channels bytes apart in the packed weights), the rescale, the clamp of the 4

@@ -11,6 +11,12 @@ static inline int32_t tk_smmulr(int32_t a, int32_t b)
     return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 31)) >> 32);
 }
 
+/* a + SMMULR(x, m): SMMLAR. */
+static inline int32_t tk_smmlar(int32_t x, int32_t m, int32_t a)
+{
+    return (int32_t)((uint32_t)a + (uint32_t)tk_smmulr(x, m));
+}
+
 static inline int32_t tk_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
 
 /* Each of the 4 signed bytes of v clamped to [low, high] given in each byte of low4 / high4. */
