@@ -24,6 +24,10 @@ CASES = {
     "conv_same_s1": ((9, 9, 3), lambda x: L.Conv2D(5, 3, padding="same")(x), "CONV_2D"),
     "conv_valid_s2_relu": ((10, 11, 2), lambda x: L.Conv2D(4, 3, strides=2, activation="relu")(x), "CONV_2D"),
     "conv_same_s2_rect": ((12, 7, 3), lambda x: L.Conv2D(6, (5, 2), strides=(2, 1), padding="same")(x), "CONV_2D"),
+    # (filter rows of at most 4 taps: one masked word per row, the image border inside the word)
+    "conv_narrow_rows": ((11, 9, 1), lambda x: L.Conv2D(4, (5, 3), strides=2, padding="same")(x), "CONV_2D"),
+    "conv_narrow_2ch": ((7, 6, 2), lambda x: L.Conv2D(6, (3, 2), padding="same", activation="relu")(x),
+                        "CONV_2D"),
     "conv_1x1_relu6": ((6, 6, 8), lambda x: L.ReLU(6.0)(L.Conv2D(8, 1)(x)), "CONV_2D"),
     # DEPTHWISE_CONV_2D: depth multiplier, strides, padding
     "dw_same": ((8, 8, 4), lambda x: L.DepthwiseConv2D(3, padding="same")(x), "DEPTHWISE_CONV_2D"),

@@ -106,9 +106,9 @@ def pad_rows(weights: np.ndarray, kernel_h: int) -> np.ndarray:
 
 
 def conv_scratch_bytes(kernel_h: int, kernel_w: int, in_channels: int) -> int:
-    """tk_conv2d_fast_scratch_size: three int16 columns plus one int8 filter row (rows padded to 4 taps)."""
+    """tk_conv2d_fast_scratch_size: three int16 columns (filter rows padded to 4 taps)."""
     depth = kernel_h * round_up(kernel_w * in_channels, 4)
-    return 3 * 2 * depth + depth
+    return 3 * 2 * depth
 
 
 def fc_scratch_bytes(depth: int) -> int:

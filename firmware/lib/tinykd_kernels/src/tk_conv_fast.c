@@ -3,6 +3,7 @@
  * reference kernels in tk_conv.c / tk_fully_connected.c, bit for bit, for every layer the compiler packs. */
 #include "tinykd_kernels.h"
 #include "tk_fast.h"
+#include "tk_fixedpoint.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -19,7 +20,7 @@ static int32_t packed_depth(const tk_dims *input_dims, const tk_dims *filter_dim
 int32_t tk_conv2d_fast_scratch_size(const tk_dims *input_dims, const tk_dims *filter_dims)
 {
     const int32_t depth = packed_depth(input_dims, filter_dims);
-    return 3 * 2 * depth + depth;  /* three int16 columns + one gathered int8 filter row */
+    return 3 * 2 * depth;  /* three int16 columns */
 }
 
 int32_t tk_fully_connected_fast_scratch_size(int32_t accum_depth)
@@ -27,52 +28,56 @@ int32_t tk_fully_connected_fast_scratch_size(int32_t accum_depth)
     return 2 * round_up4(accum_depth);  /* one int16 column */
 }
 
-/* Copies and fills of a few bytes (one filter row): plain loops, cheaper than a library call at these sizes (GCC
- * would turn them back into memcpy / memset calls). */
-#if defined(__GNUC__) && !defined(__clang__)
-#define TK_INLINE_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
-#else
-#define TK_INLINE_LOOPS
-#endif
-
-static inline TK_INLINE_LOOPS int8_t *put_bytes(int8_t *dst, int8_t value, int32_t n)
-{
-    for (; n > 0; --n) {
-        *dst++ = value;
-    }
-    return dst;
-}
-
-static inline TK_INLINE_LOOPS int8_t *copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
-{
-    for (; n > 0; --n) {
-        *dst++ = *src++;
-    }
-    return dst;
-}
-
-
 /* What filling a column needs, computed once per layer. */
 typedef struct {
     const tk_conv_params *p;
     const tk_dims *in;
     const tk_dims *filter;
     const int8_t *input;
-    int8_t *buffer;          /* one gathered filter row */
     int32_t row_groups;      /* groups of 4 taps per filter row (packed_depth) */
     int32_t row_step;        /* bytes from one input row to the next */
     int32_t input_bytes;
 } conv_geometry;
+
+/* Bytes [n, 4) of a word set (KEEP_FROM) and bytes [0, n) (KEEP_BELOW), for n = 0 .. 4. */
+static const uint32_t KEEP_FROM[5] = {0xFFFFFFFFu, 0xFFFFFF00u, 0xFFFF0000u, 0xFF000000u, 0u};
+static const uint32_t KEEP_BELOW[5] = {0u, 0xFFu, 0xFFFFu, 0xFFFFFFu, 0xFFFFFFFFu};
+
+/* One filter row on the border whose channel count is not a multiple of 4 (column `slot`, groups from `first`):
+ * the taps in [lo, hi) are inside the image, tap t at input[at + t]; the others (the padding, the row's padding
+ * taps) take the zero point (x + offset = 0). A group's 4 input bytes are read as one word when that stays inside
+ * the input, the outside taps masked to the zero point; else tap by tap. */
+static void fill_border_taps(const conv_geometry *g, void *columns, int32_t stride, int32_t slot, int32_t first,
+                             int32_t at, int32_t lo, int32_t hi)
+{
+    const int32_t offset = g->p->input_offset, taps = 4 * g->row_groups;
+    const uint32_t zero_points = (uint32_t)tk_bytes4(-offset);
+    int32_t t, r;
+    for (t = 0; t < taps; t += 4, ++first) {
+        const int32_t a = tk_clamp32(lo - t, 0, 4), b = tk_clamp32(hi - t, 0, 4);
+        const uint32_t keep = a < b ? KEEP_FROM[a] & KEEP_BELOW[b] : 0u;  /* the group's taps inside */
+        uint32_t bytes = zero_points & ~keep;
+        if (keep != 0u && at + t >= 0 && at + t + 4 <= g->input_bytes) {
+            uint32_t word;
+            memcpy(&word, g->input + at + t, sizeof word);
+            bytes |= word & keep;
+        } else {
+            for (r = a; r < b; ++r) {
+                bytes |= (uint32_t)(uint8_t)g->input[at + t + r] << (8 * r);
+            }
+        }
+        tk_put_group(columns, stride, slot, first, (int32_t)bytes, offset);
+    }
+}
 
 /* Column `slot` (of columns with `stride` words per group) <- the taps of the output pixel at (batch, out_y,
  * out_x), filter row by filter row, each row padded to whole groups of 4 (see packed_depth); the input zero
  * point (x + input offset = 0, as TFLM skipping the tap) outside the image. A row inside the image converts
  * straight from the input; with channels not a multiple of 4 its last group reads up to 3 bytes past the row,
  * into the next pixel (their weights are 0). A row on the border: channels a multiple of 4 are whole groups, the
- * padding written as zeros; other counts are gathered into `buffer` first. */
-static inline __attribute__((always_inline)) void fill_pixel(const conv_geometry *g, int32_t batch, int32_t out_y,
-                                                             int32_t out_x, void *columns, int32_t stride,
-                                                             int32_t slot)
+ * padding written as zeros; other counts tap by tap (fill_border_taps). */
+static __attribute__((noinline)) void fill_pixel_rows(const conv_geometry *g, int32_t batch, int32_t out_y,
+                                                      int32_t out_x, void *columns, int32_t stride, int32_t slot)
 {
     const tk_conv_params *p = g->p;
     const int32_t channels = g->in->c, in_h = g->in->h, in_w = g->in->w, kh = g->filter->h, kw = g->filter->w;
@@ -104,13 +109,58 @@ static inline __attribute__((always_inline)) void fill_pixel(const conv_geometry
                 tk_fill_groups(columns, stride, slot, first + lo, g->input + row, hi - lo, offset);
                 tk_zero_groups(columns, stride, slot, first + hi, row_groups - hi);
             } else {
-                const int8_t zero_point = (int8_t)(-offset);
-                int8_t *dst = put_bytes(g->buffer, zero_point, x_lo * channels);
-                dst = copy_bytes(dst, g->input + row, (x_hi - x_lo) * channels);
-                put_bytes(dst, zero_point, 4 * row_groups - x_hi * channels);
-                tk_fill_groups(columns, stride, slot, first, g->buffer, row_groups, offset);
+                fill_border_taps(g, columns, stride, slot, first, row - x_lo * channels, x_lo * channels,
+                                 x_hi * channels);
             }
         }
+    }
+}
+
+/* fill_pixel for filter rows of one group (kw * channels <= 4, e.g. a 1-channel input): per filter row, the
+ * group's bytes read as one word (when inside the input) with the taps outside the image, or past the row, masked
+ * to the zero point; the mask is the same for every row of the pixel. */
+static __attribute__((noinline)) void fill_pixel_narrow(const conv_geometry *g, int32_t batch, int32_t out_y,
+                                                        int32_t out_x, void *columns, int32_t stride, int32_t slot)
+{
+    const tk_conv_params *p = g->p;
+    const int32_t channels = g->in->c, in_h = g->in->h, in_w = g->in->w, kh = g->filter->h, kw = g->filter->w;
+    const int32_t in_y0 = out_y * p->stride_h - p->pad_h, in_x0 = out_x * p->stride_w - p->pad_w;
+    const int32_t lo = tk_max32(0, -in_x0) * channels;
+    const int32_t hi = tk_max32(lo, tk_min32(kw, in_w - in_x0) * channels);
+    const int32_t y_lo = tk_max32(0, -in_y0), y_hi = tk_min32(kh, in_h - in_y0), offset = p->input_offset;
+    const uint32_t keep = KEEP_FROM[lo] & KEEP_BELOW[hi], zero_points = (uint32_t)tk_bytes4(-offset);
+    int32_t at = ((batch * in_h + in_y0) * in_w + in_x0) * channels;  /* tap 0 of filter row 0; may be < 0 */
+    int32_t filter_y, r;
+    for (filter_y = 0; filter_y < kh; ++filter_y, at += g->row_step) {
+        uint32_t bytes = zero_points;
+        if (filter_y >= y_lo && filter_y < y_hi) {
+            bytes &= ~keep;
+            if (at >= 0 && at + 4 <= g->input_bytes) {
+                uint32_t word;
+                memcpy(&word, g->input + at, sizeof word);
+                bytes |= word & keep;
+            } else {
+                for (r = lo; r < hi; ++r) {
+                    bytes |= (uint32_t)(uint8_t)g->input[at + r] << (8 * r);
+                }
+            }
+        }
+        tk_put_group(columns, stride, slot, filter_y, (int32_t)bytes, offset);
+    }
+}
+
+/* Column `slot` <- the taps of the output pixel at (batch, out_y, out_x) (see fill_pixel_rows). */
+static inline void fill_pixel(const conv_geometry *g, int32_t batch, int32_t out_y, int32_t out_x, void *columns,
+                              int32_t stride, int32_t slot)
+{
+    const tk_conv_params *p = g->p;
+    if (g->filter->h == 1 && g->filter->w == 1 && p->pad_h == 0 && p->pad_w == 0) {  /* 1x1: one row, inside */
+        const int32_t pixel = (batch * g->in->h + out_y * p->stride_h) * g->in->w + out_x * p->stride_w;
+        tk_fill_groups(columns, stride, slot, 0, g->input + pixel * g->in->c, g->row_groups, p->input_offset);
+    } else if (g->row_groups == 1) {
+        fill_pixel_narrow(g, batch, out_y, out_x, columns, stride, slot);
+    } else {
+        fill_pixel_rows(g, batch, out_y, out_x, columns, stride, slot);
     }
 }
 
@@ -151,7 +201,6 @@ tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter
         geometry.in = input_dims;
         geometry.filter = filter_dims;
         geometry.input = input;
-        geometry.buffer = (int8_t *)scratch + 6 * depth;              /* depth int8 */
         geometry.row_groups = groups / filter_dims->h;                 /* packed_depth: kh whole rows */
         geometry.row_step = input_dims->w * input_dims->c;
         geometry.input_bytes = input_dims->n * input_dims->h * geometry.row_step;

@@ -64,6 +64,17 @@ static inline void tk_fill_groups(void *columns, int32_t stride, int32_t slot, i
     }
 }
 
+/* Group `group` of column `slot` <- the 4 int8 values in the bytes of `bytes` (byte 0 first), + offset. */
+static inline void tk_put_group(void *columns, int32_t stride, int32_t slot, int32_t group, int32_t bytes,
+                                int32_t offset)
+{
+    int16_t *col = (int16_t *)columns;
+    int32_t k;
+    for (k = 0; k < 4; ++k) {
+        col[tk_column_index(4 * group + k, stride, slot)] = (int16_t)((int8_t)((uint32_t)bytes >> (8 * k)) + offset);
+    }
+}
+
 static inline void tk_zero_groups(void *columns, int32_t stride, int32_t slot, int32_t first, int32_t groups)
 {
     int16_t *col = (int16_t *)columns;
