@@ -17,15 +17,17 @@ def kernel_mix(x):
     """The DSP paths the two models above do not reach: 3 and 6 input channels (filter rows padded to 4 taps,
     read straight from the input inside the image, gathered on its border, the last pixel's row gathered too),
     a 1x1 conv, an odd output channel count (2-pixel fallback), strides, ADD's fast loop, a pixel count not a
-    multiple of 3; a 3x3 depthwise on planes (9 rows: a last block of 1 row) and a conv whose RELU really clamps
-    (their outputs, concatenated with negative values, have their zero point; DS-CNN's run the unclamped
-    loops)."""
+    multiple of 3; a 3x3 depthwise on planes (9 rows: a last block of 1 row) and convs whose RELU really clamps
+    (their outputs, concatenated with negative values, have their zero point; DS-CNN's run the unclamped loops),
+    shallow convs (the unrolled 2-pixel loop) and deep ones (the 3-pixel loop), clamped and not."""
     from pipeline.keras import keras
     L = keras.layers
     a = L.Conv2D(6, 3, padding="same", activation="relu")(x)
+    wide = L.Conv2D(16, 1)(a)  # 3x3 convs over it have 36 groups of taps: the 3-pixel loop, not the unrolled one
     m = L.Concatenate()([L.DepthwiseConv2D(3, padding="same", activation="relu")(L.Conv2D(4, 1)(a)),
-                         L.Conv2D(4, 1)(a), L.Conv2D(4, 3, padding="same", activation="relu")(a)])
-    d = L.Add()([L.Conv2D(6, 1)(m), L.Conv2D(6, 3, padding="same")(a)])
+                         L.Conv2D(4, 1)(a), L.Conv2D(4, 3, padding="same", activation="relu")(a),
+                         L.Conv2D(4, 3, padding="same", activation="relu")(wide)])
+    d = L.Add()([L.Conv2D(6, 1)(m), L.Conv2D(6, 3, padding="same")(wide)])
     e = L.Conv2D(5, (5, 2), strides=(2, 1), padding="same")(d)
     return L.Dense(10)(L.Flatten()(L.Conv2D(4, 3, strides=2)(e)))
 

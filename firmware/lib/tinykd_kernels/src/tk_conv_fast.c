@@ -217,7 +217,20 @@ tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter
             job.out1 = out1;
             job.out2 = out1;
             job.pairs = channels / 2;
-            if (pixels - pixel >= 3 && !(channels & 1)) {  /* the common case: 3 pixels, every channel in one call */
+            if (groups <= TK_UNROLLED_GROUPS && pixels - pixel >= 2 && !(channels & 1)) {  /* shallow layers */
+                fill_pixel(&geometry, at[0], at[1], at[2], columns, 4, 0);
+                next_pixel(output_dims, at);
+                fill_pixel(&geometry, at[0], at[1], at[2], columns, 4, 1);
+                next_pixel(output_dims, at);
+                if (low > -128 || high < 127) {
+                    tk_conv_pairs_2x2u(columns, filter->weights, groups, &job);
+                } else {
+                    tk_conv_pairs_2x2u_full(columns, filter->weights, groups, &job);
+                }
+                pixel += 2;
+                continue;
+            }
+            if (pixels - pixel >= 3 && !(channels & 1)) {  /* 3 pixels, every channel in one call */
                 job.out2 = out1 + channels;
                 fill_pixel(&geometry, at[0], at[1], at[2], columns, 6, 0);
                 next_pixel(output_dims, at);

@@ -59,6 +59,9 @@ static inline int32_t tk_bytes4(int32_t value)
     return (int32_t)((uint32_t)(uint8_t)value * 0x01010101u);
 }
 
+/* Groups of 4 taps up to which a conv layer takes the fully unrolled 2-pixel loop (tk_conv_pairs_2x2u). */
+#define TK_UNROLLED_GROUPS 32
+
 #if defined(__ARM_FEATURE_DSP)
 #include "tk_fast_dsp.h"
 #else
@@ -172,6 +175,17 @@ static inline void tk_conv_pairs_2x2(const void *columns, const int16_t *weights
 static inline void tk_conv_pairs_3x2(const void *columns, const int16_t *weights, int32_t groups, tk_pair_job *job)
 {
     tk_conv_pairs(columns, weights, groups, job, 3);
+}
+
+static inline void tk_conv_pairs_2x2u(const void *columns, const int16_t *weights, int32_t groups, tk_pair_job *job)
+{
+    tk_conv_pairs(columns, weights, groups, job, 2);
+}
+
+static inline void tk_conv_pairs_2x2u_full(const void *columns, const int16_t *weights, int32_t groups,
+                                           tk_pair_job *job)
+{
+    tk_conv_pairs(columns, weights, groups, job, 2);
 }
 
 static inline void tk_conv_pairs_3x2_full(const void *columns, const int16_t *weights, int32_t groups,

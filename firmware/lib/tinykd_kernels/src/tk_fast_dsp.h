@@ -226,5 +226,6 @@ static inline void tk_dw_window(const int8_t *in, int32_t in_row_step, int32_t i
 }
 
 #include "tk_fast_dsp_asm.h"
+#include "tk_conv_unrolled_dsp_asm.h"
 
 #endif /* TK_FAST_DSP_H */

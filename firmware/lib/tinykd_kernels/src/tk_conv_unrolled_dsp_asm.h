@@ -1,0 +1,94 @@
+/* The conv channel loop of a 2-pixel tile with the groups of taps fully unrolled (Cortex-M4 assembly, naked):
+ * with no loop counter, 4 accumulators, 4 column words and 4 weight words fit the 14 registers, so a group of 4
+ * taps is 2 LDM + 8 SMLAD (10 instructions per 16 MACs, against 16 per 24 for tk_conv_pairs_3x2). Layers of at
+ * most TK_UNROLLED_GROUPS groups (depth 128) take it; the call jumps into the unrolled sequence `groups` groups
+ * before its end (LDR PC from the stack). Included by tk_fast_dsp.h only. */
+#ifndef TK_CONV_UNROLLED_DSP_ASM_H
+#define TK_CONV_UNROLLED_DSP_ASM_H
+
+/* Group of 4 taps: columns (p0 a, p1 a, p0 b, p1 b) r2-r5, weights (c0 a, c1 a, c0 b, c1 b) r6-r9, accumulators
+ * (p0, c0) r10, (p0, c1) r11, (p1, c0) r12, (p1, c1) lr. 40 bytes of code (every instruction 32-bit). */
+#define TK_U_GROUP                         \
+    "ldmia.w r0!, {r2-r5}\n\t"             \
+    "ldmia.w r1!, {r6-r9}\n\t"             \
+    "smlad   r10, r2, r6, r10\n\t"         \
+    "smlad   r11, r2, r7, r11\n\t"         \
+    "smlad   r12, r3, r6, r12\n\t"         \
+    "smlad   lr, r3, r7, lr\n\t"           \
+    "smlad   r10, r4, r8, r10\n\t"         \
+    "smlad   r11, r4, r9, r11\n\t"         \
+    "smlad   r12, r5, r8, r12\n\t"         \
+    "smlad   lr, r5, r9, lr\n\t"
+#define TK_U_GROUP4 TK_U_GROUP TK_U_GROUP TK_U_GROUP TK_U_GROUP
+#define TK_U_GROUP32 TK_U_GROUP4 TK_U_GROUP4 TK_U_GROUP4 TK_U_GROUP4 TK_U_GROUP4 TK_U_GROUP4 TK_U_GROUP4 TK_U_GROUP4
+
+/* tk_conv_pairs_2x2 (tk_pair_job; columns of stride 4) with groups <= TK_UNROLLED_GROUPS. Stack: [sp] columns,
+ * [sp, #4] the entry address (Thumb bit set), [sp, #8] job. CLAMP works on r10 = the 4 bytes (p0, c0) (p0, c1)
+ * (p1, c0) (p1, c1) with r6 = job, or is empty when the activation is all of int8. */
+#define TK_CONV_PAIRS_2X2_UNROLLED(CLAMP)                                                     \
+    __asm__ volatile(                                                                         \
+        "push    {r4-r11, lr}\n\t"                                                            \
+        "adr     r12, 9f\n\t"                                                                 \
+        "add     r2, r2, r2, lsl #2\n\t"      /* 5 * groups */                                 \
+        "sub     r12, r12, r2, lsl #3\n\t"    /* 40 bytes per group before the end */          \
+        "orr     r4, r12, #1\n\t"             /* entry, Thumb bit set */                       \
+        "mov     r5, r3\n\t"                                                                  \
+        "push    {r0, r4, r5}\n\t"                                                            \
+        "4:\n\t"                                                                              \
+        "ldr     r6, [sp, #8]\n\t"                                                            \
+        "ldr     r7, [r6]\n\t"                 /* bias */                                      \
+        "ldrd    r10, r11, [r7], #8\n\t"                                                      \
+        "str     r7, [r6]\n\t"                                                                \
+        "mov     r12, r10\n\t"                                                                \
+        "mov     lr, r11\n\t"                                                                 \
+        "ldr     r0, [sp]\n\t"                                                                \
+        "ldr     pc, [sp, #4]\n\t"                                                            \
+        "8:\n\t"                                                                              \
+        TK_U_GROUP32                                                                          \
+        "9:\n\t"                                                                              \
+        ".if (9b - 8b) != 40 * 32\n\t"                                                        \
+        ".error \"unrolled group is not 40 bytes\"\n\t"                                       \
+        ".endif\n\t"                                                                          \
+        "ldr     r6, [sp, #8]\n\t"                                                            \
+        "ldr     r7, [r6, #4]\n\t"             /* quant: m0 s0 n0 m1 s1 n1 */                  \
+        "ldmia   r7!, {r0, r2, r3, r4, r5, r8}\n\t"                                           \
+        "str     r7, [r6, #4]\n\t"                                                            \
+        TK_RESCALE_WITH("r10", "r0", "r2", "r3", "r9") TK_RESCALE_WITH("r12", "r0", "r2", "r3", "r9") \
+        TK_RESCALE_WITH("r11", "r4", "r5", "r8", "r9") TK_RESCALE_WITH("lr", "r4", "r5", "r8", "r9")  \
+        "bfi     r10, r11, #8, #8\n\t"         /* pixel 0: c0, c1 */                            \
+        "bfi     r12, lr, #8, #8\n\t"          /* pixel 1 */                                    \
+        CLAMP                                                                                 \
+        "ldrd    r2, r3, [r6, #8]\n\t"         /* out0, out1 */                                \
+        "strh    r10, [r2], #2\n\t"                                                           \
+        "strh    r12, [r3], #2\n\t"                                                           \
+        "strd    r2, r3, [r6, #8]\n\t"                                                        \
+        "ldr     r2, [r6, #20]\n\t"            /* pairs */                                     \
+        "subs    r2, r2, #1\n\t"                                                              \
+        "str     r2, [r6, #20]\n\t"                                                           \
+        "bne     4b\n\t"                                                                      \
+        "add     sp, sp, #12\n\t"                                                             \
+        "pop     {r4-r11, pc}\n\t")
+
+#define TK_CLAMP_2X2_UNROLLED                                                                 \
+    "bfi     r10, r12, #16, #16\n\t"                                                          \
+    "ldrd    r2, r3, [r6, #24]\n\t"            /* low4, high4 */                               \
+    TK_CLAMP4("r10", "r2", "r3", "r4")                                                        \
+    "lsr     r12, r10, #16\n\t"
+
+__attribute__((naked, noinline, unused)) static void tk_conv_pairs_2x2u(TK_UNUSED const void *columns,
+                                                                        TK_UNUSED const int16_t *weights,
+                                                                        TK_UNUSED int32_t groups,
+                                                                        TK_UNUSED tk_pair_job *job)
+{
+    TK_CONV_PAIRS_2X2_UNROLLED(TK_CLAMP_2X2_UNROLLED);
+}
+
+__attribute__((naked, noinline, unused)) static void tk_conv_pairs_2x2u_full(TK_UNUSED const void *columns,
+                                                                             TK_UNUSED const int16_t *weights,
+                                                                             TK_UNUSED int32_t groups,
+                                                                             TK_UNUSED tk_pair_job *job)
+{
+    TK_CONV_PAIRS_2X2_UNROLLED("");
+}
+
+#endif /* TK_CONV_UNROLLED_DSP_ASM_H */
