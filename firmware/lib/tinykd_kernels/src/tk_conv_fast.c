@@ -176,6 +176,28 @@ static inline void next_pixel(const tk_dims *out, int32_t *at)
     }
 }
 
+/* Columns of `stride` words per group <- the next `count` output pixels (slots 0 .. count - 1); `at` moves on. */
+static inline __attribute__((always_inline)) void fill_tile(const conv_geometry *g, const tk_dims *out, int32_t *at,
+                                                            void *columns, int32_t stride,
+                      int32_t count)
+{
+    const tk_conv_params *p = g->p;
+    int32_t slot;
+    if (count == 2 && g->filter->h == 1 && g->filter->w == 1 && p->pad_h == 0 && p->pad_w == 0) {  /* 1x1 */
+        const int8_t *src[2];
+        for (slot = 0; slot < 2; ++slot, next_pixel(out, at)) {
+            src[slot] = g->input + ((at[0] * g->in->h + at[1] * p->stride_h) * g->in->w + at[2] * p->stride_w) *
+                                       g->in->c;
+        }
+        tk_fill_two(columns, src[0], src[1], g->row_groups, p->input_offset);
+        return;
+    }
+    for (slot = 0; slot < count; ++slot) {
+        fill_pixel(g, at[0], at[1], at[2], columns, stride, slot);
+        next_pixel(out, at);
+    }
+}
+
 tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter *filter,
                             const tk_dims *input_dims, const int8_t *input, const tk_dims *filter_dims,
                             const tk_dims *output_dims, int8_t *output, void *scratch)
@@ -194,6 +216,12 @@ tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter
         const int32_t channels = output_dims->c, low = params->activation.min, high = params->activation.max;
         const int32_t pixels = output_dims->n * output_dims->h * output_dims->w;
         void *columns = scratch;                                      /* 3 * depth int16 */
+        /* shallow layers: 2 pixels, groups unrolled; deeper ones 3 pixels; the byte clamp only if it clamps */
+        const int clamp = low > -128 || high < 127;
+        const int32_t tile = groups <= TK_UNROLLED_GROUPS ? 2 : 3;
+        void (*run)(const void *, const int16_t *, int32_t, tk_pair_job *) =
+            tile == 2 ? (clamp ? tk_conv_pairs_2x2u : tk_conv_pairs_2x2u_full)
+                      : (clamp ? tk_conv_pairs_3x2 : tk_conv_pairs_3x2_full);
         conv_geometry geometry;
         int32_t at[3] = {0, 0, 0};                                    /* the pixel's (batch, y, x) */
         tk_pair_job job;
@@ -217,42 +245,15 @@ tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter
             job.out1 = out1;
             job.out2 = out1;
             job.pairs = channels / 2;
-            if (groups <= TK_UNROLLED_GROUPS && pixels - pixel >= 2 && !(channels & 1)) {  /* shallow layers */
-                fill_pixel(&geometry, at[0], at[1], at[2], columns, 4, 0);
-                next_pixel(output_dims, at);
-                fill_pixel(&geometry, at[0], at[1], at[2], columns, 4, 1);
-                next_pixel(output_dims, at);
-                if (low > -128 || high < 127) {
-                    tk_conv_pairs_2x2u(columns, filter->weights, groups, &job);
-                } else {
-                    tk_conv_pairs_2x2u_full(columns, filter->weights, groups, &job);
-                }
-                pixel += 2;
-                continue;
-            }
-            if (pixels - pixel >= 3 && !(channels & 1)) {  /* 3 pixels, every channel in one call */
+            if (pixels - pixel >= tile && !(channels & 1)) {  /* the common case: every channel in one call */
                 job.out2 = out1 + channels;
-                fill_pixel(&geometry, at[0], at[1], at[2], columns, 6, 0);
-                next_pixel(output_dims, at);
-                fill_pixel(&geometry, at[0], at[1], at[2], columns, 6, 1);
-                next_pixel(output_dims, at);
-                fill_pixel(&geometry, at[0], at[1], at[2], columns, 6, 2);
-                next_pixel(output_dims, at);
-                if (low > -128 || high < 127) {
-                    tk_conv_pairs_3x2(columns, filter->weights, groups, &job);
-                } else {
-                    tk_conv_pairs_3x2_full(columns, filter->weights, groups, &job);
-                }
-                pixel += 3;
+                fill_tile(&geometry, output_dims, at, columns, 2 * tile, tile);
+                run(columns, filter->weights, groups, &job);
+                pixel += tile;
                 continue;
             }
             two = pixel + 1 < pixels;
-            fill_pixel(&geometry, at[0], at[1], at[2], columns, 4, 0);
-            next_pixel(output_dims, at);
-            if (two) {
-                fill_pixel(&geometry, at[0], at[1], at[2], columns, 4, 1);
-                next_pixel(output_dims, at);
-            }
+            fill_tile(&geometry, output_dims, at, columns, 4, two ? 2 : 1);
             pixel += 2;
             if (two && !(channels & 1)) {
                 tk_conv_pairs_2x2(columns, filter->weights, groups, &job);

@@ -75,20 +75,7 @@
     TK_CLAMP4("r10", "r2", "r3", "r4")                                                        \
     "lsr     r12, r10, #16\n\t"
 
-__attribute__((naked, noinline, unused)) static void tk_conv_pairs_2x2u(TK_UNUSED const void *columns,
-                                                                        TK_UNUSED const int16_t *weights,
-                                                                        TK_UNUSED int32_t groups,
-                                                                        TK_UNUSED tk_pair_job *job)
-{
-    TK_CONV_PAIRS_2X2_UNROLLED(TK_CLAMP_2X2_UNROLLED);
-}
-
-__attribute__((naked, noinline, unused)) static void tk_conv_pairs_2x2u_full(TK_UNUSED const void *columns,
-                                                                             TK_UNUSED const int16_t *weights,
-                                                                             TK_UNUSED int32_t groups,
-                                                                             TK_UNUSED tk_pair_job *job)
-{
-    TK_CONV_PAIRS_2X2_UNROLLED("");
-}
+TK_PAIRS_FUNCTION(tk_conv_pairs_2x2u) { TK_CONV_PAIRS_2X2_UNROLLED(TK_CLAMP_2X2_UNROLLED); }
+TK_PAIRS_FUNCTION(tk_conv_pairs_2x2u_full) { TK_CONV_PAIRS_2X2_UNROLLED(""); }
 
 #endif /* TK_CONV_UNROLLED_DSP_ASM_H */

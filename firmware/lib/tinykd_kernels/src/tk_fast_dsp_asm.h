@@ -53,6 +53,12 @@
  * (two groups per loop pass). In assembly (AAPCS: r0 = columns, r1 = weights, r2 = groups, r3 = acc) because the
  * loop needs every register: 4 accumulators, 4 column words, 2 weight words, 3 pointers. */
 #define TK_UNUSED __attribute__((unused))
+
+/* The declaration of a naked conv channel loop (see tk_pair_job). */
+#define TK_PAIRS_FUNCTION(name)                                                                              \
+    __attribute__((naked, noinline, unused)) static void name(TK_UNUSED const void *columns,                 \
+                                                              TK_UNUSED const int16_t *weights,              \
+                                                              TK_UNUSED int32_t groups, TK_UNUSED tk_pair_job *job)
 __attribute__((naked, noinline, unused)) static void tk_mac_2x2(TK_UNUSED const void *columns,
                                                                 TK_UNUSED const int16_t *weights,
                                                                 TK_UNUSED int32_t groups, TK_UNUSED int32_t *acc)
@@ -203,21 +209,8 @@ __attribute__((naked, noinline, unused)) static void tk_conv_pairs_2x2(TK_UNUSED
     TK_CLAMP4("r3", "r8", "r9", "r0")                                            \
     TK_CLAMP4("r7", "r8", "r9", "r0")
 
-__attribute__((naked, noinline, unused)) static void tk_conv_pairs_3x2(TK_UNUSED const void *columns,
-                                                                       TK_UNUSED const int16_t *weights,
-                                                                       TK_UNUSED int32_t groups,
-                                                                       TK_UNUSED tk_pair_job *job)
-{
-    TK_CONV_PAIRS_3X2(TK_CLAMP_3X2);
-}
-
-__attribute__((naked, noinline, unused)) static void tk_conv_pairs_3x2_full(TK_UNUSED const void *columns,
-                                                                            TK_UNUSED const int16_t *weights,
-                                                                            TK_UNUSED int32_t groups,
-                                                                            TK_UNUSED tk_pair_job *job)
-{
-    TK_CONV_PAIRS_3X2("");
-}
+TK_PAIRS_FUNCTION(tk_conv_pairs_3x2) { TK_CONV_PAIRS_3X2(TK_CLAMP_3X2); }
+TK_PAIRS_FUNCTION(tk_conv_pairs_3x2_full) { TK_CONV_PAIRS_3X2(""); }
 
 /* One depthwise tap for 4 channels: the input word at `addr`, its packed weights at r1 (then r1 steps to the next
  * tap, 2 * channels bytes on), acc (c0, c1, c2, c3) in r4, r5, r6, r7; r8 = the input offset pair. */

@@ -64,6 +64,14 @@ static inline void tk_fill_groups(void *columns, int32_t stride, int32_t slot, i
     }
 }
 
+/* Columns of stride 4 (two pixels) <- groups [0, groups) of two pixels' inputs, + offset. */
+static inline void tk_fill_two(void *columns, const int8_t *src0, const int8_t *src1, int32_t groups,
+                               int32_t offset)
+{
+    tk_fill_groups(columns, 4, 0, 0, src0, groups, offset);
+    tk_fill_groups(columns, 4, 1, 0, src1, groups, offset);
+}
+
 /* Group `group` of column `slot` <- the 4 int8 values in the bytes of `bytes` (byte 0 first), + offset. */
 static inline void tk_put_group(void *columns, int32_t stride, int32_t slot, int32_t group, int32_t bytes,
                                 int32_t offset)
