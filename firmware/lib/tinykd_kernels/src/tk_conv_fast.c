@@ -128,24 +128,31 @@ static __attribute__((noinline)) void fill_pixel_narrow(const conv_geometry *g, 
     const int32_t lo = tk_max32(0, -in_x0) * channels;
     const int32_t hi = tk_max32(lo, tk_min32(kw, in_w - in_x0) * channels);
     const int32_t y_lo = tk_max32(0, -in_y0), y_hi = tk_min32(kh, in_h - in_y0), offset = p->input_offset;
-    const uint32_t keep = KEEP_FROM[lo] & KEEP_BELOW[hi], zero_points = (uint32_t)tk_bytes4(-offset);
-    int32_t at = ((batch * in_h + in_y0) * in_w + in_x0) * channels;  /* tap 0 of filter row 0; may be < 0 */
+    const uint32_t keep = KEEP_FROM[lo] & KEEP_BELOW[hi], pad = (uint32_t)tk_bytes4(-offset) & ~keep;
+    const int32_t offsets = tk_offset_pair(offset), half = stride >> 1, row_step = g->row_step;
+    int32_t at = ((batch * in_h + in_y0 + y_lo) * in_w + in_x0) * channels;  /* tap 0 of row y_lo; may be < 0 */
+    tk_word *col = (tk_word *)columns + slot;
     int32_t filter_y, r;
-    for (filter_y = 0; filter_y < kh; ++filter_y, at += g->row_step) {
-        uint32_t bytes = zero_points;
-        if (filter_y >= y_lo && filter_y < y_hi) {
-            bytes &= ~keep;
-            if (at >= 0 && at + 4 <= g->input_bytes) {
-                uint32_t word;
-                memcpy(&word, g->input + at, sizeof word);
-                bytes |= word & keep;
-            } else {
-                for (r = lo; r < hi; ++r) {
-                    bytes |= (uint32_t)(uint8_t)g->input[at + r] << (8 * r);
-                }
+    for (filter_y = 0; filter_y < y_lo; ++filter_y, col += stride) {  /* rows above the image */
+        col[0] = 0;
+        col[half] = 0;
+    }
+    for (; filter_y < y_hi; ++filter_y, at += row_step, col += stride) {
+        uint32_t bytes = pad;
+        if (at >= 0 && at + 4 <= g->input_bytes) {
+            uint32_t word;
+            memcpy(&word, g->input + at, sizeof word);
+            bytes |= word & keep;
+        } else {
+            for (r = lo; r < hi; ++r) {
+                bytes |= (uint32_t)(uint8_t)g->input[at + r] << (8 * r);
             }
         }
-        tk_put_group(columns, stride, slot, filter_y, (int32_t)bytes, offset);
+        tk_put_bytes_group(col, half, (int32_t)bytes, offsets);
+    }
+    for (; filter_y < kh; ++filter_y, col += stride) {  /* rows below */
+        col[0] = 0;
+        col[half] = 0;
     }
 }
 

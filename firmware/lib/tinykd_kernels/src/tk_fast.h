@@ -47,6 +47,9 @@ typedef struct {
     int32_t groups;        /* channels / 4 */
 } tk_dw_job;
 
+/* A word of packed int16 data read through an int32 lvalue (GCC: may alias the int16 arrays). */
+typedef int32_t tk_word __attribute__((may_alias));
+
 /* `offset` in both halfwords (what SXTAB16 adds to the two bytes it extends). */
 static inline int32_t tk_offset_pair(int32_t offset)
 {

@@ -9,8 +9,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* A word of packed int16 data read through an int32 lvalue (GCC: may alias the int16 arrays). */
-typedef int32_t tk_word __attribute__((may_alias));
 
 /* Each byte of v clamped to [lo, hi] (given in each byte): SSUB8 sets the GE flags where v >= lo, SEL keeps v
  * there and takes lo elsewhere; then the same against hi. ge is scratch. */
@@ -146,6 +144,13 @@ static inline void tk_fill_two(void *columns, const int8_t *src0, const int8_t *
         col[2] = tk_sxtab16_ror8(offsets, x0);
         col[3] = tk_sxtab16_ror8(offsets, x1);
     }
+}
+
+/* A group's words a (at col[0]) and b (col[half]) <- the 4 int8 values in `bytes` + the offset pair. */
+static inline void tk_put_bytes_group(tk_word *col, int32_t half, int32_t bytes, int32_t offsets)
+{
+    col[0] = __sxtab16(offsets, bytes);
+    col[half] = tk_sxtab16_ror8(offsets, bytes);
 }
 
 /* Group `group` of column `slot` <- the 4 int8 values in the bytes of `bytes`, + offset. */

@@ -72,6 +72,18 @@ static inline void tk_fill_two(void *columns, const int8_t *src0, const int8_t *
     tk_fill_groups(columns, 4, 1, 0, src1, groups, offset);
 }
 
+/* A group's words a (at col[0]) and b (col[half]) <- the 4 int8 values in `bytes` (byte 0 first) + the offset
+ * pair (both halfwords the same offset). */
+static inline void tk_put_bytes_group(tk_word *col, int32_t half, int32_t bytes, int32_t offsets)
+{
+    int32_t v[4], k;
+    for (k = 0; k < 4; ++k) {
+        v[k] = (int8_t)((uint32_t)bytes >> (8 * k)) + (int16_t)offsets;
+    }
+    col[0] = (int32_t)(((uint32_t)v[0] & 0xFFFFu) | ((uint32_t)v[2] << 16));
+    col[half] = (int32_t)(((uint32_t)v[1] & 0xFFFFu) | ((uint32_t)v[3] << 16));
+}
+
 /* Group `group` of column `slot` <- the 4 int8 values in the bytes of `bytes` (byte 0 first), + offset. */
 static inline void tk_put_group(void *columns, int32_t stride, int32_t slot, int32_t group, int32_t bytes,
                                 int32_t offset)
