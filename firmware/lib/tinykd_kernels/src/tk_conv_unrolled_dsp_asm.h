@@ -23,22 +23,23 @@
 #define TK_U_GROUP32 TK_U_GROUP4 TK_U_GROUP4 TK_U_GROUP4 TK_U_GROUP4 TK_U_GROUP4 TK_U_GROUP4 TK_U_GROUP4 TK_U_GROUP4
 
 /* tk_conv_pairs_2x2 (tk_pair_job; columns of stride 4) with groups <= TK_UNROLLED_GROUPS. Stack: [sp] columns,
- * [sp, #4] the entry address (Thumb bit set), [sp, #8] job. CLAMP works on r10 = the 4 bytes (p0, c0) (p0, c1)
- * (p1, c0) (p1, c1) with r6 = job, or is empty when the activation is all of int8. */
+ * [sp, #4] the entry address (Thumb bit set), [sp, #8 ..] a copy of the job (bias #8, quant #12, out0 #16, out1
+ * #20, pairs #28, low4 #32, high4 #36). CLAMP works on r10 = the 4 bytes (p0, c0) (p0, c1) (p1, c0) (p1, c1), or
+ * is empty when the activation is all of int8. */
 #define TK_CONV_PAIRS_2X2_UNROLLED(CLAMP)                                                     \
     __asm__ volatile(                                                                         \
         "push    {r4-r11, lr}\n\t"                                                            \
+        "ldm     r3, {r4-r11}\n\t"                                                            \
+        "push    {r4-r11}\n\t"                 /* the job */                                   \
         "adr     r12, 9f\n\t"                                                                 \
         "add     r2, r2, r2, lsl #2\n\t"      /* 5 * groups */                                 \
         "sub     r12, r12, r2, lsl #3\n\t"    /* 40 bytes per group before the end */          \
-        "orr     r4, r12, #1\n\t"             /* entry, Thumb bit set */                       \
-        "mov     r5, r3\n\t"                                                                  \
-        "push    {r0, r4, r5}\n\t"                                                            \
+        "orr     r12, r12, #1\n\t"            /* Thumb */                                      \
+        "push    {r0, r12}\n\t"                                                               \
         "4:\n\t"                                                                              \
-        "ldr     r6, [sp, #8]\n\t"                                                            \
-        "ldr     r7, [r6]\n\t"                 /* bias */                                      \
-        "ldrd    r10, r11, [r7], #8\n\t"                                                      \
-        "str     r7, [r6]\n\t"                                                                \
+        "ldr     r7, [sp, #8]\n\t"                                                            \
+        "ldrd    r10, r11, [r7], #8\n\t"      /* bias */                                       \
+        "str     r7, [sp, #8]\n\t"                                                            \
         "mov     r12, r10\n\t"                                                                \
         "mov     lr, r11\n\t"                                                                 \
         "ldr     r0, [sp]\n\t"                                                                \
@@ -49,29 +50,28 @@
         ".if (9b - 8b) != 40 * 32\n\t"                                                        \
         ".error \"unrolled group is not 40 bytes\"\n\t"                                       \
         ".endif\n\t"                                                                          \
-        "ldr     r6, [sp, #8]\n\t"                                                            \
-        "ldr     r7, [r6, #4]\n\t"             /* quant: m0 s0 n0 m1 s1 n1 */                  \
-        "ldmia   r7!, {r0, r2, r3, r4, r5, r8}\n\t"                                           \
-        "str     r7, [r6, #4]\n\t"                                                            \
+        "ldr     r7, [sp, #12]\n\t"                                                           \
+        "ldmia   r7!, {r0, r2, r3, r4, r5, r8}\n\t"  /* quant: m0 s0 n0 m1 s1 n1 */             \
+        "str     r7, [sp, #12]\n\t"                                                           \
         TK_RESCALE_WITH("r10", "r0", "r2", "r3", "r9") TK_RESCALE_WITH("r12", "r0", "r2", "r3", "r9") \
         TK_RESCALE_WITH("r11", "r4", "r5", "r8", "r9") TK_RESCALE_WITH("lr", "r4", "r5", "r8", "r9")  \
         "bfi     r10, r11, #8, #8\n\t"         /* pixel 0: c0, c1 */                            \
         "bfi     r12, lr, #8, #8\n\t"          /* pixel 1 */                                    \
         CLAMP                                                                                 \
-        "ldrd    r2, r3, [r6, #8]\n\t"         /* out0, out1 */                                \
+        "ldrd    r2, r3, [sp, #16]\n\t"        /* out0, out1 */                                \
         "strh    r10, [r2], #2\n\t"                                                           \
         "strh    r12, [r3], #2\n\t"                                                           \
-        "strd    r2, r3, [r6, #8]\n\t"                                                        \
-        "ldr     r2, [r6, #20]\n\t"            /* pairs */                                     \
+        "strd    r2, r3, [sp, #16]\n\t"                                                       \
+        "ldr     r2, [sp, #28]\n\t"           /* pairs */                                     \
         "subs    r2, r2, #1\n\t"                                                              \
-        "str     r2, [r6, #20]\n\t"                                                           \
+        "str     r2, [sp, #28]\n\t"                                                           \
         "bne     4b\n\t"                                                                      \
-        "add     sp, sp, #12\n\t"                                                             \
+        "add     sp, sp, #40\n\t"                                                             \
         "pop     {r4-r11, pc}\n\t")
 
 #define TK_CLAMP_2X2_UNROLLED                                                                 \
     "bfi     r10, r12, #16, #16\n\t"                                                          \
-    "ldrd    r2, r3, [r6, #24]\n\t"            /* low4, high4 */                               \
+    "ldrd    r2, r3, [sp, #32]\n\t"            /* low4, high4 */                               \
     TK_CLAMP4("r10", "r2", "r3", "r4")                                                        \
     "lsr     r12, r10, #16\n\t"
 
