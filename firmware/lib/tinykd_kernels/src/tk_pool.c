@@ -20,15 +20,35 @@ static void window_sums(const int8_t *x, int32_t row_step, int32_t depth, int32_
     int32_t r, c, k;
 #if defined(__ARM_FEATURE_DSP)
     int32_t lanes[TK_POOL_CHUNK / 2] = {0};  /* (c0, c2) (c1, c3) per group of 4 */
-    for (r = 0; r < rows; ++r, x += row_step) {
-        const int8_t *pixel = x;
-        for (c = 0; c < cols; ++c, pixel += depth) {
-            for (k = 0; k < channels / 4; ++k) {
-                const int32_t v = tk_read_s8x4(pixel + 4 * k);
-                lanes[2 * k] = __sxtab16(lanes[2 * k], v);
-                lanes[2 * k + 1] = tk_sxtab16_ror8(lanes[2 * k + 1], v);
+    int32_t first;
+    for (first = 0; first < channels; first += 16) {  /* 16 channels in 8 registers over the whole window */
+        int32_t a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0, a3 = 0, b3 = 0;
+        const int32_t groups = tk_min32(4, (channels - first) / 4);
+        const int8_t *row = x + first;
+        for (r = 0; r < rows; ++r, row += row_step) {
+            const int8_t *pixel = row;
+            for (c = 0; c < cols; ++c, pixel += depth) {
+                const int32_t v0 = tk_read_s8x4(pixel), v1 = groups > 1 ? tk_read_s8x4(pixel + 4) : 0;
+                const int32_t v2 = groups > 2 ? tk_read_s8x4(pixel + 8) : 0;
+                const int32_t v3 = groups > 3 ? tk_read_s8x4(pixel + 12) : 0;
+                a0 = __sxtab16(a0, v0);
+                b0 = tk_sxtab16_ror8(b0, v0);
+                a1 = __sxtab16(a1, v1);
+                b1 = tk_sxtab16_ror8(b1, v1);
+                a2 = __sxtab16(a2, v2);
+                b2 = tk_sxtab16_ror8(b2, v2);
+                a3 = __sxtab16(a3, v3);
+                b3 = tk_sxtab16_ror8(b3, v3);
             }
         }
+        lanes[first / 2] = a0;
+        lanes[first / 2 + 1] = b0;
+        lanes[first / 2 + 2] = a1;
+        lanes[first / 2 + 3] = b1;
+        lanes[first / 2 + 4] = a2;
+        lanes[first / 2 + 5] = b2;
+        lanes[first / 2 + 6] = a3;
+        lanes[first / 2 + 7] = b3;
     }
     for (k = 0; k < channels / 4; ++k) {
         sums[4 * k] = (int16_t)lanes[2 * k];
