@@ -19,7 +19,8 @@ def kernel_mix(x):
     a 1x1 conv, an odd output channel count (2-pixel fallback), strides, ADD's fast loop, a pixel count not a
     multiple of 3; a 3x3 depthwise on planes (9 rows: a last block of 1 row) and convs whose RELU really clamps
     (their outputs, concatenated with negative values, have their zero point; DS-CNN's run the unclamped loops),
-    shallow convs (the unrolled 2-pixel loop) and deep ones (the 3-pixel loop), clamped and not."""
+    shallow convs (the unrolled 2-pixel loop) and deep ones (the 3-pixel loop), clamped and not; an average pool
+    over 8 channels."""
     from pipeline.keras import keras
     L = keras.layers
     a = L.Conv2D(6, 3, padding="same", activation="relu")(x)
@@ -29,7 +30,8 @@ def kernel_mix(x):
                          L.Conv2D(4, 3, padding="same", activation="relu")(wide)])
     d = L.Add()([L.Conv2D(6, 1)(m), L.Conv2D(6, 3, padding="same")(wide)])
     e = L.Conv2D(5, (5, 2), strides=(2, 1), padding="same")(d)
-    return L.Dense(10)(L.Flatten()(L.Conv2D(4, 3, strides=2)(e)))
+    pooled = L.AveragePooling2D(3, strides=2)(L.Conv2D(8, 1)(a))  # 8 channels: a partial chunk of 16
+    return L.Dense(10)(L.Concatenate()([L.Flatten()(L.Conv2D(4, 3, strides=2)(e)), L.Flatten()(pooled)]))
 
 
 MODELS = {"digits_student": (lambda: student("dsconv"), 100), "ds_cnn": (lambda: mlperf("ds_cnn"), 50),
