@@ -130,29 +130,41 @@ static __attribute__((noinline)) void fill_pixel_narrow(const conv_geometry *g, 
     const int32_t y_lo = tk_max32(0, -in_y0), y_hi = tk_min32(kh, in_h - in_y0), offset = p->input_offset;
     const uint32_t keep = KEEP_FROM[lo] & KEEP_BELOW[hi], pad = (uint32_t)tk_bytes4(-offset) & ~keep;
     const int32_t offsets = tk_offset_pair(offset), half = stride >> 1, row_step = g->row_step;
-    int32_t at = ((batch * in_h + in_y0 + y_lo) * in_w + in_x0) * channels;  /* tap 0 of row y_lo; may be < 0 */
+    const int32_t at = ((batch * in_h + in_y0) * in_w + in_x0) * channels;  /* tap 0 of filter row 0; may be < 0 */
     tk_word *col = (tk_word *)columns + slot;
-    int32_t filter_y, r;
-    for (filter_y = 0; filter_y < y_lo; ++filter_y, col += stride) {  /* rows above the image */
-        col[0] = 0;
-        col[half] = 0;
+    int32_t first = y_lo, end = y_hi, filter_y, r;
+    while (first < end && at + first * row_step < 0) {  /* a row whose word would start before the input */
+        ++first;
     }
-    for (; filter_y < y_hi; ++filter_y, at += row_step, col += stride) {
-        uint32_t bytes = pad;
-        if (at >= 0 && at + 4 <= g->input_bytes) {
-            uint32_t word;
-            memcpy(&word, g->input + at, sizeof word);
-            bytes |= word & keep;
-        } else {
-            for (r = lo; r < hi; ++r) {
-                bytes |= (uint32_t)(uint8_t)g->input[at + r] << (8 * r);
+    while (end > first && at + (end - 1) * row_step + 4 > g->input_bytes) {  /* ... or end past it */
+        --end;
+    }
+    for (filter_y = 0; filter_y < kh; ++filter_y) {
+        if (filter_y == first) {
+            filter_y = end;  /* the rows in [first, end) come below */
+            if (filter_y >= kh) {
+                break;
             }
         }
-        tk_put_bytes_group(col, half, (int32_t)bytes, offsets);
+        if (filter_y < y_lo || filter_y >= y_hi) {  /* above or below the image */
+            col[stride * filter_y] = 0;
+            col[stride * filter_y + half] = 0;
+        } else {  /* a row at the input's ends: the bytes one by one */
+            uint32_t bytes = pad;
+            for (r = lo; r < hi; ++r) {
+                bytes |= (uint32_t)(uint8_t)g->input[at + filter_y * row_step + r] << (8 * r);
+            }
+            tk_put_bytes_group(col + stride * filter_y, half, (int32_t)bytes, offsets);
+        }
     }
-    for (; filter_y < kh; ++filter_y, col += stride) {  /* rows below */
-        col[0] = 0;
-        col[half] = 0;
+    {  /* the rest, a word per row with no checks */
+        const int8_t *src = g->input + at + first * row_step;
+        tk_word *dst = col + stride * first;
+        for (filter_y = first; filter_y < end; ++filter_y, src += row_step, dst += stride) {
+            uint32_t word;
+            memcpy(&word, src, sizeof word);
+            tk_put_bytes_group(dst, half, (int32_t)(pad | (word & keep)), offsets);
+        }
     }
 }
 
