@@ -5,17 +5,17 @@
  * arranged for a 4-row output block: block b, input column j (padded, 0 .. w + 1) holds the 6 padded rows
  * 4b .. 4b + 5 as 3 words (x0, x1) (x2, x3) (x4, x5). An output column of a block then reads 3 such columns (9
  * words) for 36 MACs in 24 SMLAD / SMLAxy (tk_dw3x3_dsp_asm.h), the 6 weight pairs (k0, k1) (k1, k2) per filter
- * column staying in registers for the whole channel. A last block of 1-3 rows is computed whole into scratch
- * and its valid rows copied. Same results as the reference kernel in tk_conv.c, bit for bit. */
+ * column staying in registers for the whole channel. A last block of 1-3 rows is computed (4 rows, or 2 for 1-2) into
+ * scratch and its valid rows copied. Same results as the reference kernel in tk_conv.c, bit for bit. */
 #include "tinykd_kernels.h"
 #include "tk_fast.h"
 
 #include <stddef.h>
 #include <string.h>
 
-/* One channel's work for the inner loop (14 words: the assembly copies them to its stack). */
+/* One channel's work for the inner loop (16 words: the assembly copies them to its stack). */
 typedef struct {
-    int32_t bias;        /* doubled */
+    int32_t bias[2];     /* doubled, twice (two LDRD fill the 4 accumulators) */
     int32_t multiplier;  /* the fast rescale (tk_packed_filter.quant) */
     int32_t shift;
     int32_t nudge;
@@ -25,17 +25,17 @@ typedef struct {
     int32_t row_step;    /* bytes from an output row to the next */
     int32_t col_step;    /* bytes from an output column to the next */
     int32_t columns;     /* output columns (>= 1) */
-    int32_t blocks;      /* blocks of 4 output rows (>= 1) */
+    int32_t blocks;      /* blocks of output rows (>= 1) */
     int32_t out_skip;    /* bytes from the end of a block's columns to the next block's first output */
-    int32_t end;         /* the assembly's own (end of a block's columns, a weight pair) */
-    int32_t spare;
+    int32_t scratch[3];  /* the assembly's own (end of a block's columns, a weight pair) */
 } tk_dw3_job;
 
 #if defined(__ARM_FEATURE_DSP)
 #include "tk_dw3x3_dsp_asm.h"
 #else
-/* Portable tk_dw3_channel: the same integers. `weights`: (k0, k1, k1, k2) per filter column, 12 values. */
-static void dw3_channel(const int32_t *plane, const int16_t *weights, const tk_dw3_job *job, int clamp)
+/* Portable tk_dw3_channel (4 rows per block) and tk_dw3_channel2 (2 rows): the same integers. `weights`:
+ * (k0, k1, k1, k2) per filter column, 12 values. */
+static void dw3_channel(const int32_t *plane, const int16_t *weights, const tk_dw3_job *job, int clamp, int rows)
 {
     const int16_t *x = (const int16_t *)plane;  /* 6 values per input column */
     const int32_t quant[3] = {job->multiplier, job->shift, job->nudge};
@@ -44,8 +44,8 @@ static void dw3_channel(const int32_t *plane, const int16_t *weights, const tk_d
     int32_t block, column, i, j;
     for (block = 0; block < job->blocks; ++block, x += 12, out += job->out_skip) {
         for (column = 0; column < job->columns; ++column, x += 6, out += job->col_step) {
-            for (i = 0; i < 4; ++i) {
-                int32_t acc = job->bias;
+            for (i = 0; i < rows; ++i) {
+                int32_t acc = job->bias[0];
                 for (j = 0; j < 3; ++j) {
                     const int16_t *k = weights + 4 * j, *col = x + 6 * j;
                     acc += col[i] * k[0] + col[i + 1] * k[1] + col[i + 2] * k[3];
@@ -58,12 +58,22 @@ static void dw3_channel(const int32_t *plane, const int16_t *weights, const tk_d
 
 static void tk_dw3_channel(const int32_t *plane, const int16_t *weights, const tk_dw3_job *job)
 {
-    dw3_channel(plane, weights, job, 0);
+    dw3_channel(plane, weights, job, 0, 4);
 }
 
 static void tk_dw3_channel_clamped(const int32_t *plane, const int16_t *weights, const tk_dw3_job *job)
 {
-    dw3_channel(plane, weights, job, 1);
+    dw3_channel(plane, weights, job, 1, 4);
+}
+
+static void tk_dw3_channel2(const int32_t *plane, const int16_t *weights, const tk_dw3_job *job)
+{
+    dw3_channel(plane, weights, job, 0, 2);
+}
+
+static void tk_dw3_channel2_clamped(const int32_t *plane, const int16_t *weights, const tk_dw3_job *job)
+{
+    dw3_channel(plane, weights, job, 1, 2);
 }
 #endif
 
@@ -189,6 +199,8 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
         const int clamp = params->activation.min > -128 || params->activation.max < 127;
         void (*run)(const int32_t *, const int16_t *, const tk_dw3_job *) =
             clamp ? tk_dw3_channel_clamped : tk_dw3_channel;
+        void (*run_last)(const int32_t *, const int16_t *, const tk_dw3_job *) =  /* a last block of <= 2 rows */
+            last_rows > 2 ? run : (clamp ? tk_dw3_channel2_clamped : tk_dw3_channel2);
         int32_t *planes = (int32_t *)scratch;
         int8_t *last_block = (int8_t *)(planes + 4 * words);  /* 4 bytes per column */
         int32_t batch, g, lane, row, col;
@@ -196,7 +208,6 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
         job.low4 = tk_bytes4(params->activation.min);
         job.high4 = tk_bytes4(params->activation.max);
         job.columns = w;
-        job.spare = 0;
         memset(planes, 0, (size_t)(4 * words) * sizeof *planes);
         for (batch = 0; batch < input_dims->n; ++batch) {
             for (g = 0; g < channels / 4; ++g) {
@@ -206,7 +217,7 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
                     const int32_t *plane = planes + lane * words;
                     const int16_t *weights = filter->weights + 12 * channel;
                     int8_t *out = output + batch * image + channel;
-                    job.bias = filter->bias[channel];
+                    job.bias[0] = job.bias[1] = filter->bias[channel];
                     job.multiplier = filter->quant[3 * channel];
                     job.shift = filter->quant[3 * channel + 1];
                     job.nudge = filter->quant[3 * channel + 2];
@@ -224,7 +235,7 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
                         job.col_step = 4;
                         job.blocks = 1;
                         job.out_skip = 0;
-                        run(plane + full * (w + 2) * 3, weights, &job);
+                        run_last(plane + full * (w + 2) * 3, weights, &job);
                         out += full * 4 * row_step;
                         for (row = 0; row < last_rows; ++row, out += row_step) {
                             for (col = 0; col < w; ++col) {

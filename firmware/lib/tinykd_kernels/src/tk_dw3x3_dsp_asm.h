@@ -21,86 +21,105 @@
     "smlatb  r7, r2, " K01 ", r7\n\t"           \
     "smlad   r7, r3, " K12 ", r7\n\t"
 
-/* The channel loop (see tk_dw3_job, whose 14 words are copied to the stack: [sp, #4 * field]; word 12 keeps
- * the end of a block's columns, word 13 the last weight pair). CLAMP is either
- * empty (the activation is the whole int8 range: SSAT is the clamp) or packs the 4 bytes, clamps them at once
- * (SSUB8 + SEL) and spreads them back to r4-r7 for the byte stores. */
-#define TK_DW3_CHANNEL(CLAMP)                                                                         \
+/* The same for the 2 rows of a last block of 1 or 2 rows: accumulators r4, r5. */
+#define TK_DW3_COLUMN2(K01, K12)                \
+    "ldmia   r0!, {r1, r2, r3}\n\t"             \
+    "smlad   r4, r1, " K01 ", r4\n\t"           \
+    "smlabt  r4, r2, " K12 ", r4\n\t"           \
+    "smlatb  r5, r1, " K01 ", r5\n\t"           \
+    "smlad   r5, r2, " K12 ", r5\n\t"
+
+/* The channel loop (see tk_dw3_job, whose 16 words are copied to the stack: [sp, #4 * field]; the assembly keeps
+ * the end of a block's columns in word 13 and the last weight pair in word 14). COLUMN is TK_DW3_COLUMN (4 rows)
+ * or TK_DW3_COLUMN2; FINISH rescales the accumulators to bytes in r4.. (r1-r3, lr scratch), clamps them if the
+ * activation needs it and stores them at r1 (out), r1 + r2 (row step), ... */
+#define TK_DW3_CHANNEL(COLUMN, FINISH)                                                                \
     __asm__ volatile(                                                                                 \
         "push    {r4-r11, lr}\n\t"                                                                    \
-        "add     r2, r2, #28\n\t"                                                                     \
-        "ldmia   r2, {r3-r9}\n\t"            /* job words 7..13 */                                     \
-        "push    {r3-r9}\n\t"                                                                         \
-        "ldmdb   r2, {r3-r9}\n\t"            /* job words 0..6 */                                      \
-        "push    {r3-r9}\n\t"                                                                         \
+        "add     r2, r2, #32\n\t"                                                                     \
+        "ldmia   r2, {r3-r10}\n\t"           /* job words 8..15 */                                     \
+        "push    {r3-r10}\n\t"                                                                        \
+        "ldmdb   r2, {r3-r10}\n\t"           /* job words 0..7 */                                      \
+        "push    {r3-r10}\n\t"                                                                        \
         "ldm     r1, {r8-r12, lr}\n\t"       /* K01, K12 of filter columns 0, 1, 2 */                  \
-        "str     lr, [sp, #52]\n\t"                                                                   \
-        "1:\n\t"                             /* a block of 4 output rows */                            \
-        "ldr     r1, [sp, #36]\n\t"          /* columns */                                             \
+        "str     lr, [sp, #56]\n\t"                                                                   \
+        "1:\n\t"                             /* a block of output rows */                              \
+        "ldr     r1, [sp, #40]\n\t"          /* columns */                                             \
         "add     r1, r1, r1, lsl #1\n\t"                                                              \
         "add     r1, r0, r1, lsl #2\n\t"     /* end of the block's output columns: 12 bytes each */    \
-        "str     r1, [sp, #48]\n\t"                                                                   \
-        "2:\n\t"                             /* an output column: 4 outputs */                         \
-        "ldr     r4, [sp]\n\t"               /* bias */                                                \
-        "mov     r5, r4\n\t"                                                                          \
-        "mov     r6, r4\n\t"                                                                          \
-        "mov     r7, r4\n\t"                                                                          \
-        TK_DW3_COLUMN("r8", "r9")                                                                     \
-        TK_DW3_COLUMN("r10", "r11")                                                                   \
-        TK_DW3_COLUMN("r12", "lr")                                                                    \
+        "str     r1, [sp, #52]\n\t"                                                                   \
+        "2:\n\t"                             /* an output column */                                    \
+        "ldrd    r4, r5, [sp]\n\t"           /* bias, twice */                                         \
+        "ldrd    r6, r7, [sp]\n\t"                                                                    \
+        COLUMN("r8", "r9") COLUMN("r10", "r11") COLUMN("r12", "lr")                                   \
         "sub     r0, r0, #24\n\t"            /* the next output column starts one input column on */   \
-        "ldrd    r1, r2, [sp, #4]\n\t"       /* multiplier, right shift */                             \
-        "ldr     r3, [sp, #12]\n\t"          /* nudge */                                               \
-        TK_RESCALE_WITH("r4", "r1", "r2", "r3", "lr") TK_RESCALE_WITH("r5", "r1", "r2", "r3", "lr")   \
-        TK_RESCALE_WITH("r6", "r1", "r2", "r3", "lr") TK_RESCALE_WITH("r7", "r1", "r2", "r3", "lr")   \
-        "ldr     lr, [sp, #52]\n\t"          /* K12 of filter column 2 again (lr was scratch) */     \
-        CLAMP                                                                                         \
-        "ldrd    r1, r2, [sp, #24]\n\t"      /* out, row step */                                       \
-        "strb    r4, [r1]\n\t"                                                                        \
-        "strb    r5, [r1, r2]\n\t"                                                                    \
-        "add     r3, r1, r2, lsl #1\n\t"                                                              \
-        "strb    r6, [r3]\n\t"                                                                        \
-        "strb    r7, [r3, r2]\n\t"                                                                    \
-        "ldr     r3, [sp, #32]\n\t"          /* column step */                                         \
+        "ldrd    r1, r2, [sp, #8]\n\t"       /* multiplier, right shift */                             \
+        "ldr     r3, [sp, #16]\n\t"          /* nudge */                                               \
+        FINISH                                                                                        \
+        "ldr     r3, [sp, #36]\n\t"          /* column step */                                         \
         "add     r1, r1, r3\n\t"                                                                      \
-        "str     r1, [sp, #24]\n\t"                                                                   \
-        "ldr     r1, [sp, #48]\n\t"                                                                   \
+        "str     r1, [sp, #28]\n\t"                                                                   \
+        "ldr     r1, [sp, #52]\n\t"                                                                   \
         "cmp     r0, r1\n\t"                                                                          \
         "bne     2b\n\t"                                                                              \
         "add     r0, r0, #24\n\t"            /* past the block's 2 last (padding) input columns */     \
-        "ldr     r1, [sp, #24]\n\t"                                                                   \
-        "ldr     r3, [sp, #44]\n\t"          /* out skip: to the next block's first output */          \
+        "ldr     r1, [sp, #28]\n\t"                                                                   \
+        "ldr     r3, [sp, #48]\n\t"          /* out skip: to the next block's first output */          \
         "add     r1, r1, r3\n\t"                                                                      \
-        "str     r1, [sp, #24]\n\t"                                                                   \
-        "ldr     r1, [sp, #40]\n\t"          /* blocks left */                                         \
+        "str     r1, [sp, #28]\n\t"                                                                   \
+        "ldr     r1, [sp, #44]\n\t"          /* blocks left */                                         \
         "subs    r1, r1, #1\n\t"                                                                      \
-        "str     r1, [sp, #40]\n\t"                                                                   \
+        "str     r1, [sp, #44]\n\t"                                                                   \
         "bne     1b\n\t"                                                                              \
-        "add     sp, sp, #56\n\t"                                                                     \
+        "add     sp, sp, #64\n\t"                                                                     \
         "pop     {r4-r11, pc}\n\t")
+
+/* 4 rows: rescale r4-r7 (lr scratch, then the weight pair again), optionally clamp the 4 bytes at once, store. */
+#define TK_DW3_FINISH4(CLAMP)                                                                         \
+    TK_RESCALE_WITH("r4", "r1", "r2", "r3", "lr") TK_RESCALE_WITH("r5", "r1", "r2", "r3", "lr")       \
+    TK_RESCALE_WITH("r6", "r1", "r2", "r3", "lr") TK_RESCALE_WITH("r7", "r1", "r2", "r3", "lr")       \
+    "ldr     lr, [sp, #56]\n\t"                                                                       \
+    CLAMP                                                                                             \
+    "ldrd    r1, r2, [sp, #28]\n\t"          /* out, row step */                                       \
+    "strb    r4, [r1]\n\t"                                                                            \
+    "strb    r5, [r1, r2]\n\t"                                                                        \
+    "add     r3, r1, r2, lsl #1\n\t"                                                                  \
+    "strb    r6, [r3]\n\t"                                                                            \
+    "strb    r7, [r3, r2]\n\t"
 
 #define TK_DW3_CLAMP4                                                                                 \
     "bfi     r4, r5, #8, #8\n\t"                                                                      \
     "bfi     r4, r6, #16, #8\n\t"                                                                     \
     "bfi     r4, r7, #24, #8\n\t"                                                                     \
-    "ldrd    r1, r2, [sp, #16]\n\t"          /* low4, high4 */                                         \
+    "ldrd    r1, r2, [sp, #20]\n\t"          /* low4, high4 */                                         \
     TK_CLAMP4("r4", "r1", "r2", "r3")                                                                 \
     "lsr     r5, r4, #8\n\t"                                                                          \
     "lsr     r6, r4, #16\n\t"                                                                         \
     "lsr     r7, r4, #24\n\t"
 
-__attribute__((naked, noinline)) static void tk_dw3_channel(TK_UNUSED const int32_t *plane,
-                                                            TK_UNUSED const int16_t *weights,
-                                                            TK_UNUSED const tk_dw3_job *job)
-{
-    TK_DW3_CHANNEL("");
-}
+/* 2 rows: the same for r4, r5. */
+#define TK_DW3_FINISH2(CLAMP)                                                                         \
+    TK_RESCALE_WITH("r4", "r1", "r2", "r3", "lr") TK_RESCALE_WITH("r5", "r1", "r2", "r3", "lr")       \
+    "ldr     lr, [sp, #56]\n\t"                                                                       \
+    CLAMP                                                                                             \
+    "ldrd    r1, r2, [sp, #28]\n\t"          /* out, row step */                                       \
+    "strb    r4, [r1]\n\t"                                                                            \
+    "strb    r5, [r1, r2]\n\t"
 
-__attribute__((naked, noinline)) static void tk_dw3_channel_clamped(TK_UNUSED const int32_t *plane,
-                                                                    TK_UNUSED const int16_t *weights,
-                                                                    TK_UNUSED const tk_dw3_job *job)
-{
-    TK_DW3_CHANNEL(TK_DW3_CLAMP4);
-}
+#define TK_DW3_CLAMP2                                                                                 \
+    "bfi     r4, r5, #8, #8\n\t"                                                                      \
+    "ldrd    r1, r2, [sp, #20]\n\t"          /* low4, high4 */                                         \
+    TK_CLAMP4("r4", "r1", "r2", "r3")                                                                 \
+    "lsr     r5, r4, #8\n\t"
+
+#define TK_DW3_FUNCTION(name)                                                                         \
+    __attribute__((naked, noinline)) static void name(TK_UNUSED const int32_t *plane,                 \
+                                                      TK_UNUSED const int16_t *weights,               \
+                                                      TK_UNUSED const tk_dw3_job *job)
+
+TK_DW3_FUNCTION(tk_dw3_channel) { TK_DW3_CHANNEL(TK_DW3_COLUMN, TK_DW3_FINISH4("")); }
+TK_DW3_FUNCTION(tk_dw3_channel_clamped) { TK_DW3_CHANNEL(TK_DW3_COLUMN, TK_DW3_FINISH4(TK_DW3_CLAMP4)); }
+TK_DW3_FUNCTION(tk_dw3_channel2) { TK_DW3_CHANNEL(TK_DW3_COLUMN2, TK_DW3_FINISH2("")); }
+TK_DW3_FUNCTION(tk_dw3_channel2_clamped) { TK_DW3_CHANNEL(TK_DW3_COLUMN2, TK_DW3_FINISH2(TK_DW3_CLAMP2)); }
 
 #endif /* TK_DW3X3_DSP_ASM_H */
