@@ -30,6 +30,15 @@ typedef struct {
     int32_t scratch[3];  /* the assembly's own (end of a block's columns, a weight pair) */
 } tk_dw3_job;
 
+/* tk_dw3_fill_blocks' constants: per block of 4 input rows of one column, rows 4b + 1 .. 4b + 4 all inside. */
+typedef struct {
+    int32_t row_step;     /* input bytes from one row to the next */
+    int32_t plane_bytes;  /* from one channel's plane to the next */
+    int32_t block_bytes;  /* from one block to the next in a plane */
+    int32_t offsets;      /* the input offset in both halfwords */
+    const int8_t *end;    /* the input row after the last block's */
+} tk_dw3_fill;
+
 #if defined(__ARM_FEATURE_DSP)
 #include "tk_dw3x3_dsp_asm.h"
 #else
@@ -74,6 +83,25 @@ static void tk_dw3_channel2(const int32_t *plane, const int16_t *weights, const 
 static void tk_dw3_channel2_clamped(const int32_t *plane, const int16_t *weights, const tk_dw3_job *job)
 {
     dw3_channel(plane, weights, job, 1, 2);
+}
+
+/* Portable tk_dw3_fill_blocks: `at` is a block's word 1 in plane 0, `src` the input at its row 4b + 1. */
+static void tk_dw3_fill_blocks(int32_t *at, const int8_t *src, const tk_dw3_fill *fill)
+{
+    const int32_t words = fill->plane_bytes / 4, block_words = fill->block_bytes / 4, offset = (int16_t)fill->offsets;
+    int32_t c;
+    for (; src != fill->end; src += 4 * fill->row_step, at += block_words) {
+        for (c = 0; c < 4; ++c) {
+            const int8_t *x = src + c;
+            const int32_t r1 = x[0] + offset, r2 = x[fill->row_step] + offset;
+            const int32_t r3 = x[2 * fill->row_step] + offset, r4 = x[3 * fill->row_step] + offset;
+            const int32_t upper = (int32_t)(((uint32_t)r1 & 0xFFFFu) | ((uint32_t)r2 << 16));
+            const int32_t lower = (int32_t)(((uint32_t)r3 & 0xFFFFu) | ((uint32_t)r4 << 16));
+            at[c * words] = upper;
+            at[c * words + 1] = lower;
+            at[c * words + block_words - 1] = lower;
+        }
+    }
 }
 #endif
 
@@ -141,27 +169,35 @@ static inline const int8_t *row_at(const int8_t *column, int32_t row, int32_t ro
 }
 
 /* One input column of the 4 planes (`at`: block 0's 3 words in plane 0; planes `words` apart): block b holds
- * padded rows 4b .. 4b + 5, i.e. input rows 4b - 1 .. 4b + 4 in pairs; its last pair is the next block's first. */
+ * padded rows 4b .. 4b + 5, i.e. input rows 4b - 1 .. 4b + 4 in pairs; its last pair is the next block's first.
+ * The blocks whose rows are all inside go to tk_dw3_fill_blocks; pairs wholly in the padding are never written
+ * (0 since the first fill). */
 static void fill_column(int32_t *at, int32_t words, int32_t block_words, const int8_t *column, const tk_dims *in,
                         int32_t offset)
 {
     const int32_t rows = in->h, blocks = blocks_of(rows), row_step = in->w * in->c;
-    row_pair first = pair_of(NULL, column, offset), next;
+    const int32_t inside = rows >= 5 ? (rows - 1) / 4 : 0;  /* blocks b with rows 4b + 1 .. 4b + 4 inside */
+    row_pair pair = pair_of(NULL, column, offset);
     int32_t block, row;
-    for (block = 0, row = 1; block < blocks && row + 3 < rows; ++block, row += 4, at += block_words) {
-        const int8_t *src = column + row * row_step;  /* rows row .. row + 3 inside: no checks */
-        put_pair(at, words, &first);
-        next = pair_of(src, src + row_step, offset);
-        put_pair(at + 1, words, &next);
-        first = pair_of(src + 2 * row_step, src + 3 * row_step, offset);
-        put_pair(at + 2, words, &first);
+    put_pair(at, words, &pair);
+    if (inside > 0) {
+        tk_dw3_fill fill;
+        fill.row_step = row_step;
+        fill.plane_bytes = 4 * words;
+        fill.block_bytes = 4 * block_words;
+        fill.offsets = tk_offset_pair(offset);
+        fill.end = column + (1 + 4 * inside) * row_step;
+        tk_dw3_fill_blocks(at + 1, column + row_step, &fill);
     }
-    for (; block < blocks; ++block, row += 4, at += block_words) {
-        put_pair(at, words, &first);
-        next = pair_of(row_at(column, row, rows, row_step), row_at(column, row + 1, rows, row_step), offset);
-        put_pair(at + 1, words, &next);
-        first = pair_of(row_at(column, row + 2, rows, row_step), row_at(column, row + 3, rows, row_step), offset);
-        put_pair(at + 2, words, &first);
+    for (block = inside, row = 1 + 4 * inside, at += inside * block_words; block < blocks && row < rows;
+         ++block, row += 4, at += block_words) {
+        pair = pair_of(row_at(column, row, rows, row_step), row_at(column, row + 1, rows, row_step), offset);
+        put_pair(at + 1, words, &pair);
+        pair = pair_of(row_at(column, row + 2, rows, row_step), row_at(column, row + 3, rows, row_step), offset);
+        put_pair(at + 2, words, &pair);
+        if (block + 1 < blocks) {
+            put_pair(at + block_words, words, &pair);
+        }
     }
 }
 

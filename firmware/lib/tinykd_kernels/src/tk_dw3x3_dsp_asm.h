@@ -112,6 +112,54 @@
     TK_CLAMP4("r4", "r1", "r2", "r3")                                                                 \
     "lsr     r5, r4, #8\n\t"
 
+/* Two input rows (r6 top, r7 bottom; 4 channels each) -> the words (x_top, x_bottom) + offset of channels 0, 1,
+ * 2, 3 in r10, r11, r7, r9 (r5: the offset pair). */
+#define TK_DW3_ROW_PAIR                                                                               \
+    "sxtab16 r8, r5, r6, ror #8\n\t"         /* top: channels 1, 3 */                                  \
+    "sxtab16 r6, r5, r6\n\t"                 /* top: channels 0, 2 */                                  \
+    "sxtab16 r9, r5, r7, ror #8\n\t"                                                                  \
+    "sxtab16 r7, r5, r7\n\t"                                                                          \
+    "pkhbt   r10, r6, r7, lsl #16\n\t"                                                                \
+    "pkhtb   r7, r7, r6, asr #16\n\t"                                                                 \
+    "pkhbt   r11, r8, r9, lsl #16\n\t"                                                                \
+    "pkhtb   r9, r9, r8, asr #16\n\t"
+
+/* Row pair's 4 words to the 4 planes at r0 + DISP (r3: plane stride in bytes; lr scratch). */
+#define TK_DW3_PUT(DISP)                                                                              \
+    "str     r10, [r0, #" DISP "]\n\t"                                                                 \
+    "add     lr, r0, r3\n\t"                                                                          \
+    "str     r11, [lr, #" DISP "]\n\t"                                                                 \
+    "add     lr, lr, r3\n\t"                                                                          \
+    "str     r7, [lr, #" DISP "]\n\t"                                                                  \
+    "add     lr, lr, r3\n\t"                                                                          \
+    "str     r9, [lr, #" DISP "]\n\t"
+
+/* tk_dw3_fill_blocks (see tk_dw3_fill in tk_depthwise_3x3.c): per block, rows (1, 2) to word 1, rows (3, 4) to
+ * word 2 and to the next block's word 0; 44 instructions per block of 4 rows x 4 channels. */
+__attribute__((naked, noinline)) static void tk_dw3_fill_blocks(TK_UNUSED int32_t *at, TK_UNUSED const int8_t *src,
+                                                                TK_UNUSED const tk_dw3_fill *fill)
+{
+    __asm__ volatile(
+        "push    {r4-r11, lr}\n\t"
+        "ldm     r2, {r2, r3, r4, r5, r12}\n\t"   /* row step, plane bytes, block bytes, offsets, end */
+        "1:\n\t"
+        "ldr     r6, [r1]\n\t"
+        "ldr     r7, [r1, r2]\n\t"
+        TK_DW3_ROW_PAIR
+        TK_DW3_PUT("0")
+        "add     r1, r1, r2, lsl #1\n\t"
+        "ldr     r6, [r1]\n\t"
+        "ldr     r7, [r1, r2]\n\t"
+        TK_DW3_ROW_PAIR
+        TK_DW3_PUT("4")
+        "add     r0, r0, r4\n\t"                 /* the next block's word 1 */
+        TK_DW3_PUT("-4")
+        "add     r1, r1, r2, lsl #1\n\t"
+        "cmp     r1, r12\n\t"
+        "bne     1b\n\t"
+        "pop     {r4-r11, pc}\n\t");
+}
+
 #define TK_DW3_FUNCTION(name)                                                                         \
     __attribute__((naked, noinline)) static void name(TK_UNUSED const int32_t *plane,                 \
                                                       TK_UNUSED const int16_t *weights,               \
