@@ -106,7 +106,7 @@ class Lowering:
         return self._decl(call, "tk_channel_quant", "quant", f"{{{m}, {s}, {int(len(multipliers) > 1)}}}")
 
     def _packed(self, call: Call, op: Op, matrix: np.ndarray, b: Tensor | None, mults, shifts, out: Tensor,
-                depthwise: bool, kernel_h: int = 1, dw3x3: bool = False) -> str | None:
+                depthwise: bool, kernel_h: int = 1, dw3x3: bool = False, conv: bool = False) -> str | None:
         """A tk_packed_filter for (out_c, taps) weights, or None when the fast rescale is not exact for them.
         Convolution weights have their filter rows (kernel_h of them) padded to 4 taps each."""
         channels = matrix.shape[0]
@@ -124,7 +124,8 @@ class Lowering:
         else:
             weights = pack.pack_matrix(pack.pad_rows(matrix, kernel_h))
         names = (self._const(f"op{i}_packed_weights", weights, "int16_t"),
-                 self._const(f"op{i}_packed_bias", pack.pack_bias(bias, channels, 2), "int32_t"),
+                 self._const(f"op{i}_packed_bias", pack.pack_conv_bias(bias, channels) if conv
+                             else pack.pack_bias(bias, channels, 2), "int32_t"),
                  self._const(f"op{i}_packed_quant", q, "int32_t"))
         return self._decl(call, "tk_packed_filter", "filter", "{" + ", ".join(names) + "}")
 
@@ -156,7 +157,8 @@ class Lowering:
             taps = f4[1] * f4[2]
             matrix = w.data.reshape(taps, -1).T if depthwise else w.data.reshape(f4[0], -1)  # (out_c, taps)
             dw3x3 = depthwise and runs_dw3x3(x, w, out, o)
-            filt = self._packed(call, op, matrix, b, mults, shifts, out, depthwise, f4[1], dw3x3)
+            filt = self._packed(call, op, matrix, b, mults, shifts, out, depthwise, f4[1], dw3x3,
+                                conv=not depthwise)
             if filt is not None:
                 dims = (self._dims(call, "input_dims", x.shape), self.pointer(x),
                         self._dims(call, "filter_dims", w.shape), self._dims(call, "output_dims", out.shape),

@@ -94,6 +94,12 @@ def pack_bias(bias, channels: int, multiple: int) -> np.ndarray:
     return out.astype(np.int32)
 
 
+def pack_conv_bias(bias, channels: int) -> np.ndarray:
+    """pack_bias for CONV_2D: each channel pair's (b0, b1) twice, the accumulators of two pixels (one LDM)."""
+    pairs = pack_bias(bias, channels, 2).reshape(-1, 2)
+    return np.concatenate([pairs, pairs], axis=1).reshape(-1)
+
+
 def pad_rows(weights: np.ndarray, kernel_h: int) -> np.ndarray:
     """(C, kh * kw * in_c) conv weights -> each filter row's kw * in_c taps padded with zeros to a multiple of 4
     (tk_conv_fast.c's packed_depth: every filter row starts a group of 4 taps, so rows convert straight from

@@ -284,8 +284,8 @@ tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter
                 const int last = out_c + 1 == channels;               /* odd count: the pair's 2nd is padding */
                 if (two) {
                     int32_t acc[4];  /* (p0, c0) (p0, c1) (p1, c0) (p1, c1); |acc| < 2^31 checked by pack.py */
-                    acc[0] = acc[2] = filter->bias[out_c];
-                    acc[1] = acc[3] = filter->bias[out_c + 1];
+                    acc[0] = acc[2] = filter->bias[2 * out_c];  /* (b0, b1, b0, b1) per pair */
+                    acc[1] = acc[3] = filter->bias[2 * out_c + 1];
                     tk_mac_2x2(columns, w, groups, acc);
                     out0[out_c] = tk_fast_rescale(acc[0], q, low, high);
                     out1[out_c] = tk_fast_rescale(acc[2], q, low, high);
@@ -295,8 +295,8 @@ tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter
                     }
                 } else {
                     int32_t acc[2];
-                    acc[0] = filter->bias[out_c];
-                    acc[1] = filter->bias[out_c + 1];
+                    acc[0] = filter->bias[2 * out_c];
+                    acc[1] = filter->bias[2 * out_c + 1];
                     tk_mac_1x2(columns, 4, w, groups, acc);
                     out0[out_c] = tk_fast_rescale(acc[0], q, low, high);
                     if (!last) {

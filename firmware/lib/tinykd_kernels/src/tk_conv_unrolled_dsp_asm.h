@@ -24,12 +24,14 @@
 
 /* tk_conv_pairs_2x2 (tk_pair_job; columns of stride 4) with groups <= TK_UNROLLED_GROUPS. Stack: [sp] columns,
  * [sp, #4] the entry address (Thumb bit set), [sp, #8 ..] a copy of the job (bias #8, quant #12, out0 #16, out1
- * #20, pairs #28, low4 #32, high4 #36). CLAMP works on r10 = the 4 bytes (p0, c0) (p0, c1) (p1, c0) (p1, c1), or
+ * #20, low4 #32, high4 #36; #28: the end of quant instead of the pair count). CLAMP works on r10 = the 4 bytes (p0, c0) (p0, c1) (p1, c0) (p1, c1), or
  * is empty when the activation is all of int8. */
 #define TK_CONV_PAIRS_2X2_UNROLLED(CLAMP)                                                     \
     __asm__ volatile(                                                                         \
         "push    {r4-r11, lr}\n\t"                                                            \
         "ldm     r3, {r4-r11}\n\t"                                                            \
+        "add     r9, r9, r9, lsl #1\n\t"                                                      \
+        "add     r9, r5, r9, lsl #3\n\t"      /* pairs -> the end of quant (24 bytes a pair) */  \
         "push    {r4-r11}\n\t"                 /* the job */                                   \
         "adr     r12, 9f\n\t"                                                                 \
         "add     r2, r2, r2, lsl #2\n\t"      /* 5 * groups */                                 \
@@ -38,10 +40,8 @@
         "push    {r0, r12}\n\t"                                                               \
         "4:\n\t"                                                                              \
         "ldr     r7, [sp, #8]\n\t"                                                            \
-        "ldrd    r10, r11, [r7], #8\n\t"      /* bias */                                       \
+        "ldmia   r7!, {r10, r11, r12, lr}\n\t" /* bias (b0, b1, b0, b1) */                      \
         "str     r7, [sp, #8]\n\t"                                                            \
-        "mov     r12, r10\n\t"                                                                \
-        "mov     lr, r11\n\t"                                                                 \
         "ldr     r0, [sp]\n\t"                                                                \
         "ldr     pc, [sp, #4]\n\t"                                                            \
         "8:\n\t"                                                                              \
@@ -62,9 +62,8 @@
         "strh    r10, [r2], #2\n\t"                                                           \
         "strh    r12, [r3], #2\n\t"                                                           \
         "strd    r2, r3, [sp, #16]\n\t"                                                       \
-        "ldr     r2, [sp, #28]\n\t"           /* pairs */                                     \
-        "subs    r2, r2, #1\n\t"                                                              \
-        "str     r2, [sp, #28]\n\t"                                                           \
+        "ldr     r2, [sp, #28]\n\t"           /* the end of quant */                          \
+        "cmp     r7, r2\n\t"                                                                  \
         "bne     4b\n\t"                                                                      \
         "add     sp, sp, #40\n\t"                                                             \
         "pop     {r4-r11, pc}\n\t")

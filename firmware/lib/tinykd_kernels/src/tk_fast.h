@@ -24,7 +24,7 @@
 /* The channel loop of 2 or 3 output pixels (tk_conv_pairs_2x2, tk_conv_pairs_3x2): for each output channel pair,
  * bias + the block of MACs, the rescale, the activation clamp and the output bytes; advances the pointers. */
 typedef struct {
-    const int32_t *bias;   /* next channel pair's two biases */
+    const int32_t *bias;   /* next channel pair's biases (b0, b1, b0, b1) */
     const int32_t *quant;  /* next channel pair's (multiplier, right shift, nudge) x 2 */
     int8_t *out0;          /* next channel pair's outputs, pixel 0 */
     int8_t *out1;          /* pixel 1 */
@@ -162,7 +162,7 @@ static inline void tk_conv_pairs(const void *columns, const int16_t *weights, in
             out[i][0] = tk_fast_rescale(acc[2 * i], job->quant, low, high);
             out[i][1] = tk_fast_rescale(acc[2 * i + 1], job->quant + 3, low, high);
         }
-        job->bias += 2;
+        job->bias += 4;
         job->quant += 6;
         job->out0 += 2;
         job->out1 += 2;

@@ -88,11 +88,9 @@ __attribute__((naked, noinline, unused)) static void tk_conv_pairs_2x2(TK_UNUSED
         "add     r2, r0, r2, lsl #4\n\t"    /* end of the columns */
         "push    {r0, r2, r12, lr}\n\t"     /* [sp] columns, [sp, #4] end, [sp, #8] odd (lr: padding) */
         "4:\n\t"
-        "ldr     r12, [r3]\n\t"              /* bias: acc (p0, c0) (p0, c1) (p1, c0) (p1, c1) */
-        "ldrd    r4, r5, [r12], #8\n\t"
+        "ldr     r12, [r3]\n\t"              /* bias (b0, b1, b0, b1): acc (p0, c0) (p0, c1) (p1, c0) (p1, c1) */
+        "ldmia   r12!, {r4-r7}\n\t"
         "str     r12, [r3]\n\t"
-        "mov     r6, r4\n\t"
-        "mov     r7, r5\n\t"
         "ldrd    r0, r2, [sp]\n\t"
         "ldr     r12, [sp, #8]\n\t"
         "cmp     r12, #0\n\t"                 /* Z: an even number of groups */
@@ -168,11 +166,9 @@ __attribute__((naked, noinline, unused)) static void tk_conv_pairs_2x2(TK_UNUSED
         "push    {r0, r2, r3, r12}\n\t"                                          \
         "4:\n\t"                                                                 \
         "ldr     r12, [sp, #8]\n\t"                                              \
-        "ldr     r11, [r12]\n\t"             /* bias */                           \
-        "ldrd    r3, r4, [r11], #8\n\t"                                          \
+        "ldr     r11, [r12]\n\t"             /* bias (b0, b1, b0, b1) */          \
+        "ldmia   r11!, {r3-r6}\n\t"                                              \
         "str     r11, [r12]\n\t"                                                 \
-        "mov     r5, r3\n\t"                                                     \
-        "mov     r6, r4\n\t"                                                     \
         "mov     r7, r3\n\t"                                                     \
         "mov     lr, r4\n\t"                                                     \
         "ldrd    r0, r2, [sp]\n\t"                                               \
