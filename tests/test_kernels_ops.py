@@ -38,6 +38,7 @@ CASES = {
     # (a RELU output concatenated with negative values shares their zero point: the activation really clamps)
     "dw3x3_clamped": ((6, 5, 4), lambda x: L.Concatenate()([
         L.DepthwiseConv2D(3, padding="same", activation="relu")(x), L.Conv2D(4, 1)(x)]), "DEPTHWISE_CONV_2D"),
+    "dw3x3_one_row_tail": ((5, 4, 4), lambda x: L.DepthwiseConv2D(3, padding="same")(x), "DEPTHWISE_CONV_2D"),
     "dw3x3_two_rows": ((2, 6, 4), lambda x: L.DepthwiseConv2D(3, padding="same", activation="relu")(x),
                        "DEPTHWISE_CONV_2D"),
     "dw_mult2_s2_valid": ((9, 9, 3), lambda x: L.DepthwiseConv2D(3, strides=2, depth_multiplier=2)(x),

@@ -30,7 +30,9 @@ def kernel_mix(x):
                          L.Conv2D(4, 3, padding="same", activation="relu")(wide)])
     d = L.Add()([L.Conv2D(6, 1)(m), L.Conv2D(6, 3, padding="same")(wide)])
     e = L.Conv2D(5, (5, 2), strides=(2, 1), padding="same")(d)
-    pooled = L.AveragePooling2D(3, strides=2)(L.Conv2D(8, 1)(a))  # 8 channels: a partial chunk of 16
+    # a 1x1 conv over 12 channels (an odd count of groups: the 2-pixel fill's single group first), an average pool
+    # over 8 channels (a partial chunk of 16)
+    pooled = L.AveragePooling2D(3, strides=2)(L.Conv2D(8, 1)(L.Conv2D(12, 1)(a)))
     return L.Dense(10)(L.Concatenate()([L.Flatten()(L.Conv2D(4, 3, strides=2)(e)), L.Flatten()(pooled)]))
 
 

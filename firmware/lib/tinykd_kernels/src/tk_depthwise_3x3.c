@@ -5,8 +5,9 @@
  * arranged for a 4-row output block: block b, input column j (padded, 0 .. w + 1) holds the 6 padded rows
  * 4b .. 4b + 5 as 3 words (x0, x1) (x2, x3) (x4, x5). An output column of a block then reads 3 such columns (9
  * words) for 36 MACs in 24 SMLAD / SMLAxy (tk_dw3x3_dsp_asm.h), the 6 weight pairs (k0, k1) (k1, k2) per filter
- * column staying in registers for the whole channel. A last block of 1-3 rows is computed (4 rows, or 2 for 1-2) into
- * scratch and its valid rows copied. Same results as the reference kernel in tk_conv.c, bit for bit. */
+ * column staying in registers for the whole channel. A last block of 1-2 rows runs a 2-row loop straight into
+ * the output (one row: row step 0, the real row stored last); one of 3 rows is computed whole into scratch and
+ * its 3 rows copied. Same results as the reference kernel in tk_conv.c, bit for bit. */
 #include "tinykd_kernels.h"
 #include "tk_fast.h"
 
@@ -53,7 +54,7 @@ static void dw3_channel(const int32_t *plane, const int16_t *weights, const tk_d
     int32_t block, column, i, j;
     for (block = 0; block < job->blocks; ++block, x += 12, out += job->out_skip) {
         for (column = 0; column < job->columns; ++column, x += 6, out += job->col_step) {
-            for (i = 0; i < rows; ++i) {
+            for (i = rows - 1; i >= 0; --i) {  /* the last row first, as the assembly (row step 0: row 0 wins) */
                 int32_t acc = job->bias[0];
                 for (j = 0; j < 3; ++j) {
                     const int16_t *k = weights + 4 * j, *col = x + 6 * j;
@@ -236,7 +237,7 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
         void (*run)(const int32_t *, const int16_t *, const tk_dw3_job *) =
             clamp ? tk_dw3_channel_clamped : tk_dw3_channel;
         void (*run_last)(const int32_t *, const int16_t *, const tk_dw3_job *) =  /* a last block of <= 2 rows */
-            last_rows > 2 ? run : (clamp ? tk_dw3_channel2_clamped : tk_dw3_channel2);
+            clamp ? tk_dw3_channel2_clamped : tk_dw3_channel2;
         int32_t *planes = (int32_t *)scratch;
         int8_t *last_block = (int8_t *)(planes + 4 * words);  /* 4 bytes per column */
         int32_t batch, g, lane, row, col;
@@ -265,13 +266,20 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
                         job.out_skip = 4 * row_step - w * channels;
                         run(plane, weights, &job);
                     }
-                    if (last_rows > 0) {  /* 4 rows into last_block (column-major), then the valid ones */
+                    if (last_rows > 0 && last_rows <= 2) {  /* 2 rows straight to the output (1: row step 0) */
+                        job.out = out + full * 4 * row_step;
+                        job.row_step = last_rows == 2 ? row_step : 0;
+                        job.col_step = channels;
+                        job.blocks = 1;
+                        job.out_skip = 0;
+                        run_last(plane + full * (w + 2) * 3, weights, &job);
+                    } else if (last_rows > 0) {  /* 4 rows into last_block (column-major), then the valid ones */
                         job.out = last_block;
                         job.row_step = 1;
                         job.col_step = 4;
                         job.blocks = 1;
                         job.out_skip = 0;
-                        run_last(plane + full * (w + 2) * 3, weights, &job);
+                        run(plane + full * (w + 2) * 3, weights, &job);
                         out += full * 4 * row_step;
                         for (row = 0; row < last_rows; ++row, out += row_step) {
                             for (col = 0; col < w; ++col) {

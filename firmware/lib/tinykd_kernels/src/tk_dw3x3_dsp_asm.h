@@ -102,9 +102,9 @@
     TK_RESCALE_WITH("r4", "r1", "r2", "r3", "lr") TK_RESCALE_WITH("r5", "r1", "r2", "r3", "lr")       \
     "ldr     lr, [sp, #56]\n\t"                                                                       \
     CLAMP                                                                                             \
-    "ldrd    r1, r2, [sp, #28]\n\t"          /* out, row step */                                       \
-    "strb    r4, [r1]\n\t"                                                                            \
-    "strb    r5, [r1, r2]\n\t"
+    "ldrd    r1, r2, [sp, #28]\n\t"          /* out, row step (0 for a single row: row 0 lands last) */ \
+    "strb    r5, [r1, r2]\n\t"                                                                        \
+    "strb    r4, [r1]\n\t"
 
 #define TK_DW3_CLAMP2                                                                                 \
     "bfi     r4, r5, #8, #8\n\t"                                                                      \

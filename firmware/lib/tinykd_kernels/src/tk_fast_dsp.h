@@ -129,23 +129,6 @@ static inline void tk_fill_groups(void *columns, int32_t stride, int32_t slot, i
     }
 }
 
-/* Columns of stride 4 (two pixels) <- groups [0, groups) of two pixels' inputs, + offset: per group 2 LDR,
- * 4 SXTAB16 and the group's 4 words (p0 a, p1 a, p0 b, p1 b) stored together. */
-static inline void tk_fill_two(void *columns, const int8_t *src0, const int8_t *src1, int32_t groups,
-                               int32_t offset)
-{
-    tk_word *col = (tk_word *)columns;
-    const int32_t offsets = tk_offset_pair(offset);
-    int32_t k;
-    for (k = 0; k < groups; ++k, col += 4) {
-        const int32_t x0 = tk_read_s8x4(src0 + 4 * k), x1 = tk_read_s8x4(src1 + 4 * k);
-        col[0] = __sxtab16(offsets, x0);
-        col[1] = __sxtab16(offsets, x1);
-        col[2] = tk_sxtab16_ror8(offsets, x0);
-        col[3] = tk_sxtab16_ror8(offsets, x1);
-    }
-}
-
 /* A group's words a (at col[0]) and b (col[half]) <- the 4 int8 values in `bytes` + the offset pair. */
 static inline void tk_put_bytes_group(tk_word *col, int32_t half, int32_t bytes, int32_t offsets)
 {
