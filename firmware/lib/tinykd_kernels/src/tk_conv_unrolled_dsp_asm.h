@@ -79,6 +79,16 @@ TK_PAIRS_FUNCTION(tk_conv_pairs_2x2u_full) { TK_CONV_PAIRS_2X2_UNROLLED(""); }
 
 /* The loop's columns for two pixels (stride 4) <- groups [0, end) of their inputs src0 and src1 (any alignment),
  * + the offset pair: per group 2 LDR, 4 SXTAB16 and one STM of (p0 a, p1 a, p0 b, p1 b); two groups per pass. */
+/* One group of tk_fill_two_words. */
+#define TK_FILL_TWO_GROUP               \
+    "ldr     r8, [r1], #4\n\t"          \
+    "ldr     r9, [r2], #4\n\t"          \
+    "sxtab16 r4, r12, r8\n\t"           \
+    "sxtab16 r5, r12, r9\n\t"           \
+    "sxtab16 r6, r12, r8, ror #8\n\t"   \
+    "sxtab16 r7, r12, r9, ror #8\n\t"   \
+    "stmia   r0!, {r4-r7}\n\t"
+
 __attribute__((naked, noinline)) static void tk_fill_two_words(TK_UNUSED void *columns, TK_UNUSED const int8_t *src0,
                                                                TK_UNUSED const int8_t *src1,
                                                                TK_UNUSED const int32_t *end_and_offsets)
@@ -89,31 +99,12 @@ __attribute__((naked, noinline)) static void tk_fill_two_words(TK_UNUSED void *c
         "sub     lr, r3, r1\n\t"
         "tst     lr, #4\n\t"                      /* an odd group count: one group first */
         "beq     2f\n\t"
-        "ldr     r8, [r1], #4\n\t"
-        "ldr     r9, [r2], #4\n\t"
-        "sxtab16 r4, r12, r8\n\t"
-        "sxtab16 r5, r12, r9\n\t"
-        "sxtab16 r6, r12, r8, ror #8\n\t"
-        "sxtab16 r7, r12, r9, ror #8\n\t"
-        "stmia   r0!, {r4-r7}\n\t"
+        TK_FILL_TWO_GROUP
         "2:\n\t"
         "cmp     r1, r3\n\t"
         "beq     3f\n\t"
         "1:\n\t"
-        "ldr     r8, [r1], #4\n\t"
-        "ldr     r9, [r2], #4\n\t"
-        "sxtab16 r4, r12, r8\n\t"
-        "sxtab16 r5, r12, r9\n\t"
-        "sxtab16 r6, r12, r8, ror #8\n\t"
-        "sxtab16 r7, r12, r9, ror #8\n\t"
-        "stmia   r0!, {r4-r7}\n\t"
-        "ldr     r8, [r1], #4\n\t"
-        "ldr     r9, [r2], #4\n\t"
-        "sxtab16 r4, r12, r8\n\t"
-        "sxtab16 r5, r12, r9\n\t"
-        "sxtab16 r6, r12, r8, ror #8\n\t"
-        "sxtab16 r7, r12, r9, ror #8\n\t"
-        "stmia   r0!, {r4-r7}\n\t"
+        TK_FILL_TWO_GROUP TK_FILL_TWO_GROUP
         "cmp     r1, r3\n\t"
         "bne     1b\n\t"
         "3:\n\t"
