@@ -44,13 +44,20 @@ def test_whole_model_bit_exact_and_smaller_arena(name):
     assert 0 < compiled.arena_bytes <= tflm, f"{name}: AOT arena {compiled.arena_bytes} > TFLM arena {tflm}"
 
 
-def test_planar_depthwise_never_overlaps_its_input():
-    """tk_depthwise_conv2d_3x3_fast_s8 writes 4 channels of every row at a time: its output must not overlap its
-    input (DS-CNN's four depthwise layers all run it; its convolutions still may overlap)."""
-    graph = build_graph(read_model(mlperf("ds_cnn")))
+def test_planar_depthwise_writes_over_its_input_exactly_or_not_at_all():
+    """tk_depthwise_conv2d_3x3_fast_s8 writes 4 channels of every row at a time: its output may not start below its
+    input (the convolutions' overlap), but may take the input's place exactly (a channel group is in the planes
+    before its outputs land): DS-CNN's four depthwise layers all run in place, and stay bit-exact."""
+    model = mlperf("ds_cnn")
+    graph = build_graph(read_model(model))
     depthwise = [op for op in graph.ops if op.name == "DEPTHWISE_CONV_2D"]
     assert len(depthwise) == 4 and all(planner.overlap_shift(graph, op) is None for op in depthwise)
     assert all(planner.overlap_shift(graph, op) is not None for op in graph.ops if op.name == "CONV_2D")
+    compiled = compile_model(model)
+    offsets = compiled.plan.offsets
+    assert all(offsets[op.outputs[0]] == offsets[op.inputs[0]] for op in depthwise)
+    differ, total, _ = mismatches(model, 5, seed=2)
+    assert total > 0 and differ == 0
 
 
 @pytest.mark.parametrize("name", ["resnet8"])

@@ -69,7 +69,7 @@ def compile_model(source: str | Path | bytes) -> CompiledModel:
         # inconsistent options or shapes in a flatbuffer that parsed: still the user's file, not our bug
         raise PipelineError(f"{name} is malformed: its operators are inconsistent ({type(e).__name__}: {e}).",
                             "Re-export the model.") from None
-    plan = plan_memory(graph, lowering.scratch_bytes)
+    plan = plan_memory(graph, lowering.scratch_bytes, lowering.in_place)
     for call in calls:  # the arena places, now that the plan has them
         call.args = [resolve(arg, graph, plan) for arg in call.args]
         call.locals = [(ctype, local, resolve(init, graph, plan)) for ctype, local, init in call.locals]

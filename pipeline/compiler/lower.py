@@ -53,6 +53,7 @@ class Lowering:
     def __init__(self, graph: Graph):
         self.graph = graph
         self.scratch_bytes: dict[int, int] = {}
+        self.in_place: set[int] = set()  # ops whose kernel may write its output over its input (the planner's)
         self.arrays: dict[str, ConstArray] = {}
 
     @staticmethod
@@ -165,6 +166,7 @@ class Lowering:
                         self.pointer(out))
                 if dw3x3:
                     scratch = self._scratch(op, pack.dw3x3_scratch_bytes(in4[1], in4[2]))
+                    self.in_place.add(op.index)  # each channel group is read into planes before it is written
                     self._call(call, "tk_depthwise_conv2d_3x3_fast_s8", params, filt, *dims, scratch)
                 elif depthwise:
                     self._call(call, "tk_depthwise_conv2d_fast_s8", params, filt, *dims)
@@ -322,7 +324,8 @@ def _to4d(shape) -> tuple[int, int, int, int]:
 def runs_dw3x3(x: Tensor, w: Tensor, out: Tensor, options) -> bool:
     """Whether a DEPTHWISE_CONV_2D has the shape tk_depthwise_conv2d_3x3_fast_s8 takes (if its rescale is exact
     too): 3x3, stride 1, dilation 1, depth multiplier 1, SAME (padding 1), channels in fours. That kernel writes
-    4 channels of every output row at a time, so the memory planner must not overlap its output with its input."""
+    4 channels of every output row at a time, so the memory planner must not shift its output against its input
+    (writing exactly over it is fine: a group's input channels are in the planes before its outputs land there)."""
     in4, f4, out4 = _to4d(x.shape), _to4d(w.shape), _to4d(out.shape)
     o = options
     pads = (_padding(o.padding, in4[1], 3, o.strideH, o.dilationHFactor, out4[1]),

@@ -55,23 +55,26 @@ class MemoryPlan:
     def scratch_pointer(self, op_index: int) -> str:
         return f"(tk_arena + {self.scratch[op_index]})"
 
-def plan_memory(graph: Graph, scratch: dict[int, int] | None = None) -> MemoryPlan:
-    """`scratch`: op index -> bytes of scratch memory the op's kernel needs while it runs (fast kernels).
+def plan_memory(graph: Graph, scratch: dict[int, int] | None = None, in_place: set[int] | None = None) -> MemoryPlan:
+    """`scratch`: op index -> bytes of scratch memory the op's kernel needs while it runs (fast kernels);
+    `in_place`: ops beyond the element-wise ones whose kernel may write its output exactly over its input (the
+    planar 3x3 depthwise).
 
     The smallest of two greedy searches over the possible conv overlaps: adding each one that shrinks the arena
     (from none), and dropping each one whose removal does not grow it (from all). Both are cheap; neither wins
     everywhere (a long overlapped chain is one region as large as its largest member)."""
     candidates = [op.index for op in graph.ops if overlap_shift(graph, op) is not None]
-    plans = [_greedy(graph, candidates, set(), scratch, add=True),
-             _greedy(graph, candidates, set(candidates), scratch, add=False)]
+    in_place = in_place or set()
+    plans = [_greedy(graph, candidates, set(), scratch, in_place, add=True),
+             _greedy(graph, candidates, set(candidates), scratch, in_place, add=False)]
     return min(plans, key=lambda plan: plan.arena_bytes)
 
 
-def _greedy(graph: Graph, candidates: list[int], chosen: set[int], scratch, add: bool) -> MemoryPlan:
-    best = _plan(graph, chosen, scratch)
+def _greedy(graph: Graph, candidates: list[int], chosen: set[int], scratch, in_place, add: bool) -> MemoryPlan:
+    best = _plan(graph, chosen, scratch, in_place)
     for i in candidates:
         trial_set = chosen | {i} if add else chosen - {i}
-        trial = _plan(graph, trial_set, scratch)
+        trial = _plan(graph, trial_set, scratch, in_place)
         if trial.arena_bytes < best.arena_bytes or (not add and trial.arena_bytes == best.arena_bytes):
             chosen, best = trial_set, trial
     return best
@@ -94,7 +97,7 @@ def overlap_shift(graph: Graph, op: Op) -> int | None:
     if stride < 1:
         return None
     if op.name == "DEPTHWISE_CONV_2D" and runs_dw3x3(x, graph.tensors[op.inputs[1]], y, o):
-        return None  # tk_depthwise_conv2d_3x3_fast_s8 writes 4 channels of every row at a time, not row by row
+        return None  # tk_depthwise_conv2d_3x3_fast_s8 writes 4 channels of every row at a time (in place: see lower)
 
     def needed(out_y):  # bytes output row out_y must stay below the input
         return (out_y + 1) * out_row - min(x.shape[1], max(0, out_y * stride - pad)) * in_row
@@ -107,7 +110,7 @@ def overlap_shift(graph: Graph, op: Op) -> int | None:
     return _align(max(shift, 0))
 
 
-def _plan(graph: Graph, overlaps: set[int], scratch: dict[int, int] | None) -> MemoryPlan:
+def _plan(graph: Graph, overlaps: set[int], scratch: dict[int, int] | None, in_place: set[int]) -> MemoryPlan:
     external = {graph.input, graph.output}
     last_use = {}
     for op in graph.ops:
@@ -122,7 +125,7 @@ def _plan(graph: Graph, overlaps: set[int], scratch: dict[int, int] | None) -> M
         if out in external:
             continue
         size = graph.tensors[out].size
-        shared = _in_place_input(graph, op, last_use, external, buffer_of)
+        shared = _in_place_input(graph, op, last_use, external, buffer_of, op.index in in_place)
         x = op.inputs[0]
         if shared is not None:
             buffer = buffer_of[shared]
@@ -151,9 +154,9 @@ def _plan(graph: Graph, overlaps: set[int], scratch: dict[int, int] | None) -> M
     return MemoryPlan(offsets, arena, buffers, applied, {index: b.offset for index, b in scratch_buffers.items()})
 
 
-def _in_place_input(graph, op, last_use, external, buffer_of):
+def _in_place_input(graph, op, last_use, external, buffer_of, kernel_in_place=False):
     """The input whose buffer the op's output can take over, or None."""
-    if op.name not in IN_PLACE_OPS:
+    if op.name not in IN_PLACE_OPS and not kernel_in_place:
         return None
     out = graph.tensors[op.outputs[0]]
     candidates = op.inputs[:2] if op.name == "ADD" else op.inputs[:1]
