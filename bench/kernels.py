@@ -130,7 +130,7 @@ def table(results: dict, before: str = "before", after: str = "after") -> str:
         if name not in results.get(before, {}) or name not in results.get(after, {}):
             continue
         b, a = results[before][name], results[after][name]
-        lines.append(f"| {name} | {a['macs']:,} | {b['instructions_per_mac']:.2f} | {a['instructions_per_mac']:.2f} | "
+        lines.append(f"| {name} | {a['macs']:,} | {b['instructions_per_mac']:.2f} | {a['instructions_per_mac']:.3f} | "
                      f"{b['instructions_per_inference']:,} | {a['instructions_per_inference']:,} | "
                      f"{b['instructions_per_inference'] / a['instructions_per_inference']:.1f}x | "
                      f"{b['flash_text_plus_rodata']:,} | {a['flash_text_plus_rodata']:,} | "

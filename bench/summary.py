@@ -74,7 +74,7 @@ def kd_quality(d: dict) -> list[tuple[str, str]]:
 def kernels(d: dict) -> list[tuple[str, str]]:
     before, after = d["before"], d["after"]
     return [(f"instructions per MAC on QEMU Cortex-M4, {name}: reference / fast kernels",
-             f"{before[name]['instructions_per_mac']:.2f} / {m['instructions_per_mac']:.2f}")
+             f"{before[name]['instructions_per_mac']:.2f} / {m['instructions_per_mac']:.3f}")
             for name, m in after.items() if isinstance(m, dict) and name in before]
 
 

@@ -137,7 +137,8 @@ typedef struct {
 
 /* Weights of a fast kernel, packed by pipeline/compiler/pack.py (all arrays 4-byte aligned). */
 typedef struct {
-    const int16_t *weights;  /* int16, doubled; CONV/FC: channel pairs x groups of 4 taps; DW: taps x 4 channels */
+    const int16_t *weights;  /* int16, doubled; CONV/FC: channel pairs x groups of 4 taps; DW: taps x 4 channels;
+                              * DW 3x3 planar: per channel, per filter column (k0, k1) (k1, k2) */
     const int32_t *bias;     /* doubled bias per padded output channel (zeros when the op has none); CONV:
                               * (b0, b1, b0, b1) per channel pair, what the 2 or 3 pixels' accumulators start at */
     const int32_t *quant;    /* per padded output channel: multiplier, right shift (>= 1), nudge (rounding +
