@@ -37,6 +37,7 @@ typedef struct {
     int32_t row_groups;      /* groups of 4 taps per filter row (packed_depth) */
     int32_t row_step;        /* bytes from one input row to the next */
     int32_t input_bytes;
+    int pointwise;           /* 1x1, no padding, channels in fours: a pixel's groups are its bytes, no more */
 } conv_geometry;
 
 /* Bytes [n, 4) of a word set (KEEP_FROM) and bytes [0, n) (KEEP_BELOW), for n = 0 .. 4. */
@@ -173,7 +174,7 @@ static inline void fill_pixel(const conv_geometry *g, int32_t batch, int32_t out
                               int32_t stride, int32_t slot)
 {
     const tk_conv_params *p = g->p;
-    if (g->filter->h == 1 && g->filter->w == 1 && p->pad_h == 0 && p->pad_w == 0) {  /* 1x1: one row, inside */
+    if (g->pointwise) {  /* 1x1: one row, inside */
         const int32_t pixel = (batch * g->in->h + out_y * p->stride_h) * g->in->w + out_x * p->stride_w;
         tk_fill_groups(columns, stride, slot, 0, g->input + pixel * g->in->c, g->row_groups, p->input_offset);
     } else if (g->row_groups == 1) {
@@ -197,12 +198,11 @@ static inline void next_pixel(const tk_dims *out, int32_t *at)
 
 /* Columns of `stride` words per group <- the next `count` output pixels (slots 0 .. count - 1); `at` moves on. */
 static inline __attribute__((always_inline)) void fill_tile(const conv_geometry *g, const tk_dims *out, int32_t *at,
-                                                            void *columns, int32_t stride,
-                      int32_t count)
+                                                            void *columns, int32_t stride, int32_t count)
 {
     const tk_conv_params *p = g->p;
     int32_t slot;
-    if (count == 2 && g->filter->h == 1 && g->filter->w == 1 && p->pad_h == 0 && p->pad_w == 0) {  /* 1x1 */
+    if (count == 2 && g->pointwise) {
         const int8_t *src[2];
         for (slot = 0; slot < 2; ++slot, next_pixel(out, at)) {
             src[slot] = g->input + ((at[0] * g->in->h + at[1] * p->stride_h) * g->in->w + at[2] * p->stride_w) *
@@ -251,6 +251,8 @@ tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter
         geometry.row_groups = groups / filter_dims->h;                 /* packed_depth: kh whole rows */
         geometry.row_step = input_dims->w * input_dims->c;
         geometry.input_bytes = input_dims->n * input_dims->h * geometry.row_step;
+        geometry.pointwise = filter_dims->h == 1 && filter_dims->w == 1 && params->pad_h == 0 && params->pad_w == 0 &&
+                             !(input_dims->c & 3);
         job.low4 = tk_bytes4(low);
         job.high4 = tk_bytes4(high);
 
