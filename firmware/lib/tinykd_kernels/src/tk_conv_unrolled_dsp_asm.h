@@ -89,9 +89,9 @@ TK_PAIRS_FUNCTION(tk_conv_pairs_2x2u_full) { TK_CONV_PAIRS_2X2_UNROLLED(""); }
     "sxtab16 r7, r12, r9, ror #8\n\t"   \
     "stmia   r0!, {r4-r7}\n\t"
 
-__attribute__((naked, noinline)) static void tk_fill_two_words(TK_UNUSED void *columns, TK_UNUSED const int8_t *src0,
-                                                               TK_UNUSED const int8_t *src1,
-                                                               TK_UNUSED const int32_t *end_and_offsets)
+TK_NAKED static void tk_fill_two_words(TK_UNUSED void *columns, TK_UNUSED const int8_t *src0,
+                                       TK_UNUSED const int8_t *src1,
+                                       TK_UNUSED const int32_t *end_and_offsets)
 {
     __asm__ volatile(
         "push    {r4-r9, lr}\n\t"

@@ -37,7 +37,7 @@ typedef struct {
     int32_t plane_bytes;  /* from one channel's plane to the next */
     int32_t block_bytes;  /* from one block to the next in a plane */
     int32_t offsets;      /* the input offset in both halfwords */
-    const int8_t *end;    /* the input row after the last block's */
+    int32_t blocks;       /* blocks to fill (>= 1) */
 } tk_dw3_fill;
 
 #if defined(__ARM_FEATURE_DSP)
@@ -47,7 +47,7 @@ typedef struct {
  * (k0, k1, k1, k2) per filter column, 12 values. */
 static void dw3_channel(const int32_t *plane, const int16_t *weights, const tk_dw3_job *job, int clamp, int rows)
 {
-    const int16_t *x = (const int16_t *)plane;  /* 6 values per input column */
+    const tk_half *x = (const tk_half *)plane;  /* 6 values per input column (written as words: may_alias) */
     const int32_t quant[3] = {job->multiplier, job->shift, job->nudge};
     const int32_t low = clamp ? (int8_t)job->low4 : -128, high = clamp ? (int8_t)job->high4 : 127;
     int8_t *out = job->out;
@@ -57,7 +57,8 @@ static void dw3_channel(const int32_t *plane, const int16_t *weights, const tk_d
             for (i = rows - 1; i >= 0; --i) {  /* the last row first, as the assembly (row step 0: row 0 wins) */
                 int32_t acc = job->bias[0];
                 for (j = 0; j < 3; ++j) {
-                    const int16_t *k = weights + 4 * j, *col = x + 6 * j;
+                    const int16_t *k = weights + 4 * j;
+                    const tk_half *col = x + 6 * j;
                     acc += col[i] * k[0] + col[i + 1] * k[1] + col[i + 2] * k[3];
                 }
                 out[i * job->row_step] = tk_fast_rescale(acc, quant, low, high);
@@ -90,10 +91,10 @@ static void tk_dw3_channel2_clamped(const int32_t *plane, const int16_t *weights
 static void tk_dw3_fill_blocks(int32_t *at, const int8_t *src, const tk_dw3_fill *fill)
 {
     const int32_t words = fill->plane_bytes / 4, block_words = fill->block_bytes / 4, offset = (int16_t)fill->offsets;
-    int32_t c;
-    for (; src != fill->end; src += 4 * fill->row_step, at += block_words) {
+    int32_t block, c;
+    for (block = 0; block < fill->blocks; ++block, at += block_words) {
         for (c = 0; c < 4; ++c) {
-            const int8_t *x = src + c;
+            const int8_t *x = src + 4 * block * fill->row_step + c;
             const int32_t r1 = x[0] + offset, r2 = x[fill->row_step] + offset;
             const int32_t r3 = x[2 * fill->row_step] + offset, r4 = x[3 * fill->row_step] + offset;
             const int32_t upper = (int32_t)(((uint32_t)r1 & 0xFFFFu) | ((uint32_t)r2 << 16));
@@ -187,7 +188,7 @@ static void fill_column(int32_t *at, int32_t words, int32_t block_words, const i
         fill.plane_bytes = 4 * words;
         fill.block_bytes = 4 * block_words;
         fill.offsets = tk_offset_pair(offset);
-        fill.end = column + (1 + 4 * inside) * row_step;
+        fill.blocks = inside;
         tk_dw3_fill_blocks(at + 1, column + row_step, &fill);
     }
     for (block = inside, row = 1 + 4 * inside, at += inside * block_words; block < blocks && row < rows;

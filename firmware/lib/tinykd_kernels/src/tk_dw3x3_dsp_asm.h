@@ -136,12 +136,12 @@
 
 /* tk_dw3_fill_blocks (see tk_dw3_fill in tk_depthwise_3x3.c): per block, rows (1, 2) to word 1, rows (3, 4) to
  * word 2 and to the next block's word 0; 44 instructions per block of 4 rows x 4 channels. */
-__attribute__((naked, noinline)) static void tk_dw3_fill_blocks(TK_UNUSED int32_t *at, TK_UNUSED const int8_t *src,
-                                                                TK_UNUSED const tk_dw3_fill *fill)
+TK_NAKED static void tk_dw3_fill_blocks(TK_UNUSED int32_t *at, TK_UNUSED const int8_t *src,
+                                        TK_UNUSED const tk_dw3_fill *fill)
 {
     __asm__ volatile(
         "push    {r4-r11, lr}\n\t"
-        "ldm     r2, {r2, r3, r4, r5, r12}\n\t"   /* row step, plane bytes, block bytes, offsets, end */
+        "ldm     r2, {r2, r3, r4, r5, r12}\n\t"   /* row step, plane bytes, block bytes, offsets, blocks */
         "1:\n\t"
         "ldr     r6, [r1]\n\t"
         "ldr     r7, [r1, r2]\n\t"
@@ -155,15 +155,15 @@ __attribute__((naked, noinline)) static void tk_dw3_fill_blocks(TK_UNUSED int32_
         "add     r0, r0, r4\n\t"                 /* the next block's word 1 */
         TK_DW3_PUT("-4")
         "add     r1, r1, r2, lsl #1\n\t"
-        "cmp     r1, r12\n\t"
+        "subs    r12, r12, #1\n\t"
         "bne     1b\n\t"
         "pop     {r4-r11, pc}\n\t");
 }
 
 #define TK_DW3_FUNCTION(name)                                                                         \
-    __attribute__((naked, noinline)) static void name(TK_UNUSED const int32_t *plane,                 \
-                                                      TK_UNUSED const int16_t *weights,               \
-                                                      TK_UNUSED const tk_dw3_job *job)
+    TK_NAKED static void name(TK_UNUSED const int32_t *plane,                 \
+                              TK_UNUSED const int16_t *weights,               \
+                              TK_UNUSED const tk_dw3_job *job)
 
 TK_DW3_FUNCTION(tk_dw3_channel) { TK_DW3_CHANNEL(TK_DW3_COLUMN, TK_DW3_FINISH4("")); }
 TK_DW3_FUNCTION(tk_dw3_channel_clamped) { TK_DW3_CHANNEL(TK_DW3_COLUMN, TK_DW3_FINISH4(TK_DW3_CLAMP4)); }

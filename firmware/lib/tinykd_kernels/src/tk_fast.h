@@ -49,6 +49,7 @@ typedef struct {
 
 /* A word of packed int16 data read through an int32 lvalue (GCC: may alias the int16 arrays). */
 typedef int32_t tk_word __attribute__((may_alias));
+typedef int16_t tk_half __attribute__((may_alias));  /* ... and an int16 of data written as words */
 
 /* `offset` in both halfwords (what SXTAB16 adds to the two bytes it extends). */
 static inline int32_t tk_offset_pair(int32_t offset)

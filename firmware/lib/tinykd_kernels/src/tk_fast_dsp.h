@@ -230,6 +230,15 @@ static inline void tk_dw_window(const int8_t *in, int32_t in_row_step, int32_t i
     acc[3] = a3;
 }
 
+/* The assembly functions: naked (no prologue: the asm saves what it uses), and opaque to GCC's interprocedural
+ * passes (noipa): -fipa-ra would otherwise read an empty register usage from the asm-only body and keep caller
+ * values in r0-r3 / r12 across the call. */
+#if defined(__clang__)
+#define TK_NAKED __attribute__((naked, noinline, unused))
+#else
+#define TK_NAKED __attribute__((naked, noinline, noipa, unused))
+#endif
+
 #include "tk_fast_dsp_asm.h"
 #include "tk_conv_unrolled_dsp_asm.h"
 

@@ -56,12 +56,12 @@
 
 /* The declaration of a naked conv channel loop (see tk_pair_job). */
 #define TK_PAIRS_FUNCTION(name)                                                                              \
-    __attribute__((naked, noinline, unused)) static void name(TK_UNUSED const void *columns,                 \
-                                                              TK_UNUSED const int16_t *weights,              \
-                                                              TK_UNUSED int32_t groups, TK_UNUSED tk_pair_job *job)
-__attribute__((naked, noinline, unused)) static void tk_mac_2x2(TK_UNUSED const void *columns,
-                                                                TK_UNUSED const int16_t *weights,
-                                                                TK_UNUSED int32_t groups, TK_UNUSED int32_t *acc)
+    TK_NAKED static void name(TK_UNUSED const void *columns,                 \
+                              TK_UNUSED const int16_t *weights,              \
+                              TK_UNUSED int32_t groups, TK_UNUSED tk_pair_job *job)
+TK_NAKED static void tk_mac_2x2(TK_UNUSED const void *columns,
+                                TK_UNUSED const int16_t *weights,
+                                TK_UNUSED int32_t groups, TK_UNUSED int32_t *acc)
 {
     __asm__ volatile(
         "push    {r4-r11, lr}\n\t"
@@ -77,10 +77,10 @@ __attribute__((naked, noinline, unused)) static void tk_mac_2x2(TK_UNUSED const 
  * 4 accumulators (SMMULR, round half away from zero, shift, SSAT), the activation clamp of the 4 bytes at once
  * (SSUB8 + SEL against low4, then high4) and two STRH. r3 holds the job; the weights (r1) run on from one pair
  * block to the next. Stack: columns, end of the columns, odd group count. */
-__attribute__((naked, noinline, unused)) static void tk_conv_pairs_2x2(TK_UNUSED const void *columns,
-                                                                       TK_UNUSED const int16_t *weights,
-                                                                       TK_UNUSED int32_t groups,
-                                                                       TK_UNUSED tk_pair_job *job)
+TK_NAKED static void tk_conv_pairs_2x2(TK_UNUSED const void *columns,
+                                       TK_UNUSED const int16_t *weights,
+                                       TK_UNUSED int32_t groups,
+                                       TK_UNUSED tk_pair_job *job)
 {
     __asm__ volatile(
         "push    {r4-r11, lr}\n\t"
@@ -230,10 +230,10 @@ TK_PAIRS_FUNCTION(tk_conv_pairs_3x2_full) { TK_CONV_PAIRS_3X2(""); }
 /* tk_dw_3x3_pixel (see tk_dw_job in tk_fast.h): per group of 4 channels, the bias, the 9 taps unrolled (9
  * instructions each: taps are 2 * channels bytes apart in the packed weights), the rescale, the clamp of the 4
  * bytes at once and one STR. Stack: job, out, bias, quant, groups left. */
-__attribute__((naked, noinline, unused)) static void tk_dw_3x3_pixel(TK_UNUSED const int8_t *x,
-                                                                     TK_UNUSED const int16_t *w,
-                                                                     TK_UNUSED const tk_dw_job *job,
-                                                                     TK_UNUSED int8_t *out)
+TK_NAKED static void tk_dw_3x3_pixel(TK_UNUSED const int8_t *x,
+                                     TK_UNUSED const int16_t *w,
+                                     TK_UNUSED const tk_dw_job *job,
+                                     TK_UNUSED int8_t *out)
 {
     __asm__ volatile(
         "push    {r4-r11, lr}\n\t"
