@@ -107,9 +107,10 @@ class Lowering:
         return self._decl(call, "tk_channel_quant", "quant", f"{{{m}, {s}, {int(len(multipliers) > 1)}}}")
 
     def _packed(self, call: Call, op: Op, matrix: np.ndarray, b: Tensor | None, mults, shifts, out: Tensor,
-                depthwise: bool, kernel_h: int = 1, dw3x3: bool = False, conv: bool = False) -> str | None:
-        """A tk_packed_filter for (out_c, taps) weights, or None when the fast rescale is not exact for them.
-        Convolution weights have their filter rows (kernel_h of them) padded to 4 taps each."""
+                layout: str, kernel_h: int = 1) -> str | None:
+        """A tk_packed_filter for (out_c, taps) weights in the kernel's `layout` ("conv", "fc", "depthwise",
+        "depthwise_3x3"), or None when the fast rescale is not exact for them. Convolution weights have their
+        filter rows (kernel_h of them) padded to 4 taps each."""
         channels = matrix.shape[0]
         if b is not None and b.data is None:
             self._fail(op, f"tensor {b.name!r} must be constant")
@@ -118,15 +119,15 @@ class Lowering:
         if q is None:
             return None
         i = op.index
-        if dw3x3:
+        if layout == "depthwise_3x3":
             weights = pack.pack_depthwise_3x3(matrix)
-        elif depthwise:
+        elif layout == "depthwise":
             weights = pack.pack_depthwise(matrix.T)
         else:
             weights = pack.pack_matrix(pack.pad_rows(matrix, kernel_h))
+        packed_bias = pack.pack_conv_bias(bias, channels) if layout == "conv" else pack.pack_bias(bias, channels, 2)
         names = (self._const(f"op{i}_packed_weights", weights, "int16_t"),
-                 self._const(f"op{i}_packed_bias", pack.pack_conv_bias(bias, channels) if conv
-                             else pack.pack_bias(bias, channels, 2), "int32_t"),
+                 self._const(f"op{i}_packed_bias", packed_bias, "int32_t"),
                  self._const(f"op{i}_packed_quant", q, "int32_t"))
         return self._decl(call, "tk_packed_filter", "filter", "{" + ", ".join(names) + "}")
 
@@ -157,14 +158,13 @@ class Lowering:
                 and w.data is not None):
             taps = f4[1] * f4[2]
             matrix = w.data.reshape(taps, -1).T if depthwise else w.data.reshape(f4[0], -1)  # (out_c, taps)
-            dw3x3 = depthwise and runs_dw3x3(x, w, out, o)
-            filt = self._packed(call, op, matrix, b, mults, shifts, out, depthwise, f4[1], dw3x3,
-                                conv=not depthwise)
+            layout = ("depthwise_3x3" if _runs_dw3x3(x, w, out, o) else "depthwise") if depthwise else "conv"
+            filt = self._packed(call, op, matrix, b, mults, shifts, out, layout, f4[1])
             if filt is not None:
                 dims = (self._dims(call, "input_dims", x.shape), self.pointer(x),
                         self._dims(call, "filter_dims", w.shape), self._dims(call, "output_dims", out.shape),
                         self.pointer(out))
-                if dw3x3:
+                if layout == "depthwise_3x3":
                     scratch = self._scratch(op, pack.dw3x3_scratch_bytes(in4[1], in4[2]))
                     self.in_place.add(op.index)  # each channel group is read into planes before it is written
                     self._call(call, "tk_depthwise_conv2d_3x3_fast_s8", params, filt, *dims, scratch)
@@ -198,7 +198,7 @@ class Lowering:
                             f"{{{-x.zero_point}, {-w.zero_point}, {out.zero_point}, {self._activation(op, out)}}}")
         if w.data is not None:
             matrix = w.data.reshape(units, depth).astype(np.int64) - w.zero_point  # filter offset applied
-            filt = self._packed(call, op, matrix, b, mults, shifts, out, False)
+            filt = self._packed(call, op, matrix, b, mults, shifts, out, "fc")
             if filt is not None:
                 self._call(call, "tk_fully_connected_fast_s8", params, filt, str(x.size // depth), str(depth),
                            str(units), self.pointer(x), self.pointer(out),
@@ -321,11 +321,12 @@ def _to4d(shape) -> tuple[int, int, int, int]:
     return (1,) * (4 - len(shape)) + shape
 
 
-def runs_dw3x3(x: Tensor, w: Tensor, out: Tensor, options) -> bool:
+def _runs_dw3x3(x: Tensor, w: Tensor, out: Tensor, options) -> bool:
     """Whether a DEPTHWISE_CONV_2D has the shape tk_depthwise_conv2d_3x3_fast_s8 takes (if its rescale is exact
     too): 3x3, stride 1, dilation 1, depth multiplier 1, SAME (padding 1), channels in fours. That kernel writes
     4 channels of every output row at a time, so the memory planner must not shift its output against its input
-    (writing exactly over it is fine: a group's input channels are in the planes before its outputs land there)."""
+    (writing exactly over it is fine: a group's input channels are in the planes before its outputs land there):
+    the lowering lists such ops in `in_place`."""
     in4, f4, out4 = _to4d(x.shape), _to4d(w.shape), _to4d(out.shape)
     o = options
     pads = (_padding(o.padding, in4[1], 3, o.strideH, o.dilationHFactor, out4[1]),

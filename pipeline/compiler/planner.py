@@ -63,8 +63,8 @@ def plan_memory(graph: Graph, scratch: dict[int, int] | None = None, in_place: s
     The smallest of two greedy searches over the possible conv overlaps: adding each one that shrinks the arena
     (from none), and dropping each one whose removal does not grow it (from all). Both are cheap; neither wins
     everywhere (a long overlapped chain is one region as large as its largest member)."""
-    candidates = [op.index for op in graph.ops if overlap_shift(graph, op) is not None]
-    in_place = in_place or set()
+    in_place = in_place or set()  # their kernels write exactly over the input, never shifted against it
+    candidates = [op.index for op in graph.ops if op.index not in in_place and overlap_shift(graph, op) is not None]
     plans = [_greedy(graph, candidates, set(), scratch, in_place, add=True),
              _greedy(graph, candidates, set(candidates), scratch, in_place, add=False)]
     return min(plans, key=lambda plan: plan.arena_bytes)
@@ -89,15 +89,13 @@ def overlap_shift(graph: Graph, op: Op) -> int | None:
     x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     if len(x.shape) != 4 or len(y.shape) != 4 or x.shape[0] != 1 or y.shape[0] != 1:
         return None
-    from pipeline.compiler.lower import _padding, runs_dw3x3  # the kernels' padding, as lowered
+    from pipeline.compiler.lower import _padding  # the kernels' padding, as lowered
     o = op.options
     kernel_h = graph.tensors[op.inputs[1]].shape[1]   # (out_c, kh, kw, in_c) or (1, kh, kw, out_c)
     pad = _padding(o.padding, x.shape[1], kernel_h, o.strideH, o.dilationHFactor, y.shape[1])
     in_row, out_row, stride = x.shape[2] * x.shape[3], y.shape[2] * y.shape[3], o.strideH
     if stride < 1:
         return None
-    if op.name == "DEPTHWISE_CONV_2D" and runs_dw3x3(x, graph.tensors[op.inputs[1]], y, o):
-        return None  # tk_depthwise_conv2d_3x3_fast_s8 writes 4 channels of every row at a time (in place: see lower)
 
     def needed(out_y):  # bytes output row out_y must stay below the input
         return (out_y + 1) * out_row - min(x.shape[1], max(0, out_y * stride - pad)) * in_row

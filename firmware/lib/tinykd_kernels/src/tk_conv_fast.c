@@ -44,6 +44,16 @@ typedef struct {
 static const uint32_t KEEP_FROM[5] = {0xFFFFFFFFu, 0xFFFFFF00u, 0xFFFF0000u, 0xFF000000u, 0u};
 static const uint32_t KEEP_BELOW[5] = {0u, 0xFFu, 0xFFFFu, 0xFFFFFFu, 0xFFFFFFFFu};
 
+/* `bytes` with byte r = input[at + r] for r in [a, b) (the taps inside the image, read one by one). */
+static inline uint32_t gather_bytes(const int8_t *input, int32_t at, int32_t a, int32_t b, uint32_t bytes)
+{
+    int32_t r;
+    for (r = a; r < b; ++r) {
+        bytes |= (uint32_t)(uint8_t)input[at + r] << (8 * r);
+    }
+    return bytes;
+}
+
 /* One filter row on the border whose channel count is not a multiple of 4 (column `slot`, groups from `first`):
  * the taps in [lo, hi) are inside the image, tap t at input[at + t]; the others (the padding, the row's padding
  * taps) take the zero point (x + offset = 0). A group's 4 input bytes are read as one word when that stays inside
@@ -52,9 +62,11 @@ static void fill_border_taps(const conv_geometry *g, void *columns, int32_t stri
                              int32_t at, int32_t lo, int32_t hi)
 {
     const int32_t offset = g->p->input_offset, taps = 4 * g->row_groups;
+    const int32_t offsets = tk_offset_pair(offset), half = stride >> 1;
     const uint32_t zero_points = (uint32_t)tk_bytes4(-offset);
-    int32_t t, r;
-    for (t = 0; t < taps; t += 4, ++first) {
+    tk_word *col = (tk_word *)columns + stride * first + slot;
+    int32_t t;
+    for (t = 0; t < taps; t += 4, col += stride) {
         const int32_t a = tk_clamp32(lo - t, 0, 4), b = tk_clamp32(hi - t, 0, 4);
         const uint32_t keep = a < b ? KEEP_FROM[a] & KEEP_BELOW[b] : 0u;  /* the group's taps inside */
         uint32_t bytes = zero_points & ~keep;
@@ -63,11 +75,9 @@ static void fill_border_taps(const conv_geometry *g, void *columns, int32_t stri
             memcpy(&word, g->input + at + t, sizeof word);
             bytes |= word & keep;
         } else {
-            for (r = a; r < b; ++r) {
-                bytes |= (uint32_t)(uint8_t)g->input[at + t + r] << (8 * r);
-            }
+            bytes = gather_bytes(g->input, at + t, a, b, bytes);
         }
-        tk_put_group(columns, stride, slot, first, (int32_t)bytes, offset);
+        tk_put_bytes_group(col, half, (int32_t)bytes, offsets);
     }
 }
 
@@ -117,6 +127,19 @@ static __attribute__((noinline)) void fill_pixel_rows(const conv_geometry *g, in
     }
 }
 
+/* A filter row of fill_pixel_narrow outside the image (zeros) or at an end of the input (`inside`: taps [lo, hi)
+ * read one by one, the others the zero point). */
+static inline void narrow_edge_row(const conv_geometry *g, tk_word *col, int32_t half, int inside, int32_t at,
+                                   int32_t lo, int32_t hi, uint32_t pad, int32_t offsets)
+{
+    if (inside) {
+        tk_put_bytes_group(col, half, (int32_t)gather_bytes(g->input, at, lo, hi, pad), offsets);
+    } else {
+        col[0] = 0;
+        col[half] = 0;
+    }
+}
+
 /* fill_pixel for filter rows of one group (kw * channels <= 4, e.g. a 1-channel input): per filter row, the
  * group's bytes read as one word (when inside the input) with the taps outside the image, or past the row, masked
  * to the zero point; the mask is the same for every row of the pixel. */
@@ -133,30 +156,20 @@ static __attribute__((noinline)) void fill_pixel_narrow(const conv_geometry *g, 
     const int32_t offsets = tk_offset_pair(offset), half = stride >> 1, row_step = g->row_step;
     const int32_t at = ((batch * in_h + in_y0) * in_w + in_x0) * channels;  /* tap 0 of filter row 0; may be < 0 */
     tk_word *col = (tk_word *)columns + slot;
-    int32_t first = y_lo, end = y_hi, filter_y, r;
+    int32_t first = y_lo, end = y_hi, filter_y;
     while (first < end && at + first * row_step < 0) {  /* a row whose word would start before the input */
         ++first;
     }
     while (end > first && at + (end - 1) * row_step + 4 > g->input_bytes) {  /* ... or end past it */
         --end;
     }
-    for (filter_y = 0; filter_y < kh; ++filter_y) {
-        if (filter_y == first) {
-            filter_y = end;  /* the rows in [first, end) come below */
-            if (filter_y >= kh) {
-                break;
-            }
-        }
-        if (filter_y < y_lo || filter_y >= y_hi) {  /* above or below the image */
-            col[stride * filter_y] = 0;
-            col[stride * filter_y + half] = 0;
-        } else {  /* a row at the input's ends: the bytes one by one */
-            uint32_t bytes = pad;
-            for (r = lo; r < hi; ++r) {
-                bytes |= (uint32_t)(uint8_t)g->input[at + filter_y * row_step + r] << (8 * r);
-            }
-            tk_put_bytes_group(col + stride * filter_y, half, (int32_t)bytes, offsets);
-        }
+    for (filter_y = 0; filter_y < first; ++filter_y) {  /* rows above the image, or at the input's start */
+        narrow_edge_row(g, col + stride * filter_y, half, filter_y >= y_lo, at + filter_y * row_step, lo, hi, pad,
+                        offsets);
+    }
+    for (filter_y = end; filter_y < kh; ++filter_y) {  /* rows at the input's end, or below the image */
+        narrow_edge_row(g, col + stride * filter_y, half, filter_y < y_hi, at + filter_y * row_step, lo, hi, pad,
+                        offsets);
     }
     {  /* the rest, a word per row with no checks */
         const int8_t *src = g->input + at + first * row_step;
@@ -169,14 +182,20 @@ static __attribute__((noinline)) void fill_pixel_narrow(const conv_geometry *g, 
     }
 }
 
+/* The input bytes of output pixel (batch, out_y, out_x) of a pointwise layer. */
+static inline const int8_t *pointwise_input(const conv_geometry *g, int32_t batch, int32_t out_y, int32_t out_x)
+{
+    const tk_conv_params *p = g->p;
+    return g->input + ((batch * g->in->h + out_y * p->stride_h) * g->in->w + out_x * p->stride_w) * g->in->c;
+}
+
 /* Column `slot` <- the taps of the output pixel at (batch, out_y, out_x) (see fill_pixel_rows). */
 static inline void fill_pixel(const conv_geometry *g, int32_t batch, int32_t out_y, int32_t out_x, void *columns,
                               int32_t stride, int32_t slot)
 {
-    const tk_conv_params *p = g->p;
     if (g->pointwise) {  /* 1x1: one row, inside */
-        const int32_t pixel = (batch * g->in->h + out_y * p->stride_h) * g->in->w + out_x * p->stride_w;
-        tk_fill_groups(columns, stride, slot, 0, g->input + pixel * g->in->c, g->row_groups, p->input_offset);
+        tk_fill_groups(columns, stride, slot, 0, pointwise_input(g, batch, out_y, out_x), g->row_groups,
+                       g->p->input_offset);
     } else if (g->row_groups == 1) {
         fill_pixel_narrow(g, batch, out_y, out_x, columns, stride, slot);
     } else {
@@ -200,15 +219,13 @@ static inline void next_pixel(const tk_dims *out, int32_t *at)
 static inline __attribute__((always_inline)) void fill_tile(const conv_geometry *g, const tk_dims *out, int32_t *at,
                                                             void *columns, int32_t stride, int32_t count)
 {
-    const tk_conv_params *p = g->p;
     int32_t slot;
     if (count == 2 && g->pointwise) {
         const int8_t *src[2];
         for (slot = 0; slot < 2; ++slot, next_pixel(out, at)) {
-            src[slot] = g->input + ((at[0] * g->in->h + at[1] * p->stride_h) * g->in->w + at[2] * p->stride_w) *
-                                       g->in->c;
+            src[slot] = pointwise_input(g, at[0], at[1], at[2]);
         }
-        tk_fill_two(columns, src[0], src[1], g->row_groups, p->input_offset);
+        tk_fill_two(columns, src[0], src[1], g->row_groups, g->p->input_offset);
         return;
     }
     for (slot = 0; slot < count; ++slot) {

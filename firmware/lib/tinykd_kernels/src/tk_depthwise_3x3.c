@@ -86,25 +86,6 @@ static void tk_dw3_channel2_clamped(const int32_t *plane, const int16_t *weights
 {
     dw3_channel(plane, weights, job, 1, 2);
 }
-
-/* Portable tk_dw3_fill_blocks: `at` is a block's word 1 in plane 0, `src` the input at its row 4b + 1. */
-static void tk_dw3_fill_blocks(int32_t *at, const int8_t *src, const tk_dw3_fill *fill)
-{
-    const int32_t words = fill->plane_bytes / 4, block_words = fill->block_bytes / 4, offset = (int16_t)fill->offsets;
-    int32_t block, c;
-    for (block = 0; block < fill->blocks; ++block, at += block_words) {
-        for (c = 0; c < 4; ++c) {
-            const int8_t *x = src + 4 * block * fill->row_step + c;
-            const int32_t r1 = x[0] + offset, r2 = x[fill->row_step] + offset;
-            const int32_t r3 = x[2 * fill->row_step] + offset, r4 = x[3 * fill->row_step] + offset;
-            const int32_t upper = (int32_t)(((uint32_t)r1 & 0xFFFFu) | ((uint32_t)r2 << 16));
-            const int32_t lower = (int32_t)(((uint32_t)r3 & 0xFFFFu) | ((uint32_t)r4 << 16));
-            at[c * words] = upper;
-            at[c * words + 1] = lower;
-            at[c * words + block_words - 1] = lower;
-        }
-    }
-}
 #endif
 
 static int32_t blocks_of(int32_t rows) { return (rows + 3) / 4; }
@@ -164,6 +145,24 @@ static inline void put_pair(int32_t *at, int32_t words, const row_pair *p)
     at[3 * words] = p->lane[3];
 }
 
+#if !defined(__ARM_FEATURE_DSP)
+/* Portable tk_dw3_fill_blocks: `at` is the first block's word 1 in plane 0, `src` the input at its row 4b + 1. */
+static void tk_dw3_fill_blocks(int32_t *at, const int8_t *src, const tk_dw3_fill *fill)
+{
+    const int32_t words = fill->plane_bytes / 4, block_words = fill->block_bytes / 4, step = fill->row_step;
+    const int32_t offset = (int16_t)fill->offsets;
+    int32_t block;
+    for (block = 0; block < fill->blocks; ++block, at += block_words) {
+        const int8_t *x = src + 4 * block * step;  /* no pointer past the input's end */
+        const row_pair upper = pair_of(x, x + step, offset);
+        const row_pair lower = pair_of(x + 2 * step, x + 3 * step, offset);
+        put_pair(at, words, &upper);
+        put_pair(at + 1, words, &lower);
+        put_pair(at + block_words - 1, words, &lower);  /* the next block's word 0 */
+    }
+}
+#endif
+
 /* Input row `row` of a column (NULL in the padding). */
 static inline const int8_t *row_at(const int8_t *column, int32_t row, int32_t rows, int32_t row_step)
 {
@@ -214,6 +213,16 @@ static void fill_planes(int32_t *planes, int32_t words, const tk_dims *in, const
     }
 }
 
+/* Where the channel loop writes: `blocks` blocks from `out`, rows `row_step` and columns `col_step` bytes apart. */
+static void aim(tk_dw3_job *job, int8_t *out, int32_t row_step, int32_t col_step, int32_t blocks)
+{
+    job->out = out;
+    job->row_step = row_step;
+    job->col_step = col_step;
+    job->blocks = blocks;
+    job->out_skip = 4 * row_step - job->columns * col_step;  /* used between blocks only */
+}
+
 tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk_packed_filter *filter,
                                           const tk_dims *input_dims, const int8_t *input,
                                           const tk_dims *filter_dims, const tk_dims *output_dims,
@@ -260,26 +269,14 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
                     job.shift = filter->quant[3 * channel + 1];
                     job.nudge = filter->quant[3 * channel + 2];
                     if (full > 0) {
-                        job.out = out;
-                        job.row_step = row_step;
-                        job.col_step = channels;
-                        job.blocks = full;
-                        job.out_skip = 4 * row_step - w * channels;
+                        aim(&job, out, row_step, channels, full);
                         run(plane, weights, &job);
                     }
                     if (last_rows > 0 && last_rows <= 2) {  /* 2 rows straight to the output (1: row step 0) */
-                        job.out = out + full * 4 * row_step;
-                        job.row_step = last_rows == 2 ? row_step : 0;
-                        job.col_step = channels;
-                        job.blocks = 1;
-                        job.out_skip = 0;
+                        aim(&job, out + full * 4 * row_step, last_rows == 2 ? row_step : 0, channels, 1);
                         run_last(plane + full * (w + 2) * 3, weights, &job);
                     } else if (last_rows > 0) {  /* 4 rows into last_block (column-major), then the valid ones */
-                        job.out = last_block;
-                        job.row_step = 1;
-                        job.col_step = 4;
-                        job.blocks = 1;
-                        job.out_skip = 0;
+                        aim(&job, last_block, 1, 4, 1);
                         run(plane + full * (w + 2) * 3, weights, &job);
                         out += full * 4 * row_step;
                         for (row = 0; row < last_rows; ++row, out += row_step) {

@@ -136,16 +136,6 @@ static inline void tk_put_bytes_group(tk_word *col, int32_t half, int32_t bytes,
     col[half] = tk_sxtab16_ror8(offsets, bytes);
 }
 
-/* Group `group` of column `slot` <- the 4 int8 values in the bytes of `bytes`, + offset. */
-static inline void tk_put_group(void *columns, int32_t stride, int32_t slot, int32_t group, int32_t bytes,
-                                int32_t offset)
-{
-    tk_word *col = (tk_word *)columns + stride * group + slot;
-    const int32_t offsets = tk_offset_pair(offset);
-    col[0] = __sxtab16(offsets, bytes);
-    col[stride >> 1] = tk_sxtab16_ror8(offsets, bytes);
-}
-
 static inline void tk_zero_groups(void *columns, int32_t stride, int32_t slot, int32_t first, int32_t groups)
 {
     tk_word *col = (tk_word *)columns + stride * first + slot;

@@ -118,17 +118,9 @@ TK_NAKED static void tk_conv_pairs_2x2(TK_UNUSED const void *columns,
         "pop     {r4-r11, pc}\n\t");
 }
 
-/* One group of 4 taps for 3 pixels x 2 channels: word a of the 3 pixels (LDM), of the 2 channels (LDRD), 6 SMLAD;
- * then word b the same: 16 instructions per 24 MACs. */
-#define TK_MAC_3X2_GROUP                 \
-    "ldmia   r0!, {r8, r9, r10}\n\t"     \
-    "ldrd    r11, r12, [r1], #8\n\t"     \
-    "smlad   r3, r8, r11, r3\n\t"        \
-    "smlad   r4, r8, r12, r4\n\t"        \
-    "smlad   r5, r9, r11, r5\n\t"        \
-    "smlad   r6, r9, r12, r6\n\t"        \
-    "smlad   r7, r10, r11, r7\n\t"       \
-    "smlad   lr, r10, r12, lr\n\t"       \
+/* One word (a: taps 0, 2; b: taps 1, 3) of a group of 4 taps for 3 pixels x 2 channels: the word of the 3 pixels
+ * (LDM), of the 2 channels (LDRD), 6 SMLAD. A group is word a then word b: 16 instructions per 24 MACs. */
+#define TK_MAC_3X2_WORD                  \
     "ldmia   r0!, {r8, r9, r10}\n\t"     \
     "ldrd    r11, r12, [r1], #8\n\t"     \
     "smlad   r3, r8, r11, r3\n\t"        \
@@ -137,8 +129,7 @@ TK_NAKED static void tk_conv_pairs_2x2(TK_UNUSED const void *columns,
     "smlad   r6, r9, r12, r6\n\t"        \
     "smlad   r7, r10, r11, r7\n\t"       \
     "smlad   lr, r10, r12, lr\n\t"
-
-
+#define TK_MAC_3X2_GROUP TK_MAC_3X2_WORD TK_MAC_3X2_WORD
 
 /* The loop over the groups of 4 taps four per pass, from r0 (columns) to r2 (their end), entered by TBB on r12 =
  * groups % 4 so that the first pass does the remainder (Duff's device). Local labels 5, 10-13. */

@@ -84,17 +84,6 @@ static inline void tk_put_bytes_group(tk_word *col, int32_t half, int32_t bytes,
     col[half] = (int32_t)(((uint32_t)v[1] & 0xFFFFu) | ((uint32_t)v[3] << 16));
 }
 
-/* Group `group` of column `slot` <- the 4 int8 values in the bytes of `bytes` (byte 0 first), + offset. */
-static inline void tk_put_group(void *columns, int32_t stride, int32_t slot, int32_t group, int32_t bytes,
-                                int32_t offset)
-{
-    int16_t *col = (int16_t *)columns;
-    int32_t k;
-    for (k = 0; k < 4; ++k) {
-        col[tk_column_index(4 * group + k, stride, slot)] = (int16_t)((int8_t)((uint32_t)bytes >> (8 * k)) + offset);
-    }
-}
-
 static inline void tk_zero_groups(void *columns, int32_t stride, int32_t slot, int32_t first, int32_t groups)
 {
     int16_t *col = (int16_t *)columns;

@@ -19,7 +19,6 @@ static void window_sums(const int8_t *x, int32_t row_step, int32_t depth, int32_
 {
     int32_t r, c, k;
 #if defined(__ARM_FEATURE_DSP)
-    int32_t lanes[TK_POOL_CHUNK / 2] = {0};  /* (c0, c2) (c1, c3) per group of 4 */
     int32_t first;
     for (first = 0; first < channels; first += 16) {  /* 16 channels in 8 registers over the whole window */
         int32_t a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0, a3 = 0, b3 = 0;
@@ -41,20 +40,16 @@ static void window_sums(const int8_t *x, int32_t row_step, int32_t depth, int32_
                 b3 = tk_sxtab16_ror8(b3, v3);
             }
         }
-        lanes[first / 2] = a0;
-        lanes[first / 2 + 1] = b0;
-        lanes[first / 2 + 2] = a1;
-        lanes[first / 2 + 3] = b1;
-        lanes[first / 2 + 4] = a2;
-        lanes[first / 2 + 5] = b2;
-        lanes[first / 2 + 6] = a3;
-        lanes[first / 2 + 7] = b3;
-    }
-    for (k = 0; k < channels / 4; ++k) {
-        sums[4 * k] = (int16_t)lanes[2 * k];
-        sums[4 * k + 1] = (int16_t)lanes[2 * k + 1];
-        sums[4 * k + 2] = lanes[2 * k] >> 16;
-        sums[4 * k + 3] = lanes[2 * k + 1] >> 16;
+        {
+            const int32_t lanes[8] = {a0, b0, a1, b1, a2, b2, a3, b3};  /* (c0, c2) (c1, c3) per group of 4 */
+            for (k = 0; k < groups; ++k) {  /* the int16 sums of channels first + 4k .. + 3 */
+                int32_t *sum = sums + first + 4 * k;
+                sum[0] = (int16_t)lanes[2 * k];
+                sum[1] = (int16_t)lanes[2 * k + 1];
+                sum[2] = lanes[2 * k] >> 16;
+                sum[3] = lanes[2 * k + 1] >> 16;
+            }
+        }
     }
 #else
     for (k = 0; k < channels; ++k) {
