@@ -30,6 +30,8 @@ bench: install
 	$(BENCH_PY) bench/kd_quality.py
 	$(BENCH_PY) bench/quantize.py
 	$(BENCH_PY) bench/run_time.py --keep models/bench-run
+	$(BENCH_PY) bench/run_time.py --dataset fashion_mnist
+	$(BENCH_PY) bench/sensor.py
 	$(BENCH_PY) bench/device.py --run-dir models/bench-run
 	$(BENCH_PY) bench/memory.py
 	$(BENCH_PY) bench/kernels.py
@@ -63,6 +65,8 @@ $(STAMP): requirements.lock pyproject.toml
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	# sktime only for the real sensor data files its wheel ships (tests/sensor_sets.py reads them itself): no deps
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps sktime==1.2.0
 	@touch $@
 
 clean:

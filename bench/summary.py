@@ -62,6 +62,24 @@ def run_time(d: dict) -> list[tuple[str, str]]:
              f"{d['cores']} cores)")]
 
 
+def run_time_fashion_mnist(d: dict) -> list[tuple[str, str]]:
+    table = d["final_table"].splitlines()
+    device = next(line for line in table if line.startswith("student, int8 on device"))
+    return [("`tinykd run --dataset fashion_mnist` (defaults): wall / CPU, longest silence in the log",
+             f"{d['wall_seconds'] / 60:.1f} min / {d['cpu_seconds'] / 60:.1f} min, {d['longest_silence_seconds']:.0f} s"),
+            ("Fashion-MNIST with defaults: int8 on host / on device",
+             f"{_pct(d['int8_host_accuracy'])} / {device.split()[-3]} ({d['mismatched_outputs']} outputs differ)")]
+
+
+def sensor(d: dict) -> list[tuple[str, str]]:
+    rows = []
+    for name, runs in d["sets"].items():
+        text = "; ".join(f"{r['mode'].upper()} {_pct(r['student_float'])} -> {_pct(r['int8_host'])} "
+                         f"(device {r['mismatched_outputs']} of {r['device_samples']} differ)" for r in runs)
+        rows.append((f"{name} (real sensor series, defaults): float -> int8", text))
+    return rows
+
+
 def kd_quality(d: dict) -> list[tuple[str, str]]:
     methods, gains = d["summary"]["methods"], d["summary"]["gain_over_scratch"]
     rows = [(f"Fashion-MNIST test accuracy, {name} ({len(d['per_seed'])} seeds)",
@@ -98,7 +116,8 @@ def generic(d) -> list[tuple[str, str]]:
 
 
 SUMMARIZERS = {"device": device, "memory": memory, "quantize": quantize, "qat_lr": qat_lr, "run_time": run_time,
-               "kd_quality": kd_quality, "kernels": kernels, "reliability": reliability, "fuzz": fuzz}
+               "run_time_fashion_mnist": run_time_fashion_mnist, "sensor": sensor, "kd_quality": kd_quality,
+               "kernels": kernels, "reliability": reliability, "fuzz": fuzz}
 
 
 def rows(results: Path = RESULTS) -> list[tuple[str, str, str]]:

@@ -2,12 +2,17 @@
 
 Every source ends as the same `Dataset`: float32 samples scaled to [0, 1] by a normalization that is recorded in
 the manifest (`x = (raw - shift) / scale`), so later stages (quantization, the device) preprocess exactly alike;
-integer labels; a validation split carved from the training data for best-checkpoint selection.
+integer labels; a validation split carved from the training data for best-checkpoint selection (whole groups
+when the .npz gives `groups_train`: pipeline/splits.py).
+
+Series are normalized per channel: an accelerometer in g and a gyroscope in deg/s differ in range by 100x or
+more, and one shift/scale for all would leave the small channels a few of the int8 input's 256 steps. Images keep
+one shift/scale for all channels (uint8 pixels: 0 and 255).
 """
 from __future__ import annotations
 
 import gzip
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +20,12 @@ import numpy as np
 from pipeline.config import DataConfig
 from pipeline.errors import PipelineError
 from pipeline.runs import sha256_path
+from pipeline.splits import check_groups, shared_windows, validation_split
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian package dataset-fashion-mnist
 FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+GROUPS_KEY = "groups_train"  # optional: a group id (subject, recording) per training sample
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 
 
@@ -33,8 +40,10 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     class_names: list[str]
-    normalization: dict  # {"shift": s, "scale": k}: x = (raw - s) / k
+    normalization: dict  # {"shift": s, "scale": k, "per_channel": bool}: x = (raw - s) / k (s, k: lists per channel)
     source_sha256: str  # hash of the user's file or folder ("" for built-in sets)
+    split: str = "random"  # how validation was carved: "random" or "groups" (no group on both sides)
+    warnings: list[str] = field(default_factory=list)  # said to the user once, by the distill stage
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -48,7 +57,7 @@ class Dataset:
         """What the manifest records about the data."""
         return {"name": self.name, "kind": self.kind, "input_shape": list(self.input_shape),
                 "num_classes": self.num_classes, "class_names": self.class_names,
-                "normalization": self.normalization, "source_sha256": self.source_sha256,
+                "normalization": self.normalization, "source_sha256": self.source_sha256, "split": self.split,
                 "sizes": {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}}
 
 
@@ -56,7 +65,7 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
     """Load, check and split the data set named by `cfg.dataset`."""
     source = cfg.dataset
     path = Path(source)
-    sha = ""
+    sha, groups = "", None
     if source == "digits":
         x_train, y_train, x_test, y_test, names = _digits(cfg.test_fraction, seed)
     elif source == "fashion_mnist":
@@ -64,7 +73,8 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
     elif path.suffix == ".npz":
         if not path.is_file():
             raise PipelineError(f"Data file '{source}' does not exist.", "Give an existing .npz file.")
-        x_train, y_train, x_test, y_test, names = _npz(path)
+        x_train, y_train, x_test, y_test, groups = _npz(path)
+        names = None
         sha = sha256_path(path)
     elif path.is_dir():
         x_train, y_train, x_test, y_test, names = _image_folder(path, cfg.test_fraction, seed)
@@ -74,30 +84,54 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
                             "Use digits, fashion_mnist, a .npz file (x_train, y_train, x_test, y_test) "
                             "or a folder with one sub-folder of images per class.")
     _check_arrays(source, x_train, y_train, x_test, y_test)
+    if groups is not None:
+        groups = check_groups(source, groups, len(x_train))
     x_train, x_test, kind = _layout(source, x_train, x_test, cfg.layout)
     names = names or [str(i) for i in range(int(y_train.max()) + 1)]
+    normalization = _normalization(source, x_train, kind)
+    shift, scale = (np.asarray(normalization[k], dtype=np.float32) for k in ("shift", "scale"))
+    norm = lambda x: ((x.astype(np.float32) - shift) / scale).astype(np.float32)
 
-    raw_dtype = x_train.dtype
-    if raw_dtype == np.uint8:
-        shift, scale = 0.0, 255.0
-    else:
-        shift, scale = float(x_train.min()), float(x_train.max() - x_train.min()) or 1.0
-    if source == "digits":
-        shift, scale = 0.0, 16.0  # scikit-learn's digits are 4-bit intensities, 0..16
-    norm = lambda x: ((x.astype(np.float32) - np.float32(shift)) / np.float32(scale)).astype(np.float32)
-
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(y_train))
-    x_train, y_train = x_train[order], y_train[order]
-    n_val = max(1, int(round(len(y_train) * cfg.val_fraction)))
-    x_val, y_val, x_train, y_train = x_train[:n_val], y_train[:n_val], x_train[n_val:], y_train[n_val:]
+    warnings = [] if groups is not None or kind != "series" else _overlap_warnings(x_train, x_test)
+    train, val = validation_split(len(y_train), cfg.val_fraction, seed, groups)
     if cfg.limit:
-        x_train, y_train = x_train[:cfg.limit], y_train[:cfg.limit]
+        train = train[:cfg.limit]
     return Dataset(name=path.stem if path.suffix == ".npz" or path.is_dir() else source, kind=kind,
-                   x_train=norm(x_train), y_train=y_train, x_val=norm(x_val), y_val=y_val,
-                   x_test=norm(x_test), y_test=y_test, class_names=list(names),
-                   normalization={"shift": shift, "scale": scale, "raw_dtype": str(raw_dtype)},
-                   source_sha256=sha)
+                   x_train=norm(x_train[train]), y_train=y_train[train], x_val=norm(x_train[val]),
+                   y_val=y_train[val], x_test=norm(x_test), y_test=y_test, class_names=list(names),
+                   normalization=normalization, source_sha256=sha,
+                   split="random" if groups is None else "groups", warnings=warnings)
+
+
+def _normalization(source: str, x_train: np.ndarray, kind: str) -> dict:
+    """shift and scale that map the training data to [0, 1]: per channel for series, one pair for images."""
+    raw_dtype = str(x_train.dtype)
+    if source == "digits":  # scikit-learn's digits are 4-bit intensities, 0..16
+        return {"shift": 0.0, "scale": 16.0, "per_channel": False, "raw_dtype": raw_dtype}
+    if x_train.dtype == np.uint8:
+        return {"shift": 0.0, "scale": 255.0, "per_channel": False, "raw_dtype": raw_dtype}
+    axes = tuple(range(x_train.ndim - 1)) if kind == "series" else None
+    low, high = x_train.min(axis=axes).astype(np.float64), x_train.max(axis=axes).astype(np.float64)
+    span = np.where(high > low, high - low, 1.0)  # a constant channel maps to 0
+    if kind == "series":
+        return {"shift": low.tolist(), "scale": span.tolist(), "per_channel": True, "raw_dtype": raw_dtype}
+    return {"shift": float(low), "scale": float(span), "per_channel": False, "raw_dtype": raw_dtype}
+
+
+def _overlap_warnings(x_train: np.ndarray, x_test: np.ndarray) -> list[str]:
+    """Warnings when series windows share time steps (overlapping windows of one recording)."""
+    warnings = []
+    within = shared_windows(x_train)
+    if within >= max(2, 0.1 * len(x_train)):
+        warnings.append(f"{within} of {len(x_train)} training windows share time steps with other windows "
+                        "(overlapping windows of one recording?): the validation split may put near-copies on "
+                        "both sides and the best-checkpoint choice will look optimistic. Add groups_train "
+                        "(a recording or subject id per window) to the .npz.")
+    across = shared_windows(x_test, other=x_train)
+    if across >= max(2, 0.1 * len(x_test)):
+        warnings.append(f"{across} of {len(x_test)} test windows share time steps with training windows: test "
+                        "accuracy will be optimistic. Split train and test by recording or subject.")
+    return warnings
 
 
 def _digits(test_fraction: float, seed: int):
@@ -144,13 +178,13 @@ def _npz(path: Path):
                 raise PipelineError(f"'{path}' lacks {', '.join(missing)} (it has: {', '.join(f.files) or 'nothing'}).",
                                     "A data .npz needs the arrays x_train, y_train, x_test, y_test.")
             arrays = [f[k] for k in NPZ_KEYS]
+            groups = f[GROUPS_KEY] if GROUPS_KEY in f.files else None
     except PipelineError:
         raise
     except Exception as e:  # noqa: BLE001 - numpy raises many kinds for a bad file
         raise PipelineError(f"Cannot read '{path}' as .npz ({e}).", "Save it with numpy.savez.")
     x_train, y_train, x_test, y_test = arrays
-    names = None
-    return x_train, _labels(path, "y_train", y_train), x_test, _labels(path, "y_test", y_test), names
+    return x_train, _labels(path, "y_train", y_train), x_test, _labels(path, "y_test", y_test), groups
 
 
 def _labels(source, key: str, y: np.ndarray) -> np.ndarray:

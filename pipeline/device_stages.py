@@ -17,7 +17,7 @@ from typing import Callable
 
 from pipeline import __version__
 from pipeline.config import Config
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, stage
 from pipeline.runs import Run, fingerprint
 
 ROOT = Path(__file__).resolve().parent
@@ -49,6 +49,7 @@ def _needs(run: Run, name: str, command: str) -> None:
                             f"Run `tinykd {command}` first, with the same --run and --dataset.")
 
 
+@stage("compile")
 def compile_stage(cfg: Config, *, force: bool = False, log: Callable[[str], None] = print) -> dict:
     """AOT-compile the run's int8 model into aot/model.{h,c}; record arena, weights, layers and memory plan."""
     from pipeline.compiler import compile_model
@@ -81,6 +82,7 @@ def compile_stage(cfg: Config, *, force: bool = False, log: Callable[[str], None
     return metrics
 
 
+@stage("build")
 def build_stage(cfg: Config, *, force: bool = False, log: Callable[[str], None] = print) -> dict:
     """Firmware for QEMU's Cortex-M4 around aot/, linked against the board's budget; record its section sizes."""
     from pipeline.build import FIRMWARE as FIRMWARE_SOURCES, build
@@ -106,6 +108,7 @@ def build_stage(cfg: Config, *, force: bool = False, log: Callable[[str], None] 
     return metrics
 
 
+@stage("validate")
 def validate_stage(cfg: Config, *, force: bool = False, log: Callable[[str], None] = print,
                    progress: bool = True) -> dict:
     """Stream the int8 test set through the device and compare each output with TFLM's; record the results.
@@ -120,7 +123,8 @@ def validate_stage(cfg: Config, *, force: bool = False, log: Callable[[str], Non
     dev = cfg.device
     if dev.port:
         log(f"validate  {run.file('golden.npz')} against the device on {dev.port}")
-        report = harness.validate(dev.port, run.path, limit=dev.limit, timeout=dev.timeout, progress=progress)
+        report = harness.validate(dev.port, run.path, limit=dev.limit, timeout=dev.timeout, progress=progress,
+                                  log=log)
         harness.record(run.path, report, dev.port)
     else:
         _needs(run, FIRMWARE, "run")
@@ -130,7 +134,7 @@ def validate_stage(cfg: Config, *, force: bool = False, log: Callable[[str], Non
             return run.metrics("validate")
         log("validate  the test set through the firmware in QEMU (mps2-an386, Cortex-M4, -icount)")
         report = harness.validate_emulated(emulators.qemu(run.file(FIRMWARE) / "firmware.elf"), run.path,
-                                           limit=dev.limit, timeout=dev.timeout, progress=progress)
+                                           limit=dev.limit, timeout=dev.timeout, progress=progress, log=log)
         report["firmware"] = {k: v for k, v in run.metrics("build").items() if isinstance(v, int)}
         harness.record(run.path, report, "qemu", fp=fp)
     log("validate  " + harness.format_report(report).replace("\n", "\n          "))

@@ -13,9 +13,11 @@ import numpy as np
 
 from pipeline.config import Config
 from pipeline.data import Dataset, load_dataset
+from pipeline.errors import stage
 from pipeline.keras import keras
 from pipeline.losses import hard_labels, loss_settings, make_loss
 from pipeline.runs import Run, fingerprint
+from pipeline.sizing import sized
 from pipeline.teacher import teacher_stage
 from pipeline.train import Schedule, Trainer, augmenter, evaluate, fit, make_strategy, set_seed
 from pipeline.zoo import build_student, describe
@@ -27,17 +29,24 @@ KD_FIELDS = ("method", "temperature", "alpha", "dkd_alpha", "dkd_beta", "dist_be
 def distill(cfg: Config, *, force: bool = False, log: Callable[[str], None] = print) -> dict:
     """Run the teacher, baseline and distillation stages; return {teacher, baseline, student} metrics."""
     strategy = make_strategy(cfg.distill.strategy)  # multi-worker collectives must be set up before any TF op
-    data = load_dataset(cfg.data, cfg.run.seed)
+    with stage("data"):
+        data = load_dataset(cfg.data, cfg.run.seed)
+    cfg = sized(cfg, data)  # auto (0) epochs and teacher width chosen for this data
     run = Run(cfg.run_dir)
     run.manifest["config"] = cfg.to_dict()
     run.manifest["data"] = data.info()
-    log(f"data      {data.name}: {data.info()['sizes']} samples of {data.input_shape}, {data.num_classes} classes")
+    log(f"data      {data.name}: {data.info()['sizes']} samples of {data.input_shape}, {data.num_classes} classes"
+        + (", validation by groups" if data.split == "groups" else ""))
+    for warning in data.warnings:
+        log(f"warning   {warning}")
     teacher = teacher_stage(cfg, data, run, force=force, log=log)
     kd = cfg.distill.method != "none"
     baseline = None
     if kd and cfg.distill.baseline:
-        baseline = student_stage("baseline", cfg, data, run, strategy, force=force, log=log)
-    student = student_stage("distill", cfg, data, run, strategy, force=force, log=log)
+        with stage("baseline"):
+            baseline = student_stage("baseline", cfg, data, run, strategy, force=force, log=log)
+    with stage("distill"):
+        student = student_stage("distill", cfg, data, run, strategy, force=force, log=log)
     return {"run": str(run.path), "teacher": teacher, "baseline": baseline or (None if kd else student),
             "student": student}
 
@@ -72,7 +81,7 @@ def student_stage(stage: str, cfg: Config, data: Dataset, run: Run, strategy=Non
                           teacher=teacher, teacher_probabilities=bool(run.metrics("teacher").get("probabilities")),
                           augment=augmenter(data.input_shape, cfg.run.seed) if cfg.distill.augment else None)
         info = fit(trainer, train=train, val=(data.x_val, data.y_val), seed=cfg.run.seed,
-                   checkpoints=run.checkpoints(stage), key=fp, log=log,
+                   checkpoints=run.checkpoints(stage), key=fp, log=log, label=stage,
                    schedule=Schedule(cfg.distill.epochs, cfg.distill.batch_size, cfg.distill.learning_rate))
     metrics = {**evaluate(student, data.x_test, data.y_test, data.num_classes), **describe(student),
                "method": "none" if hard else cfg.distill.method, "teacher_mode": "online" if online else "cached",

@@ -18,7 +18,7 @@ import numpy as np
 from pipeline import tflm
 from pipeline.carray import banner, guard, model_data_files, render
 from pipeline.config import Config
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, stage
 from pipeline.runs import Run, atomic_path, fingerprint
 from pipeline.targets import board_profile, check_budget
 from pipeline.tflite_file import (OP_NAMES, TYPE_BYTES, io_tensors, model_bytes, quantization, read_model,
@@ -32,6 +32,7 @@ BUILTIN_OPS = set(OP_NAMES.values())
 RESOLVER_NAMES = {"BATCH_MATMUL": "AddBatchMatMul", "LOG_SOFTMAX": "AddLogSoftmax"}
 
 
+@stage("export")
 def export(cfg: Config, *, model: str | Path | None = None, out: str | Path | None = None, force: bool = False,
            log: Callable[[str], None] = print) -> dict:
     """Export the run's int8 model (or `model`, a .tflite file) into the run's export/ folder (or `out`). Only

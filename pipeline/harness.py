@@ -9,9 +9,11 @@ sequence number and the CRC of the very input sent, and came after the latest ha
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 import zlib
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import serial
@@ -21,6 +23,7 @@ from pipeline import protocol as P
 from pipeline.errors import PipelineError
 from pipeline.metrics import confusion_matrix
 from pipeline.link import DeviceReset, Link
+from pipeline.progress import Ticker
 from pipeline.runs import sha256_file
 
 MODEL_FILE = "student_int8.tflite"  # the quantize stage's output: the model the device must run
@@ -105,8 +108,9 @@ def handshake(link: Link, expected_sha: str, golden: dict, url: str, resets: Res
 
 def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0, retries: int = 5,
              icount_shift: int | None = None, progress: bool = True, opener=serial.serial_for_url,
-             bye: bool = False, reconnect_s: float = 5.0) -> dict:
-    """Validate the device on `url` against `run_dir`; returns the report (see `summarize`)."""
+             bye: bool = False, reconnect_s: float = 5.0, log: Callable[[str], None] | None = None) -> dict:
+    """Validate the device on `url` against `run_dir`; returns the report (see `summarize`). With `progress`, a
+    bar on a terminal, or (given `log`) a progress line at least every 20 s in a log."""
     run_dir = Path(run_dir)
     model = run_dir / MODEL_FILE
     if not model.is_file():
@@ -124,7 +128,9 @@ def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0
         outputs = np.zeros((count, hello.output.bytes), np.int8)  # (N, output bytes) int8, as the device said
         ticks = np.zeros(count, np.int64)
         wrong, index, start = 0, 0, time.perf_counter()
-        with tqdm(total=count, desc="validate", unit="sample", disable=not progress, leave=False) as bar:
+        lines = Ticker("validate", count, log) if progress and log and not sys.stdout.isatty() else None
+        with tqdm(total=count, desc="validate", unit="sample", disable=not progress or lines is not None,
+                  leave=False) as bar:
             while index < count:
                 sample = inputs[index].tobytes()
                 try:
@@ -146,6 +152,8 @@ def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0
                 ticks[index] = reply.ticks
                 index += 1
                 bar.update(1)
+                if lines:
+                    lines.advance(f"{index:,} of {count:,} samples")
         seconds = time.perf_counter() - start
         while True:
             try:

@@ -95,20 +95,12 @@ def int8_tflite(model, *, samples: int = 32, seed: int = 0, low: float = -1.0, h
     `model` is a keras.Model, or a tf.function with a batch-1 input_signature (for ops Keras does not emit as
     such, e.g. a dilated CONV_2D). For tests and benchmarks; the quantize stage calibrates on real data."""
     rng = np.random.default_rng(seed)
-    if isinstance(model, keras.Model):
-        shape = tuple(model.input_shape[1:])
-        converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    else:
-        shape = tuple(model.input_signature[0].shape[1:])
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model)
+    shape = tuple(model.input_shape[1:]) if isinstance(model, keras.Model) else \
+        tuple(model.input_signature[0].shape[1:])
 
     def representative():
         for _ in range(samples):
             yield [rng.uniform(low, high, (1, *shape)).astype(np.float32)]
 
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return converter.convert()
+    from pipeline.quantize import convert_int8
+    return convert_int8(model, representative)

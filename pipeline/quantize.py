@@ -10,25 +10,31 @@ Two modes (cfg.quantize.mode):
 """
 from __future__ import annotations
 
+import re
 import time
 import warnings
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
 from pipeline.config import Config
 from pipeline.data import Dataset, load_dataset
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, stage
 from pipeline.metrics import confusion_matrix
 from pipeline.keras import keras, tf
 from pipeline.losses import loss_settings, make_loss
 from pipeline.runs import Run, fingerprint
+from pipeline.sizing import sized
 from pipeline import tflm
 from pipeline.tflite_file import read_model, require_int8_io
 from pipeline.train import Schedule, Trainer, accuracy, fit, set_seed
 
 NEEDS = ["student.keras", "teacher_logits.npy"]
 ARTIFACTS = ["student_int8.tflite", "golden.npz"]
+# A fake-quantized training step costs ~1.4x the float student's (Fashion-MNIST here: 10.6 vs 7.4 ms). The time
+# estimate times the float student: cloning a tfmot model to time it changed the QAT result (a resumed QAT run was
+# no longer byte-identical to an uninterrupted one).
+QAT_STEP_COST = 1.4
 QAT_WEIGHTS = "student_qat_weights.h5"  # fine-tuned fake-quant weights (qat), legacy HDF5: loads by topology
 
 
@@ -40,6 +46,7 @@ def fingerprint_of(cfg: Config, run: Run | None = None) -> str:
                        cfg.data, cfg.run.seed, run.sha("student.keras"), run.sha("teacher_logits.npy"))
 
 
+@stage("quantize")
 def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = print) -> dict:
     """Write student_int8.tflite and golden.npz into the run folder; return the stage's metrics."""
     run = Run(cfg.run_dir)
@@ -47,14 +54,15 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     if missing:
         raise PipelineError(f"Run folder '{run.path}' has no intact {' or '.join(missing)}.",
                             "Run `tinykd distill` first, with the same --run and --dataset.")
+    started = time.time()
+    data = load_dataset(cfg.data, cfg.run.seed)
+    cfg = sized(cfg, data)  # auto (0) QAT epochs chosen for this data
     q = cfg.quantize
     fp = fingerprint_of(cfg, run)
     if not force and run.is_fresh("quantize", fp):
         log("quantize  unchanged, skipped (--force reruns)")
         return run.metrics("quantize")
 
-    started = time.time()
-    data = load_dataset(cfg.data, cfg.run.seed)
     logits = np.load(run.file("teacher_logits.npy"))  # (n_train, K) float32
     if logits.shape != (len(data.x_train), data.num_classes):
         raise PipelineError(f"teacher_logits.npy in '{run.path}' has shape {logits.shape}, the training data "
@@ -100,29 +108,55 @@ def _quantization_aware(cfg: Config, student, data: Dataset, logits: np.ndarray,
                         log: Callable[[str], None]):
     """Fake-quantize the student and fine-tune it with the distillation loss on the cached teacher logits.
     State is checkpointed after every epoch: a killed QAT resumes where it stopped (pipeline/checkpoint.py)."""
-    import tensorflow_model_optimization as tfmot
-
     q = cfg.quantize
     set_seed(cfg.run.seed)
-    qat = tfmot.quantization.keras.quantize_model(student)
+    qat = fake_quantize(student)
     trainer = Trainer(student=qat, loss_fn=make_loss(cfg.distill))
     info = fit(trainer, train=(data.x_train, data.y_train, logits), val=(data.x_val, data.y_val),
                seed=cfg.run.seed, schedule=Schedule(q.qat_epochs, q.qat_batch_size, q.qat_learning_rate),
-               checkpoints=run.checkpoints("quantize"), key=key, log=log)
+               checkpoints=run.checkpoints("quantize"), key=key, log=log, label="quantize",
+               probe=student, probe_factor=QAT_STEP_COST)
     info = {"qat_" + k: v for k, v in info.items()}
     info["qat_accuracy"] = round(accuracy(qat, data.x_test, data.y_test), 5)  # fake-quant float model
     return qat, info
 
 
-def _convert(model, representative: np.ndarray) -> bytes:
-    """Full-int8 conversion (int8 input and output); the representative set fixes the activation ranges."""
-    def samples():
-        for sample in representative:
-            yield [sample[None]]  # (1, *input_shape) float32
+UNSUPPORTED_LAYER = re.compile(r"Layer (\S+?):<class '(?:[\w.]*\.)?(\w+)'> is not supported")
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+
+def fake_quantize(model):
+    """tfmot's quantize_model (int8 fake-quant wrappers on every layer), its failures as one PipelineError."""
+    import tensorflow_model_optimization as tfmot
+    try:
+        return tfmot.quantization.keras.quantize_model(model)
+    except Exception as e:  # noqa: BLE001 - tfmot raises RuntimeError, ValueError and others
+        found = UNSUPPORTED_LAYER.search(str(e))
+        what = f"layer '{found[1]}' ({found[2]})" if found else \
+            f"{model.name} ({type(e).__name__}: {' '.join(str(e).split())[:160]})"
+        raise PipelineError(f"Quantization-aware training cannot quantize {what}: tfmot has no int8 scheme for it.",
+                            "Use --mode ptq (post-training quantization needs no fake-quant layers), or build "
+                            "the model from Conv2D, DepthwiseConv2D, Dense, pooling and ReLU layers.")
+
+
+def _convert(model, representative: np.ndarray) -> bytes:
+    """Full-int8 conversion of the student; the representative samples fix the activation ranges."""
+    return convert_int8(model, lambda: ([sample[None]] for sample in representative))  # (1, *input_shape) each
+
+
+def convert_int8(model, representative: Callable[[], Iterable[list[np.ndarray]]]) -> bytes:
+    """Full-int8 TFLite flatbuffer (int8 input and output) of a Keras model (or of a tf.function with a batch-1
+    input_signature); `representative()` yields [batch-1 float32 sample] lists. A Keras model is converted with a
+    batch of 1: with every shape static the converter folds Keras's Reshape (SHAPE -> STRIDED_SLICE -> PACK ->
+    RESHAPE for a dynamic batch) into one RESHAPE."""
+    if isinstance(model, keras.Model):
+        # fixed names: auto-named layers ("input_7") would make the file's bytes depend on what the process built
+        inputs = keras.Input(model.input_shape[1:], batch_size=1, name=model.input_names[0])
+        batch_one = keras.Model(inputs, model(inputs, training=False), name=model.name)
+        converter = tf.lite.TFLiteConverter.from_keras_model(batch_one)
+    else:
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = samples
+    converter.representative_dataset = representative
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
@@ -132,7 +166,6 @@ def _convert(model, representative: np.ndarray) -> bytes:
             return bytes(converter.convert())
     except Exception as e:  # noqa: BLE001 - the converter raises ConverterError and others
         reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise PipelineError(f"The TFLite converter cannot make a full-int8 model of the student: {reason}.",
-                            "Use a student built from int8-supported ops (tinykd's conv, dsconv and dense).")
-
-
+        raise PipelineError(f"The TFLite converter cannot make a full-int8 model of {getattr(model, 'name', 'it')}: "
+                            f"{reason}.",
+                            "Use a model built from int8-supported ops (tinykd's conv, dsconv and dense students).")

@@ -13,7 +13,7 @@ from pathlib import Path
 import jinja2
 
 from pipeline import __version__
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, stage
 from pipeline.runs import MANIFEST, atomic_path
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -72,11 +72,16 @@ def view(manifest: dict) -> dict:
          f"{val.get('board', '')} ({val.get('engine', '')} engine)" if val else ""),
     ]
     samples, mismatched = val.get("samples"), val.get("mismatched_outputs")
+    test_size = data.get("sizes", {}).get("test") or samples
+    subset = f" (the first {samples:,} of {test_size:,} test samples)" if samples and samples < test_size else ""
+    if subset:  # the device row is scored on fewer samples than the host rows above it
+        accuracy[-1] = (f"student, int8 on device ({samples:,})", *accuracy[-1][1:5],
+                        accuracy[-1][5] + f"; first {samples:,} test samples")
     agreement = None if samples is None else {
         "samples": samples, "agree": samples - mismatched, "mismatched": mismatched,
         "values": val.get("mismatched_values"),
         "text": f"{samples - mismatched:,} of {samples:,} device outputs bit-identical with TFLM on the host"
-                + (" (all)" if not mismatched else f"; {mismatched} differ")}
+                + (" (all)" if not mismatched else f"; {mismatched} differ") + subset}
     fw = build or val.get("firmware", {})
     memory = []
     if fw:
@@ -197,6 +202,7 @@ def render(manifest: dict) -> tuple[str, str]:
     return markdown, html
 
 
+@stage("report")
 def write_report(run_dir: str | Path) -> list[Path]:
     """Write report.md and report.html into the run folder (atomically); returns their paths."""
     run_dir = Path(run_dir)

@@ -9,6 +9,8 @@ import numpy as np
 
 from pipeline.config import Config
 from pipeline.data import Dataset
+from pipeline.errors import stage
+from pipeline.progress import Ticker
 from pipeline.runs import Run, fingerprint, sha256_path
 from pipeline.losses import hard_labels
 from pipeline.train import Schedule, Trainer, evaluate, fit, set_seed, teacher_logits_of
@@ -17,6 +19,7 @@ from pipeline.zoo import build_teacher, describe, load_teacher
 ARTIFACTS = ["teacher.keras", "teacher_logits.npy"]
 
 
+@stage("teacher")
 def teacher_stage(cfg: Config, data: Dataset, run: Run, *, force: bool = False,
                   log: Callable[[str], None] = print) -> dict:
     """Writes teacher.keras and teacher_logits.npy ((n_train, K) float32); returns the stage's metrics."""
@@ -38,10 +41,17 @@ def teacher_stage(cfg: Config, data: Dataset, run: Run, *, force: bool = False,
         model, probabilities = build_teacher(cfg.teacher, data.input_shape, data.num_classes, seed=cfg.run.seed), False
         info = fit(Trainer(student=model, loss_fn=hard_labels), train=(data.x_train, data.y_train),
                    val=(data.x_val, data.y_val), seed=cfg.run.seed, checkpoints=run.checkpoints("teacher"),
-                   key=fp, log=log, schedule=Schedule(cfg.teacher.epochs, cfg.teacher.batch_size, cfg.teacher.learning_rate))
+                   key=fp, log=log, label="teacher",
+                   schedule=Schedule(cfg.teacher.epochs, cfg.teacher.batch_size, cfg.teacher.learning_rate))
         info["source"] = "built-in"
-    logits = np.concatenate([teacher_logits_of(model, batch, probabilities).numpy()
-                             for batch in np.array_split(data.x_train, max(1, len(data.x_train) // 512))])
+    log(f"teacher   caching its logits on the {len(data.x_train):,} training samples")
+    batches = np.array_split(data.x_train, max(1, len(data.x_train) // 512))
+    ticker = Ticker("teacher", len(batches), log)  # a line every 20 s: this takes a minute on large sets
+    logits = []
+    for batch in batches:
+        logits.append(teacher_logits_of(model, batch, probabilities).numpy())  # (<=512, K) float32
+        ticker.advance("logits")
+    logits = np.concatenate(logits)
     metrics = {**evaluate(model, data.x_test, data.y_test, data.num_classes), **describe(model),
                "probabilities": probabilities, **info}
     run.path.mkdir(parents=True, exist_ok=True)

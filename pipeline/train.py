@@ -7,6 +7,8 @@ the student, so it runs on every step. Training keeps the weights of the best va
 from __future__ import annotations
 
 import os
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -17,7 +19,9 @@ from pipeline.errors import PipelineError
 from pipeline.keras import keras, tf
 from pipeline.losses import Loss
 from pipeline.metrics import confusion_matrix
+from pipeline.progress import Ticker, duration, estimate_seconds
 
+PROBE_STEPS = 3  # timed optimizer steps of a schedule's estimate (after one that traces the step)
 CPU_DEVICES_ENV = "TINYKD_CPU_DEVICES"  # split the CPU into N logical devices (try a strategy without GPUs)
 
 
@@ -123,6 +127,78 @@ class KeepBest(keras.callbacks.Callback):
             self.student.set_weights(self.weights)
 
 
+class Progress(keras.callbacks.Callback):
+    """A tqdm bar when stdout is a terminal; otherwise a Ticker line at least every PERIOD seconds:
+    `teacher   epoch 3/8   41%  loss 0.412  accuracy 0.861  val 0.874  2:10 left`."""
+
+    def __init__(self, label: str, epochs: int, steps_per_epoch: int, start_epoch: int,
+                 log: Callable[[str], None], tty: bool | None = None):
+        super().__init__()
+        self.label, self.epochs = label, epochs
+        self.total = (epochs - start_epoch) * steps_per_epoch
+        self.tty = sys.stdout.isatty() if tty is None else tty
+        self.epoch, self.val, self.bar = start_epoch, None, None
+        self.ticker = Ticker(label, self.total, log)
+
+    def on_train_begin(self, logs=None):
+        self.ticker.restart()
+        if self.tty:
+            from tqdm import tqdm
+            self.bar = tqdm(total=self.total, desc=self.label, unit="step", leave=False, file=sys.stdout)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.bar is not None:
+            self.bar.update(1)
+            if batch % 20 == 0:
+                self.bar.set_postfix_str(self._metrics(logs), refresh=False)
+        else:
+            self.ticker.advance(f"epoch {self.epoch + 1}/{self.epochs}", self._metrics(logs))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.val = (logs or {}).get("val_accuracy", self.val)
+        if self.bar is None and self.ticker.due():
+            self.ticker.say(f"epoch {epoch + 1}/{self.epochs}", self._metrics(logs))
+
+    def on_train_end(self, logs=None):
+        if self.bar is not None:
+            self.bar.close()
+
+    def _metrics(self, logs) -> str:
+        logs = logs or {}
+        parts = [f"{name} {float(logs[name]):.3f}" for name in ("loss", "accuracy") if name in logs]
+        if self.val is not None:
+            parts.append(f"val {float(self.val):.3f}")
+        return "  ".join(parts)
+
+
+def seconds_per_step(model, batch_size: int) -> float | None:
+    """Wall seconds of one training step of `model`'s architecture at `batch_size`, measured on a fresh copy
+    (its weights and optimizer are not touched); None when the copy cannot be trained outside the model's own
+    setting (a multi-device strategy). A distillation step costs about the same: the teacher's logits are cached."""
+    if tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1:
+        return None
+    copy = keras.models.clone_model(model)
+    optimizer = keras.optimizers.Adam()
+    x = tf.zeros((batch_size, *model.input_shape[1:]))  # (batch, *input_shape) float32
+    y = tf.zeros((batch_size,), tf.int32)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            logits = copy(x, training=True)  # (batch, K)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        optimizer.apply_gradients(zip(tape.gradient(loss, copy.trainable_variables), copy.trainable_variables))
+
+    step()  # traces and builds the optimizer: not timed
+    started = time.perf_counter()
+    for _ in range(PROBE_STEPS):
+        step()
+    return (time.perf_counter() - started) / PROBE_STEPS
+
+
 @dataclass(frozen=True)
 class Schedule:
     epochs: int
@@ -145,11 +221,13 @@ def epoch_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int, ep
 
 def fit(trainer: Trainer, *, train: tuple[np.ndarray, ...], val: tuple[np.ndarray, np.ndarray],
         schedule: Schedule, seed: int, checkpoints: Path | None = None, key: str = "",
-        log: Callable[[str], None] = print, verbose: int = 0) -> dict:
+        log: Callable[[str], None] = print, label: str = "train", probe=None, probe_factor: float = 1.0) -> dict:
     """Compile and train inside the current strategy scope; the student ends with its best validation weights.
 
-    With `checkpoints`, state is saved there after every epoch and an interrupted run with the same `key`
-    resumes from its last complete epoch."""
+    Before training, says how long it will take (a few steps of a copy of `probe`, default the student, timed,
+    times `probe_factor`); while training,
+    shows progress (pipeline/progress.py) under `label`. With `checkpoints`, state is saved there after every
+    epoch and an interrupted run with the same `key` resumes from its last complete epoch."""
     steps_per_epoch = -(-len(train[0]) // schedule.batch_size)
     lr = keras.optimizers.schedules.CosineDecay(schedule.learning_rate, decay_steps=steps_per_epoch * schedule.epochs)
     trainer.compile(optimizer=keras.optimizers.Adam(lr))
@@ -164,9 +242,15 @@ def fit(trainer: Trainer, *, train: tuple[np.ndarray, ...], val: tuple[np.ndarra
         if start:
             log(f"          resuming from the checkpoint after epoch {start} of {schedule.epochs}")
     if start < schedule.epochs:
+        step = seconds_per_step(trainer.student if probe is None else probe, schedule.batch_size)
+        step = step and step * probe_factor
+        plan = f"{schedule.epochs - start} epochs x {steps_per_epoch} steps of {schedule.batch_size}"
+        log(f"{label:<9} {plan}: about {duration(estimate_seconds(step, schedule.epochs - start, steps_per_epoch))}"
+            f" ({1000 * step:.1f} ms per step measured)" if step else f"{label:<9} {plan}")
+        callbacks.append(Progress(label, schedule.epochs, steps_per_epoch, start, log))
         trainer.fit(epoch_batches(train, schedule.batch_size, seed, schedule.epochs, start),
                     validation_data=tf.data.Dataset.from_tensor_slices(val).batch(256), epochs=schedule.epochs,
-                    initial_epoch=start, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose)
+                    initial_epoch=start, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=0)
     else:
         best.on_train_end()
     return {"best_val_accuracy": round(best.best, 5), "best_epoch": best.best_epoch + 1}

@@ -2,6 +2,11 @@
 
 Students are built from ops every int8 MCU runtime supports (CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D, MEAN,
 FULLY_CONNECTED); batch norm folds into the convolutions when converting. All models output logits.
+
+Series (T, C) run as images one pixel wide: the model reshapes its input to (T, 1, C) and convolves with (k, 1)
+kernels. The int8 model is then the same ops as an image model (plus one RESHAPE that costs no arithmetic),
+which tfmot's QAT quantizes and the AOT engine runs; Keras's Conv1D would fail both (tfmot has no QuantizeConfig
+for it, and TFLite converts it into EXPAND_DIMS + CONV_2D + SQUEEZE around every layer).
 """
 from __future__ import annotations
 
@@ -18,28 +23,44 @@ layers = keras.layers
 
 def _pooling_blocks(input_shape: tuple[int, ...], limit: int) -> int:
     """How many times the spatial size can halve while staying >= 2 (at most `limit`)."""
-    size, blocks = min(input_shape[:-1]), 0
+    size, blocks = min(input_shape[:-1]) if len(input_shape) == 3 else input_shape[0], 0
     while size >= 4 and blocks < limit:
         size //= 2
         blocks += 1
     return max(blocks, 1)
 
 
+class _Layout:
+    """Kernel, pool and input handling for images (H, W, C) and series (T, C) seen as (T, 1, C)."""
+
+    def __init__(self, input_shape: tuple[int, ...]):
+        self.series = len(input_shape) == 2
+        self.input_shape = input_shape
+
+    def kernel(self, k: int):
+        return (k, 1) if self.series else k  # (k, 1): along time only
+
+    def stem(self, inputs):
+        if self.series:
+            steps, channels = self.input_shape
+            return layers.Reshape((steps, 1, channels), name="series_as_image")(inputs)  # (batch, T, 1, C)
+        return inputs
+
+
 def build_teacher(cfg: TeacherConfig, input_shape: tuple[int, ...], num_classes: int, *, seed: int = 0):
-    """A wide CNN (2-D for images, 1-D for series): two convs per block, doubling filters, max-pool between."""
-    series = len(input_shape) == 2
-    conv, pool = (layers.Conv1D, layers.MaxPool1D) if series else (layers.Conv2D, layers.MaxPool2D)
-    gap = layers.GlobalAveragePooling1D if series else layers.GlobalAveragePooling2D
+    """A wide CNN: two 3x3 convs per block (3x1 along time for series), doubling filters, max-pool between."""
+    grid = _Layout(input_shape)
     init = keras.initializers.HeUniform(seed=seed)
-    x = inputs = keras.Input(input_shape)
+    inputs = keras.Input(input_shape)
+    x = grid.stem(inputs)
     for block in range(_pooling_blocks(input_shape, limit=3)):
         filters = cfg.width * 2 ** block
         for _ in range(2):
-            x = conv(filters, 3, padding="same", use_bias=False, kernel_initializer=init)(x)
+            x = layers.Conv2D(filters, grid.kernel(3), padding="same", use_bias=False, kernel_initializer=init)(x)
             x = layers.BatchNormalization(momentum=0.9)(x)
             x = layers.ReLU()(x)
-        x = pool(2)(x)
-    x = gap()(x)
+        x = layers.MaxPool2D(grid.kernel(2))(x)
+    x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(4 * cfg.width, activation="relu", kernel_initializer=init)(x)
     x = layers.Dropout(0.3, seed=seed)(x)
     outputs = layers.Dense(num_classes, kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(x)
@@ -49,7 +70,7 @@ def build_teacher(cfg: TeacherConfig, input_shape: tuple[int, ...], num_classes:
 def build_student(cfg: StudentConfig, input_shape: tuple[int, ...], num_classes: int, *, seed: int = 0):
     """A tiny student. conv: 3x3 conv blocks; dsconv: a 3x3 stem then depthwise 3x3 + pointwise 1x1 blocks;
     dense: an MLP with depth hidden layers of 8 x width units. Filters double per block; max-pool between
-    blocks; global average pooling and one dense layer to the logits."""
+    blocks; global average pooling and one dense layer to the logits. Series use 3x1 kernels along time."""
     init = keras.initializers.HeUniform(seed=seed)
     x = inputs = keras.Input(input_shape)
     if cfg.family == "dense":
@@ -57,24 +78,24 @@ def build_student(cfg: StudentConfig, input_shape: tuple[int, ...], num_classes:
         for _ in range(cfg.depth):
             x = layers.Dense(8 * cfg.width, activation="relu", kernel_initializer=init)(x)
     else:
-        series = len(input_shape) == 2
-        conv, pool = (layers.Conv1D, layers.MaxPool1D) if series else (layers.Conv2D, layers.MaxPool2D)
-        depthwise = layers.DepthwiseConv1D if series else layers.DepthwiseConv2D
+        grid = _Layout(input_shape)
+        x = grid.stem(x)
         pools = _pooling_blocks(input_shape, limit=cfg.depth)
         for block in range(cfg.depth):
             filters = cfg.width * 2 ** block
             if cfg.family == "dsconv" and block > 0:
-                x = depthwise(3, padding="same", use_bias=False, depthwise_initializer=init)(x)
+                x = layers.DepthwiseConv2D(grid.kernel(3), padding="same", use_bias=False,
+                                           depthwise_initializer=init)(x)
                 x = layers.BatchNormalization(momentum=0.9)(x)
                 x = layers.ReLU()(x)
-                x = conv(filters, 1, use_bias=False, kernel_initializer=init)(x)
+                x = layers.Conv2D(filters, 1, use_bias=False, kernel_initializer=init)(x)
             else:
-                x = conv(filters, 3, padding="same", use_bias=False, kernel_initializer=init)(x)
+                x = layers.Conv2D(filters, grid.kernel(3), padding="same", use_bias=False, kernel_initializer=init)(x)
             x = layers.BatchNormalization(momentum=0.9)(x)
             x = layers.ReLU()(x)
             if block < pools and block < cfg.depth - 1:
-                x = pool(2)(x)
-        x = (layers.GlobalAveragePooling1D if series else layers.GlobalAveragePooling2D)()(x)
+                x = layers.MaxPool2D(grid.kernel(2))(x)
+        x = layers.GlobalAveragePooling2D()(x)
     outputs = layers.Dense(num_classes, kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(x)
     return keras.Model(inputs, outputs, name=f"student_{cfg.family}_w{cfg.width}_d{cfg.depth}")
 

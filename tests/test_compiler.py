@@ -26,8 +26,34 @@ MODELS = {
     "ds_cnn": lambda: mlperf("ds_cnn"),
     "fc_autoencoder": lambda: mlperf("fc_autoencoder"),
     "mobilenet_v1_025": lambda: mlperf("mobilenet_v1_025"),
+    # series (T, C): tinykd's students see them as (T, 1, C) with (k, 1) kernels behind one RESHAPE
+    "student_dsconv_series": lambda: student("dsconv", (100, 6), 4),
+    "student_conv_series": lambda: student("conv", (29, 12), 9),
+    # a user's Keras Conv1D model: EXPAND_DIMS -> CONV_2D -> SQUEEZE per layer, MEAN over time of a 3-D tensor
+    "keras_conv1d": lambda: conv1d_model(),
 }
 SLOW = {"mobilenet_v1_025"}
+
+
+def conv1d_model() -> bytes:
+    """A Keras Conv1D model converted as users convert theirs (batch left dynamic, so TFLite keeps EXPAND_DIMS and
+    SQUEEZE around every convolution; tinykd's own converter fixes the batch at 1 and folds them into RESHAPE)."""
+    from pipeline import mlperf_tiny
+    from pipeline.keras import keras, tf
+    layers = keras.layers
+    keras.utils.set_random_seed(0)
+    x = inputs = keras.Input((40, 5))  # (batch, 40, 5)
+    x = layers.Conv1D(8, 3, padding="same", activation="relu")(x)  # dilated: SPACE_TO_BATCH_ND (not yet run)
+    x = layers.MaxPool1D(2)(layers.Conv1D(12, 5, strides=1, activation="relu")(x))
+    model = mlperf_tiny.randomize(keras.Model(inputs, layers.Dense(3)(layers.GlobalAveragePooling1D()(x))), 0)
+    rng = np.random.default_rng(0)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([rng.uniform(-1, 1, (1, 40, 5)).astype(np.float32)]
+                                                for _ in range(32))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    return converter.convert()
 
 
 def _params(names):
@@ -174,3 +200,14 @@ def test_unsupported_op_is_named_with_the_alternatives():
     message = str(e.value)
     assert "'TANH'" in message and "CONV_2D" in message and "FULLY_CONNECTED" in message
     assert "--engine tflm" in message
+
+
+@pytest.mark.parametrize("name, ops", [
+    ("student_dsconv_series", {"RESHAPE", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "MEAN", "FULLY_CONNECTED"}),
+    ("keras_conv1d", {"EXPAND_DIMS", "CONV_2D", "RESHAPE", "MAX_POOL_2D", "MEAN", "FULLY_CONNECTED"}),
+])
+def test_series_models_use_the_ops_we_expect(name, ops):
+    """Series students are (T, 1, C) images to the converter: one RESHAPE, no EXPAND_DIMS before each conv; a
+    user's Conv1D model has them (its squeeze comes out as a RESHAPE), and they compile as views of their input."""
+    graph = build_graph(read_model(MODELS[name](), name), name)
+    assert {op.name for op in graph.ops} == ops

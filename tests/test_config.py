@@ -49,7 +49,7 @@ def test_bad_config_file(tmp_path, text, needle):
     (["--temperature", "-2"], "distill.temperature=-2.0"),
     (["--alpha", "1.5"], "distill.alpha=1.5"),
     (["--alpha", "-0.1"], "distill.alpha=-0.1"),
-    (["--epochs", "0"], "distill.epochs=0"),
+    (["--epochs", "-1"], "distill.epochs=-1"),
     (["--width", "0"], "student.width=0"),
     (["--limit", "-1"], "data.limit=-1"),
 ])

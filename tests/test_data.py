@@ -98,3 +98,77 @@ def test_image_folder_one_subfolder_per_class(tmp_path):
     (tmp_path / "dog" / "big.png").write_bytes(tf.io.encode_png(np.zeros((7, 6, 1), np.uint8)).numpy())
     with pytest.raises(PipelineError, match="big.png"):
         load_dataset(DataConfig(dataset=str(tmp_path)))
+
+
+def series_npz(tmp_path: Path, n=60, steps=20, **extra) -> Path:
+    """Three channels whose ranges differ 1000x (an accelerometer in g beside a gyroscope in deg/s)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((n, steps, 3)).astype(np.float32) * np.float32([0.01, 1.0, 10.0])
+    return npz(tmp_path, "series.npz", x_train=x[:40], y_train=np.arange(40) % 2, x_test=x[40:],
+               y_test=np.arange(n - 40) % 2, **extra)
+
+
+def test_series_are_normalized_per_channel(tmp_path):
+    data = load_dataset(DataConfig(dataset=str(series_npz(tmp_path)), layout="series"))
+    norm = data.normalization
+    assert norm["per_channel"] and len(norm["scale"]) == 3
+    assert norm["scale"][2] > 500 * norm["scale"][0]  # the raw ranges really differ
+    train = np.concatenate([data.x_train, data.x_val])
+    np.testing.assert_allclose(train.min(axis=(0, 1)), 0.0, atol=1e-6)  # every channel spans [0, 1]
+    np.testing.assert_allclose(train.max(axis=(0, 1)), 1.0, atol=1e-6)
+    image = load_dataset(DataConfig(dataset=str(npz(tmp_path))))  # images keep one shift and scale
+    assert not image.normalization["per_channel"] and isinstance(image.normalization["scale"], float)
+
+
+def test_groups_never_straddle_the_validation_split(tmp_path):
+    groups = np.repeat(np.arange(8), 5)  # 8 recordings of 5 windows each
+    data = load_dataset(DataConfig(dataset=str(series_npz(tmp_path, groups_train=groups)), layout="series",
+                                   val_fraction=0.2))
+    raw = np.load(tmp_path / "series.npz")["x_train"]
+    first = raw[:, 0, 1]  # channel 1 of each window's first step identifies the window
+    shift, scale = data.normalization["shift"][1], data.normalization["scale"][1]
+
+    def group_of(x):
+        raw_values = x[:, 0, 1] * np.float32(scale) + np.float32(shift)
+        return {int(groups[np.argmin(np.abs(first - v))]) for v in raw_values}
+
+    train_groups, val_groups = group_of(data.x_train), group_of(data.x_val)
+    assert data.split == "groups" and val_groups and not train_groups & val_groups
+    assert len(train_groups | val_groups) == 8 and len(data.y_val) % 5 == 0
+    assert data.info()["split"] == "groups" and not data.warnings
+
+
+@pytest.mark.parametrize("groups, needle", [
+    (np.zeros(40, int), "single group"),
+    (np.arange(39), "has shape (39,)"),
+    (np.linspace(0, 1, 40), "dtype float64"),
+])
+def test_bad_groups(tmp_path, groups, needle):
+    with pytest.raises(PipelineError) as e:
+        load_dataset(DataConfig(dataset=str(series_npz(tmp_path, groups_train=groups)), layout="series"))
+    assert needle in str(e.value)
+
+
+def windows(recording: np.ndarray, length: int, stride: int) -> np.ndarray:
+    return np.stack([recording[i:i + length] for i in range(0, len(recording) - length + 1, stride)])
+
+
+def test_overlapping_windows_without_groups_are_warned_about(tmp_path):
+    rng = np.random.default_rng(0)
+    recording = rng.standard_normal((3000, 4)).astype(np.float32).cumsum(axis=0)  # (T, C) one long recording
+    overlapping = windows(recording[:2000], 50, 25)  # 79 windows, each half-shared with its neighbours
+    separate = windows(recording[2000:], 50, 50)  # 20 windows, no step in two of them
+    labels = lambda x: np.arange(len(x)) % 2
+    path = npz(tmp_path, "o.npz", x_train=overlapping, y_train=labels(overlapping), x_test=separate,
+               y_test=labels(separate))
+    data = load_dataset(DataConfig(dataset=str(path), layout="series"))
+    assert len(data.warnings) == 1 and "79 of 79 training windows share time steps" in data.warnings[0]
+    assert "groups_train" in data.warnings[0]
+    path = npz(tmp_path, "s.npz", x_train=windows(recording[:2000], 50, 50), y_train=np.arange(40) % 2,
+               x_test=separate, y_test=labels(separate))
+    assert load_dataset(DataConfig(dataset=str(path), layout="series")).warnings == []
+    # test windows cut from the training recording: test accuracy would be optimistic
+    path = npz(tmp_path, "t.npz", x_train=separate, y_train=labels(separate), x_test=windows(recording[2010:], 50, 50),
+               y_test=labels(separate)[:19])
+    warnings = load_dataset(DataConfig(dataset=str(path), layout="series")).warnings
+    assert len(warnings) == 1 and "test windows share time steps with training windows" in warnings[0]

@@ -82,7 +82,7 @@ def test_missing_run_says_to_distill_first(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("option, value", [("--qat-epochs", "0"), ("--representative-samples", "-5")])
+@pytest.mark.parametrize("option, value", [("--qat-epochs", "-1"), ("--representative-samples", "-5")])
 def test_bad_quantize_settings_exit_2_naming_the_value(tiny_int8, option, value):
     before = snapshot(tiny_int8.path)
     result = invoke("quantize", "--config", tiny_int8.config_file, option, value)
@@ -106,3 +106,13 @@ def test_qat_weights_rebuild_the_fine_tuned_model(tiny_int8):
     rebuilt.load_weights(tiny_int8.path / "student_qat_weights.h5")
     data = load_dataset(tiny_int8.cfg.data, tiny_int8.cfg.run.seed)
     assert accuracy(rebuilt, data.x_test, data.y_test) == pytest.approx(tiny_int8.quantize["qat_accuracy"], abs=1e-5)
+
+
+def test_qat_names_the_layer_it_cannot_quantize():
+    from pipeline.keras import keras
+    from pipeline.quantize import fake_quantize
+    x = keras.Input((20, 3))
+    model = keras.Model(x, keras.layers.Dense(2)(keras.layers.Flatten()(keras.layers.Conv1D(4, 3, name="imu_conv")(x))))
+    with pytest.raises(PipelineError) as e:
+        fake_quantize(model)
+    assert "layer 'imu_conv' (Conv1D)" in str(e.value) and "--mode ptq" in str(e.value)

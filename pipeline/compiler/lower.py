@@ -231,12 +231,17 @@ class Lowering:
         if axis is None or axis.data is None:
             self._fail(op, "the axis must be constant")
         axes = sorted({int(a) % len(x.shape) for a in axis.data.reshape(-1)}) if x.shape else []
-        if len(x.shape) != 4 or axes != [1, 2]:
-            self._fail(op, f"only the mean over height and width of a 4-D tensor is supported (axes {axes})")
-        p = quant.mean_params(x.scale, x.zero_point, out.scale, out.zero_point, x.shape[1] * x.shape[2])
+        if len(x.shape) == 3 and axes == [1]:  # a series (N, T, C): the mean over time is over (T, 1)
+            shape, axes = (x.shape[0], x.shape[1], 1, x.shape[2]), [1, 2]
+        else:
+            shape = x.shape
+        if len(shape) != 4 or axes != [1, 2]:
+            self._fail(op, f"only the mean over height and width of a 4-D tensor (or over time of a 3-D one) is "
+                           f"supported (axes {axes})")
+        p = quant.mean_params(x.scale, x.zero_point, out.scale, out.zero_point, shape[1] * shape[2])
         params = self._decl(call, "tk_mean_params", "params",
                             f"{{{x.zero_point}, {out.zero_point}, {p['divide']}, {{{p['multiplier']}, {p['shift']}}}}}")
-        self._call(call, "tk_mean_hw_s8", params, self._dims(call, "input_dims", x.shape), self.pointer(x),
+        self._call(call, "tk_mean_hw_s8", params, self._dims(call, "input_dims", shape), self.pointer(x),
                    self.pointer(out))
 
     def _add(self, call, op, ins, out):
@@ -260,6 +265,10 @@ class Lowering:
             self._fail(op, f"{x.shape} has {x.size} elements, {out.shape} has {out.size}")
         _same_quant(self, op, x, out)
         self._call(call, "tk_reshape_s8", str(out.size), self.pointer(x), self.pointer(out))
+
+    # Keras's Conv1D converts to EXPAND_DIMS -> CONV_2D -> SQUEEZE: both only relabel the shape, like RESHAPE
+    _expand_dims = _reshape
+    _squeeze = _reshape
 
     def _softmax(self, call, op, ins, out):
         x = ins[0]

@@ -1,8 +1,8 @@
 """Static memory plan: every intermediate tensor gets a fixed offset in one arena.
 
 Tensors live from the op that writes them to the last op that reads them. An element-wise op (ADD, SOFTMAX,
-LOGISTIC, QUANTIZE) writes over an input that dies with it, and a RESHAPE reuses its input's bytes: the kernels
-read each element before they write it, so sharing is exact. Buffers are then placed largest first at the lowest
+LOGISTIC, QUANTIZE) writes over an input that dies with it, and a RESHAPE (or EXPAND_DIMS, SQUEEZE) reuses its
+input's bytes: the kernels read each element before they write it, so sharing is exact. Buffers are then placed largest first at the lowest
 offset free during their whole lifetime (the greedy-by-size strategy of TFLM's GreedyMemoryPlanner). The model's
 input and output stay in the caller's buffers and take no arena space.
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pipeline.compiler.graph import Graph, Op
 
 # Ops whose output may share its input's memory (each output element depends only on elements already read).
-IN_PLACE_OPS = {"ADD", "SOFTMAX", "LOGISTIC", "QUANTIZE", "RESHAPE"}
+IN_PLACE_OPS = {"ADD", "SOFTMAX", "LOGISTIC", "QUANTIZE", "RESHAPE", "EXPAND_DIMS", "SQUEEZE"}
 # Ops whose kernels finish each output row before the next, in order (firmware/lib/tinykd_kernels/src/tk_conv.c):
 # their output may overlap their input at an offset (see overlap_shift).
 ROW_ORDER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D"}

@@ -1,0 +1,89 @@
+"""The validation split, and the checks that keep it honest for sensor windows.
+
+Windows cut from one recording with overlap share time steps, so a random split puts near-copies of validation
+windows into training and the best-checkpoint choice is made on leaked data. With group ids (`groups_train` in
+the .npz: a subject, a recording, a session) the split keeps every group on one side. Without them,
+`shared_windows` finds windows whose time steps also occur in other windows so the user can be warned.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.errors import PipelineError
+
+RUN = 3  # consecutive time steps that identify a stretch of a recording
+
+
+def validation_split(n: int, val_fraction: float, seed: int,
+                     groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(train indices, val indices) of n training samples. Without groups: a seeded permutation, the first
+    round(n * val_fraction) (at least 1) to validation. With groups (n,): whole groups, in a seeded order, go to
+    validation until it holds at least that many samples; no group is on both sides."""
+    rng = np.random.default_rng(seed)
+    want = max(1, int(round(n * val_fraction)))
+    order = rng.permutation(n)
+    if groups is None:
+        return order[want:], order[:want]
+    ids = np.unique(groups)
+    if len(ids) < 2:
+        raise PipelineError(f"groups_train holds a single group ({ids[0]!r}).",
+                            "Give >= 2 groups (subjects or recordings), or leave groups_train out.")
+    val_groups, count = [], 0
+    sizes = {g: int(c) for g, c in zip(*np.unique(groups, return_counts=True))}
+    for g in rng.permutation(ids):
+        if count >= want or len(val_groups) == len(ids) - 1:
+            break
+        val_groups.append(g)
+        count += sizes[g]
+    in_val = np.isin(groups, val_groups)
+    return order[~in_val[order]], order[in_val[order]]
+
+
+def check_groups(source, groups: np.ndarray, n: int) -> np.ndarray:
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise PipelineError(f"groups_train in '{source}' has shape {groups.shape}, x_train has {n} samples.",
+                            "Give one group id (subject, recording) per training sample.")
+    if not (np.issubdtype(groups.dtype, np.integer) or groups.dtype.kind in "US"):
+        raise PipelineError(f"groups_train in '{source}' has dtype {groups.dtype}.",
+                            "Group ids must be integers or strings.")
+    return groups
+
+
+def _run_keys(x: np.ndarray) -> np.ndarray:
+    """(n, T - RUN + 1) float64 keys of every RUN-step stretch of every series window (n, T, C): equal stretches
+    get equal keys (each element is a fixed sum of products, computed in the same order for every stretch), and
+    different ones collide with negligible probability. Stretches whose values are all equal (padding,
+    saturation) get NaN: they say nothing about overlap."""
+    x = x.astype(np.float64)
+    steps = x.shape[1] - RUN + 1
+    weights = np.random.default_rng(12345).standard_normal((RUN, x.shape[2]))
+    keys = np.zeros((x.shape[0], steps))
+    for lag in range(RUN):
+        for c in range(x.shape[2]):
+            keys += x[:, lag:lag + steps, c] * weights[lag, c]
+    stretch = np.lib.stride_tricks.sliding_window_view(x, RUN, axis=1)  # (n, steps, C, RUN)
+    flat = stretch.reshape(x.shape[0], steps, -1)
+    keys[flat.max(-1) == flat.min(-1)] = np.nan
+    return keys
+
+
+def shared_windows(x: np.ndarray, other: np.ndarray | None = None, share: float = 0.25) -> int:
+    """How many series windows of x (n, T, C) have at least `share` of their stretches of RUN time steps also in
+    another window of x (or, with `other`, in a window of other). 0 for windows shorter than RUN steps."""
+    if x.ndim != 3 or x.shape[1] < RUN:
+        return 0
+    keys = _run_keys(x)
+    owner = np.repeat(np.arange(len(x)), keys.shape[1])
+    flat, valid = keys.reshape(-1), ~np.isnan(keys.reshape(-1))
+    if other is None:
+        # a key is shared when it occurs in >= 2 different windows
+        pairs = np.unique(np.stack([flat[valid], owner[valid]]), axis=1)  # one entry per (key, window)
+        values, counts = np.unique(pairs[0], return_counts=True)
+        shared_keys = values[counts >= 2]
+    else:
+        other_keys = _run_keys(other).reshape(-1)
+        shared_keys = np.unique(other_keys[~np.isnan(other_keys)])
+    hit = np.isin(keys, shared_keys)  # NaN keys never match
+    usable = np.maximum((~np.isnan(keys)).sum(1), 1)
+    return int(np.sum(hit.sum(1) >= share * usable))
