@@ -26,14 +26,14 @@ class Group(click.Group):
         except PipelineError as e:
             if debug:
                 raise
-            click.echo(f"error: {e}", file=tflog.terminal())
+            click.echo(f"error: {e}", err=True)  # the capture has ended: this is the terminal's stderr
             sys.exit(2)
         except tflog.EXPECTED:
             raise
         except Exception as e:  # noqa: BLE001 - a bug or a library failure tinykd did not foresee: still one line
             if debug:
                 raise
-            click.echo(f"error: {unexpected_failure(e)}", file=tflog.terminal())
+            click.echo(f"error: {unexpected_failure(e)}", err=True)
             sys.exit(1)
 
 

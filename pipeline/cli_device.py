@@ -6,6 +6,7 @@ import json
 import click
 
 from pipeline.cli import cli
+from pipeline.config import DeviceConfig
 from pipeline.ports import SerialPort
 from pipeline.targets import BOARDS, TARGETS
 
@@ -59,7 +60,8 @@ def emulate_command(emulator, elf):
               help="Run folder with student_int8.tflite and golden.npz.")
 @click.option("--model-dir", type=click.Path(file_okay=False), help=MODEL_DIR_HELP + " Default: RUN_DIR/aot.")
 @click.option("--budget", type=click.Choice(list(BOARDS)), default="nano33ble", show_default=True)
-@click.option("--limit", type=int, default=0, help="Validate the first N test samples only (0 = all).")
+@click.option("--limit", type=int, default=DeviceConfig.limit, show_default=True,
+              help="Validate the first N test samples only (0 = all).")
 @click.option("--timeout", type=float, default=2.0, show_default=True, help="Seconds to wait for one reply.")
 @click.option("--sanitize", is_flag=True, help="--emulator host only: run under ASan/UBSan.")
 @click.option("--elf", type=click.Path(dir_okay=False), help="--emulator renode: PlatformIO nano33ble ELF.")

@@ -12,7 +12,7 @@ one shift/scale for all channels (uint8 pixels: 0 and 255).
 from __future__ import annotations
 
 import gzip
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,6 @@ class Dataset:
     normalization: dict  # {"shift": s, "scale": k, "per_channel": bool}: x = (raw - s) / k (s, k: lists per channel)
     source_sha256: str  # hash of the user's file or folder ("" for built-in sets)
     split: str = "random"  # how validation was carved: "random" or "groups" (no group on both sides)
-    warnings: list[str] = field(default_factory=list)  # said to the user once, by the distill stage
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -92,7 +91,6 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
     shift, scale = (np.asarray(normalization[k], dtype=np.float32) for k in ("shift", "scale"))
     norm = lambda x: ((x.astype(np.float32) - shift) / scale).astype(np.float32)
 
-    warnings = [] if groups is not None or kind != "series" else _overlap_warnings(x_train, x_test)
     train, val = validation_split(len(y_train), cfg.val_fraction, seed, groups)
     if cfg.limit:
         train = train[:cfg.limit]
@@ -100,7 +98,7 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
                    x_train=norm(x_train[train]), y_train=y_train[train], x_val=norm(x_train[val]),
                    y_val=y_train[val], x_test=norm(x_test), y_test=y_test, class_names=list(names),
                    normalization=normalization, source_sha256=sha,
-                   split="random" if groups is None else "groups", warnings=warnings)
+                   split="random" if groups is None else "groups")
 
 
 def _normalization(source: str, x_train: np.ndarray, kind: str) -> dict:
@@ -118,18 +116,22 @@ def _normalization(source: str, x_train: np.ndarray, kind: str) -> dict:
     return {"shift": float(low), "scale": float(span), "per_channel": False, "raw_dtype": raw_dtype}
 
 
-def _overlap_warnings(x_train: np.ndarray, x_test: np.ndarray) -> list[str]:
-    """Warnings when series windows share time steps (overlapping windows of one recording)."""
+def overlap_warnings(data: Dataset) -> list[str]:
+    """Warnings when series windows share time steps (overlapping windows of one recording): among the training
+    and validation windows of a random split, and between test and training windows. Said once, by distill."""
+    if data.kind != "series":
+        return []
     warnings = []
-    within = shared_windows(x_train)
+    x_train = np.concatenate([data.x_train, data.x_val])  # the split under suspicion runs between these
+    within = shared_windows(x_train) if data.split == "random" else 0
     if within >= max(2, 0.1 * len(x_train)):
         warnings.append(f"{within} of {len(x_train)} training windows share time steps with other windows "
                         "(overlapping windows of one recording?): the validation split may put near-copies on "
                         "both sides and the best-checkpoint choice will look optimistic. Add groups_train "
                         "(a recording or subject id per window) to the .npz.")
-    across = shared_windows(x_test, other=x_train)
-    if across >= max(2, 0.1 * len(x_test)):
-        warnings.append(f"{across} of {len(x_test)} test windows share time steps with training windows: test "
+    across = shared_windows(data.x_test, other=x_train)
+    if across >= max(2, 0.1 * len(data.x_test)):
+        warnings.append(f"{across} of {len(data.x_test)} test windows share time steps with training windows: test "
                         "accuracy will be optimistic. Split train and test by recording or subject.")
     return warnings
 

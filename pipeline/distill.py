@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from pipeline.config import Config
-from pipeline.data import Dataset, load_dataset
+from pipeline.data import Dataset, load_dataset, overlap_warnings
 from pipeline.errors import stage
 from pipeline.keras import keras
 from pipeline.losses import hard_labels, loss_settings, make_loss
@@ -37,7 +37,7 @@ def distill(cfg: Config, *, force: bool = False, log: Callable[[str], None] = pr
     run.manifest["data"] = data.info()
     log(f"data      {data.name}: {data.info()['sizes']} samples of {data.input_shape}, {data.num_classes} classes"
         + (", validation by groups" if data.split == "groups" else ""))
-    for warning in data.warnings:
+    for warning in overlap_warnings(data):
         log(f"warning   {warning}")
     teacher = teacher_stage(cfg, data, run, force=force, log=log)
     kd = cfg.distill.method != "none"

@@ -9,7 +9,6 @@ sequence number and the CRC of the very input sent, and came after the latest ha
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 import zlib
 from pathlib import Path
@@ -23,7 +22,7 @@ from pipeline import protocol as P
 from pipeline.errors import PipelineError
 from pipeline.metrics import confusion_matrix
 from pipeline.link import DeviceReset, Link
-from pipeline.progress import Ticker
+from pipeline.progress import Ticker, interactive
 from pipeline.runs import sha256_file
 
 MODEL_FILE = "student_int8.tflite"  # the quantize stage's output: the model the device must run
@@ -128,7 +127,7 @@ def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0
         outputs = np.zeros((count, hello.output.bytes), np.int8)  # (N, output bytes) int8, as the device said
         ticks = np.zeros(count, np.int64)
         wrong, index, start = 0, 0, time.perf_counter()
-        lines = Ticker("validate", count, log) if progress and log and not sys.stdout.isatty() else None
+        lines = Ticker("validate", count, log) if progress and log and not interactive() else None
         with tqdm(total=count, desc="validate", unit="sample", disable=not progress or lines is not None,
                   leave=False) as bar:
             while index < count:

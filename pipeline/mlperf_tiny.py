@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.keras import keras, tf
+from pipeline.keras import keras
+from pipeline.quantize import convert_int8
 
 layers = keras.layers
 
@@ -102,5 +103,4 @@ def int8_tflite(model, *, samples: int = 32, seed: int = 0, low: float = -1.0, h
         for _ in range(samples):
             yield [rng.uniform(low, high, (1, *shape)).astype(np.float32)]
 
-    from pipeline.quantize import convert_int8
     return convert_int8(model, representative)

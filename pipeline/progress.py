@@ -3,11 +3,17 @@ terminal or a line at least every PERIOD seconds in a log (CI, nohup, a pipe) wi
 No TensorFlow here (the device commands use it too); the Keras callback is pipeline.train.Progress."""
 from __future__ import annotations
 
+import sys
 import time
 from typing import Callable
 
 PERIOD = 20.0  # seconds between progress lines when stdout is not a terminal
 EPOCH_OVERHEAD_S = 0.05  # validation, checkpoint and callbacks per epoch, beyond the training steps
+
+
+def interactive() -> bool:
+    """A person watches stdout (a bar redraws in place); otherwise it is a log (lines every PERIOD seconds)."""
+    return sys.stdout.isatty()
 
 
 def estimate_seconds(step_seconds: float, epochs: int, steps_per_epoch: int) -> float:

@@ -24,7 +24,7 @@ from pipeline.metrics import confusion_matrix
 from pipeline.keras import keras, tf
 from pipeline.losses import loss_settings, make_loss
 from pipeline.runs import Run, fingerprint
-from pipeline.sizing import sized
+from pipeline.sizing import sized_quantize
 from pipeline import tflm
 from pipeline.tflite_file import read_model, require_int8_io
 from pipeline.train import Schedule, Trainer, accuracy, fit, set_seed
@@ -54,15 +54,18 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     if missing:
         raise PipelineError(f"Run folder '{run.path}' has no intact {' or '.join(missing)}.",
                             "Run `tinykd distill` first, with the same --run and --dataset.")
-    started = time.time()
-    data = load_dataset(cfg.data, cfg.run.seed)
-    cfg = sized(cfg, data)  # auto (0) QAT epochs chosen for this data
-    q = cfg.quantize
     fp = fingerprint_of(cfg, run)
     if not force and run.is_fresh("quantize", fp):
         log("quantize  unchanged, skipped (--force reruns)")
         return run.metrics("quantize")
 
+    started = time.time()
+    data = load_dataset(cfg.data, cfg.run.seed)
+    cfg = sized_quantize(cfg, len(data.x_train))  # auto (0) QAT epochs chosen for this data
+    q = cfg.quantize
+    representative_count = min(q.representative_samples, len(data.x_train))
+    log(f"quantize  QAT: fine-tuning the fake-quantized student with {cfg.distill.method} for {q.qat_epochs} epochs"
+        if q.mode == "qat" else f"quantize  PTQ: calibrating on {representative_count} training samples")
     logits = np.load(run.file("teacher_logits.npy"))  # (n_train, K) float32
     if logits.shape != (len(data.x_train), data.num_classes):
         raise PipelineError(f"teacher_logits.npy in '{run.path}' has shape {logits.shape}, the training data "
@@ -71,16 +74,12 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     student = keras.models.load_model(run.file("student.keras"), compile=False)
     float_accuracy = accuracy(student, data.x_test, data.y_test)
     order = np.random.default_rng(cfg.run.seed).permutation(len(data.x_train))
-    representative = data.x_train[order[:q.representative_samples]]  # (r, *input_shape) float32
+    representative = data.x_train[order[:representative_count]]  # (r, *input_shape) float32
 
     info: dict = {}
     artifacts = list(ARTIFACTS)
     if q.mode == "qat":
-        log(f"quantize  QAT: fine-tuning the fake-quantized student with {cfg.distill.method} for "
-            f"{q.qat_epochs} epochs")
         student, info = _quantization_aware(cfg, student, data, logits, run=run, key=fp, log=log)
-    else:
-        log(f"quantize  PTQ: calibrating on {len(representative)} training samples")
     model = _convert(student, representative)
     require_int8_io(read_model(model, "student_int8.tflite"), "student_int8.tflite")
 

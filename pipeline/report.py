@@ -59,6 +59,10 @@ def view(manifest: dict) -> dict:
     data = manifest.get("data", {})
     teacher, baseline, student, q, ex = m["teacher"], m["baseline"], m["distill"], m["quantize"], m["export"]
     comp, build, val = m["compile"], m["build"], m["validate"]
+    samples, mismatched = val.get("samples"), val.get("mismatched_outputs")
+    test_size = data.get("sizes", {}).get("test") or samples
+    partial = bool(samples) and samples < test_size  # the device row then scores fewer samples than the host rows
+    device_note = f"{val.get('board', '')} ({val.get('engine', '')} engine)" if val else ""
     accuracy = [  # (label, accuracy, params, MACs, color key, note)
         ("teacher", teacher.get("accuracy"), teacher.get("params"), teacher.get("macs"), "teacher",
          teacher.get("source", "")),
@@ -68,20 +72,16 @@ def view(manifest: dict) -> dict:
          student.get("method", "")),
         ("student, int8 on host (TFLM)", q.get("int8_accuracy"), comp.get("params"), comp.get("macs"), "int8",
          (q.get("mode") or "").upper()),
-        ("student, int8 on device", val.get("accuracy"), comp.get("params"), comp.get("macs"), "device",
-         f"{val.get('board', '')} ({val.get('engine', '')} engine)" if val else ""),
+        ("student, int8 on device" + (f" ({samples:,})" if partial else ""), val.get("accuracy"),
+         comp.get("params"), comp.get("macs"), "device",
+         device_note + (f"; first {samples:,} test samples" if partial else "")),
     ]
-    samples, mismatched = val.get("samples"), val.get("mismatched_outputs")
-    test_size = data.get("sizes", {}).get("test") or samples
-    subset = f" (the first {samples:,} of {test_size:,} test samples)" if samples and samples < test_size else ""
-    if subset:  # the device row is scored on fewer samples than the host rows above it
-        accuracy[-1] = (f"student, int8 on device ({samples:,})", *accuracy[-1][1:5],
-                        accuracy[-1][5] + f"; first {samples:,} test samples")
     agreement = None if samples is None else {
         "samples": samples, "agree": samples - mismatched, "mismatched": mismatched,
         "values": val.get("mismatched_values"),
         "text": f"{samples - mismatched:,} of {samples:,} device outputs bit-identical with TFLM on the host"
-                + (" (all)" if not mismatched else f"; {mismatched} differ") + subset}
+                + (" (all)" if not mismatched else f"; {mismatched} differ")
+                + (f" (the first {samples:,} of {test_size:,} test samples)" if partial else "")}
     fw = build or val.get("firmware", {})
     memory = []
     if fw:

@@ -41,14 +41,20 @@ def teacher_width(data: Dataset, epochs: int) -> int:
     return WIDTHS[-1]
 
 
+def sized_quantize(cfg: Config, samples: int) -> Config:
+    """`cfg` with auto (0) QAT epochs chosen for `samples` training samples."""
+    q = cfg.quantize
+    return dataclasses.replace(cfg, quantize=dataclasses.replace(
+        q, qat_epochs=q.qat_epochs or auto_epochs("qat", samples, q.qat_batch_size)))
+
+
 def sized(cfg: Config, data: Dataset) -> Config:
-    """`cfg` with every auto (0) schedule setting replaced by the value chosen for `data`."""
+    """`cfg` with every auto (0) schedule setting replaced by the value chosen for `data`. Fingerprints may use
+    the settings as given: the auto values are a function of the data settings they also hold."""
     n = len(data.x_train)
-    teacher, distill, quantize = cfg.teacher, cfg.distill, cfg.quantize
+    teacher, distill = cfg.teacher, cfg.distill
     if not teacher.path:
         epochs = teacher.epochs or auto_epochs("teacher", n, teacher.batch_size)
         teacher = dataclasses.replace(teacher, epochs=epochs, width=teacher.width or teacher_width(data, epochs))
     distill = dataclasses.replace(distill, epochs=distill.epochs or auto_epochs("student", n, distill.batch_size))
-    quantize = dataclasses.replace(
-        quantize, qat_epochs=quantize.qat_epochs or auto_epochs("qat", n, quantize.qat_batch_size))
-    return dataclasses.replace(cfg, teacher=teacher, distill=distill, quantize=quantize)
+    return sized_quantize(dataclasses.replace(cfg, teacher=teacher, distill=distill), n)

@@ -44,7 +44,7 @@ def teacher_stage(cfg: Config, data: Dataset, run: Run, *, force: bool = False,
                    key=fp, log=log, label="teacher",
                    schedule=Schedule(cfg.teacher.epochs, cfg.teacher.batch_size, cfg.teacher.learning_rate))
         info["source"] = "built-in"
-    log(f"teacher   caching its logits on the {len(data.x_train):,} training samples")
+    log(f"teacher   caching its logits on {len(data.x_train):,} samples for the students")
     batches = np.array_split(data.x_train, max(1, len(data.x_train) // 512))
     ticker = Ticker("teacher", len(batches), log)  # a line every 20 s: this takes a minute on large sets
     logits = []

@@ -3,9 +3,9 @@
 TensorFlow, XLA and absl write from C++ straight to file descriptor 2 ("failed call to cuInit", "All log messages
 before absl::InitializeLog()", oneDNN notes), some of it while `import tensorflow` runs, so no Python logging
 setting can silence it. `capture(path)` points descriptor 2 at `path` for the duration of a command; Python's
-stderr follows it (TF's "retracing" warnings, Keras's and tfmot's Python warnings). tinykd itself writes to stdout,
-and its one-line errors go to the terminal's stderr (`terminal()`); the traceback of an unexpected failure is
-appended to the log file, and the exception carries that file's path (`log_of`) for the error line to name.
+stderr follows it (TF's "retracing" warnings, Keras's and tfmot's Python warnings). tinykd itself writes to stdout;
+its one-line errors are printed after the capture has ended, on the real stderr. The traceback of an unexpected
+failure is appended to the log file, and the exception carries that file's path (`log_of`) for the error line.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
-from typing import IO, Iterator
+from typing import Iterator
 
 import click
 
@@ -27,22 +27,10 @@ EXPECTED = (PipelineError, click.ClickException, click.exceptions.Exit, click.ex
 
 LOG_NAME = "tinykd.log"  # in the run folder
 
-_terminal: IO[str] | None = None  # the stderr the user sees while descriptor 2 is captured
-_path: Path | None = None  # where descriptor 2 goes now
-
 
 def default_path() -> Path:
     """The log of commands that have no run folder (compile, inspect, ...)."""
     return Path(tempfile.gettempdir()) / f"tinykd-{os.getuid()}.log"
-
-
-def current() -> Path | None:
-    return _path
-
-
-def terminal() -> IO[str]:
-    """Where messages for the user go on stderr: the real terminal even while descriptor 2 is captured."""
-    return _terminal if _terminal is not None and sys.stderr is sys.__stderr__ else sys.stderr
 
 
 @contextlib.contextmanager
@@ -50,7 +38,6 @@ def capture(path: Path) -> Iterator[Path]:
     """Send descriptor 2 (and sys.stderr, when it is descriptor 2) to `path` (appended) until the block ends.
     Nested calls move the capture to the new file; leaving restores the previous target. Falls back to the
     temporary folder's log when `path` cannot be written (a read-only run folder must not hide the real error)."""
-    global _terminal, _path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         log = open(path, "a", encoding="utf-8")
@@ -59,14 +46,10 @@ def capture(path: Path) -> Iterator[Path]:
         log = open(path, "a", encoding="utf-8")
     sys.stderr.flush()
     saved = os.dup(2)
-    previous_terminal, previous_path = _terminal, _path
-    if _terminal is None:
-        _terminal = open(os.dup(2), "w", encoding="utf-8", errors="replace", buffering=1)
     with log:
         log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} tinykd {' '.join(sys.argv[1:])}\n")
         log.flush()
         os.dup2(log.fileno(), 2)
-        _path = path
         try:
             yield path
         except Exception as e:
@@ -78,9 +61,6 @@ def capture(path: Path) -> Iterator[Path]:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
-            if previous_terminal is None and _terminal is not None:
-                _terminal.close()
-            _terminal, _path = previous_terminal, previous_path
 
 
 def log_of(error: BaseException) -> Path | None:

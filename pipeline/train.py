@@ -19,7 +19,7 @@ from pipeline.errors import PipelineError
 from pipeline.keras import keras, tf
 from pipeline.losses import Loss
 from pipeline.metrics import confusion_matrix
-from pipeline.progress import Ticker, duration, estimate_seconds
+from pipeline.progress import Ticker, duration, estimate_seconds, interactive
 
 PROBE_STEPS = 3  # timed optimizer steps of a schedule's estimate (after one that traces the step)
 CPU_DEVICES_ENV = "TINYKD_CPU_DEVICES"  # split the CPU into N logical devices (try a strategy without GPUs)
@@ -136,7 +136,7 @@ class Progress(keras.callbacks.Callback):
         super().__init__()
         self.label, self.epochs = label, epochs
         self.total = (epochs - start_epoch) * steps_per_epoch
-        self.tty = sys.stdout.isatty() if tty is None else tty
+        self.tty = interactive() if tty is None else tty
         self.epoch, self.val, self.bar = start_epoch, None, None
         self.ticker = Ticker(label, self.total, log)
 
@@ -225,9 +225,8 @@ def fit(trainer: Trainer, *, train: tuple[np.ndarray, ...], val: tuple[np.ndarra
     """Compile and train inside the current strategy scope; the student ends with its best validation weights.
 
     Before training, says how long it will take (a few steps of a copy of `probe`, default the student, timed,
-    times `probe_factor`); while training,
-    shows progress (pipeline/progress.py) under `label`. With `checkpoints`, state is saved there after every
-    epoch and an interrupted run with the same `key` resumes from its last complete epoch."""
+    times `probe_factor`); while training, shows progress under `label`. With `checkpoints`, state is saved there
+    after every epoch and an interrupted run with the same `key` resumes from its last complete epoch."""
     steps_per_epoch = -(-len(train[0]) // schedule.batch_size)
     lr = keras.optimizers.schedules.CosineDecay(schedule.learning_rate, decay_steps=steps_per_epoch * schedule.epochs)
     trainer.compile(optimizer=keras.optimizers.Adam(lr))
@@ -242,11 +241,13 @@ def fit(trainer: Trainer, *, train: tuple[np.ndarray, ...], val: tuple[np.ndarra
         if start:
             log(f"          resuming from the checkpoint after epoch {start} of {schedule.epochs}")
     if start < schedule.epochs:
+        plan = f"{label:<9} {schedule.epochs - start} epochs x {steps_per_epoch} steps of {schedule.batch_size}"
         step = seconds_per_step(trainer.student if probe is None else probe, schedule.batch_size)
-        step = step and step * probe_factor
-        plan = f"{schedule.epochs - start} epochs x {steps_per_epoch} steps of {schedule.batch_size}"
-        log(f"{label:<9} {plan}: about {duration(estimate_seconds(step, schedule.epochs - start, steps_per_epoch))}"
-            f" ({1000 * step:.1f} ms per step measured)" if step else f"{label:<9} {plan}")
+        if step is not None:
+            step *= probe_factor
+            total = estimate_seconds(step, schedule.epochs - start, steps_per_epoch)
+            plan += f": about {duration(total)} ({1000 * step:.1f} ms per step measured)"
+        log(plan)
         callbacks.append(Progress(label, schedule.epochs, steps_per_epoch, start, log))
         trainer.fit(epoch_batches(train, schedule.batch_size, seed, schedule.epochs, start),
                     validation_data=tf.data.Dataset.from_tensor_slices(val).batch(256), epochs=schedule.epochs,
