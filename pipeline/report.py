@@ -81,7 +81,7 @@ def view(manifest: dict) -> dict:
         "values": val.get("mismatched_values"),
         "text": f"{samples - mismatched:,} of {samples:,} device outputs bit-identical with TFLM on the host"
                 + (" (all)" if not mismatched else f"; {mismatched} differ")
-                + (f" (the first {samples:,} of {test_size:,} test samples)" if partial else "")}
+                + (f"; validated: the first {samples:,} of {test_size:,} test samples" if partial else "")}
     fw = build or val.get("firmware", {})
     memory = []
     if fw:

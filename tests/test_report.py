@@ -84,3 +84,18 @@ def test_report_command_regenerates(e2e_run, tmp_path):
     result = invoke("report", copy)
     assert result.exit_code == 0, result.output
     assert (copy / "report.html").read_text() == (e2e_run[0] / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_a_device_validated_on_part_of_the_test_set_says_so(e2e_run, tmp_path):
+    """With --validate-limit (default 2,000) the device row scores fewer samples than the host rows: its label
+    and the agreement line must say how many, or the two accuracies would be compared as equals."""
+    folder, manifest = _altered_copy(e2e_run[0], tmp_path)
+    table = summary_table(manifest)
+    assert "student, int8 on device  " in table and "validated: the first" not in table  # the whole set
+    manifest["data"]["sizes"]["test"] = 10_000
+    manifest["stages"]["validate"]["metrics"]["samples"] = 2_000
+    table = summary_table(manifest)
+    assert "student, int8 on device (2,000)" in table
+    assert "1,997 of 2,000 device outputs bit-identical" in table
+    assert "validated: the first 2,000 of 10,000 test samples" in table
