@@ -29,7 +29,8 @@ MODEL_FILE = "student_int8.tflite"  # the quantize stage's output: the model the
 GOLDEN_FILE = "golden.npz"  # int8 test inputs, TFLM int8 outputs and labels (export stage)
 GOLDEN_KEYS = {  # accepted names of each golden array (first found wins)
     "inputs": ("inputs", "x", "x_int8"),  # (N, *input dims without batch) int8
-    "outputs": ("outputs", "y_int8", "golden"),  # (N, *output dims without batch) int8, from the TFLM runtime
+    "outputs": ("outputs", "y_int8", "golden"),  # (N, *output dims without batch) int8 (or float32 after a final
+    # DEQUANTIZE), from the TFLM runtime
     "labels": ("labels", "y", "y_test"),  # (N,) int class labels
 }
 MAX_RESETS = 5  # device resets in a row without a validated sample before giving up (a crash loop)
@@ -47,9 +48,9 @@ def load_golden(run_dir: Path, limit: int = 0) -> dict[str, np.ndarray]:
                 raise PipelineError(f"'{path}' has no '{name}' array (looked for {', '.join(keys)}; "
                                     f"it has {', '.join(data.files)}).", "Rerun `tinykd export`.")
             golden[name] = data[key][:limit] if limit else data[key]
-    if golden["inputs"].dtype != np.int8 or golden["outputs"].dtype != np.int8:
-        raise PipelineError(f"'{path}' must hold int8 inputs and outputs, not {golden['inputs'].dtype} and "
-                            f"{golden['outputs'].dtype}.", "Rerun `tinykd export`.")
+    if golden["inputs"].dtype != np.int8 or golden["outputs"].dtype not in (np.int8, np.float32):
+        raise PipelineError(f"'{path}' must hold int8 inputs and int8 (or float32) outputs, not "
+                            f"{golden['inputs'].dtype} and {golden['outputs'].dtype}.", "Rerun `tinykd quantize`.")
     return golden
 
 
@@ -70,10 +71,10 @@ def check_device(hello: P.Hello, expected_sha: str, golden: dict, url: str) -> N
                             "Build and flash the firmware of this run: `tinykd build` then `tinykd flash` "
                             "(or validate the run that device was built from).")
     per_in = int(np.prod(golden["inputs"].shape[1:]))
-    per_out = int(np.prod(golden["outputs"].shape[1:]))
+    per_out = int(np.prod(golden["outputs"].shape[1:])) * golden["outputs"].itemsize
     if (hello.input.bytes, hello.output.bytes) != (per_in, per_out):
-        raise PipelineError(f"The device's model takes {hello.input.bytes} and returns {hello.output.bytes} int8 "
-                            f"values, the golden data has {per_in} and {per_out}.", "Rerun `tinykd export`.")
+        raise PipelineError(f"The device's model takes {hello.input.bytes} and returns {hello.output.bytes} bytes, "
+                            f"the golden data has {per_in} and {per_out}.", "Rerun `tinykd quantize`.")
 
 
 class Resets:
@@ -124,7 +125,8 @@ def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0
     try:
         link.resync()  # pyserial discarded what was in flight when it opened the port: start on a frame boundary
         hello = handshake(link, expected_sha, golden, url, resets)
-        outputs = np.zeros((count, hello.output.bytes), np.int8)  # (N, output bytes) int8, as the device said
+        dtype = golden["outputs"].dtype  # int8, or float32 after a final DEQUANTIZE
+        outputs = np.zeros((count, hello.output.bytes // dtype.itemsize), dtype)  # (N, output values)
         ticks = np.zeros(count, np.int64)
         wrong, index, start = 0, 0, time.perf_counter()
         lines = Ticker("validate", count, log) if progress and log and not interactive() else None
@@ -147,7 +149,7 @@ def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0
                     continue
                 wrong = 0
                 resets.progress()
-                outputs[index] = np.frombuffer(reply.output, np.int8)
+                outputs[index] = np.frombuffer(reply.output, dtype)
                 ticks[index] = reply.ticks
                 index += 1
                 bar.update(1)
@@ -184,18 +186,24 @@ def record(run_dir: str | Path, report: dict, url: str, fp: str | None = None) -
                report.get("seconds", 0.0), port=url)
 
 
+def _bits(values: np.ndarray) -> np.ndarray:
+    """The values as unsigned integers of their size: compared, they are equal only when bit-identical."""
+    return values.view({1: np.uint8, 4: np.uint32}[values.itemsize])
+
+
 def summarize(golden, outputs, ticks, seconds, hello: P.Hello, stats: P.Stats, link: Link, resets: int,
               icount_shift: int | None) -> dict:
-    expected = golden["outputs"].reshape(len(outputs), -1)  # (N, output bytes) int8
+    expected = golden["outputs"].reshape(len(outputs), -1)  # (N, output values)
     labels = golden["labels"].reshape(-1)
-    mismatched = ~np.all(outputs == expected, axis=1)
+    differ = _bits(outputs) != _bits(expected)  # bit for bit, floats included
+    mismatched = np.any(differ, axis=1)
     median = float(statistics.median(ticks.tolist())) if len(ticks) else 0.0
     report = {
         "samples": int(len(outputs)),
         "accuracy": float(np.mean(np.argmax(outputs, axis=1) == labels)) if len(outputs) else 0.0,
         "host_accuracy": float(np.mean(np.argmax(expected, axis=1) == labels)) if len(outputs) else 0.0,
-        "mismatched_outputs": int(mismatched.sum()),  # samples whose int8 output differs from TFLM's
-        "mismatched_values": int((outputs != expected).sum()),
+        "mismatched_outputs": int(mismatched.sum()),  # samples whose output differs from TFLM's
+        "mismatched_values": int(differ.sum()),
         "first_mismatches": [int(i) for i in np.flatnonzero(mismatched)[:5]],
         "confusion": confusion_matrix(labels, np.argmax(outputs, axis=1), outputs.shape[1]),  # device's predictions
         "throughput_samples_per_s": len(outputs) / seconds if seconds > 0 else 0.0,

@@ -142,12 +142,16 @@ def _convert(model, representative: np.ndarray) -> bytes:
     return convert_int8(model, lambda: ([sample[None]] for sample in representative))  # (1, *input_shape) each
 
 
-def convert_int8(model, representative: Callable[[], Iterable[list[np.ndarray]]]) -> bytes:
-    """Full-int8 TFLite flatbuffer (int8 input and output) of a Keras model (or of a tf.function with a batch-1
-    input_signature); `representative()` yields [batch-1 float32 sample] lists. A Keras model is converted with a
-    batch of 1: with every shape static the converter folds Keras's Reshape (SHAPE -> STRIDED_SLICE -> PACK ->
-    RESHAPE for a dynamic batch) into one RESHAPE."""
-    if isinstance(model, keras.Model):
+def convert_int8(model, representative: Callable[[], Iterable[list[np.ndarray]]], *, output_type=None,
+                 batch_one: bool = True) -> bytes:
+    """Full-int8 TFLite flatbuffer (int8 input, int8 output unless `output_type` says tf.float32: a final
+    DEQUANTIZE) of a Keras model (or of a tf.function with an input_signature); `representative()` yields
+    [batch-1 float32 sample] lists. A Keras model is converted with a batch of 1 (`batch_one`; False keeps the
+    model's own, as users often convert): with every shape static the converter folds Keras's Reshape
+    (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE for a dynamic batch) into one RESHAPE."""
+    if isinstance(model, keras.Model) and not batch_one:
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    elif isinstance(model, keras.Model):
         # fixed names: auto-named layers ("input_7") would make the file's bytes depend on what the process built
         inputs = keras.Input(model.input_shape[1:], batch_size=1, name=model.input_names[0])
         batch_one = keras.Model(inputs, model(inputs, training=False), name=model.name)
@@ -158,7 +162,7 @@ def convert_int8(model, representative: Callable[[], Iterable[list[np.ndarray]]]
     converter.representative_dataset = representative
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    converter.inference_output_type = tf.int8 if output_type is None else output_type
     try:
         with warnings.catch_warnings():  # "Statistics for quantized inputs were expected": the converter's own
             warnings.simplefilter("ignore", UserWarning)  # input quantizer takes them from the representative set

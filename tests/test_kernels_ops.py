@@ -7,7 +7,7 @@ import pytest
 from aot_models import function_tflite, keras_tflite, mismatches
 from pipeline.compiler.graph import build_graph
 from pipeline.keras import keras, tf
-from pipeline.tflite_file import read_model
+from pipeline.tflite_file import op_name, read_model
 
 L = keras.layers
 SAMPLES = 20
@@ -124,3 +124,47 @@ def test_dilated_op_bit_exact_with_tflm(case):
     convs = [o for o in graph.ops if o.name == op]
     assert [(o.options.dilationHFactor, o.options.dilationWFactor) for o in convs] == [dilation]
     _check(case, model, op)
+
+
+# The registry's op set (pipeline/compiler/registry.py): every case in tests/op_cases.py against TFLM.
+import op_cases  # noqa: E402
+
+
+def op_case_model(name: str) -> tuple[bytes, str]:
+    """(.tflite, operator) of a case in tests/op_cases.py."""
+    if name in op_cases.CASES:
+        shape, build, op = op_cases.CASES[name]
+        return keras_tflite(build, shape, seed=len(name)), op
+    if name in op_cases.FUNCTION_CASES:
+        shape, build, op = op_cases.FUNCTION_CASES[name]
+        return function_tflite(build, shape, seed=len(name)), op
+    make, op = op_cases.CONVERTER_CASES[name]
+    return make(), op
+
+
+# Models TFLM cannot load (a dynamic batch: TFLM does not resize tensors at run time), checked another way below.
+NOT_FOR_TFLM = {"shape_fn_reshape_dyn", "shape_keras_reshape_dyn_2"}
+OP_CASES = sorted({*op_cases.CASES, *op_cases.FUNCTION_CASES, *op_cases.CONVERTER_CASES} - NOT_FOR_TFLM)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", OP_CASES)
+def test_registry_op_bit_exact_with_tflm(case):
+    model, op = op_case_model(case)
+    _check(case, model, op)
+
+
+def test_shape_chains_of_a_dynamic_batch_fold_at_compile_time():
+    """A model converted with a dynamic batch computes its Reshape's shape at run time (SHAPE -> STRIDED_SLICE ->
+    PACK): the compiler folds the chain, resolves the placeholder output shape, and the C code is one copy.
+    (TFLM itself cannot load such a model, so the reference is the reshape itself.)"""
+    from pipeline.compiler import compile_model
+    from pipeline.compiler.hostbuild import HostModel
+    model, op = op_case_model("shape_fn_reshape_dyn")
+    assert op == "SHAPE" and "SHAPE" in [op_name(read_model(model), o.opcodeIndex)
+                                         for o in read_model(model).subgraphs[0].operators]
+    compiled = compile_model(model)
+    assert compiled.ops == ["RESHAPE"] and compiled.output_shape == (1, 24)
+    x = np.random.default_rng(0).integers(-128, 128, (5, 4, 3, 2), dtype=np.int8)
+    with HostModel(compiled) as host:
+        assert np.array_equal(host.run(x), x.reshape(5, 24))

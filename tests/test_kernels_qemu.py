@@ -1,12 +1,15 @@
-"""The fast kernels' Cortex-M4 DSP path (SMLAD, SXTAB16, SMMLAR), which the host tests never run: whole models
-compiled, built for qemu-cm4 and validated in QEMU against the TFLite Micro runtime, bit for bit."""
+"""The kernels as built for Cortex-M4 (the fast kernels' DSP path: SMLAD, SXTAB16, SMMLAR, which the host tests
+never run; and every op of the registry): whole models compiled, built for qemu-cm4 and validated in QEMU against
+the TFLite Micro runtime, bit for bit (a float32 output too)."""
 import shutil
 import subprocess
 
 import pytest
 
-from aot_models import aot_run, keras_tflite, mlperf, student
+import op_cases
+from aot_models import aot_run, function_tflite, keras_tflite, mlperf, student
 from pipeline import harness
+from pipeline.compiler import registry
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
@@ -36,24 +39,33 @@ def kernel_mix(x):
     return L.Dense(10)(L.Concatenate()([L.Flatten()(L.Conv2D(4, 3, strides=2)(e)), L.Flatten()(pooled)]))
 
 
+# name: (make the .tflite, samples); the first three exercise the fast kernels' DSP paths, the others the op
+# registry's kernels (each registry entry that names "qemu:NAME" must be in NAME's model).
 MODELS = {"digits_student": (lambda: student("dsconv"), 100), "ds_cnn": (lambda: mlperf("ds_cnn"), 50),
-          "kernel_mix": (lambda: keras_tflite(kernel_mix, (9, 10, 3), seed=3), 50)}
+          "kernel_mix": (lambda: keras_tflite(kernel_mix, (9, 10, 3), seed=3), 50),
+          "op_mix": (lambda: function_tflite(op_cases.op_mix, (8, 8, 4), seed=3), 50),
+          "prelu_mix": (lambda: keras_tflite(op_cases.prelu_mix, (6, 5, 3), seed=4), 30),
+          "dequantize_output": (op_cases.CONVERTER_CASES["dequantize_out_softmax"][0], 30)}
+DSP_MODELS = {"digits_student", "ds_cnn", "kernel_mix"}
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_dsp_kernels_are_bit_exact_with_tflm_in_qemu(name, tmp_path):
+def test_kernels_are_bit_exact_with_tflm_in_qemu(name, tmp_path):
     make, samples = MODELS[name]
     run = tmp_path / "run"
     compiled = aot_run(run, make(), samples, seed=5)
-    assert "_fast_s8(" in compiled.source  # the fast kernels are what runs
-    if name != "digits_student":  # ... including the planar 3x3 depthwise
+    claimed = {spec.name for spec in registry.ops().values() if f"qemu:{name}" in spec.tests}
+    assert claimed <= set(compiled.ops), f"{name} lacks {claimed - set(compiled.ops)}"
+    if name in DSP_MODELS:
+        assert "_fast_s8(" in compiled.source  # the fast kernels are what runs
+    if name in DSP_MODELS - {"digits_student"}:  # ... including the planar 3x3 depthwise
         assert "tk_depthwise_conv2d_3x3_fast_s8(" in compiled.source
     report = harness.validate_on_emulator("qemu", run, run / "aot", progress=False, build_dir=tmp_path / "build")
     assert report["samples"] == samples and report["mismatched_outputs"] == 0, report["first_mismatches"]
-    # the image really holds the DSP inner loops (not the portable ones)
-    disassembly = subprocess.run(["arm-none-eabi-objdump", "-d", str(tmp_path / "build" / "firmware.elf")],
-                                 capture_output=True, text=True, check=True).stdout
-    assert "smlad" in disassembly and "smmlar" in disassembly and "sxtab16" in disassembly
+    if name in DSP_MODELS:  # the image really holds the DSP inner loops (not the portable ones)
+        disassembly = subprocess.run(["arm-none-eabi-objdump", "-d", str(tmp_path / "build" / "firmware.elf")],
+                                     capture_output=True, text=True, check=True).stdout
+        assert "smlad" in disassembly and "smmlar" in disassembly and "sxtab16" in disassembly
 
 
 def test_operator_profile_accounts_for_the_inference(tmp_path):

@@ -44,6 +44,7 @@ class CompiledModel:
     output_quant: tuple[float, int]   # (scale, zero point) of the output
     graph: Graph | None = None        # the graph it was compiled from (tensor names and shapes)
     plan: MemoryPlan | None = None    # the static memory plan (offsets and lifetimes of the arena buffers)
+    output_dtype: str = "int8"        # numpy dtype of the output: int8, or float32 after a final DEQUANTIZE
 
     def write(self, out_dir: str | Path) -> list[Path]:
         out = Path(out_dir)
@@ -71,7 +72,8 @@ def compile_model(source: str | Path | bytes) -> CompiledModel:
                             "Re-export the model.") from None
     plan = plan_memory(graph, lowering.scratch_bytes, lowering.in_place)
     for call in calls:  # the arena places, now that the plan has them
-        call.args = [resolve(arg, graph, plan) for arg in call.args]
+        call.statements = [(function, [resolve(arg, graph, plan) for arg in args])
+                           for function, args in call.statements]
         call.locals = [(ctype, local, resolve(init, graph, plan)) for ctype, local, init in call.locals]
     arrays = list(lowering.arrays.values())
     weight_bytes = sum(a.nbytes for a in arrays)
@@ -80,7 +82,7 @@ def compile_model(source: str | Path | bytes) -> CompiledModel:
     return CompiledModel(sha, _TEMPLATES.get_template("model.h.j2").render(**view),
                          _TEMPLATES.get_template("model.c.j2").render(**view), plan.arena_bytes, weight_bytes,
                          x.shape, y.shape, [op.name for op in graph.ops], (x.scale, x.zero_point),
-                         (y.scale, y.zero_point), graph, plan)
+                         (y.scale, y.zero_point), graph, plan, "float32" if y.dtype == "FLOAT32" else "int8")
 
 
 def resolve(text: str, graph: Graph, plan: MemoryPlan) -> str:
@@ -93,13 +95,16 @@ def _view_model(graph: Graph, plan: MemoryPlan, calls, arrays, sha: str, name: s
     io = []
     for role, index in (("INPUT", graph.input), ("OUTPUT", graph.output)):
         t = graph.tensors[index]
-        io.append({"role": role, "dims": list(t.shape), "bytes": t.size, "zero_point": t.zero_point,
+        ctype = "float" if t.dtype == "FLOAT32" else "int8_t"
+        io.append({"role": role, "dims": list(t.shape), "bytes": t.size * (4 if ctype == "float" else 1),
+                   "ctype": ctype, "zero_point": t.zero_point,
                    "scale": np.format_float_scientific(np.float32(t.scale), unique=True) + "f"})
     return {
         "banner": {"title": f"tinykd AOT model: {len(graph.ops)} ops, int8", "version": __version__,
                    "source": _c_comment(name), "sha256": sha},
         "guard": "TK_MODEL_H",
         "io_tensors": io,
+        "output_ctype": io[1]["ctype"],
         "arena_bytes": plan.arena_bytes,
         "weight_bytes": weight_bytes,
         "arrays": [{"name": a.name, "ctype": a.ctype, "length": max(a.values.size, 1), "lines": _lines(a.values)}

@@ -7,13 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.compiler import registry
 from pipeline.errors import PipelineError
 from pipeline.tflite_file import as_ints, op_name, tensor_name, type_name
 
-# The operators the AOT engine compiles (int8 tensors, float-free at run time).
-SUPPORTED_OPS = ("ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "EXPAND_DIMS",
-                 "FULLY_CONNECTED", "LOGISTIC", "MAX_POOL_2D", "MEAN", "PAD", "QUANTIZE", "RESHAPE", "SOFTMAX",
-                 "SQUEEZE")
 # Fused activation codes of the schema's ActivationFunctionType that the kernels clamp for.
 ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 _NUMPY_TYPES = {"INT8": np.int8, "INT32": np.int32, "INT64": np.int64, "UINT8": np.uint8, "INT16": np.int16,
@@ -29,6 +26,7 @@ class Tensor:
     scales: list[float]             # one per tensor, or one per channel along quantized_dimension
     zero_points: list[int]
     data: np.ndarray | None = None  # constant tensors: their values, shaped
+    dynamic_batch: bool = False     # converted with batch -1: the shape holds a placeholder batch (fold.py)
 
     @property
     def size(self) -> int:
@@ -65,22 +63,26 @@ def build_graph(model, name: str = "the model") -> Graph:
     """The compiler's graph of subgraph 0 of a parsed model; PipelineError for anything unsupported."""
     if len(model.subgraphs) != 1:
         raise PipelineError(f"{name} has {len(model.subgraphs)} subgraphs; the AOT engine compiles exactly one.",
-                            "Use --engine tflm for models with control flow.")
+                            "Run models with control flow with TFLite Micro on a board (--engine tflm --port ...).")
     sub = model.subgraphs[0]
     tensors = [_tensor(model, i, t, name) for i, t in enumerate(sub.tensors or [])]
     ops = [Op(i, op_name(model, op.opcodeIndex), as_ints(op.inputs), as_ints(op.outputs), op.builtinOptions)
            for i, op in enumerate(sub.operators or [])]
-    unsupported = sorted({op.name for op in ops} - set(SUPPORTED_OPS))
-    if unsupported:
-        raise PipelineError(f"Unsupported op {', '.join(repr(u) for u in unsupported)} in {name}. "
-                            f"The AOT engine supports: {', '.join(SUPPORTED_OPS)}.", "Use --engine tflm.")
     inputs, outputs = as_ints(sub.inputs), as_ints(sub.outputs)
     if len(inputs) != 1 or len(outputs) != 1:
         raise PipelineError(f"{name} has {len(inputs)} inputs and {len(outputs)} outputs; the AOT engine "
-                            "compiles models with one of each.", "Use --engine tflm.")
+                            "compiles models with one of each.",
+                            "Export one input and one output, or run the model with TFLite Micro on a board "
+                            "(--engine tflm --port ...).")
     if inputs == outputs:
         raise PipelineError(f"{name} has no operator between its input and output.", "Check the export.")
-    graph = Graph(name, tensors, ops, inputs[0], outputs[0])
+    for role, index in (("input", inputs[0]), ("output", outputs[0])):
+        shape = tensors[index].shape if 0 <= index < len(tensors) else ()
+        if shape and shape[0] != 1:
+            raise PipelineError(f"The {role} of {name} has shape {shape}: one sample (batch 1) in and out is "
+                                "what the AOT engine runs.", "Convert with a batch size of 1.")
+    graph = fold_constants(Graph(name, tensors, ops, inputs[0], outputs[0]))
+    registry.check_supported(graph.ops, tensors, name)
     _check_types(graph)
     return graph
 
@@ -94,7 +96,9 @@ def _tensor(model, index: int, t, name: str) -> Tensor:
     q = t.quantization
     scales = [float(s) for s in (q.scale if q is not None and q.scale is not None else [])] or [0.0]
     zero_points = [int(z) for z in (q.zeroPoint if q is not None and q.zeroPoint is not None else [])] or [0]
-    tensor = Tensor(index, tensor_name(t), shape, dtype, scales, zero_points)
+    signature = list(t.shapeSignature) if t.shapeSignature is not None else []
+    tensor = Tensor(index, tensor_name(t), shape, dtype, scales, zero_points,
+                    dynamic_batch=bool(signature) and signature[0] == -1)
     buffer = model.buffers[t.buffer]
     raw = buffer.data
     if raw is not None and len(raw) > 0:
@@ -114,25 +118,37 @@ def _tensor(model, index: int, t, name: str) -> Tensor:
     return tensor
 
 
+def fold_constants(graph: Graph) -> Graph:
+    """The graph without the operators registered as folded (shape arithmetic on int32, e.g. Keras's SHAPE ->
+    STRIDED_SLICE -> PACK chains): their outputs become constant tensors, computed here."""
+    from pipeline.compiler.fold import fold
+    return fold(graph)
+
+
 def _check_types(graph: Graph) -> None:
-    """Activations are int8 with one scale; the compiler relies on it everywhere."""
+    """Activations are int8 with one scale; the compiler relies on it everywhere. The one exception: a final
+    DEQUANTIZE may give the model a float32 output."""
     needed = {graph.input, graph.output}
     for op in graph.ops:
-        if len(op.outputs) != 1:
-            raise PipelineError(f"Op {op.index} ({op.name}) of {graph.name} has {len(op.outputs)} outputs.",
-                                "Use --engine tflm.")
+        if not op.outputs:
+            raise PipelineError(f"Op {op.index} ({op.name}) of {graph.name} has no output.", "Re-export the model.")
         needed.update(op.outputs)
-        needed.add(op.inputs[0] if op.inputs else -1)
-        if op.name in ("ADD", "CONCATENATION"):
-            needed.update(op.inputs)
+        needed.update(i for i in op.inputs if 0 <= i < len(graph.tensors) and graph.tensors[i].data is None)
+        needed.update(i for i in op.inputs if not 0 <= i < len(graph.tensors) and i != -1)
     needed.discard(-1)
     for index in sorted(needed):
         if not 0 <= index < len(graph.tensors):
             raise PipelineError(f"{graph.name} is malformed: tensor {index} does not exist.", "Re-export the model.")
         t = graph.tensors[index]
+        if t.dtype == "FLOAT32" and index == graph.output and _producer(graph, index) == "DEQUANTIZE":
+            continue
         if t.dtype != "INT8":
             raise PipelineError(f"Tensor {index} ({t.name!r}) of {graph.name} has type {t.dtype}; the AOT engine "
-                                "runs full-int8 models.", "Convert with int8 input and output, or use --engine tflm.")
+                                "runs full-int8 models.", "Convert with int8 input (and int8 or float32 output).")
         if len(t.scales) != 1 or not t.scale > 0:
             raise PipelineError(f"Tensor {index} ({t.name!r}) of {graph.name} has no valid per-tensor scale "
                                 f"({t.scales}).", "Re-export the model with full-int8 quantization.")
+
+
+def _producer(graph: Graph, index: int) -> str | None:
+    return next((op.name for op in graph.ops if index in op.outputs), None)

@@ -74,7 +74,7 @@ class HostModel:
 
     def run(self, inputs: np.ndarray) -> np.ndarray:
         inputs = np.ascontiguousarray(inputs, dtype=np.int8).reshape(-1, *self.compiled.input_shape[1:])
-        outputs = np.zeros((len(inputs), *self.compiled.output_shape[1:]), dtype=np.int8)
+        outputs = np.zeros((len(inputs), *self.compiled.output_shape[1:]), dtype=self.compiled.output_dtype)
         for i in range(len(inputs)):
             x, y = inputs[i], outputs[i]
             status = self._invoke(x.ctypes.data, y.ctypes.data)

@@ -1,12 +1,13 @@
 """Static memory plan: every intermediate tensor gets a fixed offset in one arena.
 
-Tensors live from the op that writes them to the last op that reads them. An element-wise op (ADD, SOFTMAX,
-LOGISTIC, QUANTIZE) writes over an input that dies with it, and a RESHAPE (or EXPAND_DIMS, SQUEEZE) reuses its
-input's bytes: the kernels read each element before they write it, so sharing is exact. Buffers are then placed
+Tensors live from the op that writes them to the last op that reads them. An element-wise op (in-place rule
+ELEMENTWISE in its registry entry: ADD, SOFTMAX, ...) writes over an input that dies with it, and a VIEW (RESHAPE,
+EXPAND_DIMS, SQUEEZE) reuses its input's bytes: the kernels read each element before they write it, so sharing
+is exact. Buffers are then placed
 largest first at the lowest offset free during their whole lifetime (the greedy-by-size strategy of TFLM's
 GreedyMemoryPlanner). The model's input and output stay in the caller's buffers and take no arena space.
 
-A CONV_2D or DEPTHWISE_CONV_2D whose input dies with it may also write over that input, its output starting
+A ROWS op (CONV_2D, DEPTHWISE_CONV_2D) whose input dies with it may also write over that input, its output starting
 `overlap_shift` bytes lower: the kernels write output rows in order, and once output row y is being written only
 input rows >= y * stride - pad are still read, so the shift keeps every write below every byte still to be read.
 Each such overlap is kept only if it makes the arena smaller (the merged region lives as long as the output).
@@ -15,13 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pipeline.compiler import registry
 from pipeline.compiler.graph import Graph, Op
-
-# Ops whose output may share its input's memory (each output element depends only on elements already read).
-IN_PLACE_OPS = {"ADD", "SOFTMAX", "LOGISTIC", "QUANTIZE", "RESHAPE", "EXPAND_DIMS", "SQUEEZE"}
-# Ops whose kernels finish each output row before the next, in order (firmware/lib/tinykd_kernels/src/tk_conv.c):
-# their output may overlap their input at an offset (see overlap_shift).
-ROW_ORDER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D"}
 # Offsets are multiples of this many bytes.
 ALIGNMENT = 4
 
@@ -84,15 +80,15 @@ def overlap_shift(graph: Graph, op: Op) -> int | None:
     """Bytes by which a row-order op's output must start below its input to overlap it exactly; None if the op
     cannot overlap. Output row y (bytes [(y+1) * out_row) from the output start) is written while input rows from
     max(0, y * stride - pad) on are still to be read; it must end at or before the first of them."""
-    if op.name not in ROW_ORDER_OPS:
+    if registry.spec(op.name).in_place != registry.ROWS:
         return None
     x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
     if len(x.shape) != 4 or len(y.shape) != 4 or x.shape[0] != 1 or y.shape[0] != 1:
         return None
-    from pipeline.compiler.lower import _padding  # the kernels' padding, as lowered
+    from pipeline.compiler.lower import padding  # the kernels' padding, as lowered
     o = op.options
     kernel_h = graph.tensors[op.inputs[1]].shape[1]   # (out_c, kh, kw, in_c) or (1, kh, kw, out_c)
-    pad = _padding(o.padding, x.shape[1], kernel_h, o.strideH, o.dilationHFactor, y.shape[1])
+    pad = padding(o.padding, x.shape[1], kernel_h, o.strideH, o.dilationHFactor, y.shape[1])
     in_row, out_row, stride = x.shape[2] * x.shape[3], y.shape[2] * y.shape[3], o.strideH
     if stride < 1:
         return None
@@ -119,11 +115,18 @@ def _plan(graph: Graph, overlaps: set[int], scratch: dict[int, int] | None, in_p
     buffers: list[Buffer] = []
     applied = set()
     for op in graph.ops:
+        for out in op.outputs[1:]:  # several outputs (SPLIT, UNPACK): each its own buffer
+            if out not in external:
+                buffer = Buffer([out], graph.tensors[out].size, op.index, max(op.index, last_use.get(out, 0)),
+                                inner={out: 0})
+                buffers.append(buffer)
+                buffer_of[out] = buffer
         out = op.outputs[0]
         if out in external:
             continue
-        size = graph.tensors[out].size
-        shared = _in_place_input(graph, op, last_use, external, buffer_of, op.index in in_place)
+        size = _bytes(graph, out)
+        shared = (_in_place_input(graph, op, last_use, external, buffer_of, op.index in in_place)
+                  if len(op.outputs) == 1 else None)
         x = op.inputs[0]
         if shared is not None:
             buffer = buffer_of[shared]
@@ -154,18 +157,24 @@ def _plan(graph: Graph, overlaps: set[int], scratch: dict[int, int] | None, in_p
 
 def _in_place_input(graph, op, last_use, external, buffer_of, kernel_in_place=False):
     """The input whose buffer the op's output can take over, or None."""
-    if op.name not in IN_PLACE_OPS and not kernel_in_place:
+    rule = registry.spec(op.name).in_place
+    if rule not in (registry.ELEMENTWISE, registry.VIEW) and not kernel_in_place:
         return None
     out = graph.tensors[op.outputs[0]]
-    candidates = op.inputs[:2] if op.name == "ADD" else op.inputs[:1]
+    candidates = [t for t in op.inputs if t >= 0] if rule == registry.ELEMENTWISE else op.inputs[:1]
     for t in candidates:
         if t in external or t not in buffer_of or last_use.get(t) != op.index:
             continue
-        if op.name == "ADD" and candidates.count(t) > 1:
+        if candidates.count(t) > 1:
             continue
         if graph.tensors[t].size == out.size:
             return t
     return None
+
+
+def _bytes(graph: Graph, index: int) -> int:
+    t = graph.tensors[index]
+    return t.size * (4 if t.dtype in ("FLOAT32", "INT32") else 1)
 
 
 def _align(n: int) -> int:

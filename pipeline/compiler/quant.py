@@ -119,3 +119,55 @@ def input_radius(integer_bits: int, left_shift: int, total_bits: int = 31) -> in
     """The largest input magnitude that does not saturate after the fixed-point rescale (floor of it)."""
     max_rescaled = (1.0 * ((1 << integer_bits) - 1) * (1 << (total_bits - integer_bits)) / (1 << left_shift))
     return int(math.floor(max_rescaled))
+
+
+def sub_params(scale1: float, scale2: float, out_scale: float) -> dict:
+    """SUB int8: ADD's scheme, but TFLM computes the scale ratios in float32 before widening them."""
+    left_shift = 20
+    f = np.float32
+    twice_max = f(2) * max(f(scale1), f(scale2))
+    m1, s1 = quantize_multiplier(float(f(scale1) / twice_max))
+    m2, s2 = quantize_multiplier(float(f(scale2) / twice_max))
+    mo, so = quantize_multiplier(float(twice_max / (f(1 << left_shift) * f(out_scale))))
+    return {"left_shift": left_shift, "input1_multiplier": m1, "input1_shift": s1, "input2_multiplier": m2,
+            "input2_shift": s2, "output_multiplier": mo, "output_shift": so}
+
+
+def quantize_value(value: float, scale: float, zero_point: int) -> int:
+    """A real value in an int8 domain, clamped: zero_point + round(value / scale), the division in float32."""
+    q = zero_point + round_half_away(float(np.float32(value) / np.float32(scale)))
+    return min(max(q, INT8_MIN), INT8_MAX)
+
+
+def leaky_relu_params(in_scale: float, alpha: float, out_scale: float) -> dict:
+    """LEAKY_RELU int8: both multipliers from float32 arithmetic (in * alpha / out, in / out); a negative alpha
+    is applied as |alpha| and a sign."""
+    f = np.float32
+    alpha_real = float(f(f(in_scale) * f(alpha)) / f(out_scale))
+    identity = float(f(in_scale) / f(out_scale))
+    return {"identity": quantize_multiplier(identity), "alpha": quantize_multiplier(abs(alpha_real)),
+            "alpha_negative": int(alpha_real < 0)}
+
+
+def downscale_to_q15(multiplier: int) -> int:
+    """A Q31 multiplier rounded to Q15 (TFLite's DownScaleInt32ToInt16Multiplier)."""
+    if multiplier >= (1 << 31) - 1 - (1 << 15):
+        return (1 << 15) - 1
+    return (multiplier + (1 << 15)) >> 16
+
+
+def hard_swish_params(in_scale: float, out_scale: float) -> dict:
+    """HARD_SWISH int8: the input on a 128x finer scale; Q15 multipliers to the output scale and to the
+    'reluish' scale 3/32768 (float32 ratios, as TFLM)."""
+    f = np.float32
+    hires = f(1.0 / 128.0) * f(in_scale)
+    m_out, e_out = quantize_multiplier(float(hires / f(out_scale)))
+    m_relu, e_relu = quantize_multiplier(float(hires / f(3.0 / 32768.0)))
+    return {"output_multiplier": downscale_to_q15(m_out), "output_exponent": e_out,
+            "reluish_multiplier": downscale_to_q15(m_relu), "reluish_exponent": e_relu}
+
+
+def sum_params(in_scale: float, out_scale: float) -> dict:
+    """SUM int8: (sum - count * input zero point) rescaled by in_scale / out_scale."""
+    multiplier, shift = quantize_multiplier(f32(in_scale) / f32(out_scale))
+    return {"divide": 0, "multiplier": multiplier, "shift": shift}

@@ -135,6 +135,120 @@ typedef struct {
     int32_t value;      /* the pad value: the output zero point (real 0.0) */
 } tk_pad_params;
 
+/* Most dimensions of a walk over a tensor. */
+#define TK_MAX_DIMS 6
+
+/* A walk over the elements of a tensor in row-major order of `dims`: step i along dimension d moves
+ * strides[d] elements in the tensor read (0: that dimension is broadcast; negative: backwards). */
+typedef struct {
+    int32_t rank;                  /* dimensions in use, 1 .. TK_MAX_DIMS */
+    int32_t dims[TK_MAX_DIMS];     /* sizes, outermost first */
+    int32_t strides[TK_MAX_DIMS];  /* elements of the tensor read per step along each dimension */
+} tk_walk;
+
+/* STRIDED_SLICE, SLICE, SPLIT, SPLIT_V, UNPACK, TRANSPOSE, BATCH_TO_SPACE_ND, SPACE_TO_BATCH_ND (after its PAD):
+ * the output, in order, is the input read along `walk` from element `offset`. */
+typedef struct {
+    tk_walk walk;    /* over the output's elements; strides in input elements */
+    int32_t offset;  /* input element of output element 0 */
+} tk_strided_copy_params;
+
+/* What tk_binary_s8 computes per element. */
+typedef enum {
+    TK_BINARY_ADD = 0,      /* the ADD rescale of both inputs, summed, rescaled (left_shift, input1/2, output) */
+    TK_BINARY_SUB = 1,      /* the same with the difference */
+    TK_BINARY_MUL = 2,      /* (a + offset1) * (b + offset2), rescaled by `output` */
+    TK_BINARY_MAXIMUM = 3,  /* the larger raw value (shared quantization) */
+    TK_BINARY_MINIMUM = 4,  /* the smaller raw value */
+    TK_BINARY_PRELU = 5     /* x = a + offset1: x >= 0 ? x rescaled by input1 : x * (b + offset2) by output */
+} tk_binary_kind;
+
+/* Element-wise operators of two tensors with numpy broadcasting: ADD, SUB, MUL, MAXIMUM, MINIMUM, PRELU. */
+typedef struct {
+    int32_t kind;              /* a tk_binary_kind */
+    int32_t input1_offset;     /* minus the zero point of input 1 */
+    int32_t input2_offset;     /* minus the zero point of input 2 (PRELU: of alpha) */
+    int32_t output_offset;     /* the output zero point */
+    int32_t left_shift;        /* ADD, SUB: headroom bits given to both inputs (20) */
+    tk_quant input1;           /* ADD, SUB: rescale of input 1; PRELU: of x >= 0 */
+    tk_quant input2;           /* ADD, SUB: rescale of input 2 */
+    tk_quant output;           /* ADD, SUB: of the sum; MUL: of the product; PRELU: of x * alpha */
+    tk_activation activation;  /* fused activation clamp */
+    tk_walk walk1;             /* input 1 over the output's dimensions */
+    tk_walk walk2;             /* input 2 over the output's dimensions */
+} tk_binary_params;
+
+/* RELU (a rescale, then the clamp) and RELU6 (the clamp in the input's domain: unit rescale). */
+typedef struct {
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    tk_quant quant;            /* input scale / output scale */
+    tk_activation activation;  /* [output zero point, 127] for RELU; [zero, six] for RELU6 */
+} tk_relu_params;
+
+/* LEAKY_RELU: x >= 0 rescaled by `identity`, x < 0 by |alpha| * scale (negated when alpha < 0). */
+typedef struct {
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    tk_quant identity;      /* input scale / output scale */
+    tk_quant alpha;         /* |input scale * alpha / output scale| */
+    int32_t alpha_negative; /* 1 when alpha < 0 */
+} tk_leaky_relu_params;
+
+/* HARD_SWISH in int16 fixed point: x * relu6(x + 3) / 6. */
+typedef struct {
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    int32_t output_multiplier;   /* Q15 multiplier of (input scale / 128) / output scale */
+    int32_t output_exponent;     /* its power of two (<= 0) */
+    int32_t reluish_multiplier;  /* Q15 multiplier of (input scale / 128) / (3 / 32768) */
+    int32_t reluish_exponent;    /* its power of two */
+} tk_hard_swish_params;
+
+/* TANH; the output has scale 1/128 and zero point 0 (same fields as LOGISTIC). */
+typedef struct {
+    int32_t input_zero_point;
+    int32_t input_range_radius;  /* |input - zero point| at or beyond this saturates to -128 / 127 */
+    int32_t input_multiplier;    /* input scale as a Q31 mantissa, for inputs in Q4.27 */
+    int32_t input_left_shift;    /* its power of two */
+} tk_tanh_params;
+
+/* DEQUANTIZE int8 -> float: scale * (q - zero_point). */
+typedef struct {
+    int32_t zero_point;
+    float scale;
+} tk_dequantize_params;
+
+/* What tk_reduce_s8 computes over the reduced axes. */
+typedef enum {
+    TK_REDUCE_MEAN = 0,  /* sum / count: truncating when `divide`, else rescaled with 1/count folded in */
+    TK_REDUCE_SUM = 1,   /* sum rescaled */
+    TK_REDUCE_MAX = 2    /* the largest raw value (shared quantization) */
+} tk_reduce_kind;
+
+/* MEAN, SUM and REDUCE_MAX over any axes: for each output element (`outer`, the kept axes) the elements of
+ * `inner` (the reduced axes) from there. */
+typedef struct {
+    int32_t kind;               /* a tk_reduce_kind */
+    tk_walk outer;              /* kept axes, strides in input elements; the output is written in this order */
+    tk_walk inner;              /* reduced axes */
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    int32_t divide;             /* MEAN with the same quantization in and out: output = sum / count */
+    tk_quant quant;             /* rescale of (sum - count * input zero point) */
+} tk_reduce_params;
+
+/* TRANSPOSE_CONV: each input pixel scatters input * filter into the int32 accumulators of the output. */
+typedef struct {
+    int32_t input_offset;      /* minus the input zero point */
+    int32_t output_offset;     /* the output zero point */
+    int32_t stride_h;          /* >= 1 */
+    int32_t stride_w;          /* >= 1 */
+    int32_t pad_h;             /* output rows cut at the top */
+    int32_t pad_w;             /* output columns cut on the left */
+    tk_activation activation;  /* fused activation clamp */
+} tk_transpose_conv_params;
+
 /* Weights of a fast kernel, packed by pipeline/compiler/pack.py (all arrays 4-byte aligned). */
 typedef struct {
     const int16_t *weights;  /* int16, doubled; CONV/FC: channel pairs x groups of 4 taps; DW: taps x 4 channels;
@@ -230,6 +344,33 @@ tk_status tk_pad_s8(const tk_pad_params *params, const tk_dims *input_dims, cons
  * (copy_sizes[i] elements of input i) one after the other. */
 tk_status tk_concatenation_s8(int32_t num_inputs, const int8_t *const *inputs, const int32_t *copy_sizes,
                               int32_t outer_size, int8_t *output);
+
+/* output: the walk's elements in order (see tk_strided_copy_params). Not in place. */
+tk_status tk_strided_copy_s8(const tk_strided_copy_params *params, const int8_t *input, int8_t *output);
+
+/* RESIZE_NEAREST_NEIGHBOR: output pixel (y, x) is input pixel (rows[y], cols[x]) (tables from the compiler). */
+tk_status tk_resize_nearest_s8(const tk_dims *input_dims, const int8_t *input, const int32_t *rows,
+                               const int32_t *cols, const tk_dims *output_dims, int8_t *output);
+
+/* output: the walks' dimensions (walk1.dims). In place allowed when an input has the output's shape. */
+tk_status tk_binary_s8(const tk_binary_params *params, const int8_t *input1, const int8_t *input2,
+                       int8_t *output);
+
+/* In place allowed (the four below). */
+tk_status tk_relu_s8(const tk_relu_params *params, int32_t size, const int8_t *input, int8_t *output);
+tk_status tk_leaky_relu_s8(const tk_leaky_relu_params *params, int32_t size, const int8_t *input, int8_t *output);
+tk_status tk_hard_swish_s8(const tk_hard_swish_params *params, int32_t size, const int8_t *input, int8_t *output);
+tk_status tk_tanh_s8(const tk_tanh_params *params, int32_t size, const int8_t *input, int8_t *output);
+
+tk_status tk_dequantize_s8(const tk_dequantize_params *params, int32_t size, const int8_t *input, float *output);
+
+tk_status tk_reduce_s8(const tk_reduce_params *params, const int8_t *input, int8_t *output);
+
+/* filter: (output channels, kh, kw, input channels); scratch: 4 bytes per output element (int32), aligned. */
+tk_status tk_transpose_conv2d_s8(const tk_transpose_conv_params *params, const tk_channel_quant *quant,
+                                 const tk_dims *input_dims, const int8_t *input,
+                                 const tk_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+                                 const tk_dims *output_dims, int8_t *output, void *scratch);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,4 @@
-/* ADD, LOGISTIC and QUANTIZE (int8 -> int8): element by element, so each may run in place. */
+/* ADD, LOGISTIC, TANH and QUANTIZE (int8 -> int8): element by element, so each may run in place. */
 #include "tinykd_kernels.h"
 #include "tk_fast.h"
 #include "tk_fixedpoint.h"
@@ -105,28 +105,48 @@ tk_status tk_add_s8(const tk_add_params *params, int32_t size, const int8_t *inp
     return TK_OK;
 }
 
-tk_status tk_logistic_s8(const tk_logistic_params *params, int32_t size, const int8_t *input, int8_t *output)
+/* LOGISTIC and TANH: the input rescaled to Q4.27 (saturated beyond the radius), gemmlowp's function of it in
+ * Q0.31, rounded to `output_bits` fraction bits and shifted by `output_offset`. */
+static void fixed_point_curve(int32_t zero_point, int32_t radius, int32_t multiplier, int32_t left_shift,
+                              int32_t (*curve)(int32_t, int32_t), int32_t output_bits, int32_t output_offset,
+                              int32_t size, const int8_t *input, int8_t *output)
 {
-    const int32_t input_integer_bits = 4;   /* input in Q4.27 */
-    const int32_t output_integer_bits = 8;  /* the Q0.31 result keeps 8 bits: scale 1/256 */
+    const int32_t input_integer_bits = 4;
     int32_t i;
 
+    for (i = 0; i < size; ++i) {
+        const int32_t value = (int32_t)input[i] - zero_point;
+        if (value <= -radius) {
+            output[i] = TK_INT8_MIN;
+        } else if (value >= radius) {
+            output[i] = TK_INT8_MAX;
+        } else {
+            const int32_t input_q4 = tk_requantize(value, multiplier, left_shift);
+            const int32_t scaled = tk_rounding_divide_by_pot(curve(input_q4, input_integer_bits), 31 - output_bits);
+            output[i] = (int8_t)tk_clamp32(scaled + output_offset, TK_INT8_MIN, TK_INT8_MAX);
+        }
+    }
+}
+
+tk_status tk_logistic_s8(const tk_logistic_params *params, int32_t size, const int8_t *input, int8_t *output)
+{
     if (params == NULL || input == NULL || output == NULL || size < 0) {
         return TK_ERR_ARGUMENT;
     }
-    for (i = 0; i < size; ++i) {
-        const int32_t value = (int32_t)input[i] - params->input_zero_point;
-        if (value <= -params->input_range_radius) {
-            output[i] = TK_INT8_MIN;
-        } else if (value >= params->input_range_radius) {
-            output[i] = TK_INT8_MAX;
-        } else {
-            const int32_t input_q4 = tk_requantize(value, params->input_multiplier, params->input_left_shift);
-            const int32_t output_q0 = tk_fp_logistic(input_q4, input_integer_bits);
-            const int32_t scaled = tk_rounding_divide_by_pot(output_q0, 31 - output_integer_bits);
-            output[i] = (int8_t)tk_clamp32(scaled + TK_INT8_MIN, TK_INT8_MIN, TK_INT8_MAX);
-        }
+    /* output scale 1/256, zero point -128 */
+    fixed_point_curve(params->input_zero_point, params->input_range_radius, params->input_multiplier,
+                      params->input_left_shift, tk_fp_logistic, 8, TK_INT8_MIN, size, input, output);
+    return TK_OK;
+}
+
+tk_status tk_tanh_s8(const tk_tanh_params *params, int32_t size, const int8_t *input, int8_t *output)
+{
+    if (params == NULL || input == NULL || output == NULL || size < 0) {
+        return TK_ERR_ARGUMENT;
     }
+    /* output scale 1/128, zero point 0 */
+    fixed_point_curve(params->input_zero_point, params->input_range_radius, params->input_multiplier,
+                      params->input_left_shift, tk_fp_tanh, 7, 0, size, input, output);
     return TK_OK;
 }
 

@@ -72,3 +72,32 @@ int32_t tk_fp_logistic(int32_t a, int32_t integer_bits)
     }
     return a > 0 ? positive : TK_Q0_ONE - positive;
 }
+
+/* (1 - a) / (1 + a) for a in [0, 1) in Q0.31: Newton-Raphson on the half denominator, in Q2.29 (as gemmlowp). */
+static int32_t one_minus_x_over_one_plus_x(int32_t a)
+{
+    const int32_t half_denominator = tk_rounding_half_sum(a, TK_Q0_ONE);
+    const int32_t c48_over_17 = 1515870810;     /* 48/17 in Q2.29 */
+    const int32_t cneg32_over_17 = -1010580540; /* -32/17 in Q2.29 */
+    int32_t x = c48_over_17 + tk_sat_rounding_doubling_high_mul(half_denominator, cneg32_over_17);
+    int32_t iteration;
+
+    for (iteration = 0; iteration < 3; ++iteration) {
+        const int32_t half_denominator_times_x = tk_sat_rounding_doubling_high_mul(half_denominator, x);
+        const int32_t one_minus = TK_Q2_ONE - half_denominator_times_x;
+        x = x + tk_sat_rounding_mul_by_pot(tk_sat_rounding_doubling_high_mul(x, one_minus), 2);
+    }
+    return tk_sat_rounding_mul_by_pot(x - TK_Q2_ONE, 2);  /* 1/d - 1 in Q2.29, rescaled to Q0.31 */
+}
+
+int32_t tk_fp_tanh(int32_t a, int32_t integer_bits)
+{
+    /* tanh(|a|) = (1 - exp(-2|a|)) / (1 + exp(-2|a|)); -2|a| is the raw -|a| read with one more integer bit */
+    const int32_t negative_abs = a < 0 ? a : -a;
+    const int32_t t = one_minus_x_over_one_plus_x(tk_fp_exp_on_negative_values(negative_abs, integer_bits + 1));
+
+    if (a == 0) {
+        return 0;
+    }
+    return a < 0 ? -t : t;
+}

@@ -89,5 +89,6 @@ static inline int32_t tk_rounding_half_sum(int32_t a, int32_t b)
 int32_t tk_fp_exp_on_negative_values(int32_t a, int32_t integer_bits);  /* a <= 0 in Q(ib).(31-ib) */
 int32_t tk_fp_one_over_one_plus_x(int32_t a);                            /* a in [0, 1) in Q0.31 */
 int32_t tk_fp_logistic(int32_t a, int32_t integer_bits);                 /* a in Q(ib).(31-ib) */
+int32_t tk_fp_tanh(int32_t a, int32_t integer_bits);                     /* a in Q(ib).(31-ib) */
 
 #endif /* TK_FIXEDPOINT_H */

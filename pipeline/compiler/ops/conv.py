@@ -1,0 +1,130 @@
+"""Convolutions and matrix products: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV. Layers the fast
+kernels run exactly (pipeline/compiler/pack.py) take packed weights; the others the reference kernels."""
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.compiler import kernels as K
+from pipeline.compiler import pack, quant
+from pipeline.compiler.graph import Tensor
+from pipeline.compiler.lower import padding, to4d
+from pipeline.compiler.registry import NONE, ROWS, register
+
+
+def conv_params(lw, op, x, out, pads, multiplier, activation) -> dict:
+    o = op.options
+    return {"input_offset": -x.zero_point, "output_offset": out.zero_point, "stride_h": o.strideH,
+            "stride_w": o.strideW, "dilation_h": o.dilationHFactor, "dilation_w": o.dilationWFactor,
+            "pad_h": pads[0], "pad_w": pads[1], "depth_multiplier": multiplier, "activation": activation}
+
+
+@register("CONV_2D", K.CONV_FAST, K.CONV, in_place=ROWS,
+          tests=("ops:conv_same_s2_rect", "ops:conv_dilated_same_relu", "ops:conv1d_keras_dil2_causal",
+                 "qemu:kernel_mix"))
+def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
+    x, w, b = (ins + [None])[:3]
+    out, o = outs[0], op.options
+    in4, f4, out4 = to4d(x.shape), to4d(w.shape), to4d(out.shape)
+    pads = (padding(o.padding, in4[1], f4[1], o.strideH, o.dilationHFactor, out4[1]),
+            padding(o.padding, in4[2], f4[2], o.strideW, o.dilationWFactor, out4[2]))
+    multiplier = 1
+    if depthwise:
+        if in4[3] == 0 or out4[3] % in4[3]:
+            lw.fail(op, f"output channels {out4[3]} are not a multiple of input channels {in4[3]}")
+        multiplier = out4[3] // in4[3]
+    mults, shifts = quant.per_channel_multipliers(x.scale, w.scales, out.scale, out4[3])
+    params = lw.struct(call, "tk_conv_params", "params",
+                       conv_params(lw, op, x, out, pads, multiplier, lw.activation(op, out)))
+    if o.dilationHFactor == 1 and o.dilationWFactor == 1 and multiplier == 1 and w.data is not None:
+        taps = f4[1] * f4[2]
+        matrix = w.data.reshape(taps, -1).T if depthwise else w.data.reshape(f4[0], -1)  # (out_c, taps)
+        layout = ("depthwise_3x3" if runs_dw3x3(x, w, out, o) else "depthwise") if depthwise else "conv"
+        filt = lw.packed(call, op, matrix, b, mults, shifts, out, layout, f4[1])
+        if filt is not None:
+            dims = (lw.dims(call, "input_dims", x.shape), lw.pointer(x), lw.dims(call, "filter_dims", w.shape),
+                    lw.dims(call, "output_dims", out.shape), lw.pointer(out))
+            if layout == "depthwise_3x3":  # each channel group is read into planes before it is written
+                lw.emit(call, K.DEPTHWISE_3X3, params, filt, *dims, scratch=(in4[1], in4[2]))
+            elif depthwise:
+                lw.emit(call, K.DEPTHWISE_FAST, params, filt, *dims)
+            else:
+                lw.emit(call, K.CONV_FAST, params, filt, *dims, scratch=(f4[1], f4[2], in4[3]))
+            return
+    lw.emit(call, K.DEPTHWISE if depthwise else K.CONV, params, lw.channel_quant(call, mults, shifts),
+            lw.dims(call, "input_dims", x.shape), lw.pointer(x), lw.dims(call, "filter_dims", w.shape),
+            lw.weights(op, w, "int8_t"), lw.weights(op, b, "int32_t"), lw.dims(call, "output_dims", out.shape),
+            lw.pointer(out))
+
+
+@register("DEPTHWISE_CONV_2D", K.DEPTHWISE_3X3, K.DEPTHWISE_FAST, K.DEPTHWISE, in_place=ROWS,
+          tests=("ops:dw3x3_tail_relu6", "ops:dw_mult2_s2_valid", "ops:dw_keras_dil2_same", "qemu:ds_cnn"))
+def lower_depthwise_conv_2d(lw, call, op, ins, outs):
+    lower_conv_2d(lw, call, op, ins, outs, depthwise=True)
+
+
+@register("FULLY_CONNECTED", K.FULLY_CONNECTED_FAST, K.FULLY_CONNECTED,
+          tests=("ops:fc", "ops:fc_relu_flatten", "qemu:digits_student"))
+def lower_fully_connected(lw, call, op, ins, outs):
+    x, w, b = (ins + [None])[:3]
+    out = outs[0]
+    if getattr(op.options, "weightsFormat", 0) != 0:
+        lw.fail(op, "shuffled weights are not supported")
+    units, depth = w.shape[0], w.shape[-1]
+    if len(w.shape) != 2 or x.size % depth:
+        lw.fail(op, f"input {x.shape} does not fit the weights {w.shape}")
+    if len(w.scales) > 1:
+        mults, shifts = quant.per_channel_multipliers(x.scale, w.scales, out.scale, units)
+    else:
+        m, s = quant.per_tensor_conv_multiplier(x.scale, w.scale, out.scale)
+        mults, shifts = [m], [s]
+    params = lw.struct(call, "tk_fc_params", "params",
+                       {"input_offset": -x.zero_point, "filter_offset": -w.zero_point,
+                        "output_offset": out.zero_point, "activation": lw.activation(op, out)})
+    if w.data is not None:
+        matrix = w.data.reshape(units, depth).astype(np.int64) - w.zero_point  # filter offset applied
+        filt = lw.packed(call, op, matrix, b, mults, shifts, out, "fc")
+        if filt is not None:
+            lw.emit(call, K.FULLY_CONNECTED_FAST, params, filt, str(x.size // depth), str(depth), str(units),
+                    lw.pointer(x), lw.pointer(out), scratch=(depth,))
+            return
+    lw.emit(call, K.FULLY_CONNECTED, params, lw.channel_quant(call, mults, shifts), str(x.size // depth),
+            str(depth), str(units), lw.pointer(x), lw.weights(op, w, "int8_t"), lw.weights(op, b, "int32_t"),
+            lw.pointer(out))
+
+
+@register("TRANSPOSE_CONV", K.TRANSPOSE_CONV, in_place=NONE,
+          tests=("ops:tconv_s2_same", "ops:tconv_s2_valid", "ops:tconv_nobias_relu", "ops:tconv_fn_s2_same_odd",
+                 "qemu:op_mix"))
+def lower_transpose_conv(lw, call, op, ins, outs):
+    w, x, b = ins[1], ins[2], (ins[3] if len(ins) > 3 else None)  # ins[0]: the output shape (static here)
+    out, o = outs[0], op.options
+    lw.constant(op, w, "filter")
+    if len(x.shape) != 4 or len(w.shape) != 4 or len(out.shape) != 4:
+        lw.fail(op, "input, filter and output must have 4 dimensions")
+    pads = []
+    for size, kernel, stride in ((out.shape[1], w.shape[1], o.strideH), (out.shape[2], w.shape[2], o.strideW)):
+        # TFLM's padding of the forward convolution from the output back to the input
+        steps = (size + stride - 1) // stride if o.padding == 0 else (size + stride - kernel) // stride
+        pads.append(max(0, (steps - 1) * stride + kernel - size) // 2)
+    mults, shifts = quant.per_channel_multipliers(x.scale, w.scales, out.scale, out.shape[3])
+    params = lw.struct(call, "tk_transpose_conv_params", "params", {
+        "input_offset": -x.zero_point, "output_offset": out.zero_point, "stride_h": o.strideH,
+        "stride_w": o.strideW, "pad_h": pads[0], "pad_w": pads[1], "activation": lw.activation(op, out)})
+    lw.emit(call, K.TRANSPOSE_CONV, params, lw.channel_quant(call, mults, shifts),
+            lw.dims(call, "input_dims", x.shape), lw.pointer(x), lw.dims(call, "filter_dims", w.shape),
+            lw.weights(op, w, "int8_t"), lw.weights(op, b, "int32_t"), lw.dims(call, "output_dims", out.shape),
+            lw.pointer(out), scratch=(out.size,))
+
+
+def runs_dw3x3(x: Tensor, w: Tensor, out: Tensor, options) -> bool:
+    """Whether a DEPTHWISE_CONV_2D has the shape tk_depthwise_conv2d_3x3_fast_s8 takes (if its rescale is exact
+    too): 3x3, stride 1, dilation 1, depth multiplier 1, SAME (padding 1), channels in fours. That kernel writes
+    4 channels of every output row at a time, so the memory planner must not shift its output against its input
+    (writing exactly over it is fine: a group's input channels are in the planes before its outputs land there):
+    its Kernel entry says in_place."""
+    in4, f4, out4 = to4d(x.shape), to4d(w.shape), to4d(out.shape)
+    o = options
+    pads = (padding(o.padding, in4[1], 3, o.strideH, o.dilationHFactor, out4[1]),
+            padding(o.padding, in4[2], 3, o.strideW, o.dilationWFactor, out4[2]))
+    return (f4[1:3] == (3, 3) and (o.strideH, o.strideW, o.dilationHFactor, o.dilationWFactor) == (1, 1, 1, 1)
+            and pads == (1, 1) and in4 == out4 and in4[3] % 4 == 0)
