@@ -30,6 +30,10 @@ QEMU_MEMORY = 4 << 20  # mps2-an386 has 4 MB at the flash and RAM addresses: use
 ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 COMMON_FLAGS = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", f"-Werror=stack-usage={STACK_USAGE_LIMIT}",
                 "-ffunction-sections", "-fdata-sections"]
+# C++ engine sources (build(engine=...)): no exceptions, RTTI or thread-safe statics (no C++ runtime is linked).
+CXX_FLAGS = ["-std=gnu++14", "-O2", "-g", "-Wall", "-Wextra", "-fno-exceptions", "-fno-rtti", "-fno-threadsafe-statics",
+             "-ffunction-sections", "-fdata-sections"]
+CXX_SUFFIXES = (".cpp", ".cc", ".cxx")
 OVERFLOW = re.compile(r"region [`'](\w+)' overflowed by (\d+) bytes")
 
 
@@ -43,10 +47,12 @@ class BuildResult:
 
 
 def build(target: str, model_dir: str | Path, budget: str = "nano33ble", out_dir: str | Path | None = None,
-          sanitize: bool = False, stack_bytes: int = 8192, defines: dict | None = None) -> BuildResult:
+          sanitize: bool = False, stack_bytes: int = 8192, defines: dict | None = None,
+          engine: list[str | Path] | None = None) -> BuildResult:
     """Compile the firmware for `target` around the model in `model_dir` (model.h + model.c + any other .c).
     `defines` adds -DNAME=VALUE macros. The protocol's frame buffer grows to the model's input and output (see
-    payload_bytes) unless `defines` sets TK_PROTO_MAX_PAYLOAD."""
+    payload_bytes) unless `defines` sets TK_PROTO_MAX_PAYLOAD. `engine`: C or C++ sources implementing
+    firmware/src/engine.h instead of engine_aot.c (C++ static constructors run before main on QEMU too)."""
     check_target(target)
     board = get_board(budget)
     model_dir = Path(model_dir)
@@ -61,18 +67,35 @@ def build(target: str, model_dir: str | Path, budget: str = "nano33ble", out_dir
     suffix = "-asan" if sanitize else ""
     out = Path(out_dir) if out_dir else Path("build") / "firmware" / f"{target}-{budget}{suffix}"
     out.mkdir(parents=True, exist_ok=True)
-    sources = [FIRMWARE / "src" / name for name in APP_SOURCES] + sorted(model_dir.glob("*.c"))
+    app = [name for name in APP_SOURCES if not (engine and name == "engine_aot.c")]
+    sources = [FIRMWARE / "src" / name for name in app] + [Path(e) for e in engine or []] + \
+        sorted(model_dir.glob("*.c"))
     includes = [FIRMWARE / "src", model_dir]
     if KERNELS.is_dir():
         sources += sorted(KERNELS.rglob("*.c"))
         includes += [KERNELS] + ([KERNELS / "include"] if (KERNELS / "include").is_dir() else [])
     defines = {"TK_PROTO_MAX_PAYLOAD": f"{payload_bytes(model_dir / 'model.h')}u", **(defines or {})}
     flags = COMMON_FLAGS + [f"-I{path}" for path in includes] + [f"-D{k}={v}" for k, v in defines.items()]
+    sources = _compile_cxx(sources, flags[len(COMMON_FLAGS):], out, target)
     if target == "host":
         return _build_host(sources, flags, out, budget, sanitize)
     if sanitize:
         raise PipelineError("--sanitize is only available for --target host.", "Drop --sanitize.")
     return _build_qemu(sources, flags, out, board, stack_bytes)
+
+
+def _compile_cxx(sources: list[Path], flags: list[str], out: Path, target: str) -> list[Path]:
+    """The sources with every C++ file compiled to an object first (C++ flags, the target's g++)."""
+    compiled = []
+    for source in sources:
+        if source.suffix not in CXX_SUFFIXES:
+            compiled.append(source)
+            continue
+        obj = out / f"{source.stem}.o"
+        cxx = [_tool("arm-none-eabi-g++"), *ARM_FLAGS] if target != "host" else [_tool("g++"), "-fPIE"]
+        _run([*cxx, *CXX_FLAGS, *flags, "-c", source, "-o", obj], f"C++ build of {source.name}")
+        compiled.append(obj)
+    return compiled
 
 
 def payload_bytes(model_header: Path) -> int:

@@ -97,5 +97,7 @@ def validate_command(port, emulator, run_dir, model_dir, budget, limit, timeout,
 def flash_command(board, port, engine, model_dir):
     """Build with PlatformIO and upload to a board (`pio run -e ENV -t upload`)."""
     from pipeline.flash import flash
-    command = flash(board, port, model_dir, engine=engine)
-    click.echo(f"flashed: {' '.join(command)}")
+    flashed = flash(board, port, model_dir, engine=engine)
+    click.echo(f"flashed: {' '.join(flashed.command)}")
+    if flashed.port != port:
+        click.echo(f"the board came back on {flashed.port} (was {port})")

@@ -153,23 +153,28 @@ def host(exe: str | Path, env: dict | None = None, start_timeout: float = 10.0) 
 
 
 @contextlib.contextmanager
-def renode(elf: str | Path, start_timeout: float = 30.0) -> Iterator[Emulator]:
-    """Renode's Nano 33 BLE (nRF52840) running a PlatformIO-built `elf`, UART0 on a loopback TCP port.
+def renode(elf: str | Path, start_timeout: float = 30.0, log: str | Path | None = None) -> Iterator[Emulator]:
+    """Renode's Nano 33 BLE (nRF52840) running a PlatformIO-built `elf`, UART0 on a loopback TCP port; Renode's
+    own log and output go to `log` (default: renode.log beside the elf).
 
     Needs `renode` on PATH; this machine cannot install it, so this path is not verified here."""
     if shutil.which("renode") is None:
         raise PipelineError("'renode' is not on PATH (it cannot be installed from Debian's archive).",
                             "Install Renode from renode.io, or use --emulator qemu.")
     port = free_port()
-    commands = [f"$elf=@{Path(elf).resolve()}", f"$port={port}", f"include @{RENODE_SCRIPT}"]
-    process = subprocess.Popen(["renode", "--disable-xwt", *[a for c in commands for a in ("-e", c)]],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, preexec_fn=_die_with_parent)
+    log = Path(log) if log is not None else Path(elf).resolve().parent / "renode.log"
+    commands = [f"$elf=@{Path(elf).resolve()}", f"$port={port}", f"$log=@{log.resolve()}",
+                f"include @{RENODE_SCRIPT}"]
+    with open(log, "ab") as output:  # never a pipe nobody reads: a full pipe would stall Renode
+        process = subprocess.Popen(["renode", "--disable-xwt", *[a for c in commands for a in ("-e", c)]],
+                                   stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                                   preexec_fn=_die_with_parent)
     try:
         deadline = time.monotonic() + start_timeout
         while not _listening(port):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise PipelineError(f"Renode did not open UART port {port}.", "Run the .resc script by hand.")
+                raise PipelineError(f"Renode did not open UART port {port} (its log: {log}).",
+                                    "Run the .resc script by hand (see firmware/renode/nano33ble.resc).")
             time.sleep(0.1)
         yield Emulator("renode", f"socket://127.0.0.1:{port}", process)
     finally:

@@ -9,8 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+from serial.tools import list_ports
 
 from pipeline.config import ENGINES
 from pipeline.errors import PipelineError
@@ -18,6 +22,44 @@ from pipeline.ports import check_port
 from pipeline.targets import board as get_board
 
 ROOT = Path(__file__).resolve().parent.parent
+# Seconds to wait for a board to come back on USB after its upload (it resets and re-enumerates).
+RETURN_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True)
+class Flashed:
+    command: list[str]  # the upload that ran
+    port: str           # where the board is now (its node name may have changed on re-enumeration)
+
+
+def usb_identity(port: str, lister=list_ports.comports) -> tuple | None:
+    """(VID, PID, serial number) of the USB device behind `port`, or None (not USB, or not present)."""
+    for info in lister():
+        if info.device == port and info.vid is not None:
+            return info.vid, info.pid, info.serial_number
+    return None
+
+
+def wait_for_board(port: str, identity: tuple | None, timeout: float = RETURN_TIMEOUT_S, lister=list_ports.comports,
+                   sleep=time.sleep, clock=time.monotonic) -> str:
+    """The port the board is on once it is back after an upload: the same USB device (VID:PID and serial number)
+    under whatever node name it re-enumerated as (the same name first), or the same node name again when the
+    port is not USB. PipelineError after `timeout` seconds."""
+    deadline = clock() + timeout
+    while True:
+        ports = list(lister())
+        if identity is not None:
+            same = [p.device for p in ports if (p.vid, p.pid, p.serial_number) == identity]
+            if same:
+                return port if port in same else same[0]
+        elif any(p.device == port for p in ports) or os.path.exists(port):
+            return port
+        if clock() >= deadline:
+            what = f"USB {identity[0]:04x}:{identity[1]:04x}" if identity else "its port"
+            raise PipelineError(f"The board did not come back ({what}) within {timeout:.0f} s after the upload to "
+                                f"{port}.", "Press its reset button (double-tap for the bootloader), check the "
+                                "cable, and run `tinykd validate --port ...` once it is back.")
+        sleep(0.25)
 
 
 def flash_command(board: str, port: str, engine: str = "aot") -> list[str]:
@@ -31,8 +73,10 @@ def flash_command(board: str, port: str, engine: str = "aot") -> list[str]:
 
 
 def flash(board: str, port: str, model_dir: str | Path, engine: str = "aot",
-          runner: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> list[str]:
-    """Build and upload the firmware for `board` with the model in `model_dir`; returns the command it ran."""
+          runner: Callable[..., subprocess.CompletedProcess] = subprocess.run, lister=list_ports.comports,
+          timeout: float = RETURN_TIMEOUT_S) -> Flashed:
+    """Build and upload the firmware for `board` with the model in `model_dir`, then wait for the board to come back
+    (it resets and re-enumerates); returns the command and the port it is on now."""
     model_dir = Path(model_dir).resolve()
     needed = ("model.h", "model.c") if engine == "aot" else ("model_data.h", "model_data.cc")
     missing = [name for name in needed if not (model_dir / name).is_file()]
@@ -42,8 +86,9 @@ def flash(board: str, port: str, model_dir: str | Path, engine: str = "aot",
     command = flash_command(board, port, engine)
     if runner is subprocess.run and shutil.which("pio") is None:
         raise PipelineError("PlatformIO's 'pio' is not on PATH.", "pip install platformio (it is a test extra).")
+    identity = usb_identity(port, lister)
     result = runner(command, env={**os.environ, "TINYKD_MODEL_DIR": str(model_dir)}, check=False)
     if result.returncode != 0:
         raise PipelineError(f"'{' '.join(command)}' failed with status {result.returncode}.",
                             "Read PlatformIO's output above; check the board is connected and the port is right.")
-    return command
+    return Flashed(command, wait_for_board(port, identity, timeout, lister))

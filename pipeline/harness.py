@@ -260,9 +260,10 @@ def validate_on_emulator(emulator: str, run_dir: str | Path, model_dir: str | Pa
                             "Use --emulator qemu.")
     if emulator == "renode":
         if elf is None:
-            raise PipelineError("--emulator renode needs --elf (the PlatformIO nano33ble firmware).",
-                                "Pass --elf .pio/build/nano33ble/firmware.elf.")
-        context, figures = emulators.renode(elf), {}
+            raise PipelineError("--emulator renode needs --elf (the PlatformIO nano33ble_renode firmware).",
+                                "Build it with `pio run -e nano33ble_renode`, then pass "
+                                "--elf .pio/build/nano33ble_renode/firmware.elf.")
+        context, figures = emulators.renode(elf, log=Path(run_dir) / "renode.log"), {}
     else:
         target = "qemu-cm4" if emulator == "qemu" else "host"
         result = build(target, model_dir, budget=budget, out_dir=build_dir, sanitize=sanitize)

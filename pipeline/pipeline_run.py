@@ -9,6 +9,8 @@ over the whole test set in the emulator. With cfg.device.port the board on that 
 """
 from __future__ import annotations
 
+import dataclasses
+
 import time
 from typing import Callable
 
@@ -51,7 +53,10 @@ def run_all(cfg: Config, *, force: bool = False, log: Callable[[str], None] = pr
         from pipeline.flash import flash
         folder = cfg.run_dir / ("aot" if dev.engine == "aot" else "export")
         log(f"flash     {dev.engine} firmware for the {budget_board(cfg)} on {dev.port} (PlatformIO)")
-        flash(budget_board(cfg), dev.port, folder, engine=dev.engine)
+        flashed = flash(budget_board(cfg), dev.port, folder, engine=dev.engine)
+        if flashed.port != dev.port:  # re-enumerated under another name: validate it there
+            log(f"flash     the board came back on {flashed.port}")
+            cfg = dataclasses.replace(cfg, device=dataclasses.replace(dev, port=flashed.port))
     else:
         log(f"flash     skipped: validating the board already on {dev.port} (it must run this run's model; "
             "--flash uploads it first)")

@@ -65,6 +65,18 @@ static void stack_guard_init(void) {
     __asm volatile("dsb\n isb" ::: "memory");
 }
 
+/* C++ support for a C++ engine (the port links with -nostartfiles, so nothing else provides these): the
+ * constructors of static objects, and the handle their destructors would be registered with (never run: the
+ * firmware does not return from main). */
+typedef void (*tk_init_fn)(void);
+extern tk_init_fn __preinit_array_start[], __preinit_array_end[], __init_array_start[], __init_array_end[];
+void *__dso_handle = 0;
+
+static void run_constructors(void) {
+    for (tk_init_fn *fn = __preinit_array_start; fn < __preinit_array_end; ++fn) (*fn)();
+    for (tk_init_fn *fn = __init_array_start; fn < __init_array_end; ++fn) (*fn)();
+}
+
 void Reset_Handler(void) {
     for (uint32_t *src = __data_load, *dst = __data_start; dst < __data_end;) *dst++ = *src++;
     for (uint32_t *dst = __bss_start; dst < __bss_end;) *dst++ = 0;
@@ -74,6 +86,7 @@ void Reset_Handler(void) {
     REG(0xE000ED88) |= 0xFu << 20; /* CPACR: full access to CP10/CP11 (the FPU) */
     __asm volatile("dsb\n isb" ::: "memory");
     stack_guard_init();
+    run_constructors();
     main();
     tk_qemu_fault_exit(5); /* main never returns */
 }

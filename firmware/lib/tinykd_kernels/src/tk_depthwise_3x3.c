@@ -115,12 +115,12 @@ static inline row_pair pair_of(const int8_t *top, const int8_t *bottom, int32_t 
     int32_t at = 0, bt = 0, ab = 0, bb = 0;
     if (top != NULL) {
         const int32_t x = tk_read_s8x4(top);
-        at = __sxtab16(offsets, x);        /* channels 0, 2 */
+        at = tk_sxtab16(offsets, x);        /* channels 0, 2 */
         bt = tk_sxtab16_ror8(offsets, x);  /* channels 1, 3 */
     }
     if (bottom != NULL) {
         const int32_t x = tk_read_s8x4(bottom);
-        ab = __sxtab16(offsets, x);
+        ab = tk_sxtab16(offsets, x);
         bb = tk_sxtab16_ror8(offsets, x);
     }
     p.lane[0] = tk_pack_low(at, ab);

@@ -5,9 +5,63 @@
 #ifndef TK_FAST_DSP_H
 #define TK_FAST_DSP_H
 
-#include <arm_acle.h>
 #include <stdint.h>
 #include <string.h>
+
+/* The ACLE DSP intrinsics (__smlad, __sxtab16, __ssat, __smlabb, __smlatt) where the compiler has them (GCC >= 10,
+ * clang: detected by their builtins, not by a version number); one-instruction inline-asm wrappers otherwise
+ * (GCC 7.2, which PlatformIO pins for the Nano 33 BLE, declares none of them). -DTK_DSP_ASM forces the wrappers
+ * (tests/test_board_builds.py checks both give the same bits in QEMU). */
+#if !defined(TK_DSP_ASM) && defined(__has_builtin)
+#if __has_builtin(__builtin_arm_smlad) && __has_builtin(__builtin_arm_sxtab16) && __has_builtin(__builtin_arm_ssat) \
+    && __has_builtin(__builtin_arm_smlabb) && __has_builtin(__builtin_arm_smlatt)
+#define TK_DSP_ACLE 1
+#endif
+#endif
+
+#ifdef TK_DSP_ACLE
+#include <arm_acle.h>
+#define tk_smlad __smlad
+#define tk_sxtab16 __sxtab16
+#define tk_smlabb __smlabb
+#define tk_smlatt __smlatt
+static inline int32_t tk_ssat8(int32_t x) { return __ssat(x, 8); }  /* clamp to [-128, 127]: SSAT */
+#else
+static inline int32_t tk_smlad(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t r;
+    __asm__("smlad %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+
+static inline int32_t tk_sxtab16(int32_t a, int32_t x)
+{
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
+
+static inline int32_t tk_smlabb(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t r;
+    __asm__("smlabb %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+
+static inline int32_t tk_smlatt(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t r;
+    __asm__("smlatt %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+
+static inline int32_t tk_ssat8(int32_t x)
+{
+    int32_t r;
+    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(x));
+    return r;
+}
+#endif
 
 
 /* Each byte of v clamped to [lo, hi] (given in each byte): SSUB8 sets the GE flags where v >= lo, SEL keeps v
@@ -32,8 +86,6 @@ static inline int32_t tk_smmlar(int32_t x, int32_t m, int32_t a)
     __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(m), "r"(a));
     return r;
 }
-
-static inline int32_t tk_ssat8(int32_t x) { return __ssat(x, 8); }  /* clamp to [-128, 127]: SSAT */
 
 /* Each of the 4 signed bytes of v clamped to [low, high] given in each byte of low4 / high4: SSUB8 sets the GE
  * flags where v >= low, SEL keeps v there and takes low elsewhere; the same against high. */
@@ -86,7 +138,7 @@ static inline void tk_fill_column(void *columns, int32_t stride, int32_t slot, c
     int32_t k;
     for (k = 0; k + 4 <= depth; k += 4, col += stride) {
         const int32_t x = tk_read_s8x4(src + k);
-        col[0] = __sxtab16(offsets, x);            /* (x0, x2) + offset */
+        col[0] = tk_sxtab16(offsets, x);            /* (x0, x2) + offset */
         col[half] = tk_sxtab16_ror8(offsets, x);   /* (x1, x3) + offset */
     }
     if (k < depth) {  /* last partial group: the missing taps are 0 */
@@ -114,9 +166,9 @@ static inline void tk_fill_groups(void *columns, int32_t stride, int32_t slot, i
             const int32_t x0 = x[0], x1 = x[1];
             x += 2;
             col[half] = tk_sxtab16_ror8(offsets, x0);
-            col[0] = __sxtab16(offsets, x0);
+            col[0] = tk_sxtab16(offsets, x0);
             col[stride + half] = tk_sxtab16_ror8(offsets, x1);
-            col[stride] = __sxtab16(offsets, x1);
+            col[stride] = tk_sxtab16(offsets, x1);
             col += 2 * stride;
         }
         src = (const int8_t *)x;
@@ -125,14 +177,14 @@ static inline void tk_fill_groups(void *columns, int32_t stride, int32_t slot, i
     for (; groups > 0; --groups, src += 4, col += stride) {
         const int32_t x = tk_read_s8x4(src);
         col[half] = tk_sxtab16_ror8(offsets, x);  /* (x1, x3) + offset */
-        col[0] = __sxtab16(offsets, x);           /* (x0, x2) + offset */
+        col[0] = tk_sxtab16(offsets, x);           /* (x0, x2) + offset */
     }
 }
 
 /* A group's words a (at col[0]) and b (col[half]) <- the 4 int8 values in `bytes` + the offset pair. */
 static inline void tk_put_bytes_group(tk_word *col, int32_t half, int32_t bytes, int32_t offsets)
 {
-    col[0] = __sxtab16(offsets, bytes);
+    col[0] = tk_sxtab16(offsets, bytes);
     col[half] = tk_sxtab16_ror8(offsets, bytes);
 }
 
@@ -155,10 +207,10 @@ static inline void tk_mac_1x2(const void *columns, int32_t stride, const int16_t
     int32_t a0 = acc[0], a1 = acc[1], g;
     for (g = 0; g < groups; ++g, col += stride, w += 4) {
         const int32_t xa = col[0], xb = col[half];
-        a0 = __smlad(xa, w[0], a0);
-        a1 = __smlad(xa, w[1], a1);
-        a0 = __smlad(xb, w[2], a0);
-        a1 = __smlad(xb, w[3], a1);
+        a0 = tk_smlad(xa, w[0], a0);
+        a1 = tk_smlad(xa, w[1], a1);
+        a0 = tk_smlad(xb, w[2], a0);
+        a1 = tk_smlad(xb, w[3], a1);
     }
     acc[0] = a0;
     acc[1] = a1;
@@ -175,14 +227,14 @@ static inline void tk_mac_1x4(const void *column, const int16_t *weights0, const
     while (col < end) {
         const int32_t xa = col[0], xb = col[1];
         col += 2;
-        a0 = __smlad(xa, w0[0], a0);
-        a1 = __smlad(xa, w0[1], a1);
-        a2 = __smlad(xa, w1[0], a2);
-        a3 = __smlad(xa, w1[1], a3);
-        a0 = __smlad(xb, w0[2], a0);
-        a1 = __smlad(xb, w0[3], a1);
-        a2 = __smlad(xb, w1[2], a2);
-        a3 = __smlad(xb, w1[3], a3);
+        a0 = tk_smlad(xa, w0[0], a0);
+        a1 = tk_smlad(xa, w0[1], a1);
+        a2 = tk_smlad(xa, w1[0], a2);
+        a3 = tk_smlad(xa, w1[1], a3);
+        a0 = tk_smlad(xb, w0[2], a0);
+        a1 = tk_smlad(xb, w0[3], a1);
+        a2 = tk_smlad(xb, w1[2], a2);
+        a3 = tk_smlad(xb, w1[3], a3);
         w0 += 4;
         w1 += 4;
     }
@@ -206,12 +258,12 @@ static inline void tk_dw_window(const int8_t *in, int32_t in_row_step, int32_t i
         const tk_word *w = (const tk_word *)weights;
         for (c = 0; c < cols; ++c, x += in_col_step, w += w_col_words) {
             const int32_t v = tk_read_s8x4(x);
-            const int32_t xa = __sxtab16(offsets, v), xb = tk_sxtab16_ror8(offsets, v);
+            const int32_t xa = tk_sxtab16(offsets, v), xb = tk_sxtab16_ror8(offsets, v);
             const int32_t wa = w[0], wb = w[1];
-            a0 = __smlabb(xa, wa, a0);
-            a2 = __smlatt(xa, wa, a2);
-            a1 = __smlabb(xb, wb, a1);
-            a3 = __smlatt(xb, wb, a3);
+            a0 = tk_smlabb(xa, wa, a0);
+            a2 = tk_smlatt(xa, wa, a2);
+            a1 = tk_smlabb(xb, wb, a1);
+            a3 = tk_smlatt(xb, wb, a3);
         }
     }
     acc[0] = a0;
@@ -225,8 +277,13 @@ static inline void tk_dw_window(const int8_t *in, int32_t in_row_step, int32_t i
  * values in r0-r3 / r12 across the call. */
 #if defined(__clang__)
 #define TK_NAKED __attribute__((naked, noinline, unused))
-#else
+#elif defined(__has_attribute)
+#if __has_attribute(noipa)
 #define TK_NAKED __attribute__((naked, noinline, noipa, unused))
+#endif
+#endif
+#ifndef TK_NAKED /* GCC < 8 has no noipa: no interprocedural register allocation for these instead */
+#define TK_NAKED __attribute__((naked, noinline, noclone, unused, optimize("no-ipa-ra")))
 #endif
 
 #include "tk_fast_dsp_asm.h"

@@ -30,13 +30,13 @@ static void window_sums(const int8_t *x, int32_t row_step, int32_t depth, int32_
                 const int32_t v0 = tk_read_s8x4(pixel), v1 = groups > 1 ? tk_read_s8x4(pixel + 4) : 0;
                 const int32_t v2 = groups > 2 ? tk_read_s8x4(pixel + 8) : 0;
                 const int32_t v3 = groups > 3 ? tk_read_s8x4(pixel + 12) : 0;
-                a0 = __sxtab16(a0, v0);
+                a0 = tk_sxtab16(a0, v0);
                 b0 = tk_sxtab16_ror8(b0, v0);
-                a1 = __sxtab16(a1, v1);
+                a1 = tk_sxtab16(a1, v1);
                 b1 = tk_sxtab16_ror8(b1, v1);
-                a2 = __sxtab16(a2, v2);
+                a2 = tk_sxtab16(a2, v2);
                 b2 = tk_sxtab16_ror8(b2, v2);
-                a3 = __sxtab16(a3, v3);
+                a3 = tk_sxtab16(a3, v3);
                 b3 = tk_sxtab16_ror8(b3, v3);
             }
         }
