@@ -75,40 +75,40 @@ def fn_model(build, shape, batch=1):
 
 CASES = {
     # MUL
-    'mul_same': ((6, 5, 4), lambda x: L.Multiply()([L.Conv2D(4, 1)(x), L.Conv2D(4, 3, padding="same")(x)]), "MUL"),  # CONV_2D CONV_2D MUL
+    'mul_same': ((6, 5, 4), lambda x: L.Multiply()([L.Conv2D(4, 1)(x), L.Conv2D(4, 3, padding="same")(x)]), "MUL"),
     'mul_se': ((5, 7, 8), lambda x: _se(L.Conv2D(8, 1)(x), 8), "MUL"),  # CONV_2D MEAN CONV_2D LOGISTIC MUL
     'mul_const_scalar_input': ((7, 3), lambda x: L.Lambda(lambda t: t * 0.37)(x), "MUL"),  # MUL
     'mul_bcast_3d': ((6, 5), lambda x: L.Multiply()([L.Dense(5)(x), L.GlobalAveragePooling1D(keepdims=True)(x)]),
                      "MUL"),  # MEAN FULLY_CONNECTED MUL
     # SUB
-    'sub_same': ((6, 5, 3), lambda x: L.Subtract()([L.Conv2D(3, 1)(x), L.Conv2D(3, 3, padding="same")(x)]), "SUB"),  # CONV_2D CONV_2D SUB
+    'sub_same': ((6, 5, 3), lambda x: L.Subtract()([L.Conv2D(3, 1)(x), L.Conv2D(3, 3, padding="same")(x)]), "SUB"),
     'sub_bcast': ((5, 7, 4), lambda x: L.Lambda(lambda t: t[0] - t[1])(
         [x, L.GlobalAveragePooling2D(keepdims=True)(L.Conv2D(4, 1)(x))]), "SUB"),  # CONV_2D MEAN SUB
     'sub_const': ((3, 5), lambda x: L.Lambda(lambda t: t - _c((5,), 3))(L.Dense(5)(x)), "SUB"),  # FULLY_CONNECTED SUB
     # ADD
     'add_bcast_layer': ((5, 7, 4), lambda x: L.Add()([L.Conv2D(4, 1)(x),
-                                                       L.GlobalAveragePooling2D(keepdims=True)(x)]), "ADD"),  # MEAN CONV_2D ADD
+                                                       L.GlobalAveragePooling2D(keepdims=True)(x)]), "ADD"),
     'add_const_vector_input': ((4, 3, 5), lambda x: L.Lambda(lambda t: t + _c((5,), 9))(x), "ADD"),  # ADD
     # TANH
     'tanh': ((10,), lambda x: L.Activation("tanh")(L.Dense(7)(x)), "TANH"),  # FULLY_CONNECTED TANH
     'tanh_conv': ((5, 5, 2), lambda x: L.Activation("tanh")(L.Conv2D(3, 3)(x)), "TANH"),  # CONV_2D TANH
     # RELU
     "relu_after_reduce_max": ((5, 6, 4), lambda x: L.ReLU()(L.GlobalMaxPooling2D()(x)), "RELU"),  # REDUCE_MAX RELU
-    'relu_after_gap': ((5, 6, 4), lambda x: L.ReLU()(L.GlobalAveragePooling2D()(L.Conv2D(4, 1)(x))), "RELU"),  # CONV_2D MEAN RELU
+    'relu_after_gap': ((5, 6, 4), lambda x: L.ReLU()(L.GlobalAveragePooling2D()(L.Conv2D(4, 1)(x))), "RELU"),
     'relu_after_tconv': ((3, 4, 2), lambda x: L.ReLU()(L.Conv2DTranspose(3, 3, strides=2, padding="same")(x)),
                          "RELU"),  # TRANSPOSE_CONV RELU
     # RELU6
-    'relu6_after_gap': ((5, 6, 4), lambda x: L.ReLU(6.0)(L.GlobalAveragePooling2D()(L.Conv2D(4, 1)(x))), "RELU6"),  # CONV_2D MEAN RELU6
-    'relu6_after_concat': ((4, 4, 3), lambda x: L.ReLU(6.0)(L.Concatenate()([L.Conv2D(2, 1)(x), x])), "RELU6"),  # CONV_2D CONCATENATION RELU6
+    'relu6_after_gap': ((5, 6, 4), lambda x: L.ReLU(6.0)(L.GlobalAveragePooling2D()(L.Conv2D(4, 1)(x))), "RELU6"),
+    'relu6_after_concat': ((4, 4, 3), lambda x: L.ReLU(6.0)(L.Concatenate()([L.Conv2D(2, 1)(x), x])), "RELU6"),
     # LEAKY_RELU
     'leaky_relu': ((9,), lambda x: L.LeakyReLU(0.2)(L.Dense(6)(x)), "LEAKY_RELU"),  # FULLY_CONNECTED LEAKY_RELU
-    'leaky_relu_conv': ((5, 6, 3), lambda x: L.LeakyReLU(0.1)(L.Conv2D(4, 3, padding="same")(x)), "LEAKY_RELU"),  # CONV_2D LEAKY_RELU
+    'leaky_relu_conv': ((5, 6, 3), lambda x: L.LeakyReLU(0.1)(L.Conv2D(4, 3, padding="same")(x)), "LEAKY_RELU"),
     # PRELU
     'prelu_full': ((4, 5, 3), lambda x: L.PReLU(_alpha(1))(L.Conv2D(3, 1)(x)), "PRELU"),  # CONV_2D PRELU
-    'prelu_shared_hw': ((5, 4, 6), lambda x: L.PReLU(_alpha(2), shared_axes=[1, 2])(L.Conv2D(6, 1)(x)), "PRELU"),  # CONV_2D PRELU
+    'prelu_shared_hw': ((5, 4, 6), lambda x: L.PReLU(_alpha(2), shared_axes=[1, 2])(L.Conv2D(6, 1)(x)), "PRELU"),
     'prelu_dense': ((8,), lambda x: L.PReLU(_alpha(4, 0.0, 0.5))(L.Dense(5)(x)), "PRELU"),  # FULLY_CONNECTED PRELU
     'prelu_zero_alpha': ((4, 5, 3), lambda x: L.PReLU()(L.Conv2D(3, 1)(x)), "PRELU"),  # CONV_2D PRELU
-    'prelu_3d_shared_t': ((6, 4), lambda x: L.PReLU(_init(6), shared_axes=[1])(L.Dense(4)(x)), "PRELU"),  # FULLY_CONNECTED PRELU
+    'prelu_3d_shared_t': ((6, 4), lambda x: L.PReLU(_init(6), shared_axes=[1])(L.Dense(4)(x)), "PRELU"),
     # HARD_SWISH
     'hard_swish_keras': ((5, 5, 4), lambda x: _hard_swish_keras(L.Conv2D(4, 1)(x)), "HARD_SWISH"),  # CONV_2D HARD_SWISH
     'hard_swish_rescaling': ((5, 5, 4), lambda x: (lambda y: L.Multiply()([y, L.Rescaling(1.0 / 6.0)(
@@ -119,8 +119,8 @@ CASES = {
     'maximum_bcast': ((4, 5, 3), lambda x: L.Lambda(lambda t: tf.maximum(t[0], t[1]))(
         [L.Conv2D(3, 1)(x), L.GlobalAveragePooling2D(keepdims=True)(x)]), "MAXIMUM"),  # MEAN CONV_2D MAXIMUM
     # MINIMUM
-    'minimum': ((11,), lambda x: L.Minimum()([L.Dense(7)(x), L.Dense(7)(x)]), "MINIMUM"),  # FULLY_CONNECTED FULLY_CONNECTED MINIMUM
-    'minimum_const': ((9,), lambda x: L.Lambda(lambda t: tf.minimum(t, -0.1))(L.Dense(5)(x)), "MINIMUM"),  # FULLY_CONNECTED MINIMUM
+    'minimum': ((11,), lambda x: L.Minimum()([L.Dense(7)(x), L.Dense(7)(x)]), "MINIMUM"),
+    'minimum_const': ((9,), lambda x: L.Lambda(lambda t: tf.minimum(t, -0.1))(L.Dense(5)(x)), "MINIMUM"),
     # STRIDED_SLICE
     'ss_step2': ((8, 6, 3), lambda x: L.Lambda(lambda t: t[:, 1:5:2])(x), "STRIDED_SLICE"),  # STRIDED_SLICE
     'ss_neg_stride': ((7, 5, 2), lambda x: L.Lambda(lambda t: t[:, ::-2])(x), "STRIDED_SLICE"),  # STRIDED_SLICE
@@ -128,10 +128,10 @@ CASES = {
     'ss_cropping2d': ((7, 8, 2), lambda x: L.Cropping2D(((1, 2), (2, 1)))(x), "STRIDED_SLICE"),  # STRIDED_SLICE
     'ss_cropping1d': ((9, 3), lambda x: L.Cropping1D((2, 1))(x), "STRIDED_SLICE"),  # STRIDED_SLICE
     # SLICE
-    'slice_layer': ((6, 5, 4), lambda x: L.Lambda(lambda t: tf.slice(t, [0, 1, 2, 0], [1, 3, 2, -1]))(x), "SLICE"),  # SLICE
+    'slice_layer': ((6, 5, 4), lambda x: L.Lambda(lambda t: tf.slice(t, [0, 1, 2, 0], [1, 3, 2, -1]))(x), "SLICE"),
     # SPLIT
-    'split_c': ((4, 5, 6), lambda x: L.Concatenate()(tf.split(L.Conv2D(6, 1)(x), 2, axis=-1)[::-1]), "SPLIT"),  # CONV_2D SPLIT CONCATENATION
-    'split_h_all': ((6, 5, 2), lambda x: L.Concatenate(axis=1)(tf.split(x, 3, axis=1)[::-1]), "SPLIT"),  # SPLIT CONCATENATION
+    'split_c': ((4, 5, 6), lambda x: L.Concatenate()(tf.split(L.Conv2D(6, 1)(x), 2, axis=-1)[::-1]), "SPLIT"),
+    'split_h_all': ((6, 5, 2), lambda x: L.Concatenate(axis=1)(tf.split(x, 3, axis=1)[::-1]), "SPLIT"),
     # SPLIT_V
     'split_v': ((4, 5, 6), lambda x: L.Concatenate()(tf.split(L.Conv2D(6, 1)(x), [1, 3, 2], axis=-1)[::-1]),
                 "SPLIT_V"),  # CONV_2D SPLIT_V CONCATENATION
@@ -140,7 +140,7 @@ CASES = {
     'permute_chw': ((4, 6, 3), lambda x: L.Permute((3, 1, 2))(x), "TRANSPOSE"),  # TRANSPOSE
     'permute_3d': ((5, 7), lambda x: L.Permute((2, 1))(L.Dense(3)(x)), "TRANSPOSE"),  # FULLY_CONNECTED TRANSPOSE
     # TRANSPOSE_CONV
-    'tconv_s2_same': ((4, 5, 3), lambda x: L.Conv2DTranspose(4, 3, strides=2, padding="same")(x), "TRANSPOSE_CONV"),  # TRANSPOSE_CONV
+    'tconv_s2_same': ((4, 5, 3), lambda x: L.Conv2DTranspose(4, 3, strides=2, padding="same")(x), "TRANSPOSE_CONV"),
     'tconv_s2_valid': ((4, 5, 3), lambda x: L.Conv2DTranspose(4, 3, strides=2, padding="valid")(x),
                        "TRANSPOSE_CONV"),  # TRANSPOSE_CONV
     'tconv_nobias_relu': ((3, 5, 2), lambda x: L.Conv2DTranspose(5, (2, 3), strides=(2, 1), padding="same",
@@ -148,7 +148,7 @@ CASES = {
                           "TRANSPOSE_CONV"),  # TRANSPOSE_CONV RELU
     'tconv_bias_valid_relu': ((3, 4, 2), lambda x: L.Conv2DTranspose(3, (3, 2), strides=2, padding="valid",
                                                                      bias_initializer=_init(4),
-                                                                     activation="relu")(x), "TRANSPOSE_CONV"),  # TRANSPOSE_CONV
+                                                                     activation="relu")(x), "TRANSPOSE_CONV"),
     # MEAN
     'mean_last': ((4, 5, 6), lambda x: L.Lambda(lambda t: tf.reduce_mean(t, axis=-1))(x), "MEAN"),  # MEAN
     'mean_axis1_keep': ((4, 5, 6), lambda x: L.Lambda(lambda t: tf.reduce_mean(t, axis=1, keepdims=True))(x),
@@ -165,14 +165,14 @@ CASES = {
     'rmax_gmp1d': ((7, 3), lambda x: L.GlobalMaxPooling1D()(x), "REDUCE_MAX"),  # REDUCE_MAX
     # PACK
     'pack_axis1': ((5, 3), lambda x: L.Lambda(lambda t: tf.stack([t[0], t[1]], axis=1))([L.Dense(4)(x),
-                                                                                        L.Dense(4)(x)]), "PACK"),  # FULLY_CONNECTED FULLY_CONNECTED PACK
+                                                                                        L.Dense(4)(x)]), "PACK"),
     'pack_last': ((6,), lambda x: L.Lambda(lambda t: tf.stack(t, axis=-1))([L.Dense(5)(x), L.Dense(5)(x),
-                                                                             L.Dense(5)(x)]), "PACK"),  # FULLY_CONNECTED FULLY_CONNECTED FULLY_CONNECTED PACK
+                                                                             L.Dense(5)(x)]), "PACK"),
     # UNPACK
     'unpack_axis1': ((3, 5), lambda x: L.Add()(tf.unstack(x, axis=1)), "UNPACK"),  # UNPACK ADD ADD
-    'unpack_last': ((4, 3), lambda x: L.Concatenate()(tf.unstack(L.Dense(3)(x), axis=-1)[::-1]), "UNPACK"),  # FULLY_CONNECTED UNPACK CONCATENATION
+    'unpack_last': ((4, 3), lambda x: L.Concatenate()(tf.unstack(L.Dense(3)(x), axis=-1)[::-1]), "UNPACK"),
     # RESIZE_NEAREST_NEIGHBOR
-    'upsample_23': ((3, 5, 3), lambda x: L.UpSampling2D((2, 3))(L.Conv2D(3, 1)(x)), "RESIZE_NEAREST_NEIGHBOR"),  # CONV_2D RESIZE_NEAREST_NEIGHBOR
+    'upsample_23': ((3, 5, 3), lambda x: L.UpSampling2D((2, 3))(L.Conv2D(3, 1)(x)), "RESIZE_NEAREST_NEIGHBOR"),
     'resize_nn_odd': ((3, 4, 2), lambda x: L.Lambda(lambda t: tf.image.resize(t, (7, 5), "nearest"))(x),
                       "RESIZE_NEAREST_NEIGHBOR"),  # RESIZE_NEAREST_NEIGHBOR
     'resize_nn_down': ((9, 7, 2), lambda x: L.Lambda(lambda t: tf.image.resize(t, (4, 3), "nearest"))(x),
@@ -187,8 +187,8 @@ CASES = {
         tf.space_to_batch_nd(t, [2, 2], [[0, 0], [0, 1]]) * _c((2,), 3), [2, 2], [[0, 0], [0, 1]]))(x),
                        "BATCH_TO_SPACE_ND"),  # SPACE_TO_BATCH_ND MUL BATCH_TO_SPACE_ND
     # CONV_2D
-    'conv2d_keras_dil2_same': ((9, 10, 2), lambda x: L.Conv2D(3, 3, dilation_rate=2, padding="same")(x), "CONV_2D"),  # CONV_2D
-    'conv1d_keras_dil2_causal': ((11, 3), lambda x: L.Conv1D(4, 3, dilation_rate=2, padding="causal")(x), "CONV_2D"),  # PAD RESHAPE CONV_2D RESHAPE
+    'conv2d_keras_dil2_same': ((9, 10, 2), lambda x: L.Conv2D(3, 3, dilation_rate=2, padding="same")(x), "CONV_2D"),
+    'conv1d_keras_dil2_causal': ((11, 3), lambda x: L.Conv1D(4, 3, dilation_rate=2, padding="causal")(x), "CONV_2D"),
     # DEPTHWISE_CONV_2D
     'dw_keras_dil2_same': ((9, 10, 3), lambda x: L.DepthwiseConv2D(3, dilation_rate=2, padding="same")(x),
                         "DEPTHWISE_CONV_2D"),  # DEPTHWISE_CONV_2D
@@ -196,22 +196,22 @@ CASES = {
     'padv2_const': ((4, 5, 2), lambda x: L.Lambda(lambda t: tf.pad(t, [[0, 0], [1, 2], [0, 1], [0, 0]],
                                                                     constant_values=0.5))(x), "PADV2"),  # PADV2
     'padv2_neg': ((6, 3), lambda x: L.Lambda(lambda t: tf.pad(t, [[0, 0], [2, 0], [1, 1]],
-                                                               constant_values=-0.75))(L.Dense(3)(x)), "PADV2"),  # FULLY_CONNECTED PADV2
+                                                               constant_values=-0.75))(L.Dense(3)(x)), "PADV2"),
     # PAD
     'pad_zero_3d': ((6, 3), lambda x: L.ZeroPadding1D((2, 1))(L.Dense(3)(x)), "PAD"),  # FULLY_CONNECTED PAD
     # CONCATENATION
-    'concat_axis1': ((3, 5, 2), lambda x: L.Concatenate(axis=1)([L.Conv2D(2, 1)(x), x]), "CONCATENATION"),  # CONV_2D CONCATENATION
-    'concat_3d_axis1': ((7, 3), lambda x: L.Concatenate(axis=1)([L.Dense(3)(x), x]), "CONCATENATION"),  # FULLY_CONNECTED CONCATENATION
-    'concat_axis1_three': ((2, 5, 3), lambda x: L.Concatenate(axis=-3)([x, L.Conv2D(3, 1)(x), x]), "CONCATENATION"),  # CONV_2D CONCATENATION
+    'concat_axis1': ((3, 5, 2), lambda x: L.Concatenate(axis=1)([L.Conv2D(2, 1)(x), x]), "CONCATENATION"),
+    'concat_3d_axis1': ((7, 3), lambda x: L.Concatenate(axis=1)([L.Dense(3)(x), x]), "CONCATENATION"),
+    'concat_axis1_three': ((2, 5, 3), lambda x: L.Concatenate(axis=-3)([x, L.Conv2D(3, 1)(x), x]), "CONCATENATION"),
     # MAX_POOL_2D
     'maxpool_3s2_valid_odd': ((9, 7, 3), lambda x: L.MaxPool2D(3, strides=2)(x), "MAX_POOL_2D"),  # MAX_POOL_2D
-    'maxpool_23_same': ((7, 9, 2), lambda x: L.MaxPool2D((2, 3), strides=(1, 2), padding="same")(x), "MAX_POOL_2D"),  # MAX_POOL_2D
+    'maxpool_23_same': ((7, 9, 2), lambda x: L.MaxPool2D((2, 3), strides=(1, 2), padding="same")(x), "MAX_POOL_2D"),
     'maxpool1d': ((9, 3), lambda x: L.MaxPool1D(2)(x), "MAX_POOL_2D"),  # RESHAPE MAX_POOL_2D RESHAPE
     # AVERAGE_POOL_2D
-    'avgpool_3s2_valid_odd': ((9, 7, 3), lambda x: L.AveragePooling2D(3, strides=2)(x), "AVERAGE_POOL_2D"),  # AVERAGE_POOL_2D
+    'avgpool_3s2_valid_odd': ((9, 7, 3), lambda x: L.AveragePooling2D(3, strides=2)(x), "AVERAGE_POOL_2D"),
     'avgpool_32_same': ((7, 5, 2), lambda x: L.AveragePooling2D((3, 2), strides=(2, 1), padding="same")(x),
                         "AVERAGE_POOL_2D"),  # AVERAGE_POOL_2D
-    'avgpool1d_same': ((9, 3), lambda x: L.AveragePooling1D(3, strides=2, padding="same")(x), "AVERAGE_POOL_2D"),  # RESHAPE AVERAGE_POOL_2D RESHAPE
+    'avgpool1d_same': ((9, 3), lambda x: L.AveragePooling1D(3, strides=2, padding="same")(x), "AVERAGE_POOL_2D"),
 }
 
 FUNCTION_CASES = {
@@ -236,17 +236,22 @@ FUNCTION_CASES = {
     # MAXIMUM
     'maximum_const_fn': ((6, 5), lambda x: tf.maximum(x, 0.2), "MAXIMUM"),  # MAXIMUM
     # MINIMUM
-    'min_max_clamp_fn': ((6, 5), lambda x: tf.minimum(tf.maximum(_dense(x, 5, 3), -0.5), 0.5), "MINIMUM"),  # FULLY_CONNECTED MAXIMUM MINIMUM
+    'min_max_clamp_fn': ((6, 5), lambda x: tf.minimum(tf.maximum(_dense(x, 5, 3), -0.5), 0.5), "MINIMUM"),
     # STRIDED_SLICE
     'ss_fn_neg2': ((8, 6, 3), lambda x: x[:, 6:0:-2, :, ::-1], "STRIDED_SLICE"),  # STRIDED_SLICE
     'ss_fn_shrink': ((8, 6, 3), lambda x: x[:, 3, :, 1], "STRIDED_SLICE"),  # STRIDED_SLICE
     'ss_fn_3d': ((9, 4), lambda x: x[:, -3:, ::2], "STRIDED_SLICE"),  # STRIDED_SLICE
+    # a shrunk axis whose begin is masked: the mask applies first (index 0, not the begin value)
+    'ss_fn_shrink_begin_mask': ((6, 5), lambda x: tf.strided_slice(x, [0, 2, 1], [1, 3, 4], [1, 1, 1], begin_mask=2,
+                                                                   shrink_axis_mask=2), "STRIDED_SLICE"),
+    # a full reduction to one value: a rank-1 output
+    'sum_all_fn': ((4, 3), lambda x: tf.reshape(tf.reduce_sum(x), [1]), "SUM"),
     # SLICE
     'slice_fn_3d': ((9, 4), lambda x: tf.slice(x, [0, 2, 0], [-1, 5, 3]), "SLICE"),  # SLICE
     # SPLIT
     'split_fn_neg_axis': ((4, 6), lambda x: (lambda a, b: a - b)(*tf.split(x, 2, axis=-2)), "SPLIT"),  # SPLIT SUB
     # SPLIT_V
-    'split_v_fn_axis1': ((7, 3), lambda x: tf.concat(tf.split(x, [2, 5], axis=1)[::-1], axis=1), "SPLIT_V"),  # SPLIT_V CONCATENATION
+    'split_v_fn_axis1': ((7, 3), lambda x: tf.concat(tf.split(x, [2, 5], axis=1)[::-1], axis=1), "SPLIT_V"),
     # TRANSPOSE
     'transpose_fn_4d': ((3, 4, 5), lambda x: tf.transpose(x, [0, 3, 1, 2]), "TRANSPOSE"),  # TRANSPOSE
     # TRANSPOSE_CONV
@@ -261,10 +266,10 @@ FUNCTION_CASES = {
     # PACK
     'pack_fn_last': ((4, 3), lambda x: tf.stack([x, 2.0 * x, _c((1, 4, 3), 2)], axis=-1), "PACK"),  # MUL PACK
     # UNPACK
-    'unpack_fn_last': ((4, 3), lambda x: (lambda a, b, c: a * b + c)(*tf.unstack(x, axis=-1)), "UNPACK"),  # UNPACK MUL ADD
+    'unpack_fn_last': ((4, 3), lambda x: (lambda a, b, c: a * b + c)(*tf.unstack(x, axis=-1)), "UNPACK"),
     # RESIZE_NEAREST_NEIGHBOR
     'resize_nn_fn_raw_plain': ((4, 3, 2), lambda x: tf.raw_ops.ResizeNearestNeighbor(
-        images=x, size=[5, 8], align_corners=False, half_pixel_centers=False), "RESIZE_NEAREST_NEIGHBOR"),  # RESIZE_NEAREST_NEIGHBOR
+        images=x, size=[5, 8], align_corners=False, half_pixel_centers=False), "RESIZE_NEAREST_NEIGHBOR"),
     # SPACE_TO_BATCH_ND
     's2b_conv_b2s_fn': ((8, 8, 2), lambda x: tf.batch_to_space(tf.nn.relu(tf.nn.conv2d(
         tf.space_to_batch_nd(x, [2, 2], [[2, 2], [2, 2]]), _c((3, 3, 2, 3), 1), 1, "VALID")), [2, 2], [[0, 0], [0, 0]]),
@@ -274,14 +279,14 @@ FUNCTION_CASES = {
         tf.space_to_batch_nd(x, [2, 2], [[1, 0], [1, 0]]) * _c((2,), 1), [2, 2], [[1, 0], [1, 0]]),
         "BATCH_TO_SPACE_ND"),  # SPACE_TO_BATCH_ND MUL BATCH_TO_SPACE_ND
     'b2s_crop_fn': ((5, 7, 3), lambda x: tf.batch_to_space(tf.space_to_batch_nd(x, [2, 3], [[1, 0], [1, 1]]) * 0.5,
-                                                           [2, 3], [[1, 0], [1, 1]]), "BATCH_TO_SPACE_ND"),  # SPACE_TO_BATCH_ND MUL BATCH_TO_SPACE_ND
+                                                           [2, 3], [[1, 0], [1, 1]]), "BATCH_TO_SPACE_ND"),
     'b2s_3d_fn': ((9, 2), lambda x: tf.batch_to_space(tf.space_to_batch_nd(x, [2], [[1, 0]]) * 0.5, [2], [[1, 0]]),
                   "BATCH_TO_SPACE_ND"),  # SPACE_TO_BATCH_ND MUL BATCH_TO_SPACE_ND
     # PADV2
     'padv2_fn_minus1': ((5, 4, 2), lambda x: tf.pad(x, [[0, 0], [1, 1], [2, 0], [0, 0]], constant_values=-1.0),
                         "PADV2"),  # PADV2
     # CONCATENATION
-    'concat_fn_neg': ((3, 4, 2), lambda x: tf.concat([x, _conv1x1(x, 3, 3)], axis=-1), "CONCATENATION"),  # CONV_2D CONCATENATION
+    'concat_fn_neg': ((3, 4, 2), lambda x: tf.concat([x, _conv1x1(x, 3, 3)], axis=-1), "CONCATENATION"),
 }
 
 CONVERTER_CASES = {
@@ -292,14 +297,14 @@ CONVERTER_CASES = {
     'dequantize_out_conv': (lambda: convert(keras_model(lambda x: L.Conv2D(3, 3, activation="relu")(x), (6, 5, 2)),
                                             (6, 5, 2), output_type=tf.float32), "DEQUANTIZE"),  # CONV_2D DEQUANTIZE
     'dequantize_out_softmax': (lambda: convert(keras_model(lambda x: L.Softmax()(L.Dense(4)(x)), (7,)), (7,),
-                                               output_type=tf.float32), "DEQUANTIZE"),  # FULLY_CONNECTED SOFTMAX DEQUANTIZE
+                                               output_type=tf.float32), "DEQUANTIZE"),
     # QUANTIZE
     # PACK
     # SHAPE
     'shape_fn_reshape_dyn': (lambda: convert(fn_model(lambda x: tf.reshape(x, [tf.shape(x)[0], -1]) * 1.0,
-                                                      (4, 3, 2), batch=None), (4, 3, 2)), "SHAPE"),  # SHAPE STRIDED_SLICE PACK RESHAPE
+                                                      (4, 3, 2), batch=None), (4, 3, 2)), "SHAPE"),
     'shape_keras_reshape_dyn_2': (lambda: convert(keras_model(lambda x: L.Reshape((6, -1))(L.Conv2D(3, 1)(x)),
-                                                              (4, 3, 2), batch=None), (4, 3, 2)), "SHAPE"),  # CONV_2D SHAPE STRIDED_SLICE PACK RESHAPE
+                                                              (4, 3, 2), batch=None), (4, 3, 2)), "SHAPE"),
 }
 
 
@@ -333,11 +338,15 @@ def reshape_as_squeeze(model: bytes) -> bytes:
 
 
 CONVERTER_CASES.update({
+    # TRANSPOSE_CONV converted with a dynamic batch: its batch comes from its data input, not the shape vector
+    'tconv_dynamic_batch': (lambda: convert(keras_model(
+        lambda x: L.Conv2DTranspose(3, 3, strides=2, padding="same")(x), (4, 5, 2), batch=None), (4, 5, 2)),
+        "TRANSPOSE_CONV"),
     # EXPAND_DIMS: a Keras Conv1D converted with a dynamic batch keeps it before each convolution
     'expand_dims_conv1d': (lambda: convert(keras_model(lambda x: L.Conv1D(4, 3, padding="same")(x), (9, 3),
-                                                       batch=None), (9, 3)), "EXPAND_DIMS"),  # EXPAND_DIMS CONV_2D RESHAPE
+                                                       batch=None), (9, 3)), "EXPAND_DIMS"),
     'squeeze_rewritten': (lambda: reshape_as_squeeze(convert(fn_model(lambda x: tf.nn.relu(tf.squeeze(x, 2)),
-                                                                      (6, 1, 4)), (6, 1, 4))), "SQUEEZE"),  # RELU SQUEEZE
+                                                                      (6, 1, 4)), (6, 1, 4))), "SQUEEZE"),
 })
 
 
@@ -359,7 +368,7 @@ def op_mix(x):
     up = tf.image.resize(p[:, ::2, 1::2, :], (8, 8), "nearest")              # STRIDED_SLICE, RESIZE_NEAREST
     down = tf.nn.conv2d_transpose(q[:, :4, :4, :], _c((3, 3, 2, 2), 4), (1, 8, 8, 2), 2, "SAME")  # TRANSPOSE_CONV
     d = tf.batch_to_space(tf.nn.relu(tf.nn.conv2d(tf.space_to_batch_nd(down, [2, 2], [[2, 2], [2, 2]]),
-                                                  _c((3, 3, 2, 2), 5), 1, "VALID")), [2, 2], [[0, 0], [0, 0]])  # STB, BTS
+                                                  _c((3, 3, 2, 2), 5), 1, "VALID")), [2, 2], [[0, 0], [0, 0]])
     rows = tf.unstack(tf.slice(u, [0, 1, 0, 0], [1, 3, 8, 4]), axis=1)      # SLICE, UNPACK
     packed = tf.stack(rows[::-1], axis=1)                                    # PACK (QUANTIZE before it)
     tail = tf.nn.relu(tf.concat([packed[:, :, :, :2] * 1.5, s[:, :1, :, :2]], axis=1))  # RELU

@@ -27,6 +27,8 @@ def strided_slice(array: np.ndarray, begin, end, strides, options) -> np.ndarray
         if getattr(options, "offset", False):
             e = b + e
         if getattr(options, "shrinkAxisMask", 0) & bit:
+            if getattr(options, "beginMask", 0) & bit:  # the mask applies first: the first (or, backwards, last)
+                b = 0 if s > 0 else -1
             index.append(b)
             continue
         if s == 0:
@@ -120,7 +122,7 @@ def _resolve_batch(op, ins, outs) -> None:
     """Outputs of a model converted with a dynamic batch declare batch 1 where the runtime computes it: the
     batch <-> space moves of a dilated Conv1D change it (TFLM recomputes their shapes at Prepare); every other op
     keeps its first input's batch."""
-    x, out = ins[0], outs[0]
+    x, out = (ins[2] if op.name == "TRANSPOSE_CONV" and len(ins) > 2 else ins[0]), outs[0]  # the data input
     if not x.shape or not out.shape:
         return
     if op.name in ("SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND") and all(t is not None and t.data is not None

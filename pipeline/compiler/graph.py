@@ -76,12 +76,9 @@ def build_graph(model, name: str = "the model") -> Graph:
                             "(--engine tflm --port ...).")
     if inputs == outputs:
         raise PipelineError(f"{name} has no operator between its input and output.", "Check the export.")
-    for role, index in (("input", inputs[0]), ("output", outputs[0])):
-        shape = tensors[index].shape if 0 <= index < len(tensors) else ()
-        if shape and shape[0] != 1:
-            raise PipelineError(f"The {role} of {name} has shape {shape}: one sample (batch 1) in and out is "
-                                "what the AOT engine runs.", "Convert with a batch size of 1.")
+    _check_batch(tensors, inputs[0], outputs[0], name)
     graph = fold_constants(Graph(name, tensors, ops, inputs[0], outputs[0]))
+    _check_batch(tensors, inputs[0], outputs[0], name)  # again: folding resolves placeholder batches
     registry.check_supported(graph.ops, tensors, name)
     _check_types(graph)
     return graph
@@ -116,6 +113,14 @@ def _tensor(model, index: int, t, name: str) -> Tensor:
         raise PipelineError(f"Tensor {index} of {name} keeps its data outside the flatbuffer (buffer offset).",
                             "Convert without external buffers.")
     return tensor
+
+
+def _check_batch(tensors, input_index: int, output_index: int, name: str) -> None:
+    for role, index in (("input", input_index), ("output", output_index)):
+        shape = tensors[index].shape if 0 <= index < len(tensors) else ()
+        if shape and shape[0] != 1:
+            raise PipelineError(f"The {role} of {name} has shape {shape}: one sample (batch 1) in and out is "
+                                "what the AOT engine runs.", "Convert with a batch size of 1.")
 
 
 def fold_constants(graph: Graph) -> Graph:

@@ -75,8 +75,9 @@ class HostModel:
     def run(self, inputs: np.ndarray) -> np.ndarray:
         inputs = np.ascontiguousarray(inputs, dtype=np.int8).reshape(-1, *self.compiled.input_shape[1:])
         outputs = np.zeros((len(inputs), *self.compiled.output_shape[1:]), dtype=self.compiled.output_dtype)
+        rows_in, rows_out = inputs.reshape(len(inputs), -1), outputs.reshape(len(inputs), -1)  # views, any rank
         for i in range(len(inputs)):
-            x, y = inputs[i], outputs[i]
+            x, y = rows_in[i], rows_out[i]
             status = self._invoke(x.ctypes.data, y.ctypes.data)
             if status != 0:
                 raise PipelineError(f"tk_model_invoke returned {status} on sample {i}.",

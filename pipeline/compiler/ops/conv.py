@@ -41,7 +41,7 @@ def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
         layout = ("depthwise_3x3" if runs_dw3x3(x, w, out, o) else "depthwise") if depthwise else "conv"
         filt = lw.packed(call, op, matrix, b, mults, shifts, out, layout, f4[1])
         if filt is not None:
-            dims = (lw.dims(call, "input_dims", x.shape), lw.pointer(x), lw.dims(call, "filter_dims", w.shape),
+            dims = (lw.dims(call, "input_dims", x.shape), lw.operand(x), lw.dims(call, "filter_dims", w.shape),
                     lw.dims(call, "output_dims", out.shape), lw.pointer(out))
             if layout == "depthwise_3x3":  # each channel group is read into planes before it is written
                 lw.emit(call, K.DEPTHWISE_3X3, params, filt, *dims, scratch=(in4[1], in4[2]))
@@ -51,7 +51,7 @@ def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
                 lw.emit(call, K.CONV_FAST, params, filt, *dims, scratch=(f4[1], f4[2], in4[3]))
             return
     lw.emit(call, K.DEPTHWISE if depthwise else K.CONV, params, lw.channel_quant(call, mults, shifts),
-            lw.dims(call, "input_dims", x.shape), lw.pointer(x), lw.dims(call, "filter_dims", w.shape),
+            lw.dims(call, "input_dims", x.shape), lw.operand(x), lw.dims(call, "filter_dims", w.shape),
             lw.weights(op, w, "int8_t"), lw.weights(op, b, "int32_t"), lw.dims(call, "output_dims", out.shape),
             lw.pointer(out))
 
@@ -85,10 +85,10 @@ def lower_fully_connected(lw, call, op, ins, outs):
         filt = lw.packed(call, op, matrix, b, mults, shifts, out, "fc")
         if filt is not None:
             lw.emit(call, K.FULLY_CONNECTED_FAST, params, filt, str(x.size // depth), str(depth), str(units),
-                    lw.pointer(x), lw.pointer(out), scratch=(depth,))
+                    lw.operand(x), lw.pointer(out), scratch=(depth,))
             return
     lw.emit(call, K.FULLY_CONNECTED, params, lw.channel_quant(call, mults, shifts), str(x.size // depth),
-            str(depth), str(units), lw.pointer(x), lw.weights(op, w, "int8_t"), lw.weights(op, b, "int32_t"),
+            str(depth), str(units), lw.operand(x), lw.weights(op, w, "int8_t"), lw.weights(op, b, "int32_t"),
             lw.pointer(out))
 
 
@@ -111,7 +111,7 @@ def lower_transpose_conv(lw, call, op, ins, outs):
         "input_offset": -x.zero_point, "output_offset": out.zero_point, "stride_h": o.strideH,
         "stride_w": o.strideW, "pad_h": pads[0], "pad_w": pads[1], "activation": lw.activation(op, out)})
     lw.emit(call, K.TRANSPOSE_CONV, params, lw.channel_quant(call, mults, shifts),
-            lw.dims(call, "input_dims", x.shape), lw.pointer(x), lw.dims(call, "filter_dims", w.shape),
+            lw.dims(call, "input_dims", x.shape), lw.operand(x), lw.dims(call, "filter_dims", w.shape),
             lw.weights(op, w, "int8_t"), lw.weights(op, b, "int32_t"), lw.dims(call, "output_dims", out.shape),
             lw.pointer(out), scratch=(out.size,))
 

@@ -48,10 +48,10 @@ def lower_strided_slice(lw, call, op, ins, outs):
         lw.fail(op, "ellipsis and new-axis masks and the offset option are not supported (TFLM ignores them)")
     begin, end, strides = (lw.constant(op, t, what) for t, what in zip(ins[1:4], ("begin", "end", "strides")))
     try:
-        index = strided_slice(_elements(x), begin, end, strides, o)
+        index = np.asarray(strided_slice(_elements(x), begin, end, strides, o)).reshape(out.shape)
     except (ValueError, IndexError) as e:
         lw.fail(op, str(e))
-    copy_index(lw, call, op, np.asarray(index).reshape(out.shape), lw.operand(x), out)
+    copy_index(lw, call, op, index, lw.operand(x), out)
 
 
 @register("SLICE", K.STRIDED_COPY, tests=("ops:slice_layer", "ops:slice_fn_3d", "qemu:op_mix"))
@@ -131,7 +131,7 @@ def lower_space_to_batch_nd(lw, call, op, ins, outs):
     if any(any(p) for p in pads):  # pad into scratch, then gather the blocks from there. The pad value is the
         # raw 0, not the zero point: what the TFLM runtime writes (tests/op_cases.py: s2b_conv_b2s_fn)
         source = lw.scratch(call, n * hp * wp * c)
-        pad(lw, call, (n, h, w, c), lw.pointer(x), (n, hp, wp, c), source, [[0, 0], *pads, [0, 0]], 0)
+        pad(lw, call, (n, h, w, c), lw.operand(x), (n, hp, wp, c), source, [[0, 0], *pads, [0, 0]], 0)
     padded = np.arange(n * hp * wp * c, dtype=np.int64).reshape(n, hp // bh, bh, wp // bw, bw, c)
     copy_index(lw, call, op, padded.transpose(2, 4, 0, 1, 3, 5), source, out)
 

@@ -17,7 +17,7 @@ def lower_quantize(lw, call, op, ins, outs):
     params = {"input_zero_point": x.zero_point, "output_zero_point": out.zero_point,
               "quant": quant_pair(*quant.requantize_params(x.scale, out.scale))}
     lw.emit(call, K.REQUANTIZE, lw.struct(call, "tk_requantize_params", "params", params), str(out.size),
-            lw.pointer(x), lw.pointer(out))
+            lw.operand(x), lw.pointer(out))
 
 
 @register("DEQUANTIZE", K.DEQUANTIZE, in_place=NONE,
@@ -28,4 +28,4 @@ def lower_dequantize(lw, call, op, ins, outs):
         lw.fail(op, f"only int8 -> float32 is supported (output {out.dtype})")
     scale = np.format_float_scientific(np.float32(x.scale), unique=True) + "f"
     params = lw.struct(call, "tk_dequantize_params", "params", {"zero_point": x.zero_point, "scale": scale})
-    lw.emit(call, K.DEQUANTIZE, params, str(out.size), lw.pointer(x), lw.pointer(out))
+    lw.emit(call, K.DEQUANTIZE, params, str(out.size), lw.operand(x), lw.pointer(out))

@@ -16,7 +16,7 @@ def _pool(lw, call, op, ins, outs, kernel):
         "pad_h": padding(o.padding, in4[1], o.filterHeight, o.strideH, 1, out4[1]),
         "pad_w": padding(o.padding, in4[2], o.filterWidth, o.strideW, 1, out4[2]),
         "activation": lw.activation(op, out)})
-    lw.emit(call, kernel, params, lw.dims(call, "input_dims", x.shape), lw.pointer(x),
+    lw.emit(call, kernel, params, lw.dims(call, "input_dims", x.shape), lw.operand(x),
             lw.dims(call, "output_dims", out.shape), lw.pointer(out))
 
 
@@ -49,7 +49,7 @@ def _reduce(lw, call, op, x, out, axes: list[int], kind: str, p: dict) -> None:
     params = {"kind": kind, "outer": outer, "inner": inner, "input_zero_point": x.zero_point,
               "output_zero_point": out.zero_point, "divide": p["divide"],
               "quant": {"multiplier": p["multiplier"], "shift": p["shift"]}}
-    lw.emit(call, K.REDUCE, lw.struct(call, "tk_reduce_params", "params", params), lw.pointer(x), lw.pointer(out))
+    lw.emit(call, K.REDUCE, lw.struct(call, "tk_reduce_params", "params", params), lw.operand(x), lw.pointer(out))
 
 
 @register("MEAN", K.MEAN_HW, K.REDUCE,
@@ -68,7 +68,7 @@ def lower_mean(lw, call, op, ins, outs):
         params = lw.struct(call, "tk_mean_params", "params", {
             "input_zero_point": x.zero_point, "output_zero_point": out.zero_point, "divide": p["divide"],
             "quant": {"multiplier": p["multiplier"], "shift": p["shift"]}})
-        lw.emit(call, K.MEAN_HW, params, lw.dims(call, "input_dims", hw), lw.pointer(x), lw.pointer(out))
+        lw.emit(call, K.MEAN_HW, params, lw.dims(call, "input_dims", hw), lw.operand(x), lw.pointer(out))
     else:
         _reduce(lw, call, op, x, out, axes, "TK_REDUCE_MEAN", p)
 

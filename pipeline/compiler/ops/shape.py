@@ -31,7 +31,7 @@ def lower_pad(lw, call, op, ins, outs):
     if len(x.shape) > 4:
         lw.fail(op, "the tensor must have at most 4 dimensions")
     lw.same_quant(op, x, out)
-    pad(lw, call, x.shape, lw.pointer(x), out.shape, lw.pointer(out), pads.reshape(-1, 2).astype(int).tolist(),
+    pad(lw, call, x.shape, lw.operand(x), out.shape, lw.pointer(out), pads.reshape(-1, 2).astype(int).tolist(),
         value)
 
 

@@ -71,7 +71,7 @@ tk_status tk_hard_swish_s8(const tk_hard_swish_params *params, int32_t size, con
     int32_t i;
 
     if (params == NULL || input == NULL || output == NULL || size < 0 || params->output_exponent > 0 ||
-        params->output_exponent < -15 || params->reluish_exponent > 15 || params->reluish_exponent < -15) {
+        params->output_exponent < -31 || params->reluish_exponent > 15 || params->reluish_exponent < -31) {
         return TK_ERR_ARGUMENT;
     }
     for (i = 0; i < size; ++i) {

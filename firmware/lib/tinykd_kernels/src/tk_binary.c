@@ -48,7 +48,7 @@ tk_status tk_binary_s8(const tk_binary_params *params, const int8_t *input1, con
 
     if (params == NULL || input1 == NULL || input2 == NULL || output == NULL ||
         params->kind < TK_BINARY_ADD || params->kind > TK_BINARY_PRELU || params->left_shift < 0 ||
-        params->left_shift > 24 || !tk_walk_valid(&params->walk1, &count1) ||
+        params->left_shift > 23 || !tk_walk_valid(&params->walk1, &count1) ||
         !tk_walk_valid(&params->walk2, &count2)) {
         return TK_ERR_ARGUMENT;
     }

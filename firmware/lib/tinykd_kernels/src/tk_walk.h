@@ -17,6 +17,15 @@ static inline int tk_walk_valid(const tk_walk *walk, int32_t *count)
         if (walk->dims[d] < 0) {
             return 0;
         }
+    }
+    for (d = 0; d < walk->rank; ++d) {
+        if (walk->dims[d] == 0) {
+            *count = 0;
+            return 1;
+        }
+        if (*count > INT32_MAX / walk->dims[d]) {
+            return 0;  /* more elements than an int32 counts */
+        }
         *count *= walk->dims[d];
     }
     return 1;
