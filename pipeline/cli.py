@@ -9,7 +9,7 @@ import click
 
 from pipeline import __version__
 from pipeline.config import BOARD_CHOICES, ENGINES, METHODS, QUANTIZE_MODES, STRATEGIES, STUDENT_FAMILIES, load_config, with_overrides
-from pipeline import tflog
+from pipeline import runs, tflog
 from pipeline.errors import PipelineError, stage_of
 
 
@@ -100,7 +100,7 @@ def config_options(command):
         for option, (section, name) in OVERRIDES.items():
             overrides.setdefault(section, {})[name] = given.pop(option)
         cfg = load_config(config_path, overrides)
-        with tflog.capture(cfg.run_dir / tflog.LOG_NAME):
+        with runs.locked(cfg.run_dir), tflog.capture(cfg.run_dir / tflog.LOG_NAME):
             return command(cfg, **given)
 
     for option in reversed(options):

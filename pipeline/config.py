@@ -40,6 +40,9 @@ class RunConfig:
     def __post_init__(self):
         _check("/" not in self.name and self.name not in (".", ".."), "run.name", self.name,
                "a plain folder name", "Use --run my-experiment.")
+        _check(isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed < 2 ** 32,
+               "run.seed", self.seed,
+               "it must be an integer in [0, 2^32)", "Use --seed 0.")
 
 
 @dataclass(frozen=True)
@@ -227,9 +230,12 @@ def load_config(path: str | Path | None = None, overrides: dict[str, dict[str, A
     merged: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
     if path is not None:
         try:
-            text = Path(path).read_text()
+            text = Path(path).read_bytes().decode("utf-8")
         except OSError as e:
             raise PipelineError(f"Cannot read config file '{path}': {e.strerror}.", "Check the --config path.")
+        except UnicodeDecodeError as e:
+            raise PipelineError(f"Config file '{path}' is not UTF-8 text (byte {e.start}).",
+                                "Save it as UTF-8 TOML.") from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:

@@ -202,6 +202,10 @@ def _labels(source, key: str, y: np.ndarray) -> np.ndarray:
     return y.astype(np.int64)
 
 
+# Most classes a data set may have: a label beyond it is a mistake (a raw ID), refused before any per-class array.
+MAX_CLASSES = 10_000
+
+
 def _check_arrays(source, x_train, y_train, x_test, y_test) -> None:
     for xk, x, yk, y in (("x_train", x_train, "y_train", y_train), ("x_test", x_test, "y_test", y_test)):
         if len(x) != len(y):
@@ -209,8 +213,8 @@ def _check_arrays(source, x_train, y_train, x_test, y_test) -> None:
                                 "Each sample needs exactly one label.")
         if len(x) == 0:
             raise PipelineError(f"{xk} in '{source}' is empty.", "Give at least one sample per split.")
-        if not np.issubdtype(x.dtype, np.number):
-            raise PipelineError(f"{xk} in '{source}' has dtype {x.dtype}.", "Samples must be numeric arrays.")
+        if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+            raise PipelineError(f"{xk} in '{source}' has dtype {x.dtype}.", "Samples must be real numeric arrays.")
         bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
         if bad:
             raise PipelineError(f"{xk} in '{source}' holds {bad} NaN/inf values.",
@@ -218,7 +222,12 @@ def _check_arrays(source, x_train, y_train, x_test, y_test) -> None:
     if x_train.shape[1:] != x_test.shape[1:]:
         raise PipelineError(f"x_train samples are {x_train.shape[1:]} but x_test samples are {x_test.shape[1:]}.",
                             "Both splits must have the same sample shape.")
-    k = int(y_train.max()) + 1
+    low, high = int(y_train.min()), int(y_train.max())
+    if low < 0 or high >= MAX_CLASSES:  # before anything that allocates per class
+        raise PipelineError(f"y_train in '{source}' contains label {low if low < 0 else high}.",
+                            f"Labels must be class indices 0..K-1 with K <= {MAX_CLASSES:,}; map yours with "
+                            "np.unique(y, return_inverse=True).")
+    k = high + 1
     for key, y in (("y_train", y_train), ("y_test", y_test)):
         low, high = int(y.min()), int(y.max())
         if low < 0 or high >= k:
@@ -226,6 +235,12 @@ def _check_arrays(source, x_train, y_train, x_test, y_test) -> None:
                                 f"Labels must be integers in [0, {k - 1}] (the classes of y_train).")
     if len(np.unique(y_train)) < 2:
         raise PipelineError(f"y_train in '{source}' has a single class.", "Classification needs >= 2 classes.")
+    missing = np.setdiff1d(np.arange(k), y_train)
+    if missing.size:
+        listed = ", ".join(str(int(c)) for c in missing[:5]) + (", ..." if missing.size > 5 else "")
+        raise PipelineError(f"y_train in '{source}' has no sample of class {listed} (labels run up to {k - 1}).",
+                            "Labels must be 0..K-1 with every class in the training split; map yours with "
+                            "np.unique(y, return_inverse=True).")
 
 
 def _layout(source, x_train, x_test, layout: str):

@@ -8,6 +8,7 @@ a crash never leaves a half-written artifact or manifest.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -85,6 +86,38 @@ def write_json_atomic(path: Path, data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
+LOCK_NAME = "tinykd.lock"  # the run folder's advisory lock (holds the holder's PID); not an artifact
+
+
+@contextlib.contextmanager
+def locked(run_dir: str | Path) -> Iterator[None]:
+    """Hold the run folder's lock for the block: a second tinykd process on the same folder stops at once with a
+    one-line error naming the holder's PID. The lock is an flock, which the kernel drops when its process dies, so
+    the lock of a killed run is simply taken over."""
+    run_dir = Path(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise PipelineError(f"Cannot use the run folder '{run_dir}': {e.strerror}.",
+                            "Choose a writable place for it (--run NAME, or run.root in the config).") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise PipelineError(f"Run folder '{run_dir}' is in use by another tinykd (PID {holder}).",
+                                "Wait for it to finish, or use another --run name.") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 class Run:
     """One run folder and its manifest."""
 
@@ -95,8 +128,12 @@ class Run:
         if file.exists():
             try:
                 self.manifest = json.loads(file.read_text())
-            except json.JSONDecodeError as e:
-                raise PipelineError(f"The manifest '{file}' is corrupt ({e.msg}).",
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                raise PipelineError(f"The manifest '{file}' is corrupt ({getattr(e, 'msg', e)}).",
+                                    "Delete the run folder or use another --run name.") from None
+            if not (isinstance(self.manifest, dict) and isinstance(self.manifest.get("artifacts"), dict)
+                    and isinstance(self.manifest.get("stages"), dict)):
+                raise PipelineError(f"The manifest '{file}' is not a tinykd run manifest (edited by hand?).",
                                     "Delete the run folder or use another --run name.")
 
     def file(self, name: str) -> Path:

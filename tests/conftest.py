@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import cli
+from pipeline.runs import LOCK_NAME
 from pipeline.tflog import LOG_NAME
 
 # Small enough to train in seconds, large enough that the numbers mean something.
@@ -44,9 +45,10 @@ def invoke(*args):
 
 def snapshot(folder: Path) -> dict[str, str]:
     """Name -> SHA-256 of every file under `folder` (hidden temporaries included): to prove a failed command
-    changed nothing. The log that every command appends to (tinykd.log) is not an artifact and is left out."""
+    changed nothing. The log every command appends to (tinykd.log) and the run lock holding the last command's PID
+    (tinykd.lock) are not artifacts and are left out."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != LOG_NAME}
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name not in (LOG_NAME, LOCK_NAME)}
 
 
 @pytest.fixture(scope="session")
