@@ -75,8 +75,9 @@ def build(target: str, model_dir: str | Path, budget: str = "nano33ble", out_dir
         sources += sorted(KERNELS.rglob("*.c"))
         includes += [KERNELS] + ([KERNELS / "include"] if (KERNELS / "include").is_dir() else [])
     defines = {"TK_PROTO_MAX_PAYLOAD": f"{payload_bytes(model_dir / 'model.h')}u", **(defines or {})}
-    flags = COMMON_FLAGS + [f"-I{path}" for path in includes] + [f"-D{k}={v}" for k, v in defines.items()]
-    sources = _compile_cxx(sources, flags[len(COMMON_FLAGS):], out, target)
+    model_flags = [f"-I{path}" for path in includes] + [f"-D{k}={v}" for k, v in defines.items()]
+    flags = COMMON_FLAGS + model_flags
+    sources = _compile_cxx(sources, model_flags, out, target)
     if target == "host":
         return _build_host(sources, flags, out, budget, sanitize)
     if sanitize:

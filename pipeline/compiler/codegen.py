@@ -15,7 +15,7 @@ import numpy as np
 
 from pipeline import __version__
 from pipeline.compiler.graph import Graph, build_graph
-from pipeline.compiler.lower import Lowering
+from pipeline.compiler.lower import Lowering, c_float
 from pipeline.compiler.planner import MemoryPlan, plan_memory
 from pipeline.errors import PipelineError
 from pipeline.tflite_file import model_bytes, read_model
@@ -98,7 +98,7 @@ def _view_model(graph: Graph, plan: MemoryPlan, calls, arrays, sha: str, name: s
         ctype = "float" if t.dtype == "FLOAT32" else "int8_t"
         io.append({"role": role, "dims": list(t.shape), "bytes": t.size * (4 if ctype == "float" else 1),
                    "ctype": ctype, "zero_point": t.zero_point,
-                   "scale": np.format_float_scientific(np.float32(t.scale), unique=True) + "f"})
+                   "scale": c_float(t.scale)})
     return {
         "banner": {"title": f"tinykd AOT model: {len(graph.ops)} ops, int8", "version": __version__,
                    "source": _c_comment(name), "sha256": sha},

@@ -46,9 +46,14 @@ def _strided_slice(op, values, graph):
     return strided_slice(values[0], values[1], values[2], values[3], op.options)
 
 
+def sliced(array: np.ndarray, begin, size) -> np.ndarray:
+    """TFLite's SLICE of `array`: `size` elements from `begin` along each dimension (-1: to the end)."""
+    begin, size = np.asarray(begin).reshape(-1), np.asarray(size).reshape(-1)
+    return array[tuple(slice(int(b), None if s == -1 else int(b) + int(s)) for b, s in zip(begin, size))]
+
+
 def _slice(op, values, graph):
-    begin, size = (np.asarray(v).reshape(-1) for v in values[1:3])
-    return values[0][tuple(slice(int(b), None if s == -1 else int(b) + int(s)) for b, s in zip(begin, size))]
+    return sliced(values[0], values[1], values[2])
 
 
 def _pack(op, values, graph):

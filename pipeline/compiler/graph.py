@@ -76,9 +76,9 @@ def build_graph(model, name: str = "the model") -> Graph:
                             "(--engine tflm --port ...).")
     if inputs == outputs:
         raise PipelineError(f"{name} has no operator between its input and output.", "Check the export.")
+    from pipeline.compiler.fold import fold  # (fold builds on this module's Graph and Op)
+    graph = fold(Graph(name, tensors, ops, inputs[0], outputs[0]))  # shape arithmetic, placeholder batches
     _check_batch(tensors, inputs[0], outputs[0], name)
-    graph = fold_constants(Graph(name, tensors, ops, inputs[0], outputs[0]))
-    _check_batch(tensors, inputs[0], outputs[0], name)  # again: folding resolves placeholder batches
     registry.check_supported(graph.ops, tensors, name)
     _check_types(graph)
     return graph
@@ -123,13 +123,6 @@ def _check_batch(tensors, input_index: int, output_index: int, name: str) -> Non
                                 "what the AOT engine runs.", "Convert with a batch size of 1.")
 
 
-def fold_constants(graph: Graph) -> Graph:
-    """The graph without the operators registered as folded (shape arithmetic on int32, e.g. Keras's SHAPE ->
-    STRIDED_SLICE -> PACK chains): their outputs become constant tensors, computed here."""
-    from pipeline.compiler.fold import fold
-    return fold(graph)
-
-
 def _check_types(graph: Graph) -> None:
     """Activations are int8 with one scale; the compiler relies on it everywhere. The one exception: a final
     DEQUANTIZE may give the model a float32 output."""
@@ -137,10 +130,9 @@ def _check_types(graph: Graph) -> None:
     for op in graph.ops:
         if not op.outputs:
             raise PipelineError(f"Op {op.index} ({op.name}) of {graph.name} has no output.", "Re-export the model.")
-        needed.update(op.outputs)
-        needed.update(i for i in op.inputs if 0 <= i < len(graph.tensors) and graph.tensors[i].data is None)
-        needed.update(i for i in op.inputs if not 0 <= i < len(graph.tensors) and i != -1)
-    needed.discard(-1)
+        needed.update(op.outputs)  # and every non-constant input (an index out of range is reported below)
+        needed.update(i for i in op.inputs
+                      if i != -1 and (not 0 <= i < len(graph.tensors) or graph.tensors[i].data is None))
     for index in sorted(needed):
         if not 0 <= index < len(graph.tensors):
             raise PipelineError(f"{graph.name} is malformed: tensor {index} does not exist.", "Re-export the model.")

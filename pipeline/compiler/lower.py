@@ -61,6 +61,16 @@ def c_init(value) -> str:
     return str(value)
 
 
+def c_float(value: float) -> str:
+    """A float32 as a C literal that reads back to the same bits."""
+    return np.format_float_scientific(np.float32(value), unique=True) + "f"
+
+
+def quant_pair(multiplier: int, shift: int) -> dict:
+    """A tk_quant initialiser."""
+    return {"multiplier": multiplier, "shift": shift}
+
+
 def c_comment(text: str) -> str:
     """Text safe inside a C block comment (no comment delimiters, printable ASCII)."""
     text = "".join(ch if ch.isascii() and ch.isprintable() else "_" for ch in text)
@@ -132,9 +142,9 @@ class Lowering:
         n, h, w, c = to4d(shape)
         return self.struct(call, "tk_dims", suffix, {"n": n, "h": h, "w": w, "c": c})
 
-    def activation(self, op: Op, out: Tensor, code: int | None = None) -> dict:
-        """The output clamp of the op's fused activation (or of `code`)."""
-        code = getattr(op.options, "fusedActivationFunction", 0) if code is None else code
+    def activation(self, op: Op, out: Tensor) -> dict:
+        """The output clamp of the op's fused activation."""
+        code = getattr(op.options, "fusedActivationFunction", 0)
         if code not in ACTIVATIONS:
             self.fail(op, f"fused activation {code} is not one of {sorted(ACTIVATIONS.values())}")
         low, high = quant.activation_range(ACTIVATIONS[code], out.scale, out.zero_point)
@@ -193,9 +203,10 @@ class Lowering:
             self.fail(op, f"input and output quantization differ ({a.scale}, {a.zero_point} vs {b.scale}, "
                           f"{b.zero_point})")
 
-    def fixed_output(self, op: Op, out: Tensor, scale: float = 1.0 / 256, zero_point: int = -128) -> None:
-        if out.zero_point != zero_point or quant.f32(out.scale) != scale:
-            self.fail(op, f"int8 output must have scale {scale} and zero point {zero_point} (has {out.scale}, "
+    def fixed_output(self, op: Op, out: Tensor) -> None:
+        """SOFTMAX and LOGISTIC write scale 1/256, zero point -128 whatever the output tensor says."""
+        if out.zero_point != -128 or quant.f32(out.scale) != 1.0 / 256:
+            self.fail(op, f"int8 output must have scale 1/256 and zero point -128 (has {out.scale}, "
                           f"{out.zero_point})")
 
     def constant(self, op: Op, t: Tensor | None, what: str) -> np.ndarray:
@@ -251,10 +262,9 @@ def index_walk(index: np.ndarray) -> tuple[dict, int] | None:
         return None
     offset = int(index.flat[0])
     strides = []
-    for d, size in enumerate(index.shape):
-        unit = [0] * index.ndim
-        unit[d] = 1 if size > 1 else 0
-        strides.append(int(index[tuple(unit)]) - offset if size > 1 else 0)
+    for d, size in enumerate(index.shape):  # the step from element 0 to element 1 along each dimension
+        unit = tuple(int(d == e and size > 1) for e in range(index.ndim))
+        strides.append(int(index[unit]) - offset)
     grid = np.indices(index.shape).reshape(index.ndim, -1) if index.ndim else np.zeros((0, 1), np.int64)
     if not np.array_equal(offset + np.asarray(strides, np.int64) @ grid, index.reshape(-1)):
         return None

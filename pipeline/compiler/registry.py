@@ -68,10 +68,6 @@ def spec(name: str) -> OpSpec:
     return ops()[name]
 
 
-def supported_ops() -> tuple[str, ...]:
-    return tuple(ops())
-
-
 def check_supported(graph_ops, tensors, model_name: str) -> None:
     """PipelineError naming every unsupported operator with the layer that produced it (its output tensor's
     name), the supported set, and what to do."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline.compiler import kernels as K
 from pipeline.compiler import quant
-from pipeline.compiler.ops.binary import quant_pair
+from pipeline.compiler.lower import quant_pair
 from pipeline.compiler.registry import ELEMENTWISE, register
 
 

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from pipeline.compiler import kernels as K
 from pipeline.compiler import quant
-from pipeline.compiler.lower import broadcast_strides, joint_walks
+from pipeline.compiler.lower import broadcast_strides, joint_walks, quant_pair
 from pipeline.compiler.registry import ELEMENTWISE, register
 
 BINARY_KINDS = {"ADD": "TK_BINARY_ADD", "SUB": "TK_BINARY_SUB", "MUL": "TK_BINARY_MUL",
                 "MAXIMUM": "TK_BINARY_MAXIMUM", "MINIMUM": "TK_BINARY_MINIMUM", "PRELU": "TK_BINARY_PRELU"}
 FULL_RANGE = {"min": quant.INT8_MIN, "max": quant.INT8_MAX}
-NO_QUANT = {"multiplier": 0, "shift": 0}
-
-
-def quant_pair(multiplier: int, shift: int) -> dict:
-    return {"multiplier": multiplier, "shift": shift}
+NO_QUANT = quant_pair(0, 0)
 
 
 def _add_sub_quant(p: dict) -> dict:

@@ -7,11 +7,11 @@ import numpy as np
 from pipeline.compiler import kernels as K
 from pipeline.compiler import pack, quant
 from pipeline.compiler.graph import Tensor
-from pipeline.compiler.lower import padding, to4d
+from pipeline.compiler.lower import PADDING_SAME, padding, to4d
 from pipeline.compiler.registry import NONE, ROWS, register
 
 
-def conv_params(lw, op, x, out, pads, multiplier, activation) -> dict:
+def conv_params(op, x, out, pads, multiplier, activation) -> dict:
     o = op.options
     return {"input_offset": -x.zero_point, "output_offset": out.zero_point, "stride_h": o.strideH,
             "stride_w": o.strideW, "dilation_h": o.dilationHFactor, "dilation_w": o.dilationWFactor,
@@ -34,7 +34,7 @@ def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
         multiplier = out4[3] // in4[3]
     mults, shifts = quant.per_channel_multipliers(x.scale, w.scales, out.scale, out4[3])
     params = lw.struct(call, "tk_conv_params", "params",
-                       conv_params(lw, op, x, out, pads, multiplier, lw.activation(op, out)))
+                       conv_params(op, x, out, pads, multiplier, lw.activation(op, out)))
     if o.dilationHFactor == 1 and o.dilationWFactor == 1 and multiplier == 1 and w.data is not None:
         taps = f4[1] * f4[2]
         matrix = w.data.reshape(taps, -1).T if depthwise else w.data.reshape(f4[0], -1)  # (out_c, taps)
@@ -101,11 +101,10 @@ def lower_transpose_conv(lw, call, op, ins, outs):
     lw.constant(op, w, "filter")
     if len(x.shape) != 4 or len(w.shape) != 4 or len(out.shape) != 4:
         lw.fail(op, "input, filter and output must have 4 dimensions")
-    pads = []
+    pads = []  # TFLM pads as for the forward convolution from the output (size) back to the input (steps)
     for size, kernel, stride in ((out.shape[1], w.shape[1], o.strideH), (out.shape[2], w.shape[2], o.strideW)):
-        # TFLM's padding of the forward convolution from the output back to the input
-        steps = (size + stride - 1) // stride if o.padding == 0 else (size + stride - kernel) // stride
-        pads.append(max(0, (steps - 1) * stride + kernel - size) // 2)
+        steps = (size + stride - 1) // stride if o.padding == PADDING_SAME else (size + stride - kernel) // stride
+        pads.append(padding(o.padding, size, kernel, stride, 1, steps))
     mults, shifts = quant.per_channel_multipliers(x.scale, w.scales, out.scale, out.shape[3])
     params = lw.struct(call, "tk_transpose_conv_params", "params", {
         "input_offset": -x.zero_point, "output_offset": out.zero_point, "stride_h": o.strideH,

@@ -8,7 +8,7 @@ import numpy as np
 
 from pipeline.compiler import kernels as K
 from pipeline.compiler import quant
-from pipeline.compiler.fold import strided_slice
+from pipeline.compiler.fold import sliced, strided_slice
 from pipeline.compiler.lower import index_walk, to4d
 from pipeline.compiler.ops.shape import pad
 from pipeline.compiler.registry import register
@@ -17,7 +17,7 @@ from pipeline.compiler.registry import register
 def copy_index(lw, call, op, index: np.ndarray, source: str, out, suffix: str = "copy", target: str = "") -> None:
     """tk_strided_copy_s8 from `source` of the input elements `index` into `out` (or `target`): `index` holds
     them in output order, in any shape that makes them a strided view (e.g. 6-D for a batch <-> space move)."""
-    if index.size != (out.size if not target else index.size):
+    if not target and index.size != out.size:
         lw.fail(op, f"the result has {index.size} elements, the output tensor {out.size}")
     try:
         found = index_walk(index)
@@ -58,9 +58,8 @@ def lower_strided_slice(lw, call, op, ins, outs):
 def lower_slice(lw, call, op, ins, outs):
     x, out = ins[0], outs[0]
     _same_quant(lw, op, x, outs)
-    begin, size = (lw.constant(op, t, what).reshape(-1) for t, what in zip(ins[1:3], ("begin", "size")))
-    index = _elements(x)[tuple(slice(int(b), None if s == -1 else int(b) + int(s)) for b, s in zip(begin, size))]
-    copy_index(lw, call, op, index, lw.operand(x), out)
+    begin, size = (lw.constant(op, t, what) for t, what in zip(ins[1:3], ("begin", "size")))
+    copy_index(lw, call, op, sliced(_elements(x), begin, size), lw.operand(x), out)
 
 
 def _split(lw, call, op, x, outs, axis: int) -> None:

@@ -2,11 +2,9 @@
 model's output)."""
 from __future__ import annotations
 
-import numpy as np
-
 from pipeline.compiler import kernels as K
 from pipeline.compiler import quant
-from pipeline.compiler.ops.binary import quant_pair
+from pipeline.compiler.lower import c_float, quant_pair
 from pipeline.compiler.registry import ELEMENTWISE, NONE, register
 
 
@@ -26,6 +24,5 @@ def lower_dequantize(lw, call, op, ins, outs):
     x, out = ins[0], outs[0]
     if out.dtype != "FLOAT32":
         lw.fail(op, f"only int8 -> float32 is supported (output {out.dtype})")
-    scale = np.format_float_scientific(np.float32(x.scale), unique=True) + "f"
-    params = lw.struct(call, "tk_dequantize_params", "params", {"zero_point": x.zero_point, "scale": scale})
+    params = lw.struct(call, "tk_dequantize_params", "params", {"zero_point": x.zero_point, "scale": c_float(x.scale)})
     lw.emit(call, K.DEQUANTIZE, params, str(out.size), lw.operand(x), lw.pointer(out))

@@ -1,9 +1,11 @@
 """Pooling and reductions: MAX_POOL_2D, AVERAGE_POOL_2D, MEAN, SUM, REDUCE_MAX."""
 from __future__ import annotations
 
+import numpy as np
+
 from pipeline.compiler import kernels as K
 from pipeline.compiler import quant
-from pipeline.compiler.lower import joint_walks, natural_strides, padding, to4d
+from pipeline.compiler.lower import joint_walks, natural_strides, padding, quant_pair, to4d
 from pipeline.compiler.registry import register
 
 
@@ -48,7 +50,7 @@ def _reduce(lw, call, op, x, out, axes: list[int], kind: str, p: dict) -> None:
         lw.fail(op, str(e))
     params = {"kind": kind, "outer": outer, "inner": inner, "input_zero_point": x.zero_point,
               "output_zero_point": out.zero_point, "divide": p["divide"],
-              "quant": {"multiplier": p["multiplier"], "shift": p["shift"]}}
+              "quant": quant_pair(p["multiplier"], p["shift"])}
     lw.emit(call, K.REDUCE, lw.struct(call, "tk_reduce_params", "params", params), lw.operand(x), lw.pointer(out))
 
 
@@ -58,16 +60,14 @@ def _reduce(lw, call, op, x, out, axes: list[int], kind: str, p: dict) -> None:
 def lower_mean(lw, call, op, ins, outs):
     x, out = ins[0], outs[0]
     axes = _axes(lw, op, x, ins[1] if len(ins) > 1 else None)
-    count = 1
-    for d in axes:
-        count *= x.shape[d]
+    count = int(np.prod([x.shape[d] for d in axes], dtype=np.int64))
     p = quant.mean_params(x.scale, x.zero_point, out.scale, out.zero_point, count)
     hw = (tuple(x.shape) if len(x.shape) == 4 and axes == [1, 2] else
           (x.shape[0], x.shape[1], 1, x.shape[2]) if len(x.shape) == 3 and axes == [1] else None)
     if hw is not None:  # global average pooling (of an image, or of a series over time): direct loops
         params = lw.struct(call, "tk_mean_params", "params", {
             "input_zero_point": x.zero_point, "output_zero_point": out.zero_point, "divide": p["divide"],
-            "quant": {"multiplier": p["multiplier"], "shift": p["shift"]}})
+            "quant": quant_pair(p["multiplier"], p["shift"])})
         lw.emit(call, K.MEAN_HW, params, lw.dims(call, "input_dims", hw), lw.operand(x), lw.pointer(out))
     else:
         _reduce(lw, call, op, x, out, axes, "TK_REDUCE_MEAN", p)

@@ -44,33 +44,22 @@ def pad(lw, call, in_shape, source: str, out_shape, target: str, pads, value: in
             lw.dims(call, "pad_output_dims", out_shape), target)
 
 
+# PACK is a concatenation along a new axis: the same bytes in the same order (its options have no activation).
+@register("PACK", K.CONCATENATION, tests=("ops:pack_axis1", "ops:pack_last", "ops:pack_fn_last", "qemu:op_mix"))
 @register("CONCATENATION", K.CONCATENATION,
           tests=("ops:concat", "ops:concat_axis1_three", "ops:concat_fn_neg", "qemu:kernel_mix"))
 def lower_concatenation(lw, call, op, ins, outs):
+    """tk_concatenation_s8 along the axis: each outer row of the output is the inputs' rows in turn."""
     out = outs[0]
     if getattr(op.options, "fusedActivationFunction", 0) != 0:
         lw.fail(op, "a fused activation on CONCATENATION is not supported")
     for t in ins:
         lw.same_quant(op, t, out)
-    concatenate(lw, call, op, ins, out, op.options.axis % len(out.shape))
-
-
-def concatenate(lw, call, op, ins, out, axis: int) -> None:
-    """tk_concatenation_s8 along `axis` of the output: each of its outer rows is the inputs' rows in turn."""
-    outer = int(np.prod(out.shape[:axis], dtype=np.int64))
-    sizes = [t.size // outer for t in ins]
+    outer = int(np.prod(out.shape[:op.options.axis % len(out.shape)], dtype=np.int64))
     pointers = ", ".join(lw.operand(t) for t in ins)
     call.locals.append(("const int8_t *", f"op{op.index}_inputs[{len(ins)}]", f"{{{pointers}}}"))
-    sizes_name = lw.const(f"op{op.index}_sizes", sizes, "int32_t")
-    lw.emit(call, K.CONCATENATION, str(len(ins)), f"op{op.index}_inputs", sizes_name, str(outer), lw.pointer(out))
-
-
-@register("PACK", K.CONCATENATION, tests=("ops:pack_axis1", "ops:pack_last", "ops:pack_fn_last", "qemu:op_mix"))
-def lower_pack(lw, call, op, ins, outs):
-    out = outs[0]
-    for t in ins:
-        lw.same_quant(op, t, out)
-    concatenate(lw, call, op, ins, out, op.options.axis % len(out.shape))
+    sizes = lw.const(f"op{op.index}_sizes", [t.size // outer for t in ins], "int32_t")
+    lw.emit(call, K.CONCATENATION, str(len(ins)), f"op{op.index}_inputs", sizes, str(outer), lw.pointer(out))
 
 
 @register("SHAPE", folded=True, tests=("ops:shape_fn_reshape_dyn",))

@@ -27,31 +27,22 @@
 #define tk_smlatt __smlatt
 static inline int32_t tk_ssat8(int32_t x) { return __ssat(x, 8); }  /* clamp to [-128, 127]: SSAT */
 #else
-static inline int32_t tk_smlad(int32_t a, int32_t b, int32_t acc)
-{
-    int32_t r;
-    __asm__("smlad %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
-    return r;
-}
+/* acc + the 16 x 16 products INSN takes from a and b, one instruction. */
+#define TK_MULTIPLY_ACCUMULATE(name, insn)                                         \
+    static inline int32_t name(int32_t a, int32_t b, int32_t acc)                  \
+    {                                                                              \
+        int32_t r;                                                                 \
+        __asm__(insn " %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));      \
+        return r;                                                                  \
+    }
+TK_MULTIPLY_ACCUMULATE(tk_smlad, "smlad")    /* both halfword products */
+TK_MULTIPLY_ACCUMULATE(tk_smlabb, "smlabb")  /* bottom x bottom */
+TK_MULTIPLY_ACCUMULATE(tk_smlatt, "smlatt")  /* top x top */
 
 static inline int32_t tk_sxtab16(int32_t a, int32_t x)
 {
     int32_t r;
     __asm__("sxtab16 %0, %1, %2" : "=r"(r) : "r"(a), "r"(x));
-    return r;
-}
-
-static inline int32_t tk_smlabb(int32_t a, int32_t b, int32_t acc)
-{
-    int32_t r;
-    __asm__("smlabb %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
-    return r;
-}
-
-static inline int32_t tk_smlatt(int32_t a, int32_t b, int32_t acc)
-{
-    int32_t r;
-    __asm__("smlatt %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
     return r;
 }
 
