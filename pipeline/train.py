@@ -53,6 +53,9 @@ def set_seed(seed: int) -> None:
     """Bit-reproducible runs: one seed for Python, NumPy and TF, and deterministic TF ops."""
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+    # Layers made from here on draw from a tf.random.Generator (a variable Reseed can set) instead of a stateful
+    # op whose hidden counter restarts with the process: a resumed run would draw other dropout masks.
+    keras.backend.experimental.enable_tf_random_generator()
 
 
 def augmenter(input_shape: tuple[int, ...], seed: int):
@@ -125,6 +128,28 @@ class KeepBest(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.weights is not None:
             self.student.set_weights(self.weights)
+
+
+class Reseed(keras.callbacks.Callback):
+    """Every random draw of epoch e (dropout masks, augmentation) comes from generators reset to a function of
+    (seed, e), like the batch order of `epoch_batches`: a run resumed at epoch k draws what an uninterrupted run
+    draws. Layers whose draws cannot be reset (made before `set_seed`) are refused rather than silently drifting."""
+
+    def __init__(self, trainer, seed: int):
+        super().__init__()
+        self.seed, self.generators = seed, []
+        for layer in trainer.submodules:
+            rng = getattr(layer, "_random_generator", None)  # tf_keras's BaseRandomLayer
+            if rng is None:
+                continue
+            rng._maybe_init()  # lazily made on first call otherwise: a resumed run must find it at epoch start
+            if rng._generator is None:
+                raise RuntimeError(f"layer {layer.name} draws from an unresettable generator; call set_seed first")
+            self.generators.append(rng._generator)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for i, generator in enumerate(self.generators):
+            generator.reset_from_seed(int(np.random.SeedSequence([self.seed, epoch, i]).generate_state(1)[0]))
 
 
 class Progress(keras.callbacks.Callback):
@@ -232,7 +257,7 @@ def fit(trainer: Trainer, *, train: tuple[np.ndarray, ...], val: tuple[np.ndarra
     trainer.compile(optimizer=keras.optimizers.Adam(lr))
     trainer.optimizer.build(trainer.student.trainable_variables)  # slots exist before a checkpoint restores them
     best = KeepBest(trainer.student)
-    callbacks, start = [best], 0
+    callbacks, start = [Reseed(trainer, seed), best], 0
     if checkpoints is not None:
         from pipeline.checkpoint import EpochCheckpoint
         saver = EpochCheckpoint(checkpoints, key, trainer, best)

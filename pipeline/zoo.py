@@ -51,19 +51,19 @@ def build_teacher(cfg: TeacherConfig, input_shape: tuple[int, ...], num_classes:
     """A wide CNN: two 3x3 convs per block (3x1 along time for series), doubling filters, max-pool between."""
     grid = _Layout(input_shape)
     init = keras.initializers.HeUniform(seed=seed)
-    inputs = keras.Input(input_shape)
+    inputs = keras.Input(input_shape, name="input")
     x = grid.stem(inputs)
     for block in range(_pooling_blocks(input_shape, limit=3)):
         filters = cfg.width * 2 ** block
-        for _ in range(2):
-            x = layers.Conv2D(filters, grid.kernel(3), padding="same", use_bias=False, kernel_initializer=init)(x)
-            x = layers.BatchNormalization(momentum=0.9)(x)
-            x = layers.ReLU()(x)
-        x = layers.MaxPool2D(grid.kernel(2))(x)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dense(4 * cfg.width, activation="relu", kernel_initializer=init)(x)
-    x = layers.Dropout(0.3, seed=seed)(x)
-    outputs = layers.Dense(num_classes, kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(x)
+        for i in range(2):
+            x = _conv_bn_relu(layers.Conv2D(filters, grid.kernel(3), padding="same", use_bias=False,
+                                            kernel_initializer=init, name=f"conv{block}_{i}"), x)
+        x = layers.MaxPool2D(grid.kernel(2), name=f"pool{block}")(x)
+    x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+    x = layers.Dense(4 * cfg.width, activation="relu", kernel_initializer=init, name="dense")(x)
+    x = layers.Dropout(0.3, seed=seed, name="dropout")(x)
+    outputs = layers.Dense(num_classes, kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+                           name="logits")(x)
     return keras.Model(inputs, outputs, name="teacher")
 
 
@@ -72,11 +72,11 @@ def build_student(cfg: StudentConfig, input_shape: tuple[int, ...], num_classes:
     dense: an MLP with depth hidden layers of 8 x width units. Filters double per block; max-pool between
     blocks; global average pooling and one dense layer to the logits. Series use 3x1 kernels along time."""
     init = keras.initializers.HeUniform(seed=seed)
-    x = inputs = keras.Input(input_shape)
+    x = inputs = keras.Input(input_shape, name="input")
     if cfg.family == "dense":
-        x = layers.Flatten()(x)
-        for _ in range(cfg.depth):
-            x = layers.Dense(8 * cfg.width, activation="relu", kernel_initializer=init)(x)
+        x = layers.Flatten(name="flatten")(x)
+        for i in range(cfg.depth):
+            x = layers.Dense(8 * cfg.width, activation="relu", kernel_initializer=init, name=f"dense{i}")(x)
     else:
         grid = _Layout(input_shape)
         x = grid.stem(x)
@@ -84,20 +84,27 @@ def build_student(cfg: StudentConfig, input_shape: tuple[int, ...], num_classes:
         for block in range(cfg.depth):
             filters = cfg.width * 2 ** block
             if cfg.family == "dsconv" and block > 0:
-                x = layers.DepthwiseConv2D(grid.kernel(3), padding="same", use_bias=False,
-                                           depthwise_initializer=init)(x)
-                x = layers.BatchNormalization(momentum=0.9)(x)
-                x = layers.ReLU()(x)
-                x = layers.Conv2D(filters, 1, use_bias=False, kernel_initializer=init)(x)
+                x = _conv_bn_relu(layers.DepthwiseConv2D(grid.kernel(3), padding="same", use_bias=False,
+                                                         depthwise_initializer=init, name=f"depthwise{block}"), x)
+                conv = layers.Conv2D(filters, 1, use_bias=False, kernel_initializer=init, name=f"pointwise{block}")
             else:
-                x = layers.Conv2D(filters, grid.kernel(3), padding="same", use_bias=False, kernel_initializer=init)(x)
-            x = layers.BatchNormalization(momentum=0.9)(x)
-            x = layers.ReLU()(x)
+                conv = layers.Conv2D(filters, grid.kernel(3), padding="same", use_bias=False,
+                                     kernel_initializer=init, name=f"conv{block}")
+            x = _conv_bn_relu(conv, x)
             if block < pools and block < cfg.depth - 1:
-                x = layers.MaxPool2D(grid.kernel(2))(x)
-        x = layers.GlobalAveragePooling2D()(x)
-    outputs = layers.Dense(num_classes, kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(x)
+                x = layers.MaxPool2D(grid.kernel(2), name=f"pool{block}")(x)
+        x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+    outputs = layers.Dense(num_classes, kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+                           name="logits")(x)
     return keras.Model(inputs, outputs, name=f"student_{cfg.family}_w{cfg.width}_d{cfg.depth}")
+
+
+def _conv_bn_relu(conv, x):
+    """conv -> batch norm -> ReLU, the norm and activation named after the conv. Every layer of the built-in
+    models has a fixed name, so a model's .tflite bytes do not depend on how many models the process built
+    before (Keras numbers unnamed layers per process: conv2d_7)."""
+    x = layers.BatchNormalization(momentum=0.9, name=f"{conv.name}_bn")(conv(x))
+    return layers.ReLU(name=f"{conv.name}_relu")(x)
 
 
 def count_macs(model) -> int:
