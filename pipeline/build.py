@@ -59,7 +59,8 @@ def build(target: str, model_dir: str | Path, budget: str = "nano33ble", out_dir
     missing = [name for name in ("model.h", "model.c") if not (model_dir / name).is_file()]
     if missing:
         raise PipelineError(f"Model folder '{model_dir}' has no {' or '.join(missing)}.",
-                            "Point --model-dir at the folder `tinykd export` wrote the AOT model to.")
+                            "Point --model-dir at the folder `tinykd compile` wrote "
+                            "(`tinykd run` writes models/RUN/aot).")
     if stack_bytes < 2 * STACK_USAGE_LIMIT or stack_bytes % 32:
         raise PipelineError(f"stack_bytes={stack_bytes} is not allowed: a multiple of 32, at least "
                             f"{2 * STACK_USAGE_LIMIT} (the lowest {STACK_USAGE_LIMIT} are the overflow guard).",

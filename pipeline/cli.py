@@ -1,6 +1,7 @@
 """`tinykd` command line: parses options, calls the stage functions, prints results. No logic of its own."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -10,31 +11,54 @@ import click
 from pipeline import __version__
 from pipeline.config import BOARD_CHOICES, ENGINES, METHODS, QUANTIZE_MODES, STRATEGIES, STUDENT_FAMILIES, load_config, with_overrides
 from pipeline import runs, tflog
-from pipeline.errors import PipelineError, stage_of
+from pipeline.errors import PipelineError, environment_error, stage_of
 
 
 class Group(click.Group):
-    """Every command's TensorFlow chatter goes to a log file (pipeline/tflog.py). A PipelineError becomes one line
-    on stderr and exit status 2; any other exception one line naming the stage, the exception and the log file
-    that holds its traceback, and exit status 1. Tracebacks on the terminal only with --debug."""
+    """Every command's TensorFlow chatter goes to a log file (pipeline/tflog.py). Every failure is one line on
+    stderr: a PipelineError, a bad option and a machine failure (disk full, read-only, out of memory) exit with
+    status 2; Ctrl-C and any other exception (naming the stage, the exception and the log file that holds its
+    traceback) with status 1. Tracebacks on the terminal only with --debug."""
+
+    def parse_args(self, ctx, args):
+        with one_line_usage_errors(ctx):
+            return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
         debug = ctx.params.get("debug")
         try:
-            with tflog.capture(tflog.default_path()):
+            with one_line_usage_errors(ctx), tflog.capture(tflog.default_path()):
                 return super().invoke(ctx)
         except PipelineError as e:
             if debug:
                 raise
             click.echo(f"error: {e}", err=True)  # the capture has ended: this is the terminal's stderr
             sys.exit(2)
+        except KeyboardInterrupt:
+            if debug:
+                raise
+            click.echo("error: Interrupted. Finished stages and the last complete epoch are kept: rerun the same "
+                       "command to resume.", err=True)
+            sys.exit(1)
         except tflog.EXPECTED:
             raise
         except Exception as e:  # noqa: BLE001 - a bug or a library failure tinykd did not foresee: still one line
             if debug:
                 raise
-            click.echo(f"error: {unexpected_failure(e)}", err=True)
-            sys.exit(1)
+            known = environment_error(e)  # disk full, read-only, out of memory: the user's to fix, exit status 2
+            click.echo(f"error: {known or unexpected_failure(e)}", err=True)
+            sys.exit(2 if known else 1)
+
+
+@contextlib.contextmanager
+def one_line_usage_errors(ctx):
+    """A bad option or command is one line too (click's default prints the usage, a blank line and the error)."""
+    try:
+        yield
+    except click.UsageError as e:
+        where = e.ctx.command_path if e.ctx is not None else ctx.command_path
+        click.echo(f"error: {e.format_message()} See '{where} --help'.", err=True)
+        sys.exit(2)
 
 
 def unexpected_failure(e: Exception) -> str:
@@ -47,7 +71,7 @@ def unexpected_failure(e: Exception) -> str:
     return f"{where} failed: {reason}. {trace}"
 
 
-@click.group(cls=Group)
+@click.group(cls=Group, name="tinykd")
 @click.version_option(__version__, prog_name="tinykd")
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
 def cli(debug):
@@ -113,15 +137,16 @@ def _percent(metrics) -> str:
 
 
 def print_distill_summary(result: dict) -> None:
+    from pipeline.report import share_of_teacher
     teacher, student = result["teacher"], result["student"]
     click.echo(f"\n{'model':<10}{'test acc':>9}{'params':>11}{'MACs':>12}")
     for name, m in (("teacher", teacher), ("baseline", result["baseline"]), ("student", student)):
         if m:
             click.echo(f"{name:<10}{_percent(m):>9}{m['params']:>11,}{m['macs']:>12,}")
     if result["baseline"] and result["baseline"] is not student:
-        gain = 100 * (student["accuracy"] - result["baseline"]["accuracy"])
-        click.echo(f"distillation: {gain:+.2f} pp over the baseline; student has "
-                   f"1/{teacher['params'] / student['params']:.0f} of the teacher's parameters")
+        gain = round(100 * (student["accuracy"] - result["baseline"]["accuracy"]), 2) + 0.0  # + 0.0: no "-0.00"
+        click.echo(f"distillation: {gain:+.2f} pp over the baseline; the student has "
+                   f"{share_of_teacher(student['params'], teacher['params'])}")
     click.echo(f"run folder: {result['run']}")
 
 
@@ -187,16 +212,18 @@ def inspect(model, as_json, no_arena):
 @click.option("--engine", type=click.Choice(ENGINES), help="aot (default; emulator or board) | tflm (board only).")
 @click.option("--port", help="Validate the board on this serial port (e.g. /dev/ttyACM0) instead of QEMU.")
 @click.option("--flash", is_flag=True, default=None, help="With --port: upload the firmware first (PlatformIO).")
+@click.option("--allow-remote", is_flag=True, default=None, help="Let --port be a socket:// URL to another host.")
 @click.option("--validate-limit", type=int, help="Validate the first N test samples only (default 2000; 0 = all).")
 @click.option("--mode", type=click.Choice(QUANTIZE_MODES), help="qat (fine-tune with the teacher) or ptq.")
-def run(cfg, force, board, engine, port, flash, validate_limit, mode):
+def run(cfg, force, board, engine, port, flash, allow_remote, validate_limit, mode):
     """The whole pipeline: data -> teacher -> student -> int8 -> export -> AOT C -> firmware -> QEMU (or --port)
     validation -> report. Ends with the final table; every stage is skipped when unchanged."""
     from pipeline.pipeline_run import run_all
     from pipeline.report import load_manifest, summary_table
     cfg = with_overrides(cfg, "export", board=board)
     cfg = with_overrides(cfg, "quantize", mode=mode)
-    cfg = with_overrides(cfg, "device", engine=engine, port=port, flash=flash, limit=validate_limit)
+    cfg = with_overrides(cfg, "device", engine=engine, port=port, flash=flash, allow_remote=allow_remote,
+                         limit=validate_limit)
     run_all(cfg, force=force, log=click.echo)
     click.echo("\n" + summary_table(load_manifest(cfg.run_dir)))
 

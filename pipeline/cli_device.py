@@ -7,7 +7,7 @@ import click
 
 from pipeline.cli import cli
 from pipeline.config import DeviceConfig
-from pipeline.ports import SerialPort
+from pipeline.ports import SerialPort, check_port
 from pipeline.targets import BOARDS, TARGETS
 
 MODEL_DIR_HELP = "Folder with the AOT model (model.h, model.c)."
@@ -65,8 +65,10 @@ def emulate_command(emulator, elf):
 @click.option("--timeout", type=float, default=2.0, show_default=True, help="Seconds to wait for one reply.")
 @click.option("--sanitize", is_flag=True, help="--emulator host only: run under ASan/UBSan.")
 @click.option("--elf", type=click.Path(dir_okay=False), help="--emulator renode: PlatformIO nano33ble ELF.")
+@click.option("--allow-remote", is_flag=True, help="Let --port be a socket:// URL to another host.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
-def validate_command(port, emulator, run_dir, model_dir, budget, limit, timeout, sanitize, elf, as_json):
+def validate_command(port, emulator, run_dir, model_dir, budget, limit, timeout, sanitize, elf, allow_remote,
+                     as_json):
     """Stream the int8 test set to a device; compare every output with the host's TFLM output."""
     from pathlib import Path
 
@@ -75,8 +77,13 @@ def validate_command(port, emulator, run_dir, model_dir, budget, limit, timeout,
     if bool(port) == bool(emulator):
         raise PipelineError("Give exactly one of --port and --emulator.", "Use --emulator qemu or --port URL.")
     if limit < 0:
-        raise PipelineError(f"--limit {limit} is not allowed: it must be >= 0 (0 = all).", "Use --limit 100.")
+        raise PipelineError(f"--limit {limit} is not allowed: it must be >= 0 (0 = all).",
+                            f"Use --limit {DeviceConfig.limit}.")
+    if not Path(run_dir).is_dir():
+        raise PipelineError(f"Run folder '{run_dir}' does not exist.",
+                            "Give --run-dir models/NAME, a folder `tinykd run` made.")
     if port:
+        check_port(port, remote=allow_remote)
         report = harness.validate(port, run_dir, limit=limit, timeout=timeout)
     else:
         report = harness.validate_on_emulator(emulator, run_dir, model_dir or Path(run_dir) / "aot", budget=budget,

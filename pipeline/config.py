@@ -20,15 +20,50 @@ STUDENT_FAMILIES = ("conv", "dsconv", "dense")
 LAYOUTS = ("auto", "image", "series")
 QUANTIZE_MODES = ("qat", "ptq")
 BOARD_CHOICES = ("nano33ble", "esp32", "qemu-cm4")
+# Widths past these are typos, not models: a 256-filter first block already makes a student of millions of
+# parameters (over any MCU's flash); refusing them early beats an out-of-memory error minutes into training.
+MAX_STUDENT_WIDTH = 256
+MAX_TEACHER_WIDTH = 1024
 
 
-def _check(ok: bool, what: str, value: Any, allowed: str, hint: str) -> None:
+# The CLI option that sets each setting (on the stage commands and `tinykd run`; tests/test_hostile_inputs.py
+# checks that each exists). Hints are made from this table and the defaults below, never typed by hand.
+OPTIONS = {
+    "run.name": "--run", "run.seed": "--seed", "data.dataset": "--dataset", "data.layout": "--layout",
+    "data.limit": "--limit", "teacher.path": "--teacher", "teacher.epochs": "--teacher-epochs",
+    "teacher.unsafe": "--unsafe", "student.family": "--student", "student.width": "--width", "student.depth": "--depth",
+    "distill.method": "--method", "distill.temperature": "--temperature", "distill.alpha": "--alpha",
+    "distill.epochs": "--epochs", "distill.batch_size": "--batch-size", "distill.augment": "--augment",
+    "distill.strategy": "--strategy", "quantize.mode": "--mode",
+    "quantize.representative_samples": "--representative-samples", "quantize.qat_epochs": "--qat-epochs",
+    "export.board": "--board", "export.stand_in": "--stand-in", "device.engine": "--engine", "device.port": "--port",
+    "device.flash": "--flash", "device.allow_remote": "--allow-remote", "device.limit": "--validate-limit",
+}
+
+
+def hint(key: str, value: Any = None) -> str:
+    """How to set `key` ("section.field") to `value` (default: its default): `Use --depth 3.`, or the line to
+    write in the config file when no option sets it."""
+    section, name = key.split(".")
+    if value is None:
+        value = next(f.default for f in dataclasses.fields(SECTIONS[section]) if f.name == name)
+    if key in OPTIONS and not isinstance(value, bool) and value != "":  # flags and empty strings read as TOML
+        return f"Use {OPTIONS[key]} {value}."
+    return f"Set {name} = {_toml(value)} under [{section}] in your --config file."
+
+
+def _toml(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else \
+        f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def _check(ok: bool, key: str, value: Any, allowed: str, example: Any = None) -> None:
     if not ok:
-        raise PipelineError(f"{what}={value!r} is not allowed: {allowed}.", hint)
+        raise PipelineError(f"{key}={value!r} is not allowed: {allowed}.", hint(key, example))
 
 
-def _choice(what: str, value: str, options: tuple[str, ...], option: str) -> None:
-    _check(value in options, what, value, "choose one of " + ", ".join(options), f"Use {option} {options[0]}.")
+def _choice(key: str, value: str, options: tuple[str, ...]) -> None:
+    _check(value in options, key, value, "choose one of " + ", ".join(options), options[0])
 
 
 @dataclass(frozen=True)
@@ -39,10 +74,9 @@ class RunConfig:
 
     def __post_init__(self):
         _check("/" not in self.name and self.name not in (".", ".."), "run.name", self.name,
-               "a plain folder name", "Use --run my-experiment.")
+               "a plain folder name", "my-experiment")
         _check(isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed < 2 ** 32,
-               "run.seed", self.seed,
-               "it must be an integer in [0, 2^32)", "Use --seed 0.")
+               "run.seed", self.seed, "it must be an integer in [0, 2^32)")
 
 
 @dataclass(frozen=True)
@@ -54,12 +88,11 @@ class DataConfig:
     limit: int = 0  # train on at most this many samples (0 = all): for quick experiments and tests
 
     def __post_init__(self):
-        _choice("data.layout", self.layout, LAYOUTS, "--layout")
-        _check(0.0 < self.val_fraction < 0.5, "data.val_fraction", self.val_fraction, "it must be in (0, 0.5)",
-               "Use --val-fraction 0.1.")
+        _choice("data.layout", self.layout, LAYOUTS)
+        _check(0.0 < self.val_fraction < 0.5, "data.val_fraction", self.val_fraction, "it must be in (0, 0.5)")
         _check(0.0 < self.test_fraction < 0.5, "data.test_fraction", self.test_fraction,
-               "it must be in (0, 0.5)", "Use 0.2.")
-        _check(self.limit >= 0, "data.limit", self.limit, "it must be >= 0 (0 = all)", "Use --limit 0.")
+               "it must be in (0, 0.5)")
+        _check(self.limit >= 0, "data.limit", self.limit, "it must be >= 0 (0 = all)")
 
 
 @dataclass(frozen=True)
@@ -72,11 +105,11 @@ class TeacherConfig:
     learning_rate: float = 2e-3  # Adam learning rate of the built-in teacher
 
     def __post_init__(self):
-        _check(self.width >= 0, "teacher.width", self.width, "it must be >= 1, or 0 = auto", "Use 0.")
-        _check(self.epochs >= 0, "teacher.epochs", self.epochs, "it must be >= 1, or 0 = auto",
-               "Use --teacher-epochs 0.")
-        _check(self.batch_size >= 1, "teacher.batch_size", self.batch_size, "it must be >= 1", "Use 64.")
-        _check(self.learning_rate > 0, "teacher.learning_rate", self.learning_rate, "it must be > 0", "Use 2e-3.")
+        _check(0 <= self.width <= MAX_TEACHER_WIDTH, "teacher.width", self.width,
+               f"it must be in [1, {MAX_TEACHER_WIDTH}], or 0 = auto")
+        _check(self.epochs >= 0, "teacher.epochs", self.epochs, "it must be >= 1, or 0 = auto")
+        _check(self.batch_size >= 1, "teacher.batch_size", self.batch_size, "it must be >= 1")
+        _check(self.learning_rate > 0, "teacher.learning_rate", self.learning_rate, "it must be > 0")
 
 
 @dataclass(frozen=True)
@@ -86,9 +119,10 @@ class StudentConfig:
     depth: int = 3  # number of blocks; each block but the last halves the spatial size
 
     def __post_init__(self):
-        _choice("student.family", self.family, STUDENT_FAMILIES, "--student")
-        _check(self.width >= 1, "student.width", self.width, "it must be >= 1", "Use --width 8.")
-        _check(1 <= self.depth <= 8, "student.depth", self.depth, "it must be in [1, 8]", "Use --depth 2.")
+        _choice("student.family", self.family, STUDENT_FAMILIES)
+        _check(1 <= self.width <= MAX_STUDENT_WIDTH, "student.width", self.width,
+               f"it must be in [1, {MAX_STUDENT_WIDTH}] (a wider student cannot fit a microcontroller)")
+        _check(1 <= self.depth <= 8, "student.depth", self.depth, "it must be in [1, 8]")
 
 
 @dataclass(frozen=True)
@@ -108,16 +142,15 @@ class DistillConfig:
     strategy: str = "none"  # none | mirrored (all local devices) | multiworker (hosts from TF_CONFIG)
 
     def __post_init__(self):
-        _choice("distill.method", self.method, METHODS, "--method")
-        _choice("distill.strategy", self.strategy, STRATEGIES, "--strategy")
-        _check(self.temperature > 0, "distill.temperature", self.temperature, "it must be > 0",
-               "Use --temperature 4.")
-        _check(0.0 <= self.alpha <= 1.0, "distill.alpha", self.alpha, "it must be in [0, 1]", "Use --alpha 0.9.")
+        _choice("distill.method", self.method, METHODS)
+        _choice("distill.strategy", self.strategy, STRATEGIES)
+        _check(self.temperature > 0, "distill.temperature", self.temperature, "it must be > 0")
+        _check(0.0 <= self.alpha <= 1.0, "distill.alpha", self.alpha, "it must be in [0, 1]")
         for name in ("dkd_alpha", "dkd_beta", "dist_beta", "dist_gamma"):
-            _check(getattr(self, name) >= 0, f"distill.{name}", getattr(self, name), "it must be >= 0", "Use 1.")
-        _check(self.epochs >= 0, "distill.epochs", self.epochs, "it must be >= 1, or 0 = auto", "Use --epochs 0.")
-        _check(self.batch_size >= 1, "distill.batch_size", self.batch_size, "it must be >= 1", "Use 64.")
-        _check(self.learning_rate > 0, "distill.learning_rate", self.learning_rate, "it must be > 0", "Use 5e-3.")
+            _check(getattr(self, name) >= 0, f"distill.{name}", getattr(self, name), "it must be >= 0")
+        _check(self.epochs >= 0, "distill.epochs", self.epochs, "it must be >= 1, or 0 = auto")
+        _check(self.batch_size >= 1, "distill.batch_size", self.batch_size, "it must be >= 1")
+        _check(self.learning_rate > 0, "distill.learning_rate", self.learning_rate, "it must be > 0")
 
 
 @dataclass(frozen=True)
@@ -129,14 +162,12 @@ class QuantizeConfig:
     qat_batch_size: int = 64  # fine-tuning batch size (qat only)
 
     def __post_init__(self):
-        _choice("quantize.mode", self.mode, QUANTIZE_MODES, "--mode")
+        _choice("quantize.mode", self.mode, QUANTIZE_MODES)
         _check(1 <= self.representative_samples <= 100_000, "quantize.representative_samples",
-               self.representative_samples, "it must be in [1, 100000]", "Use --representative-samples 300.")
-        _check(self.qat_epochs >= 0, "quantize.qat_epochs", self.qat_epochs, "it must be >= 1, or 0 = auto",
-               "Use --qat-epochs 0.")
-        _check(self.qat_learning_rate > 0, "quantize.qat_learning_rate", self.qat_learning_rate, "it must be > 0",
-               "Use 3e-4.")
-        _check(self.qat_batch_size >= 1, "quantize.qat_batch_size", self.qat_batch_size, "it must be >= 1", "Use 64.")
+               self.representative_samples, "it must be in [1, 100000]")
+        _check(self.qat_epochs >= 0, "quantize.qat_epochs", self.qat_epochs, "it must be >= 1, or 0 = auto")
+        _check(self.qat_learning_rate > 0, "quantize.qat_learning_rate", self.qat_learning_rate, "it must be > 0")
+        _check(self.qat_batch_size >= 1, "quantize.qat_batch_size", self.qat_batch_size, "it must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -146,10 +177,9 @@ class ExportConfig:
     arena_margin: float = 0.10  # added to the measured minimum arena (share of it, at least 256 bytes)
 
     def __post_init__(self):
-        _choice("export.board", self.board, BOARD_CHOICES, "--board")
-        _choice("export.stand_in", self.stand_in, BOARD_CHOICES[:2], "--stand-in")
-        _check(0.0 <= self.arena_margin <= 1.0, "export.arena_margin", self.arena_margin, "it must be in [0, 1]",
-               "Use 0.1.")
+        _choice("export.board", self.board, BOARD_CHOICES)
+        _choice("export.stand_in", self.stand_in, BOARD_CHOICES[:2])
+        _check(0.0 <= self.arena_margin <= 1.0, "export.arena_margin", self.arena_margin, "it must be in [0, 1]")
 
 
 ENGINES = ("aot", "tflm")
@@ -160,20 +190,22 @@ class DeviceConfig:
     engine: str = "aot"  # aot (tinykd's C99 engine: emulator and boards) | tflm (TFLite Micro: boards via PlatformIO)
     port: str = ""  # pyserial URL of a real device (/dev/ttyACM0); empty = build for QEMU and validate there
     flash: bool = False  # with port: build and upload the firmware with PlatformIO before validating
+    allow_remote: bool = False  # let port be a socket:// or rfc2217:// URL to another host (default: this one only)
     # validate the first N test samples only (0 = the whole test set). QEMU's UART takes ~20 KB/s, so 10,000 28x28
     # images take ~7 min; 2,000 prove bit-exactness in ~2 min. Host int8 accuracy always covers the whole test set.
     limit: int = 2000
     timeout: float = 2.0  # seconds to wait for one reply from the device
 
     def __post_init__(self):
-        _choice("device.engine", self.engine, ENGINES, "--engine")
-        _check(self.limit >= 0, "device.limit", self.limit, "it must be >= 0 (0 = all)", "Use 0.")
-        _check(self.timeout > 0, "device.timeout", self.timeout, "it must be > 0", "Use 2.")
-        _check(not self.flash or bool(self.port), "device.flash", self.flash, "flashing needs a port",
-               "Add --port /dev/ttyACM0.")
+        _choice("device.engine", self.engine, ENGINES)
+        _check(self.limit >= 0, "device.limit", self.limit, "it must be >= 0 (0 = all)")
+        _check(self.timeout > 0, "device.timeout", self.timeout, "it must be > 0")
+        if self.flash and not self.port:
+            raise PipelineError("device.flash=True needs a port to flash.", "Add --port /dev/ttyACM0 (your board).")
         if self.port:  # the same check as the --port options of validate and flash, for run and config files
             from pipeline.ports import check_port
-            check_port(self.port, urls=not self.flash)  # PlatformIO uploads to a serial device, not a URL
+            # PlatformIO uploads to a serial device, not a URL
+            check_port(self.port, urls=not self.flash, remote=self.allow_remote)
 
 
 SECTIONS = {"run": RunConfig, "data": DataConfig, "teacher": TeacherConfig, "student": StudentConfig,
@@ -201,6 +233,9 @@ class Config:
         return dataclasses.asdict(self)
 
 
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
 def _section(cls, section: str, values: dict):
     allowed = {f.name: f for f in dataclasses.fields(cls)}
     for key, value in values.items():
@@ -211,8 +246,8 @@ def _section(cls, section: str, values: dict):
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             values[key] = float(value)
         elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise PipelineError(f"Setting '{section}.{key}' = {value!r} has the wrong type.",
-                                f"It must be a {expected.__name__}.")
+            raise PipelineError(f"Setting '{section}.{key}' = {value!r} has the wrong type: it must be "
+                                f"{_TYPE_NAMES[expected]}.", hint(f"{section}.{key}"))
     return cls(**values)
 
 

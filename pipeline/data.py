@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 from dataclasses import dataclass
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -60,18 +61,28 @@ class Dataset:
                 "sizes": {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}}
 
 
+BUILT_IN = ("digits", "fashion_mnist")
+
+
+def same_source(a: str, b: str) -> bool:
+    """Whether two `data.dataset` values name the same data: a built-in by name, a file or folder by its path."""
+    resolve = lambda d: d if d in BUILT_IN else str(Path(d).resolve())
+    return resolve(a) == resolve(b)
+
+
 def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
     """Load, check and split the data set named by `cfg.dataset`."""
     source = cfg.dataset
     path = Path(source)
     sha, groups = "", None
-    if source == "digits":
+    if source == BUILT_IN[0]:
         x_train, y_train, x_test, y_test, names = _digits(cfg.test_fraction, seed)
-    elif source == "fashion_mnist":
+    elif source == BUILT_IN[1]:
         x_train, y_train, x_test, y_test, names = _fashion_mnist()
     elif path.suffix == ".npz":
         if not path.is_file():
-            raise PipelineError(f"Data file '{source}' does not exist.", "Give an existing .npz file.")
+            what = "is a folder, not a .npz file" if path.is_dir() else "does not exist"
+            raise PipelineError(f"Data file '{source}' {what}.", "Give an existing .npz file.")
         x_train, y_train, x_test, y_test, groups = _npz(path)
         names = None
         sha = sha256_path(path)
@@ -104,7 +115,7 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
 def _normalization(source: str, x_train: np.ndarray, kind: str) -> dict:
     """shift and scale that map the training data to [0, 1]: per channel for series, one pair for images."""
     raw_dtype = str(x_train.dtype)
-    if source == "digits":  # scikit-learn's digits are 4-bit intensities, 0..16
+    if source == BUILT_IN[0]:  # scikit-learn's digits are 4-bit intensities, 0..16
         return {"shift": 0.0, "scale": 16.0, "per_channel": False, "raw_dtype": raw_dtype}
     if x_train.dtype == np.uint8:
         return {"shift": 0.0, "scale": 255.0, "per_channel": False, "raw_dtype": raw_dtype}
@@ -173,6 +184,9 @@ def _fashion_mnist():
 
 
 def _npz(path: Path):
+    if not zipfile.is_zipfile(path):  # np.load would try it as a pickle and suggest allow_pickle
+        raise PipelineError(f"'{path}' is not a .npz file (not a zip archive: {path.stat().st_size:,} bytes).",
+                            "Save the arrays with numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...).")
     try:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in NPZ_KEYS if k not in f.files]

@@ -12,10 +12,11 @@ from typing import Callable
 import numpy as np
 
 from pipeline.config import Config
-from pipeline.data import Dataset, load_dataset, overlap_warnings
-from pipeline.errors import stage
+from pipeline.data import Dataset, load_dataset, overlap_warnings, same_source
+from pipeline.errors import PipelineError, stage
 from pipeline.keras import keras
 from pipeline.losses import hard_labels, loss_settings, make_loss
+from pipeline.progress import count
 from pipeline.runs import Run, fingerprint
 from pipeline.sizing import sized
 from pipeline.teacher import teacher_stage
@@ -33,6 +34,10 @@ def distill(cfg: Config, *, force: bool = False, log: Callable[[str], None] = pr
         data = load_dataset(cfg.data, cfg.run.seed)
     cfg = sized(cfg, data)  # auto (0) epochs and teacher width chosen for this data
     run = Run(cfg.run_dir)
+    before = run.manifest.get("config", {}).get("data", {}).get("dataset")
+    if before and not same_source(before, cfg.data.dataset) and not force:  # x/digits.npz must not replace digits
+        raise PipelineError(f"Run folder '{run.path}' holds a run on '{before}'; --dataset {cfg.data.dataset} would "
+                            "replace it.", f"Use --run {cfg.run_dir.name}_2 (a new folder), or --force to replace it.")
     run.manifest["config"] = cfg.to_dict()
     run.manifest["data"] = data.info()
     log(f"data      {data.name}: {data.info()['sizes']} samples of {data.input_shape}, {data.num_classes} classes"
@@ -66,7 +71,7 @@ def student_stage(stage: str, cfg: Config, data: Dataset, run: Run, strategy=Non
         return run.metrics(stage)
 
     label = "hard labels" if hard else f"{cfg.distill.method}, T={cfg.distill.temperature:g}"
-    log(f"{stage:<9} training {cfg.student.family} student ({label}, {cfg.distill.epochs} epochs)")
+    log(f"{stage:<9} training {cfg.student.family} student ({label}, {count(cfg.distill.epochs, 'epoch')})")
     started = time.time()
     set_seed(cfg.run.seed)
     train = (data.x_train, data.y_train)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 from typing import Iterator
 
 
@@ -32,3 +33,27 @@ def stage(name: str) -> Iterator[None]:
 
 def stage_of(error: BaseException) -> str:
     return getattr(error, "tinykd_stage", "")
+
+
+_DISK = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+         errno.EFBIG: "the file would be larger than this system allows", errno.EROFS: "the file system is read-only",
+         errno.EACCES: "permission denied", errno.EPERM: "permission denied"}
+
+
+def environment_error(e: BaseException) -> PipelineError | None:
+    """The machine, not tinykd, failed (disk full, read-only or forbidden folder, out of memory): the one line
+    that says so, or None for any other exception. Finished stages and artifacts are written atomically, so a
+    rerun after freeing the resource resumes where this one stopped."""
+    rerun = "Rerun the same command afterwards: finished stages are kept."
+    if isinstance(e, OSError) and e.errno in _DISK:
+        where = f" ({e.filename})" if e.filename else ""
+        return PipelineError(f"Cannot write{where}: {_DISK[e.errno]}.",
+                             f"Free space or choose a writable run.root. {rerun}")
+    text = str(e)
+    if type(e).__name__ == "ResourceExhaustedError" or isinstance(e, MemoryError):  # TensorFlow's, or Python's
+        if "No space left" in text:
+            return PipelineError("Cannot write: the disk is full.", f"Free space. {rerun}")
+        return PipelineError("Out of memory: the model or batch is too large for this machine "
+                             f"({' '.join(text.split())[:120] or type(e).__name__}).",
+                             "Lower --width or --batch-size (teacher.width in the config for the built-in teacher).")
+    return None

@@ -58,9 +58,30 @@ def open_port(url: str, opener=serial.serial_for_url):
     try:
         return opener(url, baudrate=115200, timeout=0.05, write_timeout=10)
     except (serial.SerialException, ValueError, OSError) as e:
-        raise PipelineError(f"Cannot open serial port '{url}': {e}.",
-                            "Use --port /dev/ttyACM0 (a board), socket://127.0.0.1:PORT or a pty path; "
-                            "list ports with `python -m serial.tools.list_ports`.") from None
+        raise PipelineError(f"Cannot open serial port '{url}': {e}.", _ports_here()) from None
+
+
+def _ports_here() -> str:
+    """The serial ports this machine has now, for a hint that does not just repeat the value the user gave."""
+    from serial.tools.list_ports import comports
+    found = sorted(p.device for p in comports())
+    if not found:
+        return "No serial port is attached now: plug the board in (a data cable, not a charging one)."
+    return f"Serial ports here now: {', '.join(found)}."
+
+
+def probe(url: str, flash: bool, timeout: float = 2.0, opener=serial.serial_for_url) -> None:
+    """Before any training: the port opens and (unless it is about to be flashed) tinykd firmware answers HELLO
+    on it, so a missing or wrong board is found in seconds rather than after the last stage. Which model the board
+    runs is checked at validation, once the model exists."""
+    port = open_port(url, opener)
+    try:
+        if not flash:
+            link = Link(port, url, timeout=timeout, retries=1)
+            link.resync()
+            link.hello()
+    finally:
+        port.close()
 
 
 def check_device(hello: P.Hello, expected_sha: str, golden: dict, url: str) -> None:
@@ -171,9 +192,10 @@ def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0
 
 
 def record(run_dir: str | Path, report: dict, url: str, fp: str | None = None) -> None:
-    """Add the validation to the run's manifest (run.json) as stage `validate` (`fp`: the caller's fingerprint,
-    e.g. one that covers the firmware, so an unchanged validation can be skipped)."""
-    from pipeline.runs import Run, fingerprint
+    """Add the validation to the run's manifest (run.json) as stage `validate`, or `validate_host` for the x86
+    host build (`fp`: the caller's fingerprint, e.g. one that covers the firmware, so an unchanged validation can
+    be skipped)."""
+    from pipeline.runs import HOST_BUILD, Run, fingerprint
     run = Run(run_dir)
     device = report["device"]
     metrics = {key: report[key] for key in ("samples", "accuracy", "host_accuracy", "mismatched_outputs",
@@ -182,7 +204,10 @@ def record(run_dir: str | Path, report: dict, url: str, fp: str | None = None) -
     metrics.update(board=device["board"], engine=device["engine"], stack_used=device["stack_used"],
                    device_arena_bytes=device["arena_bytes"], firmware=report.get("firmware", {}))
     golden = sha256_file(Path(run_dir) / GOLDEN_FILE)
-    run.record("validate", fp or fingerprint(url, device["model_sha256_prefix"], golden), [], metrics,
+    # The x86 host build checks the engine but is no device: its record never replaces the emulator's or board's.
+    name = HOST_BUILD if device["board"].startswith("host") else "validate"
+    run.manifest.setdefault("validations", {})[device["board"]] = {**metrics, "port": url}
+    run.record(name, fp or fingerprint(url, device["model_sha256_prefix"], golden), [], metrics,
                report.get("seconds", 0.0), port=url)
 
 

@@ -40,6 +40,10 @@ def run_all(cfg: Config, *, force: bool = False, log: Callable[[str], None] = pr
     from pipeline.report import write_report
 
     check_plan(cfg)
+    if cfg.device.port:
+        from pipeline.harness import probe
+        log(f"device    checking {cfg.device.port} before training")
+        probe(cfg.device.port, cfg.device.flash, cfg.device.timeout)
     started = time.time()
     results = {"distill": distill(cfg, force=force, log=log)}
     results["quantize"] = quantize(cfg, force=force, log=log)

@@ -61,3 +61,8 @@ class Ticker:
         left = (now - self.started) / max(self.done, 1) * (self.total - self.done)
         parts = [before, f"{100 * self.done / self.total:3.0f}%", after, f"{_clock(left)} left"]
         self.log(f"{self.label:<9} " + "  ".join(part for part in parts if part))
+
+
+def count(n: int, noun: str) -> str:
+    """`1 epoch`, `12 epochs`, `1,200 samples`."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

@@ -21,6 +21,7 @@ from pipeline.config import Config
 from pipeline.data import Dataset, load_dataset
 from pipeline.errors import PipelineError, stage
 from pipeline.metrics import confusion_matrix
+from pipeline.progress import count
 from pipeline.keras import keras, tf
 from pipeline.losses import loss_settings, make_loss
 from pipeline.runs import Run, fingerprint
@@ -64,7 +65,8 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     cfg = sized_quantize(cfg, len(data.x_train))  # auto (0) QAT epochs chosen for this data
     q = cfg.quantize
     representative_count = min(q.representative_samples, len(data.x_train))
-    log(f"quantize  QAT: fine-tuning the fake-quantized student with {cfg.distill.method} for {q.qat_epochs} epochs"
+    log(f"quantize  QAT: fine-tuning the fake-quantized student with {cfg.distill.method} for "
+        f"{count(q.qat_epochs, 'epoch')}"
         if q.mode == "qat" else f"quantize  PTQ: calibrating on {representative_count} training samples")
     logits = np.load(run.file("teacher_logits.npy"))  # (n_train, K) float32
     if logits.shape != (len(data.x_train), data.num_classes):

@@ -7,14 +7,13 @@ count of agreeing outputs) and say what they derive from. A stage that has not r
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jinja2
 
 from pipeline import __version__
 from pipeline.errors import PipelineError, stage
-from pipeline.runs import MANIFEST, atomic_path
+from pipeline.runs import MANIFEST, atomic_path, corrupt_manifest, read_manifest
 
 TEMPLATES = Path(__file__).parent / "templates"
 ORDER = ("teacher", "baseline", "distill", "quantize", "export", "compile", "build", "validate")
@@ -25,10 +24,7 @@ def load_manifest(run_dir: str | Path) -> dict:
     if not path.is_file():
         raise PipelineError(f"No manifest at '{path}': '{run_dir}' is not a run folder.",
                             "Give a run name under models/ (e.g. digits) or a run folder path; `tinykd run` makes one.")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise PipelineError(f"The manifest '{path}' is corrupt ({e.msg}).", "Rerun `tinykd run`.")
+    return read_manifest(path)
 
 
 def _pct(x) -> str:
@@ -41,6 +37,17 @@ def _b(n) -> str:
 
 def _share(part, whole) -> str:
     return f"{100 * part / whole:.1f}%" if part is not None and whole else "-"
+
+
+def share_of_teacher(student_params: int, teacher_params: int) -> str:
+    """`1/187 of the teacher's parameters`; `1.30x the teacher's parameters` for a student that is not smaller."""
+    if student_params * 1.5 <= teacher_params:
+        return f"1/{teacher_params / student_params:.0f} of the teacher's parameters"
+    return f"{student_params / teacher_params:.2f}x the teacher's parameters"
+
+
+def _count(n) -> str:
+    return f"{n:,}" if n else "-"
 
 
 def _time(us: float) -> str:
@@ -63,25 +70,30 @@ def view(manifest: dict) -> dict:
     test_size = data.get("sizes", {}).get("test") or samples
     partial = bool(samples) and samples < test_size  # the device row then scores fewer samples than the host rows
     device_note = f"{val.get('board', '')} ({val.get('engine', '')} engine)" if val else ""
-    accuracy = [  # (label, accuracy, params, MACs, color key, note)
-        ("teacher", teacher.get("accuracy"), teacher.get("params"), teacher.get("macs"), "teacher",
+    host_n = test_size if q.get("int8_accuracy") is not None else None
+    accuracy = [  # (label, accuracy, test samples, params, MACs, color key, note)
+        ("teacher", teacher.get("accuracy"), test_size, teacher.get("params"), teacher.get("macs"), "teacher",
          teacher.get("source", "")),
-        ("baseline student (labels only)", baseline.get("accuracy"), baseline.get("params"), baseline.get("macs"),
-         "baseline", "same student, no teacher"),
-        ("student, float (distilled)", student.get("accuracy"), student.get("params"), student.get("macs"), "float",
-         student.get("method", "")),
-        ("student, int8 on host (TFLM)", q.get("int8_accuracy"), comp.get("params"), comp.get("macs"), "int8",
+        ("baseline student (labels only)", baseline.get("accuracy"), test_size, baseline.get("params"),
+         baseline.get("macs"), "baseline", "same student, no teacher"),
+        ("student, float (distilled)", student.get("accuracy"), test_size, student.get("params"), student.get("macs"),
+         "float", student.get("method", "")),
+        ("student, int8 on host (TFLM)", q.get("int8_accuracy"), host_n, comp.get("params"), comp.get("macs"), "int8",
          (q.get("mode") or "").upper()),
-        ("student, int8 on device" + (f" ({samples:,})" if partial else ""), val.get("accuracy"),
-         comp.get("params"), comp.get("macs"), "device",
-         device_note + (f"; first {samples:,} test samples" if partial else "")),
     ]
+    if partial and val.get("host_accuracy") is not None:  # the device's samples scored on the host too
+        accuracy.append((f"student, int8 on host, first {samples:,}", val["host_accuracy"], samples,
+                         comp.get("params"), comp.get("macs"), "int8", "the samples validated on the device"))
+    accuracy.append((f"student, int8 on device" + (f", first {samples:,}" if partial else ""), val.get("accuracy"),
+                     samples, comp.get("params"), comp.get("macs"), "device", device_note))
     agreement = None if samples is None else {
         "samples": samples, "agree": samples - mismatched, "mismatched": mismatched,
         "values": val.get("mismatched_values"),
         "text": f"{samples - mismatched:,} of {samples:,} device outputs bit-identical with TFLM on the host"
                 + (" (all)" if not mismatched else f"; {mismatched} differ")
                 + (f"; validated: the first {samples:,} of {test_size:,} test samples" if partial else "")}
+    others = [_other_validation(board, record) for board, record in manifest.get("validations", {}).items()
+              if board != val.get("board")]  # every device validated once stays on record, one entry per board
     fw = build or val.get("firmware", {})
     memory = []
     if fw:
@@ -119,8 +131,8 @@ def view(manifest: dict) -> dict:
     ) if row[1] is not None]
     headline = []
     if student.get("accuracy") is not None and teacher.get("params") and student.get("params"):
-        headline.append(f"The distilled student reaches {_pct(student['accuracy'])} with 1/"
-                        f"{teacher['params'] / student['params']:.0f} of the teacher's parameters")
+        headline.append(f"The distilled student reaches {_pct(student['accuracy'])} with "
+                        f"{share_of_teacher(student['params'], teacher['params'])}")
     if "drop_pp" in q:
         headline.append(f"int8 changes its accuracy by {-q['drop_pp']:+.2f} pp")
     if agreement:
@@ -132,12 +144,13 @@ def view(manifest: dict) -> dict:
         "input_shape": "x".join(map(str, data.get("input_shape", []))), "sizes": data.get("sizes", {}),
         "device": f"{val['board']} ({val['engine']} engine)" if val else "not validated",
         "model_sha": manifest.get("artifacts", {}).get("student_int8.tflite", {}).get("sha256", "")[:16],
-        "accuracy": [{"label": a[0], "accuracy": _pct(a[1]), "params": "-" if a[2] is None else f"{a[2]:,}",
-                      "macs": "-" if a[3] is None else f"{a[3]:,}", "note": a[5], "value": a[1], "color": a[4]}
+        "accuracy": [{"label": a[0], "accuracy": _pct(a[1]), "samples": _count(a[1] is not None and a[2]),
+                      "params": _count(a[3]), "macs": _count(a[4]), "note": a[6], "value": a[1], "color": a[5]}
                      for a in accuracy],
         "kd_gain": None if student.get("accuracy") is None or baseline.get("accuracy") is None else
-        f"{100 * (student['accuracy'] - baseline['accuracy']):+.2f} pp",
-        "agreement": agreement, "firmware": fw, "memory": memory, "layers": layers, "total_macs": total_macs,
+        f"{round(100 * (student['accuracy'] - baseline['accuracy']), 2) + 0.0:+.2f} pp",  # + 0.0: never -0.00
+        "agreement": agreement, "other_validations": others, "firmware": fw, "memory": memory, "layers": layers,
+        "total_macs": total_macs,
         "plan": [{**b, "tensors": [_tensor(t) for t in b["tensors"]]} for b in comp.get("memory_plan", [])],
         "ops": comp.get("ops", []), "arena": comp.get("arena_bytes"), "latency": latency,
         "confusions": [(title, m_[key]) for title, m_, key in (
@@ -150,15 +163,24 @@ def view(manifest: dict) -> dict:
     }
 
 
+def _other_validation(board: str, m: dict) -> str:
+    what = "the x86 host build on a pty (not a device)" if board.startswith("host") else \
+        f"{board} ({m['engine']} engine)"
+    return (f"{what}: {m['samples'] - m['mismatched_outputs']:,} of {m['samples']:,} outputs bit-identical with TFLM, "
+            f"accuracy {_pct(m['accuracy'])} (host on the same samples {_pct(m['host_accuracy'])})")
+
+
 def summary_table(manifest: dict) -> str:
     """The final table of `tinykd run`: accuracies, agreement, flash/RAM vs budget, latency (all from run.json)."""
     v = view(manifest)
     lines = [f"tinykd run '{v['run']}': {v['dataset']} ({v['sizes'].get('test', '?')} test samples) -> {v['device']}",
-             f"{'model':<34}{'accuracy':>9}{'params':>10}{'MACs':>12}"]
-    lines += [f"{a['label']:<34}{a['accuracy']:>9}{a['params']:>10}{a['macs']:>12}" for a in v["accuracy"]]
+             f"{'model':<36}{'accuracy':>9}{'samples':>9}{'params':>10}{'MACs':>12}"]
+    lines += [f"{a['label']:<36}{a['accuracy']:>9}{a['samples']:>9}{a['params']:>10}{a['macs']:>12}"
+              for a in v["accuracy"]]
     if v["kd_gain"]:
         lines.append(f"distillation gain over the baseline: {v['kd_gain']}")
     lines.append("agreement: " + (v["agreement"]["text"] if v["agreement"] else "not validated"))
+    lines += [f"also validated: {other}" for other in v["other_validations"]]
     fw = v["firmware"]
     if fw:
         flash, ram = _share(fw["flash_bytes"], fw["flash_budget"]), _share(fw["ram_bytes"], fw["ram_budget"])
@@ -206,7 +228,10 @@ def render(manifest: dict) -> tuple[str, str]:
 def write_report(run_dir: str | Path) -> list[Path]:
     """Write report.md and report.html into the run folder (atomically); returns their paths."""
     run_dir = Path(run_dir)
-    markdown, html = render(load_manifest(run_dir))
+    try:
+        markdown, html = render(load_manifest(run_dir))
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:  # a hand-edited value
+        raise corrupt_manifest(run_dir / MANIFEST, f"{type(e).__name__}: {e}") from None
     paths = []
     for name, text in (("report.md", markdown), ("report.html", html)):
         with atomic_path(run_dir / name) as tmp:

@@ -86,6 +86,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
+HOST_BUILD = "validate_host"  # the stage a validation of the x86 host build is recorded as (never `validate`)
 LOCK_NAME = "tinykd.lock"  # the run folder's advisory lock (holds the holder's PID); not an artifact
 
 
@@ -118,6 +119,25 @@ def locked(run_dir: str | Path) -> Iterator[None]:
         os.close(fd)
 
 
+def read_manifest(file: Path) -> dict[str, Any]:
+    """run.json, checked to be a tinykd manifest: one PipelineError, with one piece of advice, wherever it is read."""
+    try:
+        manifest = json.loads(Path(file).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise corrupt_manifest(file, getattr(e, "msg", str(e))) from None
+    if not (isinstance(manifest, dict) and isinstance(manifest.get("artifacts"), dict)
+            and isinstance(manifest.get("stages"), dict)):
+        raise corrupt_manifest(file, "not a tinykd run manifest: edited by hand?")
+    return manifest
+
+
+def corrupt_manifest(file: Path, why: str) -> PipelineError:
+    return PipelineError(f"The manifest '{file}' is corrupt ({why}).",
+                         f"Delete it (the artifacts beside it stay) and rerun "
+                         f"`tinykd run --run {Path(file).parent.name}`: "
+                         "every stage is then redone.")
+
+
 class Run:
     """One run folder and its manifest."""
 
@@ -126,15 +146,7 @@ class Run:
         self.manifest: dict[str, Any] = {"tool": f"tinykd {__version__}", "artifacts": {}, "stages": {}}
         file = self.path / MANIFEST
         if file.exists():
-            try:
-                self.manifest = json.loads(file.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise PipelineError(f"The manifest '{file}' is corrupt ({getattr(e, 'msg', e)}).",
-                                    "Delete the run folder or use another --run name.") from None
-            if not (isinstance(self.manifest, dict) and isinstance(self.manifest.get("artifacts"), dict)
-                    and isinstance(self.manifest.get("stages"), dict)):
-                raise PipelineError(f"The manifest '{file}' is not a tinykd run manifest (edited by hand?).",
-                                    "Delete the run folder or use another --run name.")
+            self.manifest = read_manifest(file)
 
     def file(self, name: str) -> Path:
         return self.path / name

@@ -10,7 +10,7 @@ import numpy as np
 from pipeline.config import Config
 from pipeline.data import Dataset
 from pipeline.errors import stage
-from pipeline.progress import Ticker
+from pipeline.progress import Ticker, count
 from pipeline.runs import Run, fingerprint, sha256_path
 from pipeline.losses import hard_labels
 from pipeline.train import Schedule, Trainer, evaluate, fit, set_seed, teacher_logits_of
@@ -36,7 +36,7 @@ def teacher_stage(cfg: Config, data: Dataset, run: Run, *, force: bool = False,
                                             unsafe=cfg.teacher.unsafe)
         info = {"source": cfg.teacher.path}
     else:
-        log(f"teacher   training the built-in CNN (width {cfg.teacher.width}, {cfg.teacher.epochs} epochs)")
+        log(f"teacher   training the built-in CNN (width {cfg.teacher.width}, {count(cfg.teacher.epochs, 'epoch')})")
         set_seed(cfg.run.seed)
         model, probabilities = build_teacher(cfg.teacher, data.input_shape, data.num_classes, seed=cfg.run.seed), False
         info = fit(Trainer(student=model, loss_fn=hard_labels), train=(data.x_train, data.y_train),

@@ -19,7 +19,7 @@ from pipeline.errors import PipelineError
 from pipeline.keras import keras, tf
 from pipeline.losses import Loss
 from pipeline.metrics import confusion_matrix
-from pipeline.progress import Ticker, duration, estimate_seconds, interactive
+from pipeline.progress import Ticker, count, duration, estimate_seconds, interactive
 
 PROBE_STEPS = 3  # timed optimizer steps of a schedule's estimate (after one that traces the step)
 CPU_DEVICES_ENV = "TINYKD_CPU_DEVICES"  # split the CPU into N logical devices (try a strategy without GPUs)
@@ -266,7 +266,8 @@ def fit(trainer: Trainer, *, train: tuple[np.ndarray, ...], val: tuple[np.ndarra
         if start:
             log(f"          resuming from the checkpoint after epoch {start} of {schedule.epochs}")
     if start < schedule.epochs:
-        plan = f"{label:<9} {schedule.epochs - start} epochs x {steps_per_epoch} steps of {schedule.batch_size}"
+        plan = (f"{label:<9} {count(schedule.epochs - start, 'epoch')} x {count(steps_per_epoch, 'step')} "
+                f"of {schedule.batch_size}")
         step = seconds_per_step(trainer.student if probe is None else probe, schedule.batch_size)
         if step is not None:
             step *= probe_factor

@@ -5,16 +5,19 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("bench_summary", ROOT / "bench" / "summary.py")
 summary = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(summary)
 
 
-def test_readme_table_matches_the_json():
-    block = summary.readme_block((ROOT / "README.md").read_text())
-    assert block, "README.md lacks the bench-summary markers"
-    assert block == summary.markdown(), "README's table is stale: run `python bench/summary.py --readme`"
+@pytest.mark.parametrize("block", sorted(summary.BLOCKS))
+def test_readme_figures_match_the_json(block):
+    text = summary.readme_block((ROOT / "README.md").read_text(), block)
+    assert text, f"README.md lacks the {block} markers"
+    assert text == summary.BLOCKS[block](), f"README's {block} is stale: run `python bench/summary.py --readme`"
 
 
 def test_summary_follows_the_json(tmp_path):

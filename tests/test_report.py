@@ -95,7 +95,26 @@ def test_a_device_validated_on_part_of_the_test_set_says_so(e2e_run, tmp_path):
     assert "student, int8 on device  " in table and "validated: the first" not in table  # the whole set
     manifest["data"]["sizes"]["test"] = 10_000
     manifest["stages"]["validate"]["metrics"]["samples"] = 2_000
+    manifest["stages"]["validate"]["metrics"]["host_accuracy"] = 0.8125
     table = summary_table(manifest)
-    assert "student, int8 on device (2,000)" in table
+    rows = {line[:36].strip(): line[36:].split() for line in table.splitlines()}
+    assert rows["student, int8 on device, first 2,000"][1] == "2,000"  # accuracy, samples, params, MACs
+    assert rows["student, int8 on host, first 2,000"][:2] == ["81.25%", "2,000"]  # compared on the same samples
+    assert rows["student, int8 on host (TFLM)"][1] == rows["teacher"][1] == "10,000"
     assert "1,997 of 2,000 device outputs bit-identical" in table
     assert "validated: the first 2,000 of 10,000 test samples" in table
+
+
+@pytest.mark.slow
+def test_the_host_build_never_replaces_the_device_record(e2e_run, tmp_path):
+    """`tinykd validate --emulator host` checks the engine on x86: recorded beside the QEMU validation, labelled
+    as not a device, never as `int8 on device`."""
+    folder = tmp_path / "copy"
+    shutil.copytree(e2e_run[0], folder)
+    before = json.loads((folder / "run.json").read_text())["stages"]["validate"]
+    result = invoke("validate", "--emulator", "host", "--run-dir", folder, "--limit", "20")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((folder / "run.json").read_text())
+    assert manifest["stages"]["validate"] == before
+    assert manifest["validations"]["host-pty"]["samples"] == 20
+    assert "also validated: the x86 host build on a pty (not a device): 20 of 20 outputs" in summary_table(manifest)

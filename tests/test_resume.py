@@ -17,8 +17,9 @@ from conftest import invoke
 pytestmark = pytest.mark.slow
 
 
-def kill_9_after_epoch(args: list[str], state, epoch: int) -> None:
-    """Run `tinykd ARGS` in a child process and SIGKILL it once its checkpoint state reaches `epoch`."""
+def signal_after_epoch(args: list[str], state, epoch: int, sig=signal.SIGKILL) -> tuple[int, str]:
+    """Run `tinykd ARGS` in a child process, send it `sig` once its checkpoint state reaches `epoch`; returns its
+    exit status and stderr."""
     errors = tempfile.TemporaryFile("w+")  # a file, not a pipe: a full pipe would stall the child
     child = subprocess.Popen([sys.executable, "-m", "pipeline.cli", *args], stdout=subprocess.DEVNULL, stderr=errors)
     try:
@@ -27,12 +28,19 @@ def kill_9_after_epoch(args: list[str], state, epoch: int) -> None:
             if state.exists() and json.loads(state.read_text())["epoch"] >= epoch:
                 break
             time.sleep(0.02)
-        assert child.poll() is None, f"training ended before it could be killed: {errors.seek(0) or errors.read()}"
-        os.kill(child.pid, signal.SIGKILL)
+        assert child.poll() is None, f"training ended before the signal: {errors.seek(0) or errors.read()}"
+        child.send_signal(sig)
+        status = child.wait(timeout=60)
+        errors.seek(0)
+        return status, errors.read()
     finally:
         child.kill()
         child.wait()
         errors.close()
+
+
+def kill_9_after_epoch(args: list[str], state, epoch: int) -> None:
+    signal_after_epoch(args, state, epoch)
 
 
 # Every training stage, with its random layers: the teacher's Dropout, the students' augmentation (a random shift).
@@ -97,3 +105,16 @@ def test_checkpoint_of_other_settings_is_ignored(tiny_run, tmp_path):
     result = invoke("distill", "--config", str(config), "--run", "stale", "--teacher",
                     str(tiny_run / "teacher.keras"), "--limit", "200", "--epochs", "2")
     assert result.exit_code == 0 and "resuming" not in result.output
+
+
+def test_ctrl_c_is_one_line_exit_1_and_the_rerun_resumes(tiny_run, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(f'[run]\nroot = "{tmp_path}"\n[distill]\nbaseline = false\n')
+    args = ["distill", "--config", str(config), "--run", "stopped", "--teacher", str(tiny_run / "teacher.keras"),
+            "--limit", "400", "--epochs", "12", "--batch-size", "16"]
+    state = tmp_path / "stopped" / ".checkpoints" / "distill" / "state.json"
+    status, stderr = signal_after_epoch(args, state, 2, signal.SIGINT)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert status == 1 and len(lines) == 1 and "rerun the same command to resume" in lines[0], stderr
+    resumed = invoke(*args)
+    assert resumed.exit_code == 0 and "resuming from the checkpoint after epoch" in resumed.output

@@ -1,5 +1,6 @@
 """One tinykd per run folder: a second process on the same folder stops at once with the holder's PID; the lock
 of a killed process is taken over (an flock dies with its process)."""
+import json
 import signal
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import _root_config, invoke
+from conftest import TINY, _root_config, invoke
 from pipeline.errors import PipelineError
 from pipeline.runs import LOCK_NAME, locked
 
@@ -64,3 +65,24 @@ def test_an_unwritable_place_is_one_line(tmp_path):
     with pytest.raises(PipelineError, match="Cannot use the run folder"):
         with locked(blocker / "run"):
             pass
+
+
+@pytest.mark.slow
+def test_two_concurrent_runs_the_second_stops_at_once_the_first_completes(tmp_path):
+    config = _root_config(tmp_path)
+    first = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "distill", "--config", str(config), "--run",
+                              "dup", *TINY], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        lock = tmp_path / "dup" / LOCK_NAME
+        deadline = time.monotonic() + 60
+        while not (lock.exists() and lock.read_text().strip() == str(first.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = time.monotonic()
+        second = invoke("run", "--config", config, "--run", "dup")
+        assert time.monotonic() - started < 2
+        assert second.exit_code == 2 and f"PID {first.pid}" in second.stderr, second.output
+        assert first.wait(timeout=600) == 0
+    finally:
+        first.kill()
+        first.wait()
+    assert "distill" in json.loads((tmp_path / "dup" / "run.json").read_text())["stages"]

@@ -85,3 +85,12 @@ def test_lambda_teacher_is_refused_unless_unsafe(tmp_path, suffix):
     assert "Lambda layer" in str(e.value) and str(path) in str(e.value) and "--unsafe" in str(e.value)
     model, _ = load_teacher(str(path), (8, 8, 1), 10, unsafe=True)
     np.testing.assert_allclose(model(np.ones((1, 8, 8, 1))).shape, (1, 10))
+
+
+def test_layer_names_do_not_depend_on_what_the_process_built_before():
+    """Keras numbers unnamed layers per process (conv2d_7); the .tflite carries the names, so a resumed run would
+    make other bytes than an uninterrupted one."""
+    cfg = StudentConfig(family="dsconv", width=4, depth=2)
+    first = [layer.name for layer in build_student(cfg, (8, 8, 1), 3).layers]
+    build_teacher(TeacherConfig(width=4), (8, 8, 1), 3)
+    assert [layer.name for layer in build_student(cfg, (8, 8, 1), 3).layers] == first

@@ -63,7 +63,8 @@ def build_graph(model, name: str = "the model") -> Graph:
     """The compiler's graph of subgraph 0 of a parsed model; PipelineError for anything unsupported."""
     if len(model.subgraphs) != 1:
         raise PipelineError(f"{name} has {len(model.subgraphs)} subgraphs; the AOT engine compiles exactly one.",
-                            "Run models with control flow with TFLite Micro on a board (--engine tflm --port ...).")
+                            "Run models with control flow with TFLite Micro on a board "
+                            "(`tinykd run --engine tflm --port ...`).")
     sub = model.subgraphs[0]
     tensors = [_tensor(model, i, t, name) for i, t in enumerate(sub.tensors or [])]
     ops = [Op(i, op_name(model, op.opcodeIndex), as_ints(op.inputs), as_ints(op.outputs), op.builtinOptions)
@@ -73,7 +74,7 @@ def build_graph(model, name: str = "the model") -> Graph:
         raise PipelineError(f"{name} has {len(inputs)} inputs and {len(outputs)} outputs; the AOT engine "
                             "compiles models with one of each.",
                             "Export one input and one output, or run the model with TFLite Micro on a board "
-                            "(--engine tflm --port ...).")
+                            "(`tinykd run --engine tflm --port ...`).")
     if inputs == outputs:
         raise PipelineError(f"{name} has no operator between its input and output.", "Check the export.")
     from pipeline.compiler.fold import fold  # (fold builds on this module's Graph and Op)

@@ -110,7 +110,7 @@ class Lowering:
     def fail(self, op: Op, what: str):
         raise PipelineError(f"Op {op.index} ({op.name}) of {self.graph.name}: {what}.",
                             "Change the layer (see README, 'AOT engine'), or run the model with TFLite Micro on a "
-                            "board (--engine tflm --port ...).")
+                            "board (`tinykd run --engine tflm --port ...`).")
 
     @staticmethod
     def pointer(t: Tensor) -> str:

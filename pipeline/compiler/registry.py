@@ -86,7 +86,8 @@ def check_supported(graph_ops, tensors, model_name: str) -> None:
         f"{model_name} uses operators the AOT engine does not compile: {found}. It compiles "
         f"{len(ops())} ops: {', '.join(ops())}.",
         "Replace the layer with one built from these ops (e.g. Conv2D/Dense/ReLU), or run the model with "
-        "TFLite Micro on a board (--engine tflm --port ...); QEMU and `tinykd verify` need the AOT engine.")
+        "TFLite Micro on a board (`tinykd run --engine tflm --port ...`); QEMU and `tinykd verify` need the AOT "
+        "engine.")
 
 
 def _layer(tensors, outputs) -> str:

@@ -21,7 +21,7 @@ def verify(model: str | Path | bytes, *, samples: int = 200, run_dir: str | Path
         raise PipelineError(f"--samples {samples} is negative.", "Use --samples 200.")
     data, name = model_bytes(model)
     started = time.time()
-    compiled = compile_model(data)
+    compiled = compile_model(model)  # by path when given one: its errors name the file
     rng = np.random.default_rng(seed)
     inputs = [rng.integers(-128, 128, (samples, *compiled.input_shape[1:]), dtype=np.int8)]
     if run_dir is not None:
