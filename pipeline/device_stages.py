@@ -125,7 +125,7 @@ def validate_stage(cfg: Config, *, force: bool = False, log: Callable[[str], Non
         log(f"validate  {run.file('golden.npz')} against the device on {dev.port}")
         report = harness.validate(dev.port, run.path, limit=dev.limit, timeout=dev.timeout, progress=progress,
                                   log=log)
-        harness.record(run.path, report, dev.port)
+        recorded = harness.record(run.path, report, dev.port)
     else:
         _needs(run, FIRMWARE, "run")
         fp = fingerprint("validate", "qemu", run.sha(FIRMWARE), run.sha("golden.npz"), dev.limit)
@@ -136,10 +136,10 @@ def validate_stage(cfg: Config, *, force: bool = False, log: Callable[[str], Non
         report = harness.validate_emulated(emulators.qemu(run.file(FIRMWARE) / "firmware.elf"), run.path,
                                            limit=dev.limit, timeout=dev.timeout, progress=progress, log=log)
         report["firmware"] = {k: v for k, v in run.metrics("build").items() if isinstance(v, int)}
-        harness.record(run.path, report, "qemu", fp=fp)
+        recorded = harness.record(run.path, report, "qemu", fp=fp)
     log("validate  " + harness.format_report(report).replace("\n", "\n          "))
     if report["mismatched_outputs"]:
         raise PipelineError(f"{report['mismatched_outputs']} of {report['samples']} device outputs differ from "
                             "the host's (recorded in run.json).",
                             "The engine is not bit-exact with TFLM: report it with the run folder.")
-    return Run(cfg.run_dir).metrics("validate")
+    return Run(cfg.run_dir).metrics(recorded)

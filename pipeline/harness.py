@@ -191,10 +191,10 @@ def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0
     return summarize(golden, outputs, ticks, seconds, hello, stats, link, resets.total, icount_shift)
 
 
-def record(run_dir: str | Path, report: dict, url: str, fp: str | None = None) -> None:
+def record(run_dir: str | Path, report: dict, url: str, fp: str | None = None) -> str:
     """Add the validation to the run's manifest (run.json) as stage `validate`, or `validate_host` for the x86
-    host build (`fp`: the caller's fingerprint, e.g. one that covers the firmware, so an unchanged validation can
-    be skipped)."""
+    host build; returns that stage's name (`fp`: the caller's fingerprint, e.g. one that covers the firmware, so an
+    unchanged validation can be skipped)."""
     from pipeline.runs import HOST_BUILD, Run, fingerprint
     run = Run(run_dir)
     device = report["device"]
@@ -209,6 +209,7 @@ def record(run_dir: str | Path, report: dict, url: str, fp: str | None = None) -
     run.manifest.setdefault("validations", {})[device["board"]] = {**metrics, "port": url}
     run.record(name, fp or fingerprint(url, device["model_sha256_prefix"], golden), [], metrics,
                report.get("seconds", 0.0), port=url)
+    return name
 
 
 def _bits(values: np.ndarray) -> np.ndarray:

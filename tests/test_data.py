@@ -80,7 +80,7 @@ def test_unknown_and_missing_sources(tmp_path):
     with pytest.raises(PipelineError, match="does not exist"):
         load_dataset(DataConfig(dataset=str(tmp_path / "none.npz")))
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(PipelineError, match="Cannot read"):
+    with pytest.raises(PipelineError, match="is not a .npz file"):
         load_dataset(DataConfig(dataset=str(tmp_path / "junk.npz")))
 
 

@@ -311,8 +311,11 @@ def test_a_board_that_does_not_answer_is_found_before_training(tmp_path):
     assert not (tmp_path / "silent" / "run.json").exists()
 
 
-@pytest.mark.parametrize("command, edit", [(command, edit) for command in ("distill", "report")
-                                           for edit in ("[]", '{"stages": "x"}', "\xff\xfe")] + [("report", "accuracy")])
+BROKEN = ("[]", '{"stages": "x"}', "\xff\xfe")  # not a manifest, a manifest of the wrong shape, not text
+
+
+@pytest.mark.parametrize("command, edit", [(c, edit) for c in ("distill", "report") for edit in BROKEN]
+                         + [("report", "accuracy")])
 def test_a_hand_edited_manifest_is_one_line_with_one_advice(command, edit, victim, tmp_path):
     """run.json broken by hand: every command that reads it says the same thing (delete it, rerun `tinykd run`).
     (A stage that reruns simply overwrites a hand-edited number of its own, so `accuracy` is a report case.)"""

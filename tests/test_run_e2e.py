@@ -83,15 +83,20 @@ def test_bad_validate_limit(models_root):
 @pytest.mark.slow
 def test_run_with_port_validates_that_device(e2e_run, tmp_path):
     """--port: the same command validates whatever answers on the port (here the host build of the firmware on
-    a pty, standing in for a board); no QEMU build, the device's figures land in the manifest."""
+    a pty, standing in for a board); no QEMU build. The x86 build is no device: its figures land beside the QEMU
+    validation (validate_host), labelled as such, and never replace it."""
     from pipeline import emulator as emulators
     from pipeline.build import build
     run_dir, config = _copy_run(e2e_run, tmp_path)
+    qemu = json.loads((run_dir / "run.json").read_text())["stages"]["validate"]
     exe = build("host", run_dir / "aot", out_dir=tmp_path / "host").elf
     with emulators.host(exe) as device:
         result = invoke("run", "--config", config, "--port", device.url)
     assert result.exit_code == 0, result.output
     assert "flash     skipped: validating the board already on" in result.output
-    stage = json.loads((run_dir / "run.json").read_text())["stages"]["validate"]
+    stages = json.loads((run_dir / "run.json").read_text())["stages"]
+    stage = stages["validate_host"]
     assert stage["port"] == device.url and stage["metrics"]["mismatched_outputs"] == 0
     assert stage["metrics"]["board"] == "host-pty" and "instructions_median" not in stage["metrics"]
+    assert stages["validate"] == qemu
+    assert "also validated: the x86 host build on a pty (not a device)" in result.output

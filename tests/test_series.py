@@ -58,7 +58,7 @@ def test_real_imu_recordings_reach_the_device_bit_exact_with_qat_and_ptq(basic_m
         assert validate["accuracy"] == pytest.approx(stages["quantize"]["int8_accuracy"], abs=1e-9)
         assert stages["distill"]["accuracy"] >= 0.8  # it really learned the activities (4 classes: 25% by chance)
         if mode == "qat":  # the estimate came before training (PTQ trains nothing)
-            assert "quantize  200 epochs x 1 steps of 64: about" in done.stdout
+            assert "quantize  200 epochs x 1 step of 64: about" in done.stdout
     assert (tmp_path / "models" / "imu" / "tinykd.log").stat().st_size > 0
 
 
