@@ -42,6 +42,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         with np.load(self.folder / "best.npz") as best:
             self.best.weights = [best[f"w{i}"] for i in range(len(best.files))]
         self.best.best, self.best.best_epoch = state["best"], state["best_epoch"]
+        self.best.history = state.get("history", [])
         return int(state["epoch"])
 
     def on_epoch_end(self, epoch, logs=None):
@@ -50,7 +51,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 np.savez(tmp, **{f"w{i}": w for i, w in enumerate(self.best.weights)})
         path = self.manager.save(checkpoint_number=epoch + 1)
         write_json_atomic(self.folder / STATE, {"key": self.key, "epoch": epoch + 1, "path": path,
-                                                "best": self.best.best, "best_epoch": self.best.best_epoch})
+                                                "best": self.best.best, "best_epoch": self.best.best_epoch,
+                                                "history": self.best.history})
 
 
 def clear(folder: Path) -> None:

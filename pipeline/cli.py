@@ -9,7 +9,8 @@ import sys
 import click
 
 from pipeline import __version__
-from pipeline.config import BOARD_CHOICES, ENGINES, METHODS, QUANTIZE_MODES, STRATEGIES, STUDENT_FAMILIES, load_config, with_overrides
+from pipeline.config import (BOARD_CHOICES, ENGINES, METHODS, QUANTIZE_MODES, STRATEGIES, STUDENT_FAMILIES,
+                             load_config, with_overrides)
 from pipeline import runs, tflog
 from pipeline.errors import PipelineError, environment_error, stage_of
 
@@ -236,12 +237,42 @@ def report(run_name, config_path):
     from pathlib import Path
 
     from pipeline.report import load_manifest, summary_table, write_report
+    from pipeline.compare import run_folder
     cfg = load_config(config_path)
-    run_dir = Path(run_name) if run_name and Path(run_name).is_dir() else \
-        Path(cfg.run.root) / run_name if run_name else cfg.run_dir
+    run_dir = run_folder(run_name, cfg.run.root) if run_name else cfg.run_dir
     for path in write_report(run_dir):
         click.echo(f"wrote {path}")
     click.echo("\n" + summary_table(load_manifest(run_dir)))
+
+
+@cli.command("runs")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML settings file (its run root).")
+def runs_command(config_path):
+    """List the run folders under the run root with their headline figures (from each run.json)."""
+    from pipeline.compare import list_runs, row, text_table
+    from pipeline.report import load_manifest
+    cfg = load_config(config_path)
+    folders = list_runs(cfg.run.root)
+    if not folders:
+        click.echo(f"no runs under {cfg.run.root}: `tinykd run` makes one")
+        return
+    click.echo(text_table([row(load_manifest(folder), folder.name) for folder in folders]))
+
+
+@cli.command("compare")
+@click.argument("run_names", nargs=-1, required=True)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML settings file (its run root).")
+@click.option("--out", type=click.Path(dir_okay=False), help="HTML page to write (default: RUN_ROOT/compare.html).")
+def compare_command(run_names, config_path, out):
+    """Compare runs side by side (names under the run root, or folders): accuracy, size, flash, RAM, latency and
+    the settings that differ; also writes a self-contained HTML page."""
+    from pathlib import Path
+
+    from pipeline.compare import compare as compare_runs, write_html
+    cfg = load_config(config_path)
+    result = compare_runs(list(run_names), cfg.run.root)
+    click.echo(result["table"])
+    click.echo(f"\nwrote {write_html(result, Path(out) if out else Path(cfg.run.root) / 'compare.html')}")
 
 
 @cli.command("compile")

@@ -15,6 +15,9 @@ from typing import Any
 from pipeline.errors import PipelineError
 
 METHODS = ("hinton", "dkd", "dist", "none")
+# The KD settings each method's loss reads (losses.make_loss): what a stage trained with that loss depends on.
+METHOD_FIELDS = {"hinton": ("temperature", "alpha"), "dkd": ("temperature", "dkd_alpha", "dkd_beta"),
+                 "dist": ("temperature", "dist_beta", "dist_gamma"), "none": ()}
 STRATEGIES = ("none", "mirrored", "multiworker")
 STUDENT_FAMILIES = ("conv", "dsconv", "dense")
 LAYOUTS = ("auto", "image", "series")

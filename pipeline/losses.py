@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from pipeline.config import DistillConfig
+from pipeline.config import METHOD_FIELDS, DistillConfig
 from pipeline.keras import tf
 
 Loss = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
@@ -78,10 +78,6 @@ def dist(cfg: DistillConfig) -> Loss:
         return _ce(labels, student) + t * t * (cfg.dist_beta * inter + cfg.dist_gamma * intra)
     return loss
 
-
-# The KD settings each method's loss reads (make_loss): what a stage trained with that loss depends on.
-METHOD_FIELDS = {"hinton": ("temperature", "alpha"), "dkd": ("temperature", "dkd_alpha", "dkd_beta"),
-                 "dist": ("temperature", "dist_beta", "dist_gamma"), "none": ()}
 
 
 def loss_settings(cfg: DistillConfig) -> dict:

@@ -13,6 +13,7 @@ import jinja2
 
 from pipeline import __version__
 from pipeline.errors import PipelineError, stage
+from pipeline.report_sections import kd_verdict, per_class, settings
 from pipeline.runs import MANIFEST, atomic_path, corrupt_manifest, read_manifest
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -44,6 +45,24 @@ def share_of_teacher(student_params: int, teacher_params: int) -> str:
     if student_params * 1.5 <= teacher_params:
         return f"1/{teacher_params / student_params:.0f} of the teacher's parameters"
     return f"{student_params / teacher_params:.2f}x the teacher's parameters"
+
+
+def _latency_note(val: dict) -> str:
+    board = str(val.get("board", ""))
+    if not board.startswith("qemu"):
+        return "the board's own timer"
+    note = "QEMU virtual time (-icount): Cortex-M4 instructions, not a board's clock"
+    if board.endswith("esp32"):
+        note += "; the ESP32's Xtensa core runs other code, so this is not its latency"
+    return note
+
+
+def _per_class(confusion, names) -> list[dict]:
+    if not confusion:
+        return []
+    fmt = lambda x: "-" if x is None else f"{100 * x:.1f}%"
+    return [{**row, "precision": fmt(row["precision"]), "recall": fmt(row["recall"]), "f1": fmt(row["f1"])}
+            for row in per_class(confusion, names)]
 
 
 def _count(n) -> str:
@@ -95,12 +114,14 @@ def view(manifest: dict) -> dict:
     others = [_other_validation(board, record) for board, record in manifest.get("validations", {}).items()
               if board != val.get("board")]  # every device validated once stays on record, one entry per board
     fw = build or val.get("firmware", {})
+    engine = "AOT" if (val.get("engine") or "aot") == "aot" else "TFLite Micro"
     memory = []
     if fw:
         memory = [
-            {"item": "flash: firmware image (text + rodata + data)", "bytes": fw["flash_bytes"],
+            {"item": f"flash: {engine} firmware image as built (text + rodata + data)", "bytes": fw["flash_bytes"],
              "budget": fw["flash_budget"]},
-            {"item": "RAM: data + bss + stack", "bytes": fw["ram_bytes"], "budget": fw["ram_budget"]},
+            {"item": f"RAM: {engine} firmware (data + bss + stack)", "bytes": fw["ram_bytes"],
+             "budget": fw["ram_budget"]},
         ]
     memory += [row for row in (
         {"item": "int8 model file (.tflite)", "bytes": q.get("model_bytes"), "budget": fw.get("flash_budget")},
@@ -109,6 +130,8 @@ def view(manifest: dict) -> dict:
         {"item": "AOT arena (activations)", "bytes": comp.get("arena_bytes"), "budget": fw.get("ram_budget")},
         {"item": "TFLM arena (measured minimum on host)", "bytes": q.get("arena_minimum"),
          "budget": fw.get("ram_budget")},
+        {"item": "flash with TFLite Micro instead (export's estimate: model + TFLM code)",
+         "bytes": ex.get("flash_needed"), "budget": ex.get("flash_budget")},
         {"item": "stack used on device (high-water mark)", "bytes": val.get("stack_used"),
          "budget": fw.get("stack")},
     ) if row["bytes"] is not None]
@@ -120,15 +143,14 @@ def view(manifest: dict) -> dict:
                "share": _share(layer["macs"], total_macs)} for layer in comp.get("layers", [])]
     instructions = val.get("instructions_median")
     latency = [row for row in (
-        ("latency per inference", _time(val["latency_us"]) if "latency_us" in val else None,
-         "device timer: QEMU virtual time (-icount), not a board's clock"
-         if str(val.get("board", "")).startswith("qemu") else "device timer"),
+        ("latency per inference", _time(val["latency_us"]) if "latency_us" in val else None, _latency_note(val)),
         ("instructions per inference", f"{instructions:,.0f}" if instructions else None, "QEMU -icount (exact)"),
         ("instructions per MAC", f"{instructions / total_macs:.2f}" if instructions and total_macs else None,
          "instructions / MACs of the int8 model"),
         ("throughput incl. serial link", f"{val['throughput_samples_per_s']:,.1f} samples/s"
          if "throughput_samples_per_s" in val else None, "host wall clock"),
     ) if row[1] is not None]
+    verdict = kd_verdict(student, baseline, test_size)
     headline = []
     if student.get("accuracy") is not None and teacher.get("params") and student.get("params"):
         headline.append(f"The distilled student reaches {_pct(student['accuracy'])} with "
@@ -138,7 +160,13 @@ def view(manifest: dict) -> dict:
     if agreement:
         headline.append(f"the device matches the host on {agreement['agree']:,} of {samples:,} outputs")
     return {
-        "headline": ("; ".join(headline) + ".") if headline else "",
+        "headline": " ".join(filter(None, [verdict, ("; ".join(headline) + ".") if headline else ""])),
+        "verdict": verdict, "settings": settings(manifest),
+        "curves": [(label, color, history) for label, color, history in (
+            ("teacher", "teacher", teacher.get("history")), ("baseline", "baseline", baseline.get("history")),
+            ("distilled", "float", student.get("history")), ("QAT", "int8", q.get("qat_history"))) if history],
+        "per_class": _per_class(q.get("int8_confusion") or student.get("confusion"), data.get("class_names") or []),
+        "per_class_model": "int8 on host (TFLM)" if q.get("int8_confusion") else "float student",
         "tool": f"tinykd {__version__}", "run": manifest.get("config", {}).get("run", {}).get("name") or
         data.get("name", "run"), "dataset": data.get("name", "?"), "classes": data.get("class_names", []),
         "input_shape": "x".join(map(str, data.get("input_shape", []))), "sizes": data.get("sizes", {}),
@@ -197,6 +225,8 @@ def _images(v: dict) -> dict[str, str]:
     bars = [(a["label"], a["value"], a["color"]) for a in v["accuracy"] if a["value"] is not None]
     if bars:
         images["accuracy"] = plots.accuracy_bars(bars)
+    if v["curves"]:
+        images["curves"] = plots.training_curves(v["curves"])
     if v["confusions"]:
         images["confusion"] = plots.confusion_grid(v["confusions"], v["classes"] or [str(i) for i in range(99)])
     fw = v["firmware"]

@@ -125,3 +125,23 @@ def memory_plan(buffers: list[dict], ops: list[str], arena_bytes: int) -> str:
     ax.grid(axis="y", color=GRID)
     ax.set_axisbelow(True)
     return _png(fig)
+
+
+def training_curves(curves: list[tuple[str, str, list[dict]]]) -> str:
+    """curves: (label, color key, per-epoch records with loss / accuracy / val_accuracy). Validation accuracy
+    (solid) and training accuracy (dashed) per epoch, and training loss, one line per training stage."""
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(9.6, 3.2))
+    for label, color, history in curves:
+        epochs = [h["epoch"] for h in history]
+        if any("val_accuracy" in h for h in history):
+            acc_ax.plot(epochs, [100 * h.get("val_accuracy", np.nan) for h in history], color=COLORS[color],
+                        label=label)
+        acc_ax.plot(epochs, [100 * h.get("accuracy", np.nan) for h in history], color=COLORS[color], alpha=0.5,
+                    linestyle="--")
+        loss_ax.plot(epochs, [h.get("loss", np.nan) for h in history], color=COLORS[color], label=label)
+    acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="validation (solid), training (dashed)")
+    loss_ax.set(xlabel="epoch", ylabel="training loss", title="training loss (each stage's own loss)")
+    for ax in (acc_ax, loss_ax):
+        ax.grid(color=GRID, linewidth=0.6)
+    acc_ax.legend(frameon=False, fontsize=8)
+    return _png(fig)

@@ -114,13 +114,18 @@ def teacher_logits_of(teacher, x, probabilities: bool):
 
 
 class KeepBest(keras.callbacks.Callback):
-    """Remember the weights of the epoch with the best validation accuracy and restore them at the end."""
+    """Remember the weights of the epoch with the best validation accuracy and restore them at the end; keep each
+    epoch's loss and accuracy (training and validation) in `history` for the report's curves."""
+
+    HISTORY = ("loss", "accuracy", "val_loss", "val_accuracy")
 
     def __init__(self, student):
         super().__init__()
         self.student, self.best, self.best_epoch, self.weights = student, -1.0, -1, None
+        self.history: list[dict] = []
 
     def on_epoch_end(self, epoch, logs=None):
+        self.history.append({"epoch": epoch + 1, **{k: round(float(logs[k]), 5) for k in self.HISTORY if k in logs}})
         accuracy = float(logs["val_accuracy"])
         if accuracy > self.best:
             self.best, self.best_epoch, self.weights = accuracy, epoch, self.student.get_weights()
@@ -280,7 +285,7 @@ def fit(trainer: Trainer, *, train: tuple[np.ndarray, ...], val: tuple[np.ndarra
                     initial_epoch=start, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=0)
     else:
         best.on_train_end()
-    return {"best_val_accuracy": round(best.best, 5), "best_epoch": best.best_epoch + 1}
+    return {"best_val_accuracy": round(best.best, 5), "best_epoch": best.best_epoch + 1, "history": best.history}
 
 
 def predict_classes(model, x: np.ndarray) -> np.ndarray:

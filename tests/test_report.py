@@ -118,3 +118,53 @@ def test_the_host_build_never_replaces_the_device_record(e2e_run, tmp_path):
     assert manifest["stages"]["validate"] == before
     assert manifest["validations"]["host-pty"]["samples"] == 20
     assert "also validated: the x86 host build on a pty (not a device): 20 of 20 outputs" in summary_table(manifest)
+
+
+@pytest.mark.slow
+def test_a_negative_kd_gain_is_said_plainly(e2e_run, tmp_path):
+    """A run where distillation hurt must not read like a success: the opening says so, with both accuracies."""
+    from pipeline.report import render
+    _, manifest = _altered_copy(e2e_run[0], tmp_path)
+    manifest["stages"]["baseline"]["metrics"]["accuracy"] = 0.9
+    manifest["stages"]["distill"]["metrics"]["accuracy"] = 0.8722
+    markdown, html = render(manifest)
+    sentence = ("Distillation hurt: the student trained on labels alone is 2.78 pp better (87.22% distilled vs "
+                "90.00% on labels alone over 360 test samples)")
+    assert sentence in markdown and sentence in html
+    assert markdown.index(sentence) < markdown.index("## Settings")
+
+
+@pytest.mark.slow
+def test_the_settings_behind_the_numbers_are_shown(e2e_run, tmp_path):
+    from pipeline.report import render
+    _, manifest = _altered_copy(e2e_run[0], tmp_path)
+    manifest["config"]["distill"]["temperature"] = 3.25
+    manifest["stages"]["distill"]["metrics"]["best_epoch"] = 7
+    markdown, _ = render(manifest)
+    settings = markdown.split("## Settings")[1].split("##")[0]
+    assert "| distillation | hinton (T = 3.25, alpha = 0.9) |" in settings
+    assert "best epoch 7" in settings and "| quantization | QAT, 2 epochs" in settings
+
+
+def test_per_class_precision_recall_f1():
+    from pipeline.report_sections import per_class
+    confusion = [[8, 2, 0],   # true 0: 8 right, 2 taken for class 1
+                 [1, 5, 0],   # true 1
+                 [0, 0, 0]]   # class 2 never occurs and is never predicted
+    rows = per_class(confusion, ["a", "b", "c"])
+    assert [r["name"] for r in rows] == ["a", "b", "c"]
+    assert rows[0]["precision"] == 8 / 9 and rows[0]["recall"] == 0.8 and rows[0]["support"] == 10
+    assert rows[1]["precision"] == 5 / 7 and rows[1]["recall"] == 5 / 6
+    assert abs(rows[1]["f1"] - 2 * (5 / 7) * (5 / 6) / (5 / 7 + 5 / 6)) < 1e-12
+    assert rows[2]["precision"] is None and rows[2]["recall"] is None and rows[2]["f1"] is None
+
+
+@pytest.mark.slow
+def test_training_curves_are_recorded_per_epoch_and_drawn(e2e_run):
+    folder = e2e_run[0]
+    manifest = json.loads((folder / "run.json").read_text())
+    distill = manifest["stages"]["distill"]["metrics"]
+    assert [h["epoch"] for h in distill["history"]] == list(range(1, manifest["config"]["distill"]["epochs"] + 1))
+    assert max(h["val_accuracy"] for h in distill["history"]) == distill["best_val_accuracy"]
+    assert len(manifest["stages"]["quantize"]["metrics"]["qat_history"]) == manifest["config"]["quantize"]["qat_epochs"]
+    assert 'alt="training curves"' in (folder / "report.html").read_text()
