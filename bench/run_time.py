@@ -63,6 +63,11 @@ def main() -> None:
         "wall_seconds": round(wall, 1), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
         "stage_seconds": {name: entry["seconds"] for name, entry in stages.items()},
         "load_average_1min": round(os.getloadavg()[0], 2), "cores": os.cpu_count(),
+        "accuracy": {name: stages[stage]["metrics"].get(key) for name, stage, key in (
+            ("teacher", "teacher", "accuracy"), ("baseline", "baseline", "accuracy"),
+            ("student", "distill", "accuracy"), ("int8_host", "quantize", "int8_accuracy"))},
+        "test_samples": manifest["data"]["sizes"]["test"],
+        "validated_samples": stages["validate"]["metrics"]["samples"],
         "device_accuracy": stages["validate"]["metrics"]["accuracy"],
         "int8_host_accuracy": stages["quantize"]["metrics"]["int8_accuracy"],
         "mismatched_outputs": stages["validate"]["metrics"]["mismatched_outputs"],

@@ -1,10 +1,11 @@
-"""bench/results/SUMMARY.md from the benchmarks' JSON files (and the README's table, generated, never typed).
+"""bench/results/SUMMARY.md from the benchmarks' JSON files (and the README's figures, generated, never typed).
 
     python bench/summary.py                 # write bench/results/SUMMARY.md, print the table
-    python bench/summary.py --readme        # also replace the table between the README's bench-summary markers
+    python bench/summary.py --readme        # also replace the README's generated blocks (between their markers)
 
-One row per headline figure; each bench's JSON stays the source (tests/test_bench_summary.py checks that the
-README's table is exactly what this script makes of the JSON files present).
+One row per headline figure; each bench's JSON stays the source. README's generated blocks: `bench-summary` (the
+table) and `run-example` (the final table of `make run` and the times of `tinykd run`, with the load they were
+measured at). tests/test_bench_summary.py checks that each is exactly what this script makes of the JSON files.
 """
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-START, END = "<!-- bench-summary:start (bench/summary.py --readme) -->", "<!-- bench-summary:end -->"
+
+
+def markers(block: str) -> tuple[str, str]:
+    return f"<!-- {block}:start (bench/summary.py --readme) -->", f"<!-- {block}:end -->"
+
+
+START, END = markers("bench-summary")
 
 
 def _pct(x: float) -> str:
@@ -135,11 +142,43 @@ def markdown(results: Path = RESULTS) -> str:
     return "\n".join(lines)
 
 
-def readme_block(text: str) -> str:
-    """The table between the README's markers ('' when the markers are missing)."""
-    if START not in text or END not in text:
+def run_example(results: Path = RESULTS) -> str:
+    """The README's example of `make run` (its final table) and how long `tinykd run` took, on which load."""
+    digits = json.loads((results / "run_time.json").read_text())
+    fashion = json.loads((results / "run_time_fashion_mnist.json").read_text())
+    acc = {k: _pct(v) for k, v in fashion["accuracy"].items()}
+    gain = 100 * (fashion["accuracy"]["student"] - fashion["accuracy"]["baseline"])
+    teacher = fashion["settings"]["teacher"]
+    return f"""```
+{digits["final_table"]}
+```
+
+Times depend on the machine and its load: wall time grows with the load of other jobs, CPU time hardly does.
+A fresh `tinykd run` took {digits["wall_seconds"]:.0f} s of wall time and {digits["cpu_seconds"]:.0f} s of CPU on \
+{digits["cores"]} cores at a load average of {digits["load_average_1min"]:.1f} (`python bench/run_time.py`, \
+bench/results/run_time.json); a second run skips every stage.
+
+`tinykd run --dataset fashion_mnist` with the same defaults ({fashion["test_samples"]:,} test images; teacher \
+width {teacher["width"]} for {teacher["epochs"]} epochs, students {fashion["settings"]["distill_epochs"]}, QAT \
+{fashion["settings"]["qat_epochs"]}; the first {fashion["validated_samples"]:,} test images validated in QEMU, \
+`--validate-limit 0` for all) took {fashion["wall_seconds"] / 60:.1f} min of wall time \
+({fashion["cpu_seconds"] / 60:.1f} CPU-minutes, load average {fashion["load_average_1min"]:.1f}): teacher \
+{acc["teacher"]}, baseline {acc["baseline"]}, distilled {acc["student"]} ({gain:+.2f} pp), int8 {acc["int8_host"]} \
+on the host, {fashion["validated_samples"] - fashion["mismatched_outputs"]:,} of {fashion["validated_samples"]:,} \
+device outputs bit-identical; the longest gap between two lines of its log was \
+{fashion["longest_silence_seconds"]:.0f} s (`python bench/run_time.py --dataset fashion_mnist`, \
+bench/results/run_time_fashion_mnist.json)."""
+
+
+BLOCKS = {"bench-summary": markdown, "run-example": run_example}
+
+
+def readme_block(text: str, block: str = "bench-summary") -> str:
+    """The text between the README's markers of `block` ('' when the markers are missing)."""
+    start, end = markers(block)
+    if start not in text or end not in text:
         return ""
-    return text.split(START, 1)[1].split(END, 1)[0].strip()
+    return text.split(start, 1)[1].split(end, 1)[0].strip()
 
 
 def main() -> None:
@@ -154,10 +193,13 @@ def main() -> None:
     if args.readme:
         readme = ROOT / "README.md"
         text = readme.read_text()
-        if START not in text:
-            raise SystemExit(f"README.md has no '{START}' marker")
-        head, rest = text.split(START, 1)
-        readme.write_text(head + START + "\n" + table + "\n" + END + rest.split(END, 1)[1])
+        for block, make in BLOCKS.items():
+            start, end = markers(block)
+            if start not in text or end not in text:
+                raise SystemExit(f"README.md has no '{start}' ... '{end}' markers")
+            head, rest = text.split(start, 1)
+            text = head + start + "\n" + make() + "\n" + end + rest.split(end, 1)[1]
+        readme.write_text(text)
     print(table)
 
 
