@@ -36,6 +36,8 @@ ARTIFACTS = ["student_int8.tflite", "golden.npz"]
 # estimate times the float student: cloning a tfmot model to time it changed the QAT result (a resumed QAT run was
 # no longer byte-identical to an uninterrupted one).
 QAT_STEP_COST = 1.4
+MISCLASSIFIED = "misclassified.npz"  # the first test samples the int8 model gets wrong, for the report
+MISCLASSIFIED_SHOWN = 16
 QAT_WEIGHTS = "student_qat_weights.h5"  # fine-tuned fake-quant weights (qat), legacy HDF5: loads by topology
 
 
@@ -98,6 +100,10 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     if q.mode == "qat":  # a QAT model does not round-trip through .keras: rebuild it with quantize_model(student)
         run.write(QAT_WEIGHTS, student.save_weights)  # and load these weights into it
         artifacts.append(QAT_WEIGHTS)
+    wrong = np.flatnonzero(result["predicted"] != result["labels"])[:MISCLASSIFIED_SHOWN]
+    run.write(MISCLASSIFIED, lambda path: np.savez(path, index=wrong, x=data.x_test[wrong],
+                                                   true=result["labels"][wrong], predicted=result["predicted"][wrong]))
+    artifacts.append(MISCLASSIFIED)
     run.write("student_int8.tflite", lambda path: path.write_bytes(model))
     run.write("golden.npz", lambda path: np.savez(path, inputs=result["inputs"], outputs=result["outputs"],
                                                   labels=result["labels"]))

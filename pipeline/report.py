@@ -1,4 +1,5 @@
-"""Report stage: models/<run>/report.md and a self-contained report.html, from the manifest alone.
+"""Report stage: models/<run>/report.md and a self-contained report.html, from the manifest (and the test samples
+the int8 model gets wrong, misclassified.npz, an artifact the quantize stage lists in it).
 
 Every number shown is read from run.json (the stages recorded it when they measured it); this module only
 selects, formats and draws. Derived figures are plain arithmetic on recorded ones (a share of a budget, a
@@ -10,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import jinja2
+import numpy as np
 
 from pipeline import __version__
 from pipeline.errors import PipelineError, stage
@@ -65,6 +67,15 @@ def _per_class(confusion, names) -> list[dict]:
             for row in per_class(confusion, names)]
 
 
+def _misclassified(samples: dict | None, classes: list[str]) -> list[dict]:
+    """(test index, true class, predicted class) of the samples shown, for the markdown table."""
+    if samples is None:
+        return []
+    name = lambda k: classes[k] if k < len(classes) else str(k)
+    return [{"index": int(i), "true": name(int(t)), "predicted": name(int(p))}
+            for i, t, p in zip(samples["index"], samples["true"], samples["predicted"])]
+
+
 def _count(n) -> str:
     return f"{n:,}" if n else "-"
 
@@ -76,6 +87,14 @@ def _time(us: float) -> str:
 def _tensor(name: str) -> str:
     """A readable tensor name: the first of TFLite's fused names, its last two path parts."""
     return "/".join(name.split(";")[0].split("/")[-2:])
+
+
+def _buffer(b: dict, ops: list[str]) -> dict:
+    """A memory-plan buffer with readable names; a kernel's scratch buffer (no tensors) named by its op."""
+    scratch = not b["tensors"]
+    op = f" ({ops[b['first']]})" if b["first"] < len(ops) else ""
+    names = [f"scratch of op {b['first']}{op}"] if scratch else [_tensor(t) for t in b["tensors"]]
+    return {**b, "tensors": names, "scratch": scratch}
 
 
 def view(manifest: dict) -> dict:
@@ -179,7 +198,7 @@ def view(manifest: dict) -> dict:
         f"{round(100 * (student['accuracy'] - baseline['accuracy']), 2) + 0.0:+.2f} pp",  # + 0.0: never -0.00
         "agreement": agreement, "other_validations": others, "firmware": fw, "memory": memory, "layers": layers,
         "total_macs": total_macs,
-        "plan": [{**b, "tensors": [_tensor(t) for t in b["tensors"]]} for b in comp.get("memory_plan", [])],
+        "plan": [_buffer(b, comp.get("ops", [])) for b in comp.get("memory_plan", [])],
         "ops": comp.get("ops", []), "arena": comp.get("arena_bytes"), "latency": latency,
         "confusions": [(title, m_[key]) for title, m_, key in (
             ("student, float", student, "confusion"), ("student, int8 on host", q, "int8_confusion"),
@@ -243,14 +262,20 @@ def _images(v: dict) -> dict[str, str]:
     return images
 
 
-def render(manifest: dict) -> tuple[str, str]:
-    """(report.md, report.html) text for a manifest."""
+def render(manifest: dict, misclassified: dict | None = None) -> tuple[str, str]:
+    """(report.md, report.html) text for a manifest (and the quantize stage's misclassified test samples)."""
     v = view(manifest)
+    v["misclassified"] = _misclassified(misclassified, v["classes"])
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                              autoescape=jinja2.select_autoescape(["html.j2"]))
     markdown = env.get_template("report.md.j2").render(**v, summary=summary_table(manifest))
-    html = env.get_template("report.html.j2").render(**v, images=_images(v))
+    images = _images(v)
+    if misclassified is not None and len(misclassified["x"]):
+        from pipeline import report_plots as plots
+        images["misclassified"] = plots.misclassified_grid(misclassified["x"], misclassified["true"],
+                                                           misclassified["predicted"], v["classes"])
+    html = env.get_template("report.html.j2").render(**v, images=images)
     return markdown, html
 
 
@@ -258,8 +283,13 @@ def render(manifest: dict) -> tuple[str, str]:
 def write_report(run_dir: str | Path) -> list[Path]:
     """Write report.md and report.html into the run folder (atomically); returns their paths."""
     run_dir = Path(run_dir)
+    manifest = load_manifest(run_dir)
+    samples = None
+    if "misclassified.npz" in manifest.get("artifacts", {}) and (run_dir / "misclassified.npz").is_file():
+        with np.load(run_dir / "misclassified.npz") as f:
+            samples = {k: f[k] for k in f.files}
     try:
-        markdown, html = render(load_manifest(run_dir))
+        markdown, html = render(manifest, samples)
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:  # a hand-edited value
         raise corrupt_manifest(run_dir / MANIFEST, f"{type(e).__name__}: {e}") from None
     paths = []

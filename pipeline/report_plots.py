@@ -105,12 +105,15 @@ def layer_macs(layers: list[dict]) -> str:
 
 def memory_plan(buffers: list[dict], ops: list[str], arena_bytes: int) -> str:
     """The AOT arena over time: x = operator index, y = byte offset; each buffer is live from `first` to `last`."""
-    fig, ax = plt.subplots(figsize=(7.2, 3.2))
+    fig, ax = plt.subplots(figsize=(max(7.2, 0.34 * len(ops)), 3.4))  # wide enough for one label per op
     cmap = plt.get_cmap("tab20")
     for k, b in enumerate(buffers):
+        scratch = b.get("scratch", False)  # a kernel's scratch buffer: hatched
         ax.add_patch(matplotlib.patches.Rectangle((b["first"] - 0.45, b["offset"]), b["last"] - b["first"] + 0.9,
-                                                  b["size"], facecolor=cmap(k % 20), edgecolor="white", alpha=0.9))
-        if b["size"] >= arena_bytes * 0.08:
+                                                  b["size"], facecolor=cmap(k % 20), edgecolor="white", alpha=0.9,
+                                                  hatch="///" if scratch else None))
+        # a label only where it fits: a box spanning 2+ ops, or one op's box tall enough for a short line
+        if b["size"] >= arena_bytes * 0.08 and (b["last"] > b["first"] or b["size"] >= arena_bytes * 0.2):
             ax.text((b["first"] + b["last"]) / 2, b["offset"] + b["size"] / 2, f"{b['size']:,} B",
                     ha="center", va="center", fontsize=7, color=INK)
     ax.axhline(arena_bytes, color="#ef4444", linestyle="--", linewidth=1)
@@ -118,8 +121,11 @@ def memory_plan(buffers: list[dict], ops: list[str], arena_bytes: int) -> str:
             color="#ef4444")
     ax.set_xlim(-0.6, len(ops) - 0.4)
     ax.set_ylim(0, max(arena_bytes, 1) * 1.15)
-    ax.set_xticks(range(len(ops)), [f"{i}\n{op.replace('_2D', '').replace('DEPTHWISE_', 'DW_')}"
-                                    for i, op in enumerate(ops)], fontsize=7)
+    short = [op.replace("_2D", "").replace("DEPTHWISE_", "DW_").replace("FULLY_CONNECTED", "FC") for op in ops]
+    if len(ops) <= 12:
+        ax.set_xticks(range(len(ops)), [f"{i}\n{op}" for i, op in enumerate(short)], fontsize=7)
+    else:  # many ops: vertical labels never overlap
+        ax.set_xticks(range(len(ops)), [f"{i} {op}" for i, op in enumerate(short)], fontsize=7, rotation=90)
     ax.set_ylabel("arena offset (bytes)")
     ax.set_xlabel("operator (execution order)")
     ax.grid(axis="y", color=GRID)
@@ -144,4 +150,27 @@ def training_curves(curves: list[tuple[str, str, list[dict]]]) -> str:
     for ax in (acc_ax, loss_ax):
         ax.grid(color=GRID, linewidth=0.6)
     acc_ax.legend(frameon=False, fontsize=8)
+    return _png(fig)
+
+
+def misclassified_grid(x: np.ndarray, true: np.ndarray, predicted: np.ndarray, names: list[str]) -> str:
+    """Test samples the int8 model gets wrong: images (H, W, C) as pictures, series (T, C) as one line per
+    channel; each titled `true -> predicted`."""
+    n = len(x)
+    cols = min(n, 8)
+    rows = -(-n // cols)
+    series = x.ndim == 3  # (N, T, C); images are (N, H, W, C)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols * (1.6 if series else 1), 1.45 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    name = lambda k: names[k] if k < len(names) else str(k)
+    for ax, sample, t, p in zip(axes.flat, x, true, predicted):
+        if series:
+            ax.axis("on")
+            ax.plot(sample.reshape(len(sample), -1), linewidth=0.7)
+            ax.set_xticks([]), ax.set_yticks([])
+        else:
+            image = sample[..., 0] if sample.shape[-1] == 1 else sample[..., :3]
+            ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+        ax.set_title(f"{name(int(t))} -> {name(int(p))}", fontsize=7, color=INK)
     return _png(fig)

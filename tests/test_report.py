@@ -168,3 +168,17 @@ def test_training_curves_are_recorded_per_epoch_and_drawn(e2e_run):
     assert max(h["val_accuracy"] for h in distill["history"]) == distill["best_val_accuracy"]
     assert len(manifest["stages"]["quantize"]["metrics"]["qat_history"]) == manifest["config"]["quantize"]["qat_epochs"]
     assert 'alt="training curves"' in (folder / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_the_misclassified_samples_are_the_int8_models_mistakes(e2e_run):
+    """The report's grid shows the first test samples whose int8 output (golden.npz, TFLM on the host) is not the
+    label; the markdown lists them with their classes."""
+    import numpy as np
+    folder = e2e_run[0]
+    with np.load(folder / "golden.npz") as golden:
+        wrong = np.flatnonzero(np.argmax(golden["outputs"], axis=1) != golden["labels"])[:16]
+    markdown = (folder / "report.md").read_text()
+    listed = re.findall(r"^\| (\d+) \| \w+ \| \w+ \|$", markdown, flags=re.M)
+    assert [int(i) for i in listed] == wrong.tolist() and len(wrong) > 0
+    assert 'alt="misclassified test samples"' in (folder / "report.html").read_text()
