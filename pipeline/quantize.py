@@ -89,6 +89,7 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
 
     log("quantize  scoring the int8 model on TFLite Micro and measuring its arena")
     result = tflm.evaluate(model, data.x_test, data.y_test)
+    info["layer_error"] = _layer_error(student, model, data.x_test, log)
     arena = tflm.minimum_arena(model)
     io = result["io"]
     metrics = {"mode": q.mode, "float_accuracy": round(float_accuracy, 5),
@@ -126,6 +127,17 @@ def _quantization_aware(cfg: Config, student, data: Dataset, logits: np.ndarray,
     info = {"qat_" + k: v for k, v in info.items()}
     info["qat_accuracy"] = round(accuracy(qat, data.x_test, data.y_test), 5)  # fake-quant float model
     return qat, info
+
+
+def _layer_error(student, model: bytes, x: np.ndarray, log) -> list[dict]:
+    """Per-layer SQNR of the int8 model (pipeline/layer_error.py). A diagnostic: if a model defeats it, say so
+    in one line and go on, the int8 model is checked bit for bit elsewhere."""
+    from pipeline.layer_error import layer_errors
+    try:
+        return layer_errors(student, model, x)
+    except Exception as e:  # noqa: BLE001 - TFLite's interpreter and Keras raise many kinds
+        log(f"quantize  per-layer int8 error not measured ({type(e).__name__}: {' '.join(str(e).split())[:120]})")
+        return []
 
 
 UNSUPPORTED_LAYER = re.compile(r"Layer (\S+?):<class '(?:[\w.]*\.)?(\w+)'> is not supported")

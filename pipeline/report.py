@@ -181,6 +181,9 @@ def view(manifest: dict) -> dict:
     return {
         "headline": " ".join(filter(None, [verdict, ("; ".join(headline) + ".") if headline else ""])),
         "verdict": verdict, "settings": settings(manifest),
+        "layer_error": [{**row, "shape_text": "x".join(map(str, row["shape"])),
+                         "sqnr": "exact" if row["sqnr_db"] is None else f"{row['sqnr_db']:.1f} dB"}
+                        for row in q.get("layer_error", [])],
         "curves": [(label, color, history) for label, color, history in (
             ("teacher", "teacher", teacher.get("history")), ("baseline", "baseline", baseline.get("history")),
             ("distilled", "float", student.get("history")), ("QAT", "int8", q.get("qat_history"))) if history],

@@ -182,3 +182,14 @@ def test_the_misclassified_samples_are_the_int8_models_mistakes(e2e_run):
     listed = re.findall(r"^\| (\d+) \| \w+ \| \w+ \|$", markdown, flags=re.M)
     assert [int(i) for i in listed] == wrong.tolist() and len(wrong) > 0
     assert 'alt="misclassified test samples"' in (folder / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_per_layer_int8_error_is_recorded_and_shown(e2e_run):
+    folder = e2e_run[0]
+    rows = json.loads((folder / "run.json").read_text())["stages"]["quantize"]["metrics"]["layer_error"]
+    assert len(rows) >= 4 and rows[-1]["op"] == "FULLY_CONNECTED"
+    markdown = (folder / "report.md").read_text()
+    section = markdown.split("## Per-layer int8 error")[1].split("##")[0]
+    first = rows[0]
+    assert f"| {first['layer']} | {first['op']} |" in section and f"{first['sqnr_db']:.1f} dB" in section
