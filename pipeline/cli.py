@@ -185,8 +185,30 @@ def print_quantize_summary(m: dict) -> None:
 @click.option("--stand-in", type=click.Choice(BOARD_CHOICES[:2]), help="Board whose budget qemu-cm4 enforces.")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Export this .tflite instead.")
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: <run>/export).")
-def export(cfg, force, board, stand_in, model_path, out):
-    """Write the C array, op resolver, I/O and arena headers; fail first if the model does not fit the board."""
+@click.option("--library", is_flag=True, help="Write the model as a C library for your firmware instead (AOT engine).")
+@click.option("--format", "library_format", type=click.Choice(["arduino", "platformio", "cmake", "all"]),
+              default="all", show_default=True, help="--library: the package layout(s).")
+@click.option("--name", "library_name", help="--library: the C name of the model (default: the run's name).")
+def export(cfg, force, board, stand_in, model_path, out, library, library_format, library_name):
+    """Write the C array, op resolver, I/O and arena headers; fail first if the model does not fit the board.
+    With --library: the model as a CMake C library (NAME_preprocess / NAME_invoke / NAME_argmax) with a host example."""
+    if library:
+        from pathlib import Path
+
+        from pipeline.errors import PipelineError
+        from pipeline.library import check_name, default_name, write_library
+        name = check_name(library_name or default_name(cfg.run_dir.name))
+        formats = ["arduino", "platformio", "cmake"] if library_format == "all" else [library_format]
+        if out and len(formats) > 1:
+            raise PipelineError("--out takes one library format, not all three.", "Add --format cmake (or arduino, "
+                                "platformio), or leave out --out for models/RUN/library/FORMAT/NAME.")
+        for fmt in formats:
+            folder = write_library(cfg.run_dir, Path(out) if out else cfg.run_dir / "library" / fmt / name, name, fmt)
+            how = {"arduino": f"Arduino IDE: Sketch > Include Library > Add .ZIP Library > {folder}.zip",
+                   "platformio": f"lib_deps = file://{folder.resolve()}",
+                   "cmake": f"add_subdirectory({folder}) and target_link_libraries(app PRIVATE {name})"}[fmt]
+            click.echo(f"library {name} ({fmt}): {folder}  ({how})")
+        return
     from pipeline.export import export as run_export
     cfg = with_overrides(cfg, "export", board=board, stand_in=stand_in)
     m = run_export(cfg, model=model_path, out=out, force=force, log=click.echo)

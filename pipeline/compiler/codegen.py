@@ -55,9 +55,12 @@ class CompiledModel:
         return paths
 
 
-def compile_model(source: str | Path | bytes) -> CompiledModel:
+def compile_model(source: str | Path | bytes, prefix: str = "tk_model") -> CompiledModel:
     """Compiles an int8 .tflite (path or bytes); PipelineError for a malformed or unsupported model. Layers the
-    fast kernels run exactly use them (packed weights, scratch in the arena); the others the reference kernels."""
+    fast kernels run exactly use them (packed weights, scratch in the arena); the others the reference kernels.
+    `prefix` names the C API: `{prefix}_invoke`; macros `TK_MODEL_INPUT_BYTES`... and header `model.h` for the
+    default (`tk_model`), `{PREFIX}_MODEL_INPUT_BYTES`... and `{prefix}_model.h` otherwise (a library: several
+    models in one firmware)."""
     data, name = model_bytes(source)
     sha = hashlib.sha256(data).hexdigest()
     graph = build_graph(read_model(data, name), name)
@@ -78,6 +81,10 @@ def compile_model(source: str | Path | bytes) -> CompiledModel:
     arrays = list(lowering.arrays.values())
     weight_bytes = sum(a.nbytes for a in arrays)
     view = _view_model(graph, plan, calls, arrays, sha, name, weight_bytes)
+    default = prefix == "tk_model"
+    macro = "TK_MODEL" if default else f"{prefix.upper()}_MODEL"
+    view.update(api={"invoke": f"{prefix}_invoke", "macro": macro, "header": "model.h" if default else
+                     f"{prefix}_model.h"}, guard=f"{macro}_H")
     x, y = graph.tensors[graph.input], graph.tensors[graph.output]
     return CompiledModel(sha, _TEMPLATES.get_template("model.h.j2").render(**view),
                          _TEMPLATES.get_template("model.c.j2").render(**view), plan.arena_bytes, weight_bytes,
@@ -102,7 +109,6 @@ def _view_model(graph: Graph, plan: MemoryPlan, calls, arrays, sha: str, name: s
     return {
         "banner": {"title": f"tinykd AOT model: {len(graph.ops)} ops, int8", "version": __version__,
                    "source": _c_comment(name), "sha256": sha},
-        "guard": "TK_MODEL_H",
         "io_tensors": io,
         "output_ctype": io[1]["ctype"],
         "arena_bytes": plan.arena_bytes,

@@ -1,0 +1,138 @@
+"""`tinykd export --library`: a run's int8 model as a C99 library for the user's own firmware.
+
+One small API namespaced by the library name, so several models live in one program: `NAME_preprocess` (the
+run's normalization and int8 input quantization, in float32 step by step like the host's `data` and
+`tflm.quantize_input`: bit for bit), `NAME_invoke` (the AOT model: static arena, no malloc), `NAME_postprocess`,
+`NAME_argmax`, `NAME_class_names` and size constants. The CMake package (`add_subdirectory`) builds the library
+and a host example; the kernels are one shared `tinykd_kernels` target.
+
+Written into a folder tinykd owns (a marker file says so): an existing folder that is not ours is refused, and the
+package is assembled beside it and swapped in, so a failure leaves the previous one intact.
+"""
+from __future__ import annotations
+
+import keyword
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from pipeline import __version__
+from pipeline.build import KERNELS
+from pipeline.compiler.codegen import compile_model
+from pipeline.compiler.lower import c_float
+from pipeline.errors import PipelineError
+from pipeline.runs import Run, atomic_path
+
+MARKER = ".tinykd-library"  # in every folder `export --library` writes: holds the library name and model hash
+FORMATS = ("arduino", "platformio", "cmake")
+C_KEYWORDS = {"auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
+              "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
+              "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+              "volatile", "while", "main", "bool", "true", "false"} | set(keyword.kwlist)
+TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates" / "library"),
+                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                               keep_trailing_newline=True)
+
+
+def check_name(name: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", name) or name in C_KEYWORDS or name.startswith("tk_"):
+        raise PipelineError(f"Library name {name!r} is not allowed: it must be a lower-case C identifier of at most "
+                            "31 characters, not a C keyword and not starting with tk_ (tinykd's own prefix).",
+                            "Use --name gesture_model.")
+    return name
+
+
+def default_name(run_name: str) -> str:
+    """A run folder name as a library name: `Fashion-MNIST 2` -> `fashion_mnist_2`."""
+    name = re.sub(r"[^a-z0-9_]+", "_", run_name.lower()).strip("_")[:31] or "model"
+    return name if name[0].isalpha() and not name.startswith("tk_") and name not in C_KEYWORDS else f"m_{name}"[:31]
+
+
+def write_library(run_dir: str | Path, out: str | Path, name: str, fmt: str = "cmake") -> Path:
+    """Write the library package of the run's model to `out`; returns `out`."""
+    check_name(name)
+    if fmt not in FORMATS:
+        raise PipelineError(f"Library format {fmt!r} is not available: choose one of {', '.join(FORMATS)}.",
+                            "Use --format cmake.")
+    run, out = Run(run_dir), Path(out)
+    model_path = run.file("student_int8.tflite")
+    if not model_path.is_file():
+        raise PipelineError(f"Run folder '{run.path}' has no int8 model (student_int8.tflite).",
+                            f"Run `tinykd quantize --run {run.path.name}` first.")
+    if out.exists() and not (out / MARKER).is_file():
+        raise PipelineError(f"'{out}' exists and is not a library tinykd wrote (no {MARKER} in it).",
+                            "Give --out a new folder; tinykd replaces only folders it made.")
+    compiled = compile_model(model_path, prefix=name)
+    data = run.manifest.get("data", {})
+    norm = data.get("normalization") or {"shift": 0.0, "scale": 1.0}
+    shift, scale = (np.atleast_1d(np.asarray(norm[k], dtype=np.float32)) for k in ("shift", "scale"))
+    (in_scale, in_zero), (out_scale, out_zero) = compiled.input_quant, compiled.output_quant
+    classes = data.get("class_names") or [str(k) for k in range(int(np.prod(compiled.output_shape[1:])))]
+    input_shape = list(compiled.input_shape[1:])
+    view = {
+        "name": name, "NAME": name.upper(), "run": run.path.name, "version": __version__, "sha256": compiled.sha256,
+        "classes": [c.replace("\\", "\\\\").replace('"', '\\"') for c in classes],
+        "raw_values": int(np.prod(input_shape)),
+        "layout": " x ".join(map(str, input_shape)) + " float32, channels last",
+        "per_channel": len(shift) > 1, "shift": [c_float(v) for v in shift], "scale": [c_float(v) for v in scale],
+        "input_scale": c_float(in_scale), "input_zero_point": int(in_zero), "output_scale": c_float(out_scale),
+        "output_zero_point": int(out_zero), "output_float": compiled.output_dtype == "float32",
+    }
+    with np.load(run.file("golden.npz")) as golden:
+        q, label = golden["inputs"][0].astype(np.float32), int(golden["labels"][0])
+    sample = ((q - in_zero) * np.float32(in_scale)).reshape(-1, len(shift)) * scale + shift  # back to raw units
+    view.update(lib_version=f"{__version__.split('+')[0]}", arena_bytes=compiled.arena_bytes, sample_index=0,
+                sample_class=classes[label] if label < len(classes) else str(label),
+                sample_lines=_lines([c_float(v) for v in sample.reshape(-1)]))
+    files = {f"{name}_model.h": compiled.header, f"{name}_model.c": compiled.source,
+             f"{name}.h": TEMPLATES.get_template("api.h.j2").render(**view),
+             f"{name}.c": TEMPLATES.get_template("api.c.j2").render(**view)}
+    with atomic_path(out) as tmp:
+        tmp.mkdir(parents=True)
+        if fmt == "cmake":
+            _cmake_tree(tmp, files, view)
+        else:
+            _arduino_tree(tmp, files, view, library_json=fmt == "platformio")
+        (tmp / MARKER).write_text(f"{name} {fmt} {compiled.sha256}\n")
+    if fmt == "arduino":  # the file the Arduino IDE's "Add .ZIP Library" and `arduino-cli lib install --zip-path` take
+        with atomic_path(out.with_suffix(".zip")) as tmp:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+                for path in sorted(out.rglob("*")):
+                    if path.is_file() and path.name != MARKER:
+                        archive.write(path, f"{name}/{path.relative_to(out)}")
+    return out
+
+
+def _cmake_tree(root: Path, files: dict[str, str], view: dict) -> None:
+    """CMakeLists.txt, include/ (the API and model headers), src/, kernels/ (shared target), examples/host/."""
+    for file, text in files.items():
+        _write(root / ("include" if file.endswith(".h") else "src") / file, text)
+    _write(root / "CMakeLists.txt", TEMPLATES.get_template("CMakeLists.txt.j2").render(**view))
+    _write(root / "examples" / "host" / "main.c", TEMPLATES.get_template("example_main.c.j2").render(**view))
+    shutil.copytree(KERNELS, root / "kernels")
+
+
+def _arduino_tree(root: Path, files: dict[str, str], view: dict, library_json: bool) -> None:
+    """Arduino library 1.5 format: library.properties, every source flat in src/ (kernels included: Arduino puts
+    only src/ on the include path), examples/classify/classify.ino; PlatformIO also reads library.json."""
+    for file, text in files.items():
+        _write(root / "src" / file, text)
+    for kernel in sorted((KERNELS / "src").iterdir()) + [KERNELS / "include" / "tinykd_kernels.h"]:
+        shutil.copy(kernel, root / "src" / kernel.name)
+    _write(root / "library.properties", TEMPLATES.get_template("library.properties.j2").render(**view))
+    if library_json:
+        _write(root / "library.json", TEMPLATES.get_template("library.json.j2").render(**view))
+    _write(root / "examples" / "classify" / "classify.ino", TEMPLATES.get_template("classify.ino.j2").render(**view))
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def _lines(values: list[str], per_line: int = 8) -> list[str]:
+    return [", ".join(values[i:i + per_line]) + "," for i in range(0, len(values), per_line)]
