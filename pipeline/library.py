@@ -4,7 +4,8 @@ One small API namespaced by the library name, so several models live in one prog
 run's normalization and int8 input quantization, in float32 step by step like the host's `data` and
 `tflm.quantize_input`: bit for bit), `NAME_invoke` (the AOT model: static arena, no malloc), `NAME_postprocess`,
 `NAME_argmax`, `NAME_class_names` and size constants. The CMake package (`add_subdirectory`) builds the library
-and a host example; the kernels are one shared `tinykd_kernels` target.
+and a host example; the kernels are one shared `tinykd_kernels` target. The Arduino and PlatformIO libraries
+carry the kernels renamed to NAME_tk_*, since those build systems compile every library's sources.
 
 Written into a folder tinykd owns (a marker file says so): an existing folder that is not ours is refused, and the
 package is assembled beside it and swapped in, so a failure leaves the previous one intact.
@@ -121,12 +122,28 @@ def _arduino_tree(root: Path, files: dict[str, str], view: dict, library_json: b
     only src/ on the include path), examples/classify/classify.ino; PlatformIO also reads library.json."""
     for file, text in files.items():
         _write(root / "src" / file, text)
-    for kernel in sorted((KERNELS / "src").iterdir()) + [KERNELS / "include" / "tinykd_kernels.h"]:
+    for kernel in sorted((KERNELS / "src").iterdir()):
         shutil.copy(kernel, root / "src" / kernel.name)
+    _namespaced_kernels(root / "src", view["name"])
     _write(root / "library.properties", TEMPLATES.get_template("library.properties.j2").render(**view))
     if library_json:
         _write(root / "library.json", TEMPLATES.get_template("library.json.j2").render(**view))
     _write(root / "examples" / "classify" / "classify.ino", TEMPLATES.get_template("classify.ino.j2").render(**view))
+
+
+def _namespaced_kernels(src: Path, name: str) -> None:
+    """The kernels under this library's own names (NAME_tk_conv2d_s8...): Arduino and PlatformIO compile every
+    library's sources, so two model libraries each carrying the kernels would define them twice. A header of
+    renames, included first by tinykd_kernels.h (which every kernel source includes), keeps each copy apart."""
+    header = (KERNELS / "include" / "tinykd_kernels.h").read_text()
+    symbols = sorted({m for path in [KERNELS / "include" / "tinykd_kernels.h", *sorted((KERNELS / "src").iterdir())]
+                      for m in re.findall(r"\b(tk_[a-z0-9_]+)\s*\(", path.read_text())})
+    renames = "".join(f"#define {symbol} {name}_{symbol}\n" for symbol in symbols)
+    guard_name = f"{name.upper()}_KERNEL_NAMES_H"
+    _write(src / f"{name}_kernel_names.h", f"/* {name}: the tinykd kernels under this library's names (generated). */\n"
+           f"#ifndef {guard_name}\n#define {guard_name}\n{renames}#endif\n")
+    guard = "#define TINYKD_KERNELS_H\n"
+    _write(src / "tinykd_kernels.h", header.replace(guard, f'{guard}\n#include "{name}_kernel_names.h"\n', 1))
 
 
 def _write(path: Path, text: str) -> None:

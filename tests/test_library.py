@@ -189,3 +189,32 @@ def test_the_library_runs_bit_exact_with_tflm_on_a_cortex_m4_in_qemu(imu_run, tm
     firmware = build("qemu-cm4", model_dir, out_dir=tmp_path / "build")
     report = harness.validate_emulated(emulator.qemu(firmware.elf), run, progress=False)
     assert report["samples"] == 40 and report["mismatched_outputs"] == 0, report["first_mismatches"]
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs gcc-arm-none-eabi (make install)")
+def test_two_arduino_libraries_link_into_one_sketch(imu_run, tmp_path):
+    """Arduino and PlatformIO compile every library's sources: each library carries the kernels under its own
+    names, so two models link into one Cortex-M4 image, and no object defines a bare tk_ symbol."""
+    from test_board_builds import ARM_GCC, MBED_FLAGS, STUBS, WARNINGS, _compile
+    config, _, _ = imu_run
+    objects = []
+    for name in ("left", "right"):
+        assert invoke("export", "--config", config, "--run", "imu", "--library", "--name", name, "--format",
+                      "arduino", "--out", tmp_path / name).exit_code == 0
+        src = tmp_path / name / "src"
+        objects += [_compile(c, tmp_path / f"{name}_{c.stem}.o", [STUBS, src], WARNINGS)
+                    for c in sorted(src.glob("*.c"))]
+    main = tmp_path / "main.c"
+    main.write_text('#include "left.h"\n#include "right.h"\n'
+                    "int main(void) {\n  static float raw[LEFT_RAW_VALUES];\n"
+                    "  static int8_t x[LEFT_INPUT_BYTES], y[LEFT_OUTPUT_BYTES];\n  left_preprocess(raw, x);\n"
+                    "  return left_invoke(x, y) | right_invoke(x, y);\n}\n")
+    includes = [STUBS, tmp_path / "left" / "src", tmp_path / "right" / "src"]
+    objects.append(_compile(main, tmp_path / "main.o", includes, WARNINGS))
+    link = subprocess.run([ARM_GCC, *MBED_FLAGS, "--specs=nosys.specs", *map(str, objects), "-o",
+                           str(tmp_path / "two.elf")], capture_output=True, text=True)
+    assert link.returncode == 0, link.stderr[-3000:]
+    symbols = subprocess.run(["arm-none-eabi-nm", "-g", "--defined-only", *map(str, objects)], capture_output=True,
+                             text=True, check=True).stdout.split()
+    assert not [s for s in symbols if s.startswith("tk_")]
+    assert "left_tk_conv2d_s8" in symbols and "right_tk_conv2d_s8" in symbols
