@@ -9,8 +9,9 @@ BIN := $(VENV)/bin
 # qemu-system-arm: runs it on the mps2-an386 board (tinykd emulate / validate --emulator qemu, tinykd run).
 # clang + libclang-rt-14-dev: libFuzzer with ASan/UBSan for the firmware's protocol parser (make fuzz, tests).
 # chromium: headless, renders report.html in the tests to check that every plot loads.
+# cmake: builds the CMake package of `tinykd export --library` in the tests (users building it need it too).
 APT_PACKAGES := python3-venv dataset-fashion-mnist g++ gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
-                clang libclang-rt-14-dev chromium
+                clang libclang-rt-14-dev chromium cmake
 FUZZ_SECONDS ?= 600
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 2
