@@ -62,7 +62,8 @@ def emulate_command(emulator, elf):
 @click.option("--budget", type=click.Choice(list(BOARDS)), default="nano33ble", show_default=True)
 @click.option("--limit", type=int, default=DeviceConfig.limit, show_default=True,
               help="Validate the first N test samples only (0 = all).")
-@click.option("--timeout", type=float, default=2.0, show_default=True, help="Seconds to wait for one reply.")
+@click.option("--timeout", type=float, default=DeviceConfig.timeout, show_default=True,
+              help="Seconds to wait for one reply.")
 @click.option("--sanitize", is_flag=True, help="--emulator host only: run under ASan/UBSan.")
 @click.option("--elf", type=click.Path(dir_okay=False), help="--emulator renode: PlatformIO nano33ble ELF.")
 @click.option("--allow-remote", is_flag=True, help="Let --port be a socket:// URL to another host.")
@@ -90,9 +91,7 @@ def validate_command(port, emulator, run_dir, model_dir, budget, limit, timeout,
                                               limit=limit, sanitize=sanitize, timeout=timeout, elf=elf)
     harness.record(run_dir, report, port or emulator)
     click.echo(json.dumps(report, indent=2) if as_json else harness.format_report(report))
-    if report["mismatched_outputs"]:
-        raise PipelineError(f"{report['mismatched_outputs']} of {report['samples']} device outputs differ from "
-                            "the host's.", "The engine is not bit-exact with TFLM: report it with the run folder.")
+    harness.check_bit_exact(report, recorded=True)
 
 
 @cli.command("flash")

@@ -138,8 +138,5 @@ def validate_stage(cfg: Config, *, force: bool = False, log: Callable[[str], Non
         report["firmware"] = {k: v for k, v in run.metrics("build").items() if isinstance(v, int)}
         recorded = harness.record(run.path, report, "qemu", fp=fp)
     log("validate  " + harness.format_report(report).replace("\n", "\n          "))
-    if report["mismatched_outputs"]:
-        raise PipelineError(f"{report['mismatched_outputs']} of {report['samples']} device outputs differ from "
-                            "the host's (recorded in run.json).",
-                            "The engine is not bit-exact with TFLM: report it with the run folder.")
+    harness.check_bit_exact(report, recorded=True)
     return Run(cfg.run_dir).metrics(recorded)

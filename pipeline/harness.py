@@ -19,6 +19,7 @@ import serial
 from tqdm import tqdm
 
 from pipeline import protocol as P
+from pipeline.config import DeviceConfig
 from pipeline.errors import PipelineError
 from pipeline.metrics import confusion_matrix
 from pipeline.link import DeviceReset, Link
@@ -34,6 +35,17 @@ GOLDEN_KEYS = {  # accepted names of each golden array (first found wins)
     "labels": ("labels", "y", "y_test"),  # (N,) int class labels
 }
 MAX_RESETS = 5  # device resets in a row without a validated sample before giving up (a crash loop)
+
+
+TIMEOUT = DeviceConfig.timeout  # seconds to wait for one reply: the one default, from the settings
+
+
+def check_bit_exact(report: dict, recorded: bool) -> None:
+    """A device output that differs from TFLM's on the host is an engine bug: one error, wherever it is found."""
+    if report["mismatched_outputs"]:
+        raise PipelineError(f"{report['mismatched_outputs']} of {report['samples']} device outputs differ from the "
+                            f"host's{' (recorded in run.json)' if recorded else ''}.",
+                            "The engine is not bit-exact with TFLM: report it with the run folder.")
 
 
 def load_golden(run_dir: Path, limit: int = 0) -> dict[str, np.ndarray]:
@@ -70,7 +82,7 @@ def _ports_here() -> str:
     return f"Serial ports here now: {', '.join(found)}."
 
 
-def probe(url: str, flash: bool, timeout: float = 2.0, opener=serial.serial_for_url) -> None:
+def probe(url: str, flash: bool, timeout: float = TIMEOUT, opener=serial.serial_for_url) -> None:
     """Before any training: the port opens and (unless it is about to be flashed) tinykd firmware answers HELLO
     on it, so a missing or wrong board is found in seconds rather than after the last stage. Which model the board
     runs is checked at validation, once the model exists."""
@@ -127,7 +139,7 @@ def handshake(link: Link, expected_sha: str, golden: dict, url: str, resets: Res
             resets.seen()
 
 
-def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = 2.0, retries: int = 5,
+def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = TIMEOUT, retries: int = 5,
              icount_shift: int | None = None, progress: bool = True, opener=serial.serial_for_url,
              bye: bool = False, reconnect_s: float = 5.0, log: Callable[[str], None] | None = None) -> dict:
     """Validate the device on `url` against `run_dir`; returns the report (see `summarize`). With `progress`, a
@@ -274,7 +286,7 @@ def format_report(report: dict) -> str:
 
 
 def validate_on_emulator(emulator: str, run_dir: str | Path, model_dir: str | Path, budget: str = "nano33ble",
-                         limit: int = 0, sanitize: bool = False, timeout: float = 2.0, progress: bool = True,
+                         limit: int = 0, sanitize: bool = False, timeout: float = TIMEOUT, progress: bool = True,
                          build_dir: str | Path | None = None, elf: str | Path | None = None) -> dict:
     """Build the firmware for `emulator` (qemu | host; renode takes a PlatformIO `elf`), run it, validate it and
     check that it exits by itself with status 0."""

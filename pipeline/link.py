@@ -14,6 +14,7 @@ import time
 import serial
 
 from pipeline import protocol as P
+from pipeline.config import DeviceConfig
 from pipeline.errors import PipelineError
 
 NO_ANSWER_HINT = ("Check that the tinykd firmware is flashed and running on that port, that no other program "
@@ -29,7 +30,7 @@ class Retry(Exception):
 
 
 class Link:
-    def __init__(self, port, url: str, timeout: float = 2.0, retries: int = 5, reopen=None,
+    def __init__(self, port, url: str, timeout: float = DeviceConfig.timeout, retries: int = 5, reopen=None,
                  reconnect_s: float = 5.0):
         self.port = port  # an open pyserial port (serial_for_url)
         self.reopen = reopen  # returns a new open port: a board on native USB re-enumerates when it resets

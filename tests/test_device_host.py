@@ -252,3 +252,10 @@ def test_a_device_speaking_another_protocol_version_is_refused(run_dir):
         result = invoke("validate", "--port", f"socket://127.0.0.1:{server.getsockname()[1]}", "--run-dir", run_dir)
     assert result.exit_code == 2 and "protocol version 2" in result.output and "speaks protocol version 1" in \
         result.output
+
+
+def test_a_device_output_that_differs_is_one_error_wherever_it_is_found():
+    from pipeline.harness import check_bit_exact
+    check_bit_exact({"mismatched_outputs": 0, "samples": 40}, recorded=True)  # bit-exact: nothing to say
+    with pytest.raises(PipelineError, match=r"^3 of 40 device outputs differ from the host's \(recorded in run.json\)"):
+        check_bit_exact({"mismatched_outputs": 3, "samples": 40}, recorded=True)
