@@ -139,13 +139,14 @@ def _percent(metrics) -> str:
 
 def print_distill_summary(result: dict) -> None:
     from pipeline.report import share_of_teacher
+    from pipeline.report_sections import kd_gain_pp
     teacher, student = result["teacher"], result["student"]
     click.echo(f"\n{'model':<10}{'test acc':>9}{'params':>11}{'MACs':>12}")
     for name, m in (("teacher", teacher), ("baseline", result["baseline"]), ("student", student)):
         if m:
             click.echo(f"{name:<10}{_percent(m):>9}{m['params']:>11,}{m['macs']:>12,}")
     if result["baseline"] and result["baseline"] is not student:
-        gain = round(100 * (student["accuracy"] - result["baseline"]["accuracy"]), 2) + 0.0  # + 0.0: no "-0.00"
+        gain = kd_gain_pp(student, result["baseline"])
         click.echo(f"distillation: {gain:+.2f} pp over the baseline; the student has "
                    f"{share_of_teacher(student['params'], teacher['params'])}")
     click.echo(f"run folder: {result['run']}")

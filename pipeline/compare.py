@@ -9,6 +9,7 @@ import jinja2
 from pipeline import __version__
 from pipeline.errors import PipelineError
 from pipeline.report import load_manifest
+from pipeline.report_sections import kd_gain_pp, size_ratio
 from pipeline.runs import MANIFEST, atomic_path
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -46,14 +47,10 @@ def row(manifest: dict, name: str) -> dict:
         cells[column] = "-" if value is None else (f"{100 * value:.2f}%" if kind == "pct" else
                                                    f"{value / 1000:,.2f} ms" if kind == "us" else f"{value:,}")
     student, teacher = stages.get("distill", {}).get("metrics", {}), stages.get("teacher", {}).get("metrics", {})
-    base = stages.get("baseline", {}).get("metrics", {})
-    cells["KD gain"] = "-" if student.get("accuracy") is None or base.get("accuracy") is None else \
-        f"{round(100 * (student['accuracy'] - base['accuracy']), 2) + 0.0:+.2f} pp"
-    if student.get("params") and teacher.get("params"):  # the student's size against its teacher's
-        ratio = teacher["params"] / student["params"]
-        cells["size"] = f"1/{ratio:.0f}" if ratio >= 1.5 else f"{1 / ratio:.2f}x"
-    else:
-        cells["size"] = "-"
+    gain = kd_gain_pp(student, stages.get("baseline", {}).get("metrics", {}))
+    cells["KD gain"] = "-" if gain is None else f"{gain:+.2f} pp"
+    cells["size"] = size_ratio(student["params"], teacher["params"]) \
+        if student.get("params") and teacher.get("params") else "-"  # the student's size against its teacher's
     return cells
 
 

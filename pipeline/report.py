@@ -15,7 +15,7 @@ import numpy as np
 
 from pipeline import __version__
 from pipeline.errors import PipelineError, stage
-from pipeline.report_sections import kd_verdict, per_class, settings
+from pipeline.report_sections import kd_gain_pp, kd_verdict, per_class, settings, size_ratio
 from pipeline.runs import MANIFEST, atomic_path, corrupt_manifest, read_manifest
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -44,9 +44,8 @@ def _share(part, whole) -> str:
 
 def share_of_teacher(student_params: int, teacher_params: int) -> str:
     """`1/187 of the teacher's parameters`; `1.30x the teacher's parameters` for a student that is not smaller."""
-    if student_params * 1.5 <= teacher_params:
-        return f"1/{teacher_params / student_params:.0f} of the teacher's parameters"
-    return f"{student_params / teacher_params:.2f}x the teacher's parameters"
+    ratio = size_ratio(student_params, teacher_params)
+    return f"{ratio} of the teacher's parameters" if ratio.startswith("1/") else f"{ratio} the teacher's parameters"
 
 
 def _latency_note(val: dict) -> str:
@@ -169,7 +168,7 @@ def view(manifest: dict) -> dict:
         ("throughput incl. serial link", f"{val['throughput_samples_per_s']:,.1f} samples/s"
          if "throughput_samples_per_s" in val else None, "host wall clock"),
     ) if row[1] is not None]
-    verdict = kd_verdict(student, baseline, test_size)
+    verdict, gain = kd_verdict(student, baseline, test_size), kd_gain_pp(student, baseline)
     headline = []
     if student.get("accuracy") is not None and teacher.get("params") and student.get("params"):
         headline.append(f"The distilled student reaches {_pct(student['accuracy'])} with "
@@ -197,8 +196,7 @@ def view(manifest: dict) -> dict:
         "accuracy": [{"label": a[0], "accuracy": _pct(a[1]), "samples": _count(a[1] is not None and a[2]),
                       "params": _count(a[3]), "macs": _count(a[4]), "note": a[6], "value": a[1], "color": a[5]}
                      for a in accuracy],
-        "kd_gain": None if student.get("accuracy") is None or baseline.get("accuracy") is None else
-        f"{round(100 * (student['accuracy'] - baseline['accuracy']), 2) + 0.0:+.2f} pp",  # + 0.0: never -0.00
+        "kd_gain": None if gain is None else f"{gain:+.2f} pp",
         "agreement": agreement, "other_validations": others, "firmware": fw, "memory": memory, "layers": layers,
         "total_macs": total_macs,
         "plan": [_buffer(b, comp.get("ops", [])) for b in comp.get("memory_plan", [])],
@@ -222,7 +220,10 @@ def _other_validation(board: str, m: dict) -> str:
 
 def summary_table(manifest: dict) -> str:
     """The final table of `tinykd run`: accuracies, agreement, flash/RAM vs budget, latency (all from run.json)."""
-    v = view(manifest)
+    return _summary(view(manifest))
+
+
+def _summary(v: dict) -> str:
     lines = [f"tinykd run '{v['run']}': {v['dataset']} ({v['sizes'].get('test', '?')} test samples) -> {v['device']}",
              f"{'model':<36}{'accuracy':>9}{'samples':>9}{'params':>10}{'MACs':>12}"]
     lines += [f"{a['label']:<36}{a['accuracy']:>9}{a['samples']:>9}{a['params']:>10}{a['macs']:>12}"
@@ -262,6 +263,10 @@ def _images(v: dict) -> dict[str, str]:
         images["macs"] = plots.layer_macs(v["layers"])
     if v["plan"]:
         images["plan"] = plots.memory_plan(v["plan"], v["ops"], v["arena"])
+    samples = v.get("misclassified_samples")
+    if samples is not None and len(samples["x"]):
+        images["misclassified"] = plots.misclassified_grid(samples["x"], samples["true"], samples["predicted"],
+                                                           v["classes"])
     return images
 
 
@@ -269,16 +274,12 @@ def render(manifest: dict, misclassified: dict | None = None) -> tuple[str, str]
     """(report.md, report.html) text for a manifest (and the quantize stage's misclassified test samples)."""
     v = view(manifest)
     v["misclassified"] = _misclassified(misclassified, v["classes"])
+    v["misclassified_samples"] = misclassified
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                              autoescape=jinja2.select_autoescape(["html.j2"]))
-    markdown = env.get_template("report.md.j2").render(**v, summary=summary_table(manifest))
-    images = _images(v)
-    if misclassified is not None and len(misclassified["x"]):
-        from pipeline import report_plots as plots
-        images["misclassified"] = plots.misclassified_grid(misclassified["x"], misclassified["true"],
-                                                           misclassified["predicted"], v["classes"])
-    html = env.get_template("report.html.j2").render(**v, images=images)
+    markdown = env.get_template("report.md.j2").render(**v, summary=_summary(v))
+    html = env.get_template("report.html.j2").render(**v, images=_images(v))
     return markdown, html
 
 

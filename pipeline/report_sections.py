@@ -9,11 +9,26 @@ from pipeline.config import METHOD_FIELDS
 NO_DIFFERENCE_PP = 0.1
 
 
+def kd_gain_pp(student: dict, baseline: dict) -> float | None:
+    """Distilled minus labels-only test accuracy in percentage points, rounded to 0.01 (never -0.00); None when
+    either stage's accuracy is missing."""
+    if student.get("accuracy") is None or baseline.get("accuracy") is None:
+        return None
+    return round(100 * (student["accuracy"] - baseline["accuracy"]), 2) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def size_ratio(student_params: int, teacher_params: int) -> str:
+    """`1/187` for a student 187x smaller than its teacher; `1.30x` for one that is not smaller."""
+    if student_params * 1.5 <= teacher_params:
+        return f"1/{teacher_params / student_params:.0f}"
+    return f"{student_params / teacher_params:.2f}x"
+
+
 def kd_verdict(student: dict, baseline: dict, test_samples: int | None) -> str:
     """One honest sentence on what distillation did against the same student trained on labels alone."""
-    if student.get("accuracy") is None or baseline.get("accuracy") is None:
+    gain = kd_gain_pp(student, baseline)
+    if gain is None:
         return ""
-    gain = round(100 * (student["accuracy"] - baseline["accuracy"]), 2) + 0.0
     over = f" over {test_samples:,} test samples" if test_samples else ""
     both = f"{100 * student['accuracy']:.2f}% distilled vs {100 * baseline['accuracy']:.2f}% on labels alone{over}"
     if abs(gain) < NO_DIFFERENCE_PP:
