@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from pathlib import Path
 
 import jinja2
 
 from pipeline import __version__
 from pipeline.errors import PipelineError
+from pipeline.paths import TEMPLATES
 
-TEMPLATES = Path(__file__).parent / "templates"
 BYTES_PER_LINE = 12  # fixed: 12 x "0x00, " = 72 columns, diffs stay readable
 C_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from pipeline.artifacts import RENODE_LOG
 from pipeline.errors import PipelineError
+from pipeline.paths import RENODE_SCRIPT
 
 ICOUNT_SHIFT = 7  # -icount shift=7: 128 virtual ns per instruction; SysTick at 25 MHz -> instructions = ticks/3.2
 FAULTS = {1: "HardFault", 3: "stack overflow (MPU guard)", 4: "unexpected exception", 5: "main returned",
           6: "engine init failed"}
-RENODE_SCRIPT = Path(__file__).resolve().parent.parent / "firmware" / "renode" / "nano33ble.resc"
 
 
 @dataclass
@@ -162,7 +163,7 @@ def renode(elf: str | Path, start_timeout: float = 30.0, log: str | Path | None 
         raise PipelineError("'renode' is not on PATH (it cannot be installed from Debian's archive).",
                             "Install Renode from renode.io, or use --emulator qemu.")
     port = free_port()
-    log = Path(log) if log is not None else Path(elf).resolve().parent / "renode.log"
+    log = Path(log) if log is not None else Path(elf).resolve().parent / RENODE_LOG
     commands = [f"$elf=@{Path(elf).resolve()}", f"$port={port}", f"$log=@{log.resolve()}",
                 f"include @{RENODE_SCRIPT}"]
     with open(log, "ab") as output:  # never a pipe nobody reads: a full pipe would stall Renode

@@ -17,6 +17,7 @@ import numpy as np
 
 from pipeline import tflm
 from pipeline.carray import banner, guard, model_data_files, render
+from pipeline.artifacts import EXPORT, MODEL_INT8
 from pipeline.config import Config
 from pipeline.errors import PipelineError, stage
 from pipeline.runs import Run, atomic_path, fingerprint
@@ -24,8 +25,8 @@ from pipeline.targets import board_profile, check_budget
 from pipeline.tflite_file import (OP_NAMES, TYPE_BYTES, io_tensors, model_bytes, quantization, read_model,
                                   require_int8_io, tensor_name, type_name, used_ops)
 
-MODEL = "student_int8.tflite"
-FOLDER = "export"
+MODEL = MODEL_INT8  # the quantize stage's int8 model, exported
+FOLDER = EXPORT  # the folder artifact this stage writes
 MIN_MARGIN = 256  # bytes: covers start alignment and small scratch buffers even for the tiniest arena
 # Builtin ops whose MicroMutableOpResolver method is not the CamelCase of the op name.
 BUILTIN_OPS = set(OP_NAMES.values())

@@ -17,11 +17,12 @@ from typing import Callable
 from serial.tools import list_ports
 
 from pipeline.config import ENGINES
+from pipeline.artifacts import AOT_FILES
 from pipeline.errors import PipelineError
+from pipeline.paths import REPO
 from pipeline.ports import check_port
 from pipeline.targets import board as get_board
 
-ROOT = Path(__file__).resolve().parent.parent
 # Seconds to wait for a board to come back on USB after its upload (it resets and re-enumerates).
 RETURN_TIMEOUT_S = 15.0
 
@@ -69,7 +70,7 @@ def flash_command(board: str, port: str, engine: str = "aot") -> list[str]:
         raise PipelineError(f"Unknown engine '{engine}': choose one of {', '.join(ENGINES)}.", "Use --engine aot.")
     check_port(port, urls=False)
     env = profile.pio_env if engine == "aot" else profile.pio_env_tflm
-    return ["pio", "run", "--project-dir", str(ROOT), "-e", env, "-t", "upload", "--upload-port", port]
+    return ["pio", "run", "--project-dir", str(REPO), "-e", env, "-t", "upload", "--upload-port", port]
 
 
 def flash(board: str, port: str, model_dir: str | Path, engine: str = "aot",
@@ -78,7 +79,7 @@ def flash(board: str, port: str, model_dir: str | Path, engine: str = "aot",
     """Build and upload the firmware for `board` with the model in `model_dir`, then wait for the board to come back
     (it resets and re-enumerates); returns the command and the port it is on now."""
     model_dir = Path(model_dir).resolve()
-    needed = ("model.h", "model.c") if engine == "aot" else ("model_data.h", "model_data.cc")
+    needed = AOT_FILES if engine == "aot" else ("model_data.h", "model_data.cc")
     missing = [name for name in needed if not (model_dir / name).is_file()]
     if missing:
         raise PipelineError(f"Model folder '{model_dir}' has no {' or '.join(missing)}.",

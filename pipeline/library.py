@@ -22,7 +22,8 @@ import jinja2
 import numpy as np
 
 from pipeline import __version__
-from pipeline.build import KERNELS
+from pipeline.artifacts import GOLDEN, MODEL_INT8
+from pipeline.paths import KERNELS, TEMPLATES as PACKAGE_TEMPLATES
 from pipeline.compiler.codegen import compile_model
 from pipeline.compiler.lower import c_float
 from pipeline.errors import PipelineError
@@ -34,7 +35,7 @@ C_KEYWORDS = {"auto", "break", "case", "char", "const", "continue", "default", "
               "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
               "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
               "volatile", "while", "main", "bool", "true", "false"} | set(keyword.kwlist)
-TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates" / "library"),
+TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(PACKAGE_TEMPLATES / "library"),
                                undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                                keep_trailing_newline=True)
 
@@ -60,7 +61,7 @@ def write_library(run_dir: str | Path, out: str | Path, name: str, fmt: str = "c
         raise PipelineError(f"Library format {fmt!r} is not available: choose one of {', '.join(FORMATS)}.",
                             "Use --format cmake.")
     run, out = Run(run_dir), Path(out)
-    model_path = run.file("student_int8.tflite")
+    model_path = run.file(MODEL_INT8)
     if not model_path.is_file():
         raise PipelineError(f"Run folder '{run.path}' has no int8 model (student_int8.tflite).",
                             f"Run `tinykd quantize --run {run.path.name}` first.")
@@ -83,7 +84,7 @@ def write_library(run_dir: str | Path, out: str | Path, name: str, fmt: str = "c
         "input_scale": c_float(in_scale), "input_zero_point": int(in_zero), "output_scale": c_float(out_scale),
         "output_zero_point": int(out_zero), "output_float": compiled.output_dtype == "float32",
     }
-    with np.load(run.file("golden.npz")) as golden:
+    with np.load(run.file(GOLDEN)) as golden:
         q, label = golden["inputs"][0].astype(np.float32), int(golden["labels"][0])
     sample = ((q - in_zero) * np.float32(in_scale)).reshape(-1, len(shift)) * scale + shift  # back to raw units
     view.update(lib_version=f"{__version__.split('+')[0]}", arena_bytes=compiled.arena_bytes, sample_index=0,

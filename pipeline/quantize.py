@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from pipeline.artifacts import GOLDEN, MISCLASSIFIED, MODEL_INT8, QAT_WEIGHTS, STUDENT, TEACHER_LOGITS
 from pipeline.config import Config
 from pipeline.data import Dataset, load_dataset
 from pipeline.errors import PipelineError, stage
@@ -30,15 +31,13 @@ from pipeline import tflm
 from pipeline.tflite_file import read_model, require_int8_io
 from pipeline.train import Schedule, Trainer, accuracy, fit, set_seed
 
-NEEDS = ["student.keras", "teacher_logits.npy"]
-ARTIFACTS = ["student_int8.tflite", "golden.npz"]
+NEEDS = [STUDENT, TEACHER_LOGITS]
+ARTIFACTS = [MODEL_INT8, GOLDEN]
 # A fake-quantized training step costs ~1.4x the float student's (Fashion-MNIST here: 10.6 vs 7.4 ms). The time
 # estimate times the float student: cloning a tfmot model to time it changed the QAT result (a resumed QAT run was
 # no longer byte-identical to an uninterrupted one).
 QAT_STEP_COST = 1.4
-MISCLASSIFIED = "misclassified.npz"  # the first test samples the int8 model gets wrong, for the report
 MISCLASSIFIED_SHOWN = 16
-QAT_WEIGHTS = "student_qat_weights.h5"  # fine-tuned fake-quant weights (qat), legacy HDF5: loads by topology
 
 
 def fingerprint_of(cfg: Config, run: Run | None = None) -> str:
@@ -46,7 +45,7 @@ def fingerprint_of(cfg: Config, run: Run | None = None) -> str:
     cfg.distill does not matter here), the data, the seed, the student and the teacher's logits."""
     run = run or Run(cfg.run_dir)
     return fingerprint("quantize", cfg.quantize, loss_settings(cfg.distill) if cfg.quantize.mode == "qat" else "",
-                       cfg.data, cfg.run.seed, run.sha("student.keras"), run.sha("teacher_logits.npy"))
+                       cfg.data, cfg.run.seed, run.sha(STUDENT), run.sha(TEACHER_LOGITS))
 
 
 @stage("quantize")
@@ -70,12 +69,12 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     log(f"quantize  QAT: fine-tuning the fake-quantized student with {cfg.distill.method} for "
         f"{count(q.qat_epochs, 'epoch')}"
         if q.mode == "qat" else f"quantize  PTQ: calibrating on {representative_count} training samples")
-    logits = np.load(run.file("teacher_logits.npy"))  # (n_train, K) float32
+    logits = np.load(run.file(TEACHER_LOGITS))  # (n_train, K) float32
     if logits.shape != (len(data.x_train), data.num_classes):
-        raise PipelineError(f"teacher_logits.npy in '{run.path}' has shape {logits.shape}, the training data "
+        raise PipelineError(f"{TEACHER_LOGITS} in '{run.path}' has shape {logits.shape}, the training data "
                             f"needs {(len(data.x_train), data.num_classes)}.",
                             "Use the data settings the run was distilled with, or rerun `tinykd distill --force`.")
-    student = keras.models.load_model(run.file("student.keras"), compile=False)
+    student = keras.models.load_model(run.file(STUDENT), compile=False)
     float_accuracy = accuracy(student, data.x_test, data.y_test)
     order = np.random.default_rng(cfg.run.seed).permutation(len(data.x_train))
     representative = data.x_train[order[:representative_count]]  # (r, *input_shape) float32
@@ -85,7 +84,7 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     if q.mode == "qat":
         student, info = _quantization_aware(cfg, student, data, logits, run=run, key=fp, log=log)
     model = _convert(student, representative)
-    require_int8_io(read_model(model, "student_int8.tflite"), "student_int8.tflite")
+    require_int8_io(read_model(model, MODEL_INT8), MODEL_INT8)
 
     log("quantize  scoring the int8 model on TFLite Micro and measuring its arena")
     result = tflm.evaluate(model, data.x_test, data.y_test)
@@ -105,9 +104,9 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     run.write(MISCLASSIFIED, lambda path: np.savez(path, index=wrong, x=data.x_test[wrong],
                                                    true=result["labels"][wrong], predicted=result["predicted"][wrong]))
     artifacts.append(MISCLASSIFIED)
-    run.write("student_int8.tflite", lambda path: path.write_bytes(model))
-    run.write("golden.npz", lambda path: np.savez(path, inputs=result["inputs"], outputs=result["outputs"],
-                                                  labels=result["labels"]))
+    run.write(MODEL_INT8, lambda path: path.write_bytes(model))
+    run.write(GOLDEN, lambda path: np.savez(path, inputs=result["inputs"], outputs=result["outputs"],
+                                            labels=result["labels"]))
     run.record("quantize", fp, artifacts, metrics, time.time() - started)
     return metrics
 

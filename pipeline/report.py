@@ -14,11 +14,12 @@ import jinja2
 import numpy as np
 
 from pipeline import __version__
+from pipeline.artifacts import MISCLASSIFIED, MODEL_INT8, REPORTS
 from pipeline.errors import PipelineError, stage
+from pipeline.paths import TEMPLATES
 from pipeline.report_sections import kd_gain_pp, kd_verdict, per_class, settings, size_ratio
 from pipeline.runs import MANIFEST, atomic_path, corrupt_manifest, read_manifest
 
-TEMPLATES = Path(__file__).parent / "templates"
 ORDER = ("teacher", "baseline", "distill", "quantize", "export", "compile", "build", "validate")
 
 
@@ -192,7 +193,7 @@ def view(manifest: dict) -> dict:
         data.get("name", "run"), "dataset": data.get("name", "?"), "classes": data.get("class_names", []),
         "input_shape": "x".join(map(str, data.get("input_shape", []))), "sizes": data.get("sizes", {}),
         "device": f"{val['board']} ({val['engine']} engine)" if val else "not validated",
-        "model_sha": manifest.get("artifacts", {}).get("student_int8.tflite", {}).get("sha256", "")[:16],
+        "model_sha": manifest.get("artifacts", {}).get(MODEL_INT8, {}).get("sha256", "")[:16],
         "accuracy": [{"label": a[0], "accuracy": _pct(a[1]), "samples": _count(a[1] is not None and a[2]),
                       "params": _count(a[3]), "macs": _count(a[4]), "note": a[6], "value": a[1], "color": a[5]}
                      for a in accuracy],
@@ -289,15 +290,15 @@ def write_report(run_dir: str | Path) -> list[Path]:
     run_dir = Path(run_dir)
     manifest = load_manifest(run_dir)
     samples = None
-    if "misclassified.npz" in manifest.get("artifacts", {}) and (run_dir / "misclassified.npz").is_file():
-        with np.load(run_dir / "misclassified.npz") as f:
+    if MISCLASSIFIED in manifest.get("artifacts", {}) and (run_dir / MISCLASSIFIED).is_file():
+        with np.load(run_dir / MISCLASSIFIED) as f:
             samples = {k: f[k] for k in f.files}
     try:
         markdown, html = render(manifest, samples)
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:  # a hand-edited value
         raise corrupt_manifest(run_dir / MANIFEST, f"{type(e).__name__}: {e}") from None
     paths = []
-    for name, text in (("report.md", markdown), ("report.html", html)):
+    for name, text in zip(REPORTS, (markdown, html)):
         with atomic_path(run_dir / name) as tmp:
             tmp.write_text(text)
         paths.append(run_dir / name)

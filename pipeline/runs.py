@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from pipeline import __version__
+from pipeline.artifacts import MANIFEST
 from pipeline.errors import PipelineError
 
-MANIFEST = "run.json"
 PACKAGES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tflite-micro", "numpy", "click")
 
 

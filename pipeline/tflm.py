@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import PipelineError
+from pipeline.paths import REPO
 
 ARENA_LIMIT = 64 << 20  # give up above 64 MB: no microcontroller has that much RAM
 ALLOCATION_LINE = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
@@ -81,7 +82,7 @@ def evaluate(model: bytes, x: np.ndarray, y: np.ndarray) -> dict:
 
 def arena_works(model_path: Path, arena_size: int) -> tuple[bool, str]:
     """Does TFLM allocate and invoke the model with `arena_size` bytes? (ok, what the runtime printed)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO),
                                                         os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run([sys.executable, "-m", "pipeline.tflm", str(model_path), str(arena_size)],
                           capture_output=True, text=True, env=env, timeout=120)

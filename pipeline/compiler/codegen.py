@@ -18,13 +18,14 @@ from pipeline.compiler.graph import Graph, build_graph
 from pipeline.compiler.lower import Lowering, c_float
 from pipeline.compiler.planner import MemoryPlan, plan_memory
 from pipeline.errors import PipelineError
+from pipeline.paths import COMPILER, KERNELS
 from pipeline.tflite_file import model_bytes, read_model
 
 # Values per line in the constant arrays of model.c.
 VALUES_PER_LINE = 16
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = COMPILER / "templates"
 # The kernel library the generated code calls (repository checkout).
-KERNELS_DIR = Path(__file__).resolve().parents[2] / "firmware" / "lib" / "tinykd_kernels"
+KERNELS_DIR = KERNELS
 PLACEHOLDER = re.compile(r"@([ts])(\d+)@")  # lower.tensor_ref / scratch_ref
 _TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                                 trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 import sys
-from pathlib import Path
 
 from pipeline.compiler.registry import ops
+from pipeline.paths import README
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 BEGIN, END = "<!-- op-coverage: begin -->", "<!-- op-coverage: end -->"
 
 
