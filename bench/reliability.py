@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from device_helpers import FIXTURE_MODEL, make_run  # noqa: E402
 
-from pipeline import emulator, harness  # noqa: E402
+from pipeline import emulator, session  # noqa: E402
 from pipeline.build import build  # noqa: E402
 from pipeline.faults import Faults, FaultyPort, Injector  # noqa: E402
 
@@ -38,7 +38,7 @@ def run(emu, run_dir: Path, faults: Faults, samples: int, timeout: float) -> dic
     def opener(url, **kw):
         return FaultyPort(serial.serial_for_url(url, **kw), faults, injector)
     start = time.monotonic()
-    report = harness.validate(emu.url, run_dir, limit=samples, timeout=timeout, progress=False, opener=opener,
+    report = session.validate(emu.url, run_dir, limit=samples, timeout=timeout, progress=False, opener=opener,
                               bye=True, reconnect_s=0)
     emu.finish()
     frames = injector.summary()

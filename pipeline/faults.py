@@ -1,9 +1,9 @@
 """Fault injection for the serial link: a pyserial-compatible port and a loopback TCP proxy that damage frames.
 
-Use it to stress the harness (tests, bench/reliability.py) or your own board:
+Use it to stress the session loop (pipeline/session.py; tests, bench/reliability.py) or your own board:
 
     port = FaultyPort(serial.serial_for_url(url, timeout=0.05), Faults(rate=0.01, seed=1))
-    harness.validate(url, run_dir, opener=lambda u, **kw: FaultyPort(serial.serial_for_url(u, **kw), faults))
+    session.validate(url, run_dir, opener=lambda u, **kw: FaultyPort(serial.serial_for_url(u, **kw), faults))
 
     python -m pipeline.faults --port /dev/ttyACM0 --rate 0.01    # prints socket://127.0.0.1:P: validate that
 

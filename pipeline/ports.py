@@ -2,7 +2,7 @@
 
 `check_port` catches what is obviously malformed (an unknown URL scheme, a socket URL without a valid host:port,
 control characters, an option-looking value) with a one-line PipelineError naming the value; whether the port
-exists is left to opening it (harness.open_port says so just as clearly). `SerialPort` is the click type.
+exists is left to opening it (session.open_port says so just as clearly). `SerialPort` is the click type.
 
 Network URLs reach this machine only (127.0.0.0/8, ::1, localhost) unless the user allows remote hosts: the
 harness streams the test set to whatever answers, and a typo should not send it across the internet.

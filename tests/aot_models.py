@@ -5,7 +5,7 @@ import functools
 
 import numpy as np
 
-from pipeline import harness
+from pipeline.artifacts import GOLDEN, MODEL_INT8
 from pipeline.compiler.hostbuild import HostModel
 from pipeline.compiler import compile_model
 from pipeline.tflm import run as tflm_run
@@ -60,12 +60,12 @@ def aot_run(run, model: bytes, x, labels=None, seed: int = 0):
     the int8 inputs `x` (or that many seeded random ones), TFLM's outputs (the oracle) and `labels` (default:
     TFLM's argmax). Returns the compiled model."""
     run.mkdir(parents=True, exist_ok=True)
-    (run / harness.MODEL_FILE).write_bytes(model)
+    (run / MODEL_INT8).write_bytes(model)
     compiled = compile_model(model)
     compiled.write(run / "aot")
     if isinstance(x, int):
         x = np.random.default_rng(seed).integers(-128, 128, (x, *compiled.input_shape[1:]), dtype=np.int8)
     y = tflm_run(model, x)
     labels = np.argmax(y.reshape(len(x), -1), axis=1) if labels is None else labels
-    np.savez(run / harness.GOLDEN_FILE, inputs=x, outputs=y, labels=labels)
+    np.savez(run / GOLDEN, inputs=x, outputs=y, labels=labels)
     return compiled

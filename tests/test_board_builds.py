@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aot_models import aot_run, keras_tflite, student
-from pipeline import emulator, harness
+from pipeline import emulator, session
 from pipeline.build import build
 from pipeline.compiler.codegen import KERNELS_DIR
 
@@ -65,7 +65,7 @@ def test_dsp_asm_wrappers_give_the_intrinsics_bits_in_qemu(tmp_path):
     run = tmp_path / "run"
     aot_run(run, keras_tflite(kernel_mix, (9, 10, 3), seed=3), 40, seed=5)
     firmware = build("qemu-cm4", run / "aot", out_dir=tmp_path / "build", defines={"TK_DSP_ASM": "1"})
-    report = harness.validate_emulated(emulator.qemu(firmware.elf), run, progress=False)
+    report = session.validate_emulated(emulator.qemu(firmware.elf), run, progress=False)
     assert report["samples"] == 40 and report["mismatched_outputs"] == 0, report["first_mismatches"]
 
 
@@ -142,5 +142,5 @@ def test_a_cpp_engine_with_static_constructors_validates_in_qemu(tmp_path):
     aot_run(run, student("dsconv"), 20, seed=2)
     firmware = build("qemu-cm4", run / "aot", out_dir=tmp_path / "build",
                      engine=[Path(__file__).parent / "fixtures" / "cpp_engine" / "engine_cpp.cpp"])
-    report = harness.validate_emulated(emulator.qemu(firmware.elf), run, progress=False)
+    report = session.validate_emulated(emulator.qemu(firmware.elf), run, progress=False)
     assert report["samples"] == 20 and report["mismatched_outputs"] == 0  # (without constructors: every INFER fails)

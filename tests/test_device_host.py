@@ -13,7 +13,7 @@ import serial
 from click.testing import CliRunner
 from device_helpers import FIXTURE_MODEL, make_run
 
-from pipeline import emulator, harness
+from pipeline import emulator, session
 from pipeline import protocol as P
 from pipeline.build import build
 from pipeline.cli import cli
@@ -44,7 +44,7 @@ def assert_all_right(report, run_dir):
 
 def test_host_port_is_bit_exact_and_fast(host_exe, run_dir):
     with emulator.host(host_exe) as emu:
-        report = harness.validate(emu.url, run_dir, progress=False, bye=True)
+        report = session.validate(emu.url, run_dir, progress=False, bye=True)
         assert emu.finish() == 0
     assert_all_right(report, run_dir)
     assert report["accuracy"] == pytest.approx(193 / 200)  # make_run mislabels 7 of 200
@@ -59,7 +59,7 @@ def test_host_port_under_asan_and_ubsan(tmp_path, run_dir):
         with serial.serial_for_url(emu.url, timeout=0.05) as port:  # hostile bytes first: junk, a huge header
             port.write(bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8)))
             port.write(b"\xA5\x5A\x02\x01\xff\xff" + P.encode(0x55, 1, b"unknown type"))
-        report = harness.validate(emu.url, run_dir, limit=50, progress=False, bye=True)
+        report = session.validate(emu.url, run_dir, limit=50, progress=False, bye=True)
         assert emu.finish() == 0  # a sanitizer finding exits non-zero
     assert report["mismatched_outputs"] == 0 and report["samples"] == 50
 
@@ -161,7 +161,7 @@ def test_damaged_or_stale_frames_are_retried_never_recorded(host_exe, run_dir, w
         return faulty["port"]
 
     with emulator.host(host_exe) as emu:
-        report = harness.validate(emu.url, run_dir, timeout=0.5, progress=False, opener=opener)
+        report = session.validate(emu.url, run_dir, timeout=0.5, progress=False, opener=opener)
     assert faulty["port"].done and faulty["port"].infers > 17
     assert_all_right(report, run_dir)
     if where != "replay":  # a replayed old reply is simply ignored (wrong sequence number)
@@ -181,7 +181,7 @@ def test_reset_mid_run_rehandshakes_and_resumes(host_exe, run_dir):
     resync_bytes = P.MAX_PAYLOAD + 10 + 18  # zeros and a PING sent before the handshake
     reset_at = resync_bytes + 10 + 74 * 40 + 30  # in the middle of the 41st INFER request
     with emulator.host(host_exe, env={"TK_HOST_RESET_AFTER_BYTES": str(reset_at)}) as emu:
-        report = harness.validate(emu.url, run_dir, timeout=0.5, progress=False, bye=True)
+        report = session.validate(emu.url, run_dir, timeout=0.5, progress=False, bye=True)
         assert emu.finish() == 0
     assert report["link"]["resets"] == 1
     assert_all_right(report, run_dir)
@@ -214,7 +214,7 @@ def test_port_that_goes_away_is_reopened_and_rehandshaken(host_exe, run_dir):
         return opened[-1]
 
     with emulator.host(host_exe) as emu:
-        report = harness.validate(emu.url, run_dir, timeout=0.5, progress=False, opener=opener)
+        report = session.validate(emu.url, run_dir, timeout=0.5, progress=False, opener=opener)
     assert len(opened) == 2 and opened[0].infers == 30
     assert report["link"]["resets"] == 1
     assert_all_right(report, run_dir)
@@ -255,7 +255,7 @@ def test_a_device_speaking_another_protocol_version_is_refused(run_dir):
 
 
 def test_a_device_output_that_differs_is_one_error_wherever_it_is_found():
-    from pipeline.harness import check_bit_exact
+    from pipeline.validation import check_bit_exact
     check_bit_exact({"mismatched_outputs": 0, "samples": 40}, recorded=True)  # bit-exact: nothing to say
     with pytest.raises(PipelineError, match=r"^3 of 40 device outputs differ from the host's \(recorded in run.json\)"):
         check_bit_exact({"mismatched_outputs": 3, "samples": 40}, recorded=True)

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from device_helpers import FIXTURE_MODEL, make_run
 
-from pipeline import emulator, harness
+from pipeline import emulator, session
 from pipeline import protocol as P
 from pipeline.build import ARM_FLAGS, FIRMWARE, build
 from pipeline.cli import cli
@@ -42,7 +42,7 @@ def test_qemu_validates_the_fixture_bit_exact_and_exits_by_itself(firmware, tmp_
     assert firmware.warnings == ""
     make_run(tmp_path, samples=100)
     with emulator.qemu(firmware.elf) as emu:
-        report = harness.validate(emu.url, tmp_path, progress=False, bye=True, icount_shift=emu.icount_shift)
+        report = session.validate(emu.url, tmp_path, progress=False, bye=True, icount_shift=emu.icount_shift)
         assert emu.finish(timeout=10) == 0  # semihosting exit after BYE
         pid = emu.process.pid
     assert gone(pid)
@@ -71,7 +71,7 @@ def test_qemu_validate_cli_builds_runs_and_reports(tmp_path):
 
 def test_reset_request_reboots_with_a_new_boot_id(firmware):
     with emulator.qemu(firmware.elf) as emu:
-        port = harness.open_port(emu.url)
+        port = session.open_port(emu.url)
         link = Link(port, emu.url, timeout=1.0)
         link.resync()
         first = link.hello().boot_id
@@ -149,7 +149,7 @@ def test_stack_overflow_is_caught_by_the_mpu_guard(tmp_path):
     make_run(tmp_path / "run", samples=3)
     with emulator.qemu(elf) as emu:
         with pytest.raises(PipelineError, match="disconnected"):
-            harness.validate(emu.url, tmp_path / "run", progress=False, timeout=1.0, reconnect_s=0)
+            session.validate(emu.url, tmp_path / "run", progress=False, timeout=1.0, reconnect_s=0)
         with pytest.raises(PipelineError, match=r"status 3 \(stack overflow \(MPU guard\)\)") as error:
             emu.finish()
     assert "tinykd: stack overflow" in str(error.value)  # the firmware's own message, through semihosting

@@ -9,7 +9,7 @@ import pytest
 import serial
 from device_helpers import FIXTURE_MODEL, make_run
 
-from pipeline import emulator, harness
+from pipeline import emulator, session
 from pipeline import protocol as P
 from pipeline.build import build
 from pipeline.errors import PipelineError
@@ -98,7 +98,7 @@ def validate_through(url, run_dir, faults, limit=0, timeout=0.2, injector=None):
 
     def opener(u, **kw):  # the harness's one code path, with a damaging port in front of the device
         return FaultyPort(serial.serial_for_url(u, **kw), faults, injector)
-    report = harness.validate(url, run_dir, limit=limit, timeout=timeout, progress=False, opener=opener,
+    report = session.validate(url, run_dir, limit=limit, timeout=timeout, progress=False, opener=opener,
                               reconnect_s=0)
     return report, injector.summary()
 
@@ -120,7 +120,7 @@ def test_host_port_under_all_faults_and_resets_records_no_wrong_result(host_exe,
     assert all(faults["faults"].get(f"to_device {k}", 0) + faults["faults"].get(f"from_device {k}", 0) > 0
                for k in KINDS)
     assert faults["faults_total"] >= 20
-    assert report["link"]["resets"] > harness.MAX_RESETS
+    assert report["link"]["resets"] > session.MAX_RESETS
     assert report["link"]["retries"] >= faults["faults_total"] // 4
 
 
@@ -148,7 +148,7 @@ def test_resets_while_reading_the_final_stats_are_survived(host_exe, run_dir):
 def test_loopback_proxy_in_front_of_the_host_port(host_exe, run_dir):
     """Users stress their own board the same way: the harness only sees a socket:// URL."""
     with emulator.host(host_exe) as emu, FaultProxy(emu.url, Faults(rate=0.03, reset_rate=0.01, seed=7)) as proxy:
-        report = harness.validate(proxy.url, run_dir, limit=300, timeout=0.3, progress=False, reconnect_s=0)
+        report = session.validate(proxy.url, run_dir, limit=300, timeout=0.3, progress=False, reconnect_s=0)
         faults = proxy.injector.summary()
     assert_no_wrong_result(report, run_dir, 300)
     assert faults["faults_total"] >= 5 and report["link"]["retries"] > 0

@@ -174,7 +174,7 @@ def test_the_library_runs_bit_exact_with_tflm_on_a_cortex_m4_in_qemu(imu_run, tm
     """The library's own model code (imu_invoke in imu_model.c) linked into the QEMU firmware through the AOT
     engine adapter (a model.h that maps its contract onto the library's names), then the run's test set streamed
     through it: every output equals TFLM's on the host."""
-    from pipeline import emulator, harness
+    from pipeline import emulator, session
     from pipeline.build import build
     config, run, _ = imu_run
     assert invoke("export", "--config", config, "--run", "imu", "--library", "--name", "imu", "--format", "cmake",
@@ -190,7 +190,7 @@ def test_the_library_runs_bit_exact_with_tflm_on_a_cortex_m4_in_qemu(imu_run, tm
                                              re.findall(r"#define IMU_MODEL_(\w+) (.+)", header))
         + "#define tk_model_invoke imu_invoke\n")
     firmware = build("qemu-cm4", model_dir, out_dir=tmp_path / "build")
-    report = harness.validate_emulated(emulator.qemu(firmware.elf), run, progress=False)
+    report = session.validate_emulated(emulator.qemu(firmware.elf), run, progress=False)
     assert report["samples"] == 40 and report["mismatched_outputs"] == 0, report["first_mismatches"]
 
 
