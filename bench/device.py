@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from pipeline import harness  # noqa: E402
+from device_helpers import validate_in  # noqa: E402
 from pipeline.runs import Run  # noqa: E402
 
 
@@ -39,8 +39,7 @@ def macs_of(run_dir: Path, given: int | None) -> int | None:
 
 def measure(run_dir: Path, model_dir: Path, budget: str, limit: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        qemu, host = (harness.validate_on_emulator(name, run_dir, model_dir, budget=budget, limit=limit,
-                                                   progress=False, build_dir=Path(tmp) / name)
+        qemu, host = (validate_in(name, run_dir, Path(tmp) / name, model_dir=model_dir, board=budget, limit=limit)
                       for name in ("qemu", "host"))
     return {"qemu": qemu, "host": host, "sizes": qemu["firmware"]}
 

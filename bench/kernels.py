@@ -6,11 +6,11 @@
     PYTHONPATH=. python bench/kernels.py --profile resnet8         # instructions per operator (not saved)
 
 Each model (random weights, full int8) is compiled by the AOT compiler, built for `qemu-cm4` by pipeline/build.py
-and validated in QEMU by pipeline/harness.py against the TFLite Micro runtime's outputs (bit for bit) on a few
-random inputs; QEMU runs with -icount shift=7, so the device's SysTick gives exact instruction counts
-(instructions = ticks / 3.2). Writes bench/results/kernels.json: per model and label, instructions per
-inference and per MAC, MACs (CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED), flash text + rodata, and the
-number of outputs that differ from TFLM (must be 0). Other labels already in the file are kept.
+and validated in QEMU by the validate stage (pipeline/device_stages.py) against the TFLite Micro runtime's
+outputs (bit for bit) on a few random inputs; QEMU runs with -icount shift=7, so the device's SysTick gives exact
+instruction counts (instructions = ticks / 3.2). Writes bench/results/kernels.json: per model and label,
+instructions per inference and per MAC, MACs (CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED), flash text +
+rodata, and the number of outputs that differ from TFLM (must be 0). Other labels already in the file are kept.
 """
 from __future__ import annotations
 
@@ -29,7 +29,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from aot_models import aot_run, mlperf, student  # noqa: E402
-from pipeline import emulator, harness  # noqa: E402
+from device_helpers import validate_in  # noqa: E402
+from pipeline import emulator, session  # noqa: E402
+from pipeline.artifacts import MODEL_INT8  # noqa: E402
+from pipeline.validation import instructions as instructions_of  # noqa: E402
 from pipeline.build import build  # noqa: E402
 from pipeline.inspect_tflite import inspect_model  # noqa: E402
 
@@ -63,9 +66,8 @@ def _prepare(name: str, model: bytes, samples: int, work: Path):
 def measure(name: str, model: bytes, samples: int, work: Path) -> dict:
     run, compiled = _prepare(name, model, samples, work)
     started = time.time()
-    report = harness.validate_on_emulator("qemu", run, run / "aot", budget=BUDGET, timeout=30.0, progress=False,
-                                          build_dir=work / f"{name}-build")
-    sizes, macs = report["firmware"], inspect_model(run / harness.MODEL_FILE, arena=False)["macs"]
+    report = validate_in("qemu", run, work / f"{name}-build", board=BUDGET, timeout=30.0)
+    sizes, macs = report["firmware"], inspect_model(run / MODEL_INT8, arena=False)["macs"]
     instructions = report["instructions_median"]
     return {
         "macs": macs,
@@ -90,7 +92,7 @@ def profile(name: str, model: bytes, work: Path) -> dict:
     firmware = build("qemu-cm4", run / "aot", budget=BUDGET, out_dir=work / f"{name}-profile",
                      defines={"TK_PROFILE_OPS": "1"})
     with emulator.qemu(firmware.elf) as emu:
-        report = harness.validate(emu.url, run, progress=False, bye=True, icount_shift=emu.icount_shift,
+        report = session.validate(emu.url, run, progress=False, bye=True, icount_shift=emu.icount_shift,
                                   timeout=30.0, reconnect_s=0)
         emu.finish()
         printed = emu.process.stdout.read()
@@ -99,9 +101,9 @@ def profile(name: str, model: bytes, work: Path) -> dict:
         if line.startswith("op "):
             _, index, count = line.split()
             ticks[int(index)] = int(count)  # the last inference's, if the harness retried
-    layers = inspect_model(run / harness.MODEL_FILE, arena=False)["layers"]  # one per operator, in order
+    layers = inspect_model(run / MODEL_INT8, arena=False)["layers"]  # one per operator, in order
     ops = [{"index": i, "op": layer["op"], "output": layer["outputs"][0], "macs": layer["macs"],
-            "instructions": harness.instructions(ticks[i], report["tick_hz"], emu.icount_shift) if i in ticks else None}
+            "instructions": instructions_of(ticks[i], report["tick_hz"], emu.icount_shift) if i in ticks else None}
            for i, layer in enumerate(layers)]
     return {"model": name, "ops": ops, "mismatched_outputs": report["mismatched_outputs"],
             "inference_instructions": report["instructions_median"]}

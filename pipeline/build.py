@@ -16,14 +16,14 @@ from pathlib import Path
 import jinja2
 
 from pipeline import __version__
+from pipeline.artifacts import AOT_FILES, FIRMWARE_ELF
+from pipeline.config import ExportConfig
 from pipeline.errors import PipelineError
+from pipeline.paths import BUILD, FIRMWARE, KERNELS
 from pipeline.protocol import MAX_PAYLOAD
 from pipeline.targets import board as get_board
 from pipeline.targets import target as check_target
 
-ROOT = Path(__file__).resolve().parent.parent
-FIRMWARE = ROOT / "firmware"
-KERNELS = FIRMWARE / "lib" / "tinykd_kernels"  # the AOT engine's C kernels (compiled when present)
 APP_SOURCES = ("app.c", "tk_protocol.c", "engine_aot.c")
 STACK_USAGE_LIMIT = 2048  # bytes per function (-Wstack-usage), and the size of the MPU guard below the stack
 QEMU_MEMORY = 4 << 20  # mps2-an386 has 4 MB at the flash and RAM addresses: used to measure a model that overflows
@@ -46,7 +46,7 @@ class BuildResult:
     warnings: str = ""  # compiler warnings (empty for a clean build)
 
 
-def build(target: str, model_dir: str | Path, budget: str = "nano33ble", out_dir: str | Path | None = None,
+def build(target: str, model_dir: str | Path, budget: str = ExportConfig.board, out_dir: str | Path | None = None,
           sanitize: bool = False, stack_bytes: int = 8192, defines: dict | None = None,
           engine: list[str | Path] | None = None) -> BuildResult:
     """Compile the firmware for `target` around the model in `model_dir` (model.h + model.c + any other .c).
@@ -56,7 +56,7 @@ def build(target: str, model_dir: str | Path, budget: str = "nano33ble", out_dir
     check_target(target)
     board = get_board(budget)
     model_dir = Path(model_dir)
-    missing = [name for name in ("model.h", "model.c") if not (model_dir / name).is_file()]
+    missing = [name for name in AOT_FILES if not (model_dir / name).is_file()]
     if missing:
         raise PipelineError(f"Model folder '{model_dir}' has no {' or '.join(missing)}.",
                             "Point --model-dir at the folder `tinykd compile` wrote "
@@ -66,7 +66,7 @@ def build(target: str, model_dir: str | Path, budget: str = "nano33ble", out_dir
                             f"{2 * STACK_USAGE_LIMIT} (the lowest {STACK_USAGE_LIMIT} are the overflow guard).",
                             "Use 8192.")
     suffix = "-asan" if sanitize else ""
-    out = Path(out_dir) if out_dir else Path("build") / "firmware" / f"{target}-{budget}{suffix}"
+    out = Path(out_dir) if out_dir else BUILD / "firmware" / f"{target}-{budget}{suffix}"
     out.mkdir(parents=True, exist_ok=True)
     app = [name for name in APP_SOURCES if not (engine and name == "engine_aot.c")]
     sources = [FIRMWARE / "src" / name for name in app] + [Path(e) for e in engine or []] + \
@@ -146,7 +146,7 @@ def _link_script(out: Path, budget: str, flash: int, ram: int, stack: int) -> Pa
 
 def _build_qemu(sources, flags, out: Path, board, stack_bytes: int) -> BuildResult:
     port = FIRMWARE / "ports" / "qemu_mps2"
-    elf = out / "firmware.elf"
+    elf = out / FIRMWARE_ELF
     compile_args = [_tool("arm-none-eabi-gcc"), *ARM_FLAGS, *flags, f"-I{port}",
                     f'-DTK_BOARD_NAME="qemu-mps2-an386/{board.name}"', *sources, port / "startup.c",
                     port / "platform_qemu.c", "--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles",
@@ -169,7 +169,7 @@ def _build_qemu(sources, flags, out: Path, board, stack_bytes: int) -> BuildResu
             f"(text {need['text']:,} + rodata {need['rodata']:,} + data {need['data']:,}), "
             f"RAM needs {need['ram_bytes']:,} of {board.ram_bytes:,} bytes "
             f"(data {need['data']:,} + bss {need['bss']:,} + stack {need['stack']:,}).",
-            "Distill a smaller student (--width/--depth), or build for a bigger board (--budget esp32).")
+            "Distill a smaller student (--width/--depth), or build for a bigger board (--board esp32).")
     sizes = sizes_of(elf)
     sizes.update(flash_budget=board.flash_bytes, ram_budget=board.ram_bytes)
     return BuildResult("qemu-cm4", board.name, elf, sizes, result.stderr.strip())

@@ -1,75 +1,18 @@
 """`tinykd` command line: parses options, calls the stage functions, prints results. No logic of its own."""
 from __future__ import annotations
 
-import contextlib
-import functools
 import os
 import sys
 
 import click
 
-from pipeline import __version__
-from pipeline.config import (BOARD_CHOICES, ENGINES, METHODS, QUANTIZE_MODES, STRATEGIES, STUDENT_FAMILIES,
-                             load_config, with_overrides)
-from pipeline import runs, tflog
-from pipeline.errors import PipelineError, environment_error, stage_of
+from pipeline import __version__, cli_device
+from pipeline.cli_common import BOARD_HELP, BoardChoice, Group, config_options
+from pipeline.config import ENGINES, QUANTIZE_MODES, load_config, with_overrides
+from pipeline.paths import run_folder
+from pipeline.targets import EMULATOR, budget_board
 
-
-class Group(click.Group):
-    """Every command's TensorFlow chatter goes to a log file (pipeline/tflog.py). Every failure is one line on
-    stderr: a PipelineError, a bad option and a machine failure (disk full, read-only, out of memory) exit with
-    status 2; Ctrl-C and any other exception (naming the stage, the exception and the log file that holds its
-    traceback) with status 1. Tracebacks on the terminal only with --debug."""
-
-    def parse_args(self, ctx, args):
-        with one_line_usage_errors(ctx):
-            return super().parse_args(ctx, args)
-
-    def invoke(self, ctx):
-        debug = ctx.params.get("debug")
-        try:
-            with one_line_usage_errors(ctx), tflog.capture(tflog.default_path()):
-                return super().invoke(ctx)
-        except PipelineError as e:
-            if debug:
-                raise
-            click.echo(f"error: {e}", err=True)  # the capture has ended: this is the terminal's stderr
-            sys.exit(2)
-        except KeyboardInterrupt:
-            if debug:
-                raise
-            click.echo("error: Interrupted. Finished stages and the last complete epoch are kept: rerun the same "
-                       "command to resume.", err=True)
-            sys.exit(1)
-        except tflog.EXPECTED:
-            raise
-        except Exception as e:  # noqa: BLE001 - a bug or a library failure tinykd did not foresee: still one line
-            if debug:
-                raise
-            known = environment_error(e)  # disk full, read-only, out of memory: the user's to fix, exit status 2
-            click.echo(f"error: {known or unexpected_failure(e)}", err=True)
-            sys.exit(2 if known else 1)
-
-
-@contextlib.contextmanager
-def one_line_usage_errors(ctx):
-    """A bad option or command is one line too (click's default prints the usage, a blank line and the error)."""
-    try:
-        yield
-    except click.UsageError as e:
-        where = e.ctx.command_path if e.ctx is not None else ctx.command_path
-        click.echo(f"error: {e.format_message()} See '{where} --help'.", err=True)
-        sys.exit(2)
-
-
-def unexpected_failure(e: Exception) -> str:
-    """The one line for an exception that is not a PipelineError: the stage, the exception, where the traceback is."""
-    text = " ".join(str(e).split())
-    reason = f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
-    where = f"the {stage_of(e)} stage" if stage_of(e) else "tinykd"
-    log = tflog.log_of(e)
-    trace = f"The traceback is in {log}; rerun with --debug to see it here." if log else "Rerun with --debug."
-    return f"{where} failed: {reason}. {trace}"
+EXPORT_TARGETS = ("board", EMULATOR)  # tinykd export --target: whose firmware overhead the budget check assumes
 
 
 @click.group(cls=Group, name="tinykd")
@@ -80,57 +23,6 @@ def cli(debug):
     if os.environ.get("TINYKD_CPU_DEVICES"):  # only then must TensorFlow be set up before the command runs
         from pipeline.train import configure_devices
         configure_devices()
-
-
-# CLI option -> (config section, field). Each option overrides that field of the --config file.
-OVERRIDES = {
-    "run_name": ("run", "name"), "seed": ("run", "seed"),
-    "dataset": ("data", "dataset"), "layout": ("data", "layout"), "limit": ("data", "limit"),
-    "teacher_path": ("teacher", "path"), "teacher_epochs": ("teacher", "epochs"), "unsafe": ("teacher", "unsafe"),
-    "family": ("student", "family"), "width": ("student", "width"), "depth": ("student", "depth"),
-    "method": ("distill", "method"), "temperature": ("distill", "temperature"), "alpha": ("distill", "alpha"),
-    "epochs": ("distill", "epochs"), "batch_size": ("distill", "batch_size"), "augment": ("distill", "augment"),
-    "strategy": ("distill", "strategy"),
-}
-
-
-def config_options(command):
-    """Options shared by every stage command; `command` receives the resolved Config and the other options."""
-    options = [
-        click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML settings file."),
-        click.option("--run", "run_name", help="Run folder name under models/ (default: the data set's name)."),
-        click.option("--seed", type=int, help="Seed for splits, weights, shuffling (default 0)."),
-        click.option("--force", is_flag=True, help="Rerun stages even when their inputs are unchanged."),
-        click.option("--dataset", help="digits | fashion_mnist | FILE.npz | image folder."),
-        click.option("--layout", type=click.Choice(["auto", "image", "series"]), help="How rank-2 .npz samples read."),
-        click.option("--limit", type=int, help="Train on at most N samples (0 = all)."),
-        click.option("--teacher", "teacher_path", help="Your teacher: .keras, .h5 or SavedModel folder."),
-        click.option("--teacher-epochs", type=int, help="Epochs of the built-in teacher."),
-        click.option("--unsafe", is_flag=True, default=None, help="Allow Lambda layers (their code runs) in --teacher."),
-        click.option("--student", "family", type=click.Choice(STUDENT_FAMILIES), help="Student family."),
-        click.option("--width", type=int, help="Student width (filters of the first block)."),
-        click.option("--depth", type=int, help="Student depth (blocks)."),
-        click.option("--method", type=click.Choice(METHODS), help="Distillation loss; none = hard labels only."),
-        click.option("--temperature", "-T", type=float, help="Softmax temperature T > 0."),
-        click.option("--alpha", type=float, help="Weight of the soft-target term, in [0, 1]."),
-        click.option("--epochs", type=int, help="Student training epochs."),
-        click.option("--batch-size", type=int, help="Student batch size."),
-        click.option("--augment/--no-augment", default=None, help="Random shifts; the teacher then runs online."),
-        click.option("--strategy", type=click.Choice(STRATEGIES), help="tf.distribute strategy."),
-    ]
-
-    @functools.wraps(command)
-    def wrapper(config_path, **given):
-        overrides: dict[str, dict] = {}
-        for option, (section, name) in OVERRIDES.items():
-            overrides.setdefault(section, {})[name] = given.pop(option)
-        cfg = load_config(config_path, overrides)
-        with runs.locked(cfg.run_dir), tflog.capture(cfg.run_dir / tflog.LOG_NAME):
-            return command(cfg, **given)
-
-    for option in reversed(options):
-        wrapper = option(wrapper)
-    return wrapper
 
 
 def _percent(metrics) -> str:
@@ -182,20 +74,23 @@ def print_quantize_summary(m: dict) -> None:
 
 @cli.command()
 @config_options
-@click.option("--board", type=click.Choice(BOARD_CHOICES), help="Budget to check: nano33ble, esp32 or qemu-cm4.")
-@click.option("--stand-in", type=click.Choice(BOARD_CHOICES[:2]), help="Board whose budget qemu-cm4 enforces.")
+@click.option("--board", type=BoardChoice(legacy=(EMULATOR,)), help=BOARD_HELP)
+@click.option("--target", type=click.Choice(EXPORT_TARGETS),
+              help="board: the board's own firmware (default); qemu-cm4: tinykd's emulator firmware on its budget.")
+@click.option("--stand-in", type=BoardChoice(), hidden=True)  # old spelling: --board qemu-cm4 --stand-in BOARD
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Export this .tflite instead.")
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: <run>/export).")
 @click.option("--library", is_flag=True, help="Write the model as a C library for your firmware instead (AOT engine).")
 @click.option("--format", "library_format", type=click.Choice(["arduino", "platformio", "cmake", "all"]),
               default="all", show_default=True, help="--library: the package layout(s).")
 @click.option("--name", "library_name", help="--library: the C name of the model (default: the run's name).")
-def export(cfg, force, board, stand_in, model_path, out, library, library_format, library_name):
+def export(cfg, force, board, target, stand_in, model_path, out, library, library_format, library_name):
     """Write the C array, op resolver, I/O and arena headers; fail first if the model does not fit the board.
     With --library: the model as a CMake C library (NAME_preprocess / NAME_invoke / NAME_argmax) with a host example."""
     if library:
         from pathlib import Path
 
+        from pipeline.artifacts import LIBRARY
         from pipeline.errors import PipelineError
         from pipeline.library import check_name, default_name, write_library
         name = check_name(library_name or default_name(cfg.run_dir.name))
@@ -204,16 +99,25 @@ def export(cfg, force, board, stand_in, model_path, out, library, library_format
             raise PipelineError("--out takes one library format, not all three.", "Add --format cmake (or arduino, "
                                 "platformio), or leave out --out for models/RUN/library/FORMAT/NAME.")
         for fmt in formats:
-            folder = write_library(cfg.run_dir, Path(out) if out else cfg.run_dir / "library" / fmt / name, name, fmt)
+            folder = write_library(cfg.run_dir, Path(out) if out else cfg.run_dir / LIBRARY / fmt / name, name, fmt)
             how = {"arduino": f"Arduino IDE: Sketch > Include Library > Add .ZIP Library > {folder}.zip",
                    "platformio": f"lib_deps = file://{folder.resolve()}",
                    "cmake": f"add_subdirectory({folder}) and target_link_libraries(app PRIVATE {name})"}[fmt]
             click.echo(f"library {name} ({fmt}): {folder}  ({how})")
         return
     from pipeline.export import export as run_export
-    cfg = with_overrides(cfg, "export", board=board, stand_in=stand_in)
+    cfg = export_settings(cfg, board, target, stand_in)
     m = run_export(cfg, model=model_path, out=out, force=force, log=click.echo)
     click.echo(f"{', '.join(m['files'])} in {m['folder']}")
+
+
+def export_settings(cfg, board: str | None, target: str | None, stand_in: str | None):
+    """cfg.export from --board and --target (the old spelling --board qemu-cm4 [--stand-in BOARD] still works)."""
+    if board == EMULATOR:
+        target, board = EMULATOR, None
+    if (target or ("board" if cfg.export.board != EMULATOR else EMULATOR)) == EMULATOR:
+        return with_overrides(cfg, "export", board=EMULATOR, stand_in=board or stand_in)
+    return with_overrides(cfg, "export", board=board or budget_board(cfg.export.board, cfg.export.stand_in))
 
 
 @cli.command()
@@ -231,8 +135,7 @@ def inspect(model, as_json, no_arena):
 
 @cli.command()
 @config_options
-@click.option("--board", type=click.Choice(BOARD_CHOICES[:2]),
-              help="Board whose flash/RAM budget the firmware must fit (default nano33ble).")
+@click.option("--board", type=BoardChoice(), help=BOARD_HELP)
 @click.option("--engine", type=click.Choice(ENGINES), help="aot (default; emulator or board) | tflm (board only).")
 @click.option("--port", help="Validate the board on this serial port (e.g. /dev/ttyACM0) instead of QEMU.")
 @click.option("--flash", is_flag=True, default=None, help="With --port: upload the firmware first (PlatformIO).")
@@ -257,10 +160,7 @@ def run(cfg, force, board, engine, port, flash, allow_remote, validate_limit, mo
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="TOML settings file (its run root).")
 def report(run_name, config_path):
     """Regenerate models/RUN/report.md and report.html from the run's manifest (RUN: a name or a path)."""
-    from pathlib import Path
-
     from pipeline.report import load_manifest, summary_table, write_report
-    from pipeline.compare import run_folder
     cfg = load_config(config_path)
     run_dir = run_folder(run_name, cfg.run.root) if run_name else cfg.run_dir
     for path in write_report(run_dir):
@@ -298,19 +198,6 @@ def compare_command(run_names, config_path, out):
     click.echo(f"\nwrote {write_html(result, Path(out) if out else Path(cfg.run.root) / 'compare.html')}")
 
 
-@cli.command("compile")
-@click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for model.h/.c.")
-def compile_cmd(model, out_dir):
-    """Compile an int8 .tflite into plain C99 (model.h, model.c) for the AOT engine."""
-    from pipeline.compiler import compile_model
-    compiled = compile_model(model)
-    for path in compiled.write(out_dir):
-        click.echo(f"wrote {path}")
-    click.echo(f"{len(compiled.ops)} ops; arena {compiled.arena_bytes:,} bytes; constant data "
-               f"{compiled.weight_bytes:,} bytes; sha256 {compiled.sha256[:16]}")
-
-
 @cli.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--samples", default=200, show_default=True, type=int, help="Random int8 inputs to compare.")
@@ -320,15 +207,9 @@ def compile_cmd(model, out_dir):
 def verify(model, samples, run_name, seed, as_json):
     """Compare the AOT-compiled model with the TFLite Micro runtime, element by element; exit 1 on any mismatch."""
     import json
-    from pathlib import Path
 
     from pipeline.compiler.verify import verify as run_verify
-    run_dir = None
-    if run_name:
-        run_dir = Path(run_name) if Path(run_name).is_dir() else Path("models") / run_name
-        if not run_dir.is_dir():
-            raise PipelineError(f"Run folder {run_name!r} not found (looked in {run_dir}).",
-                                "Give a name under models/ or a path.")
+    run_dir = run_folder(run_name, load_config(None).run.root) if run_name else None
     # with --json, stdout carries only the JSON document
     result = run_verify(model, samples=samples, run_dir=run_dir, seed=seed,
                         log=lambda message: click.echo(message, err=as_json))
@@ -342,14 +223,14 @@ def verify(model, samples, run_name, seed, as_json):
         sys.exit(1)
 
 
-from pipeline import cli_device  # noqa: E402,F401  (registers build, emulate, validate, flash)
+for command in cli_device.COMMANDS:  # compile, build, emulate, validate, flash
+    cli.add_command(command)
 
 
 def main():
     cli(prog_name="tinykd")
 
 
-if __name__ == "__main__":  # python -m pipeline.cli: run the package's module, where every command is registered
-    from pipeline.cli import main as package_main
-    package_main()
+if __name__ == "__main__":
+    main()
 

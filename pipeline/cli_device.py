@@ -1,40 +1,66 @@
-"""`tinykd build | emulate | validate | flash`: the device commands (parse options, call the stage functions)."""
+"""`tinykd compile | build | emulate | flash | validate`: the device commands. Each builds a Config from its options
+and calls its stage in pipeline/device_stages.py (emulate only starts an emulator); pipeline/cli.py adds them to
+the `tinykd` group."""
 from __future__ import annotations
 
 import json
 
 import click
 
-from pipeline.cli import cli
-from pipeline.config import DeviceConfig
-from pipeline.ports import SerialPort, check_port
-from pipeline.targets import BOARDS, TARGETS
+from pipeline.artifacts import AOT_FILES
+from pipeline.cli_common import BOARD_HELP, BoardChoice, alias, run_options
+from pipeline.config import ENGINES, Config, DeviceConfig, load_config, with_overrides
+from pipeline.device_stages import EMULATORS, build_stage, compile_stage, flash_stage, validate_stage
+from pipeline.errors import PipelineError
+from pipeline.ports import SerialPort
+from pipeline.targets import EMULATOR, TARGETS
 
 MODEL_DIR_HELP = "Folder with the AOT model (model.h, model.c)."
 
 
-@cli.command("build")
-@click.option("--target", type=click.Choice(TARGETS), default="qemu-cm4", show_default=True,
+def quiet(message: str) -> None:
+    """The log of a stage whose command prints its own result lines."""
+
+
+def device_config(cfg: Config | None = None, board: str | None = None, **device) -> Config:
+    """`cfg` (default: the defaults) with --board and the given device settings (None values: unchanged)."""
+    cfg = with_overrides(cfg or load_config(None), "export", board=board)
+    return with_overrides(cfg, "device", **device)
+
+
+@click.command("compile")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for model.h/.c.")
+def compile_command(model, out_dir):
+    """Compile an int8 .tflite into plain C99 (model.h, model.c) for the AOT engine."""
+    m = compile_stage(load_config(None), model=model, out=out_dir, log=quiet)
+    for name in AOT_FILES:
+        click.echo(f"wrote {click.format_filename(out_dir)}/{name}")
+    click.echo(f"{len(m['ops'])} ops; arena {m['arena_bytes']:,} bytes; constant data {m['weight_bytes']:,} bytes; "
+               f"sha256 {m['model_sha256'][:16]}")
+
+
+@click.command("build")
+@click.option("--target", type=click.Choice(TARGETS), default=EMULATOR, show_default=True,
               help="qemu-cm4: Cortex-M4 firmware for QEMU mps2-an386; host: x86 app on a pty.")
-@click.option("--budget", type=click.Choice(list(BOARDS)), default="nano33ble", show_default=True,
-              help="Board whose flash/RAM the image must fit.")
+@click.option("--board", type=BoardChoice(), help=BOARD_HELP)
 @click.option("--model-dir", required=True, type=click.Path(file_okay=False), help=MODEL_DIR_HELP)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Build folder (default build/firmware/…).")
 @click.option("--sanitize", is_flag=True, help="Host only: build with -fsanitize=address,undefined.")
-def build_command(target, budget, model_dir, out_dir, sanitize):
+@alias("--budget", "board", type=BoardChoice())
+def build_command(target, board, model_dir, out_dir, sanitize):
     """Compile the firmware around an AOT model; prints flash and RAM figures."""
-    from pipeline.build import build
-    result = build(target, model_dir, budget=budget, out_dir=out_dir, sanitize=sanitize)
-    click.echo(f"firmware: {result.elf}")
-    if result.sizes:
-        s = result.sizes
+    s = build_stage(device_config(board=board), model_dir=model_dir, out=out_dir, target=target, sanitize=sanitize,
+                    log=quiet)
+    click.echo(f"firmware: {s['elf']}")
+    if "flash_bytes" in s:
         click.echo(f"flash {s['flash_bytes']:,} of {s['flash_budget']:,} bytes (text {s['text']:,}, rodata "
                    f"{s['rodata']:,}, data {s['data']:,}); RAM {s['ram_bytes']:,} of {s['ram_budget']:,} bytes "
                    f"(data {s['data']:,}, bss {s['bss']:,}, stack {s['stack']:,})")
 
 
-@cli.command("emulate")
-@click.option("--emulator", type=click.Choice(["qemu", "host"]), default="qemu", show_default=True)
+@click.command("emulate")
+@click.option("--emulator", type=click.Choice(EMULATORS[:2]), default="qemu", show_default=True)
 @click.option("--elf", required=True, type=click.Path(dir_okay=False), help="Firmware from `tinykd build`.")
 def emulate_command(emulator, elf):
     """Run firmware in an emulator and print its serial URL (for `tinykd validate --port`) until it exits."""
@@ -51,59 +77,49 @@ def emulate_command(emulator, elf):
             pass
 
 
-@cli.command("validate")
+@click.command("validate")
 @click.option("--port", type=SerialPort(),
               help="pyserial URL of a device: /dev/ttyACM0, socket://127.0.0.1:PORT, a pty path.")
-@click.option("--emulator", type=click.Choice(["qemu", "host", "renode"]),
+@click.option("--emulator", type=click.Choice(EMULATORS),
               help="Build the firmware, run it in this emulator and validate it.")
-@click.option("--run-dir", default="models/digits", show_default=True, type=click.Path(file_okay=False),
-              help="Run folder with student_int8.tflite and golden.npz.")
-@click.option("--model-dir", type=click.Path(file_okay=False), help=MODEL_DIR_HELP + " Default: RUN_DIR/aot.")
-@click.option("--budget", type=click.Choice(list(BOARDS)), default="nano33ble", show_default=True)
-@click.option("--limit", type=int, default=DeviceConfig.limit, show_default=True,
-              help="Validate the first N test samples only (0 = all).")
-@click.option("--timeout", type=float, default=DeviceConfig.timeout, show_default=True,
-              help="Seconds to wait for one reply.")
+@run_options
+@click.option("--model-dir", type=click.Path(file_okay=False), help=MODEL_DIR_HELP + " Default: the run's aot/.")
+@click.option("--board", type=BoardChoice(), help=BOARD_HELP)
+@click.option("--limit", type=int, help=f"Validate the first N test samples only (default {DeviceConfig.limit}; "
+                                        "0 = all).")
+@click.option("--timeout", type=float, help=f"Seconds to wait for one reply (default {DeviceConfig.timeout} s).")
 @click.option("--sanitize", is_flag=True, help="--emulator host only: run under ASan/UBSan.")
 @click.option("--elf", type=click.Path(dir_okay=False), help="--emulator renode: PlatformIO nano33ble ELF.")
-@click.option("--allow-remote", is_flag=True, help="Let --port be a socket:// URL to another host.")
+@click.option("--allow-remote", is_flag=True, default=None, help="Let --port be a socket:// URL to another host.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
-def validate_command(port, emulator, run_dir, model_dir, budget, limit, timeout, sanitize, elf, allow_remote,
-                     as_json):
-    """Stream the int8 test set to a device; compare every output with the host's TFLM output."""
-    from pathlib import Path
-
-    from pipeline import harness
-    from pipeline.errors import PipelineError
+@alias("--budget", "board", type=BoardChoice())
+def validate_command(cfg, port, emulator, model_dir, board, limit, timeout, sanitize, elf, allow_remote, as_json):
+    """Stream the int8 test set of a run to a device; compare every output with the host's TFLM output."""
     if bool(port) == bool(emulator):
         raise PipelineError("Give exactly one of --port and --emulator.", "Use --emulator qemu or --port URL.")
-    if limit < 0:
+    if limit is not None and limit < 0:
         raise PipelineError(f"--limit {limit} is not allowed: it must be >= 0 (0 = all).",
                             f"Use --limit {DeviceConfig.limit}.")
-    if not Path(run_dir).is_dir():
-        raise PipelineError(f"Run folder '{run_dir}' does not exist.",
-                            "Give --run-dir models/NAME, a folder `tinykd run` made.")
-    if port:
-        check_port(port, remote=allow_remote)
-        report = harness.validate(port, run_dir, limit=limit, timeout=timeout)
-    else:
-        report = harness.validate_on_emulator(emulator, run_dir, model_dir or Path(run_dir) / "aot", budget=budget,
-                                              limit=limit, sanitize=sanitize, timeout=timeout, elf=elf)
-    harness.record(run_dir, report, port or emulator)
-    click.echo(json.dumps(report, indent=2) if as_json else harness.format_report(report))
-    harness.check_bit_exact(report, recorded=True)
+    cfg = device_config(cfg, board, port=port or "", flash=False, allow_remote=allow_remote, limit=limit,
+                        timeout=timeout)
+    # with --json, stdout carries only the JSON document
+    report = validate_stage(cfg, emulator=emulator, model_dir=model_dir, elf=elf, sanitize=sanitize,
+                            log=lambda message: click.echo(message, err=as_json))
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
 
 
-@cli.command("flash")
-@click.option("--board", type=click.Choice(list(BOARDS)), required=True)
+@click.command("flash")
+@click.option("--board", type=BoardChoice(), required=True, help=BOARD_HELP)
 @click.option("--port", required=True, type=SerialPort(urls=False), help="Serial port of the board, e.g. /dev/ttyACM0.")
-@click.option("--engine", type=click.Choice(["aot", "tflm"]), default="aot", show_default=True)
+@click.option("--engine", type=click.Choice(ENGINES), help=f"Engine of the firmware (default {DeviceConfig.engine}).")
 @click.option("--model-dir", required=True, type=click.Path(file_okay=False),
               help="Folder with the exported model (AOT: model.h/.c; TFLM: model_data.h/.cc).")
 def flash_command(board, port, engine, model_dir):
     """Build with PlatformIO and upload to a board (`pio run -e ENV -t upload`)."""
-    from pipeline.flash import flash
-    flashed = flash(board, port, model_dir, engine=engine)
+    flashed = flash_stage(device_config(board=board, port=port, flash=True, engine=engine), model_dir=model_dir,
+                          log=click.echo)
     click.echo(f"flashed: {' '.join(flashed.command)}")
-    if flashed.port != port:
-        click.echo(f"the board came back on {flashed.port} (was {port})")
+
+
+COMMANDS = (compile_command, build_command, emulate_command, validate_command, flash_command)

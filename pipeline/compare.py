@@ -8,11 +8,11 @@ import jinja2
 
 from pipeline import __version__
 from pipeline.errors import PipelineError
+from pipeline.paths import TEMPLATES, run_folder
 from pipeline.report import load_manifest
 from pipeline.report_sections import kd_gain_pp, size_ratio
 from pipeline.runs import MANIFEST, atomic_path
 
-TEMPLATES = Path(__file__).parent / "templates"
 # (column, how it is read from a manifest's stage metrics, how it is shown)
 COLUMNS = [
     ("teacher", ("teacher", "accuracy"), "pct"), ("baseline", ("baseline", "accuracy"), "pct"),
@@ -24,11 +24,6 @@ COLUMNS = [
 ]
 HEADERS = ["run", "dataset", *[c for c, _, _ in COLUMNS], "KD gain", "size"]  # size: student params vs teacher's
 NOT_SETTINGS = {"run.name", "run.root"}  # differ between any two runs by definition
-
-
-def run_folder(name: str, root: str | Path) -> Path:
-    """A run given by name (under `root`) or by path."""
-    return Path(name) if Path(name).is_dir() else Path(root) / name
 
 
 def list_runs(root: str | Path) -> list[Path]:

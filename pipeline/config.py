@@ -39,7 +39,7 @@ OPTIONS = {
     "distill.epochs": "--epochs", "distill.batch_size": "--batch-size", "distill.augment": "--augment",
     "distill.strategy": "--strategy", "quantize.mode": "--mode",
     "quantize.representative_samples": "--representative-samples", "quantize.qat_epochs": "--qat-epochs",
-    "export.board": "--board", "export.stand_in": "--stand-in", "device.engine": "--engine", "device.port": "--port",
+    "export.board": "--board", "device.engine": "--engine", "device.port": "--port",
     "device.flash": "--flash", "device.allow_remote": "--allow-remote", "device.limit": "--validate-limit",
 }
 

@@ -16,6 +16,7 @@ from typing import Callable
 
 from pipeline.config import Config
 from pipeline.errors import PipelineError
+from pipeline.targets import EMULATOR
 
 
 def check_plan(cfg: Config) -> None:
@@ -25,7 +26,7 @@ def check_plan(cfg: Config) -> None:
         raise PipelineError("--engine tflm needs a real board: the TFLite Micro firmware is built by PlatformIO "
                             "(TFLM arrives through its registry), which the emulator path does not use.",
                             "Use --engine aot for QEMU, or --engine tflm --port /dev/ttyACM0 --flash with a board.")
-    if dev.port and cfg.export.board == "qemu-cm4":
+    if dev.port and cfg.export.board == EMULATOR:
         raise PipelineError(f"--port {dev.port} validates a real board, but --board is qemu-cm4 (the emulator).",
                             "Use --board nano33ble or --board esp32 with --port.")
 
@@ -33,7 +34,7 @@ def check_plan(cfg: Config) -> None:
 def run_all(cfg: Config, *, force: bool = False, log: Callable[[str], None] = print,
             progress: bool = True) -> dict:
     """Run every stage (each skipped when unchanged), write the report; returns {stage: metrics, report paths}."""
-    from pipeline.device_stages import budget_board, build_stage, compile_stage, validate_stage
+    from pipeline.device_stages import build_stage, compile_stage, flash_stage, validate_stage
     from pipeline.distill import distill
     from pipeline.export import export
     from pipeline.quantize import quantize
@@ -41,7 +42,7 @@ def run_all(cfg: Config, *, force: bool = False, log: Callable[[str], None] = pr
 
     check_plan(cfg)
     if cfg.device.port:
-        from pipeline.harness import probe
+        from pipeline.session import probe
         log(f"device    checking {cfg.device.port} before training")
         probe(cfg.device.port, cfg.device.flash, cfg.device.timeout)
     started = time.time()
@@ -54,12 +55,8 @@ def run_all(cfg: Config, *, force: bool = False, log: Callable[[str], None] = pr
     if not dev.port:
         results["build"] = build_stage(cfg, force=force, log=log)
     elif dev.flash:
-        from pipeline.flash import flash
-        folder = cfg.run_dir / ("aot" if dev.engine == "aot" else "export")
-        log(f"flash     {dev.engine} firmware for the {budget_board(cfg)} on {dev.port} (PlatformIO)")
-        flashed = flash(budget_board(cfg), dev.port, folder, engine=dev.engine)
+        flashed = flash_stage(cfg, log=log)
         if flashed.port != dev.port:  # re-enumerated under another name: validate it there
-            log(f"flash     the board came back on {flashed.port}")
             cfg = dataclasses.replace(cfg, device=dataclasses.replace(dev, port=flashed.port))
     else:
         log(f"flash     skipped: validating the board already on {dev.port} (it must run this run's model; "

@@ -17,7 +17,7 @@ FLASH_PER_OP = 6 * KB  # estimate: one registered kernel (reference or CMSIS-NN 
 
 @dataclass(frozen=True)
 class Board:
-    name: str  # the name used by --board / --budget
+    name: str  # the name used by --board
     description: str  # what it is
     flash_bytes: int  # flash the application image may use
     ram_bytes: int  # RAM the application may use (data + bss + stack + heap)
@@ -47,7 +47,7 @@ TARGETS = (EMULATOR, "host")  # qemu-cm4: arm-none-eabi firmware for QEMU; host:
 def board(name: str) -> Board:
     if name not in BOARDS:
         raise PipelineError(f"Unknown board or budget '{name}': choose one of {', '.join(BOARDS)}.",
-                            "Use --budget nano33ble.")
+                            "Use --board nano33ble.")
     return BOARDS[name]
 
 
@@ -56,6 +56,11 @@ def target(name: str) -> str:
         raise PipelineError(f"Unknown target '{name}': choose one of {', '.join(TARGETS)}.",
                             "Use --target qemu-cm4 (emulator) or --target host.")
     return name
+
+
+def budget_board(board: str, stand_in: str) -> str:
+    """The real board whose flash/RAM budget applies: `board`, or for the emulator the board it stands in for."""
+    return stand_in if board == EMULATOR else board
 
 
 def board_profile(name: str, stand_in: str = "nano33ble") -> Board:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import aot_models
-from pipeline import harness
+from device_helpers import validate_in
 
 pytestmark = pytest.mark.slow
 
@@ -22,8 +22,7 @@ def test_compiled_student_is_bit_exact_with_tflm_in_qemu_and_on_the_host(tmp_pat
     x = np.clip(np.round(digits.images[:100] / 16 * 255) - 128, -128, 127).astype(np.int8)[..., None]  # (100,8,8,1)
     compiled = aot_models.aot_run(run, model, x, labels=digits.target[:100])
     for emulator in ("qemu", "host"):
-        report = harness.validate_on_emulator(emulator, run, run / "aot", progress=False,
-                                              build_dir=tmp_path / emulator)
+        report = validate_in(emulator, run, tmp_path / emulator)
         assert report["samples"] == 100 and report["mismatched_outputs"] == 0, emulator
     assert report["device"]["model_sha256_prefix"] == compiled.sha256[:16]
 
@@ -35,5 +34,5 @@ def test_a_model_whose_input_exceeds_the_default_frame_builds_and_validates(tmp_
     model = aot_models.keras_tflite(lambda x: keras.layers.Dense(4)(keras.layers.Flatten()(x)), (48, 48, 1))
     run = tmp_path / "run"
     aot_models.aot_run(run, model, 5)
-    report = harness.validate_on_emulator("host", run, run / "aot", progress=False, build_dir=tmp_path / "host")
+    report = validate_in("host", run, tmp_path / "host")
     assert report["samples"] == 5 and report["mismatched_outputs"] == 0

@@ -60,7 +60,7 @@ def test_qemu_validates_the_fixture_bit_exact_and_exits_by_itself(firmware, tmp_
 
 def test_qemu_validate_cli_builds_runs_and_reports(tmp_path):
     make_run(tmp_path / "run", samples=30)
-    result = CliRunner().invoke(cli, ["validate", "--emulator", "qemu", "--run-dir", str(tmp_path / "run"),
+    result = CliRunner().invoke(cli, ["validate", "--emulator", "qemu", "--run", str(tmp_path / "run"),
                                       "--model-dir", str(FIXTURE_MODEL), "--limit", "20"])
     assert result.exit_code == 0, result.output
     assert "samples: 20" in result.output and "bit-identical" in result.output and "instructions" in result.output
@@ -117,7 +117,7 @@ def big_model(path: Path, rodata: int, bss: int) -> Path:
 
 def test_a_model_too_big_for_the_board_fails_at_link_time_with_figures(tmp_path):
     model = big_model(tmp_path / "big", rodata=1_200_000, bss=300_000)
-    result = CliRunner().invoke(cli, ["build", "--model-dir", str(model), "--budget", "nano33ble",
+    result = CliRunner().invoke(cli, ["build", "--model-dir", str(model), "--board", "nano33ble",
                                       "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
     message = result.output

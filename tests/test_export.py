@@ -217,9 +217,11 @@ def test_export_of_a_run_without_int8_model_says_quantize_first(tmp_path):
     assert result.exit_code == 2 and "no-such-run" in result.stderr and "tinykd quantize" in result.stderr
 
 
-def test_emulator_takes_the_budget_of_the_board_it_stands_in_for(tiny_int8, tmp_path):
+@pytest.mark.parametrize("spelling", [["--target", "qemu-cm4", "--board", "esp32"],
+                                      ["--board", "qemu-cm4", "--stand-in", "esp32"]])  # the old one still works
+def test_emulator_takes_the_budget_of_the_board_it_stands_in_for(tiny_int8, tmp_path, spelling):
     result = invoke("export", "--config", tiny_int8.config_file, "--model", tiny_int8.model, "--out", tmp_path / "out",
-                    "--board", "qemu-cm4", "--stand-in", "esp32")
+                    *spelling)
     assert result.exit_code == 0, result.output
     assert "qemu-cm4" in result.stdout and f"/{board_profile('esp32').flash_bytes:,} B" in result.stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(tiny_int8.export["files"])

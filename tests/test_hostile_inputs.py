@@ -98,6 +98,7 @@ CASES = {
     "mode_unknown": ("quantize {config} --mode fp16", ["'--mode'"]),
     "export_board_unknown": ("export {config} --board uno", ["'--board'"]),
     "stand_in_emulator": ("export {config} --stand-in qemu-cm4", ["'--stand-in'"]),
+    "export_target_unknown": ("export {config} --target esp32", ["'--target'", "'board', 'qemu-cm4'"]),
     "validate_limit_negative": ("run {config} --validate-limit -1", ["device.limit=-1"]),
     "flash_without_port": ("run {config} --flash", ["needs a port"]),
     "tflm_without_port": ("run {config} --engine tflm", ["--engine tflm needs a real board"]),

@@ -8,7 +8,7 @@ import pytest
 
 import op_cases
 from aot_models import aot_run, function_tflite, keras_tflite, mlperf, student
-from pipeline import harness
+from device_helpers import validate_in
 from pipeline.compiler import registry
 
 pytestmark = [pytest.mark.slow,
@@ -60,7 +60,7 @@ def test_kernels_are_bit_exact_with_tflm_in_qemu(name, tmp_path):
         assert "_fast_s8(" in compiled.source  # the fast kernels are what runs
     if name in DSP_MODELS - {"digits_student"}:  # ... including the planar 3x3 depthwise
         assert "tk_depthwise_conv2d_3x3_fast_s8(" in compiled.source
-    report = harness.validate_on_emulator("qemu", run, run / "aot", progress=False, build_dir=tmp_path / "build")
+    report = validate_in("qemu", run, tmp_path / "build")
     assert report["samples"] == samples and report["mismatched_outputs"] == 0, report["first_mismatches"]
     if name in DSP_MODELS:  # the image really holds the DSP inner loops (not the portable ones)
         disassembly = subprocess.run(["arm-none-eabi-objdump", "-d", str(tmp_path / "build" / "firmware.elf")],
