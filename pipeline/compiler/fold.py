@@ -4,10 +4,15 @@ int32 operators are evaluated once with numpy and their outputs become constant 
 the device. The same slicing rules serve the int8 STRIDED_SLICE / SLICE kernels (`strided_slice`)."""
 from __future__ import annotations
 
+import dataclasses
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from pipeline.compiler.graph import Graph, Op
 from pipeline.errors import PipelineError
+
+if TYPE_CHECKING:  # graph.build_graph calls fold: at run time this module needs only the ops' own fields
+    from pipeline.compiler.graph import Graph
 
 # Types of the tensors shape arithmetic produces (the int8 data path is never folded).
 SHAPE_TYPES = {"INT32", "INT64"}
@@ -107,7 +112,7 @@ def fold(graph: Graph) -> Graph:
         elif any(t.dynamic_batch for t in outs) and ins:
             _resolve_batch(op, ins, outs)
         kept.append(op)
-    graph.ops = [Op(i, op.name, op.inputs, op.outputs, op.options) for i, op in enumerate(kept)]
+    graph.ops = [dataclasses.replace(op, index=i) for i, op in enumerate(kept)]
     return graph
 
 

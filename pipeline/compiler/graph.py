@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.compiler import registry
+from pipeline.compiler.fold import fold
 from pipeline.errors import PipelineError
 from pipeline.tflite_file import as_ints, op_name, tensor_name, type_name
 
@@ -77,7 +78,6 @@ def build_graph(model, name: str = "the model") -> Graph:
                             "(`tinykd run --engine tflm --port ...`).")
     if inputs == outputs:
         raise PipelineError(f"{name} has no operator between its input and output.", "Check the export.")
-    from pipeline.compiler.fold import fold  # (fold builds on this module's Graph and Op)
     graph = fold(Graph(name, tensors, ops, inputs[0], outputs[0]))  # shape arithmetic, placeholder batches
     _check_batch(tensors, inputs[0], outputs[0], name)
     registry.check_supported(graph.ops, tensors, name)

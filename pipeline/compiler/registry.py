@@ -59,8 +59,8 @@ def register(name: str, *kernels: Kernel, in_place: str = NONE, tests: tuple[str
 
 @functools.lru_cache(maxsize=None)
 def ops() -> dict[str, OpSpec]:
-    """Every registered operator by name (importing the lowering modules registers them)."""
-    from pipeline.compiler import ops as _modules  # noqa: F401  (registration happens on import)
+    """Every registered operator by name (pipeline/compiler/__init__.py imports the lowering modules, which
+    registers them, before anything can call this)."""
     return dict(sorted(_OPS.items()))
 
 
