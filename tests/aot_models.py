@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 
@@ -9,6 +10,10 @@ from pipeline.artifacts import GOLDEN, MODEL_INT8
 from pipeline.compiler.hostbuild import HostModel
 from pipeline.compiler import compile_model
 from pipeline.tflm import run as tflm_run
+
+# student("dsconv") converted once and kept (tests/fixtures/golden_model): the same model without the seconds the
+# converter takes, for the tests that need any small real model.
+STUDENT_DSCONV = Path(__file__).parent / "fixtures" / "golden_model" / "student_dsconv.tflite"
 
 
 @functools.lru_cache(maxsize=None)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from aot_models import student
+from aot_models import STUDENT_DSCONV
 from pipeline.cli import cli
 from pipeline.compiler import compile_model
 from pipeline.errors import PipelineError
@@ -28,7 +28,7 @@ def test_garbage_is_refused_clearly(data):
 
 
 def test_mutated_flatbuffers_only_raise_pipeline_errors():
-    model = student("dsconv")
+    model = STUDENT_DSCONV.read_bytes()
     rng = np.random.default_rng(1234)
     outcomes = {"compiled": 0, "error": 0}
     for i in range(MUTATIONS):
@@ -59,7 +59,7 @@ def test_cli_compile_garbage_exits_2(tmp_path):
 
 def test_cli_verify_negative_samples_exits_2(tmp_path):
     path = tmp_path / "m.tflite"
-    path.write_bytes(student("dsconv"))
+    path.write_bytes(STUDENT_DSCONV.read_bytes())
     result = CliRunner().invoke(cli, ["verify", str(path), "--samples", "-3"])
     assert result.exit_code == 2
     assert "-3" in result.output
@@ -67,7 +67,7 @@ def test_cli_verify_negative_samples_exits_2(tmp_path):
 
 def test_cli_verify_reports_zero_mismatches(tmp_path):
     path = tmp_path / "m.tflite"
-    path.write_bytes(student("dsconv"))
+    path.write_bytes(STUDENT_DSCONV.read_bytes())
     result = CliRunner().invoke(cli, ["verify", str(path), "--samples", "30", "--json"])
     assert result.exit_code == 0, result.output
     assert '"mismatches": 0' in result.output and '"inputs": 30' in result.output
@@ -75,7 +75,7 @@ def test_cli_verify_reports_zero_mismatches(tmp_path):
 
 def test_cli_compile_writes_both_files(tmp_path):
     path = tmp_path / "m.tflite"
-    path.write_bytes(student("dsconv"))
+    path.write_bytes(STUDENT_DSCONV.read_bytes())
     result = CliRunner().invoke(cli, ["compile", str(path), "--out", str(tmp_path / "gen")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "gen" / "model.h").is_file() and (tmp_path / "gen" / "model.c").is_file()

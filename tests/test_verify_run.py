@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from aot_models import keras_tflite, student
+from aot_models import STUDENT_DSCONV, keras_tflite
 from conftest import invoke
 from pipeline.compiler import compile_model
 from pipeline.compiler.verify import _test_set
@@ -35,7 +35,7 @@ def test_verify_run_quantizes_the_test_set_as_the_quantize_stage(tiny_int8):
 @pytest.fixture
 def digits_tflite(tmp_path):
     path = tmp_path / "m.tflite"
-    path.write_bytes(student("dsconv"))
+    path.write_bytes(STUDENT_DSCONV.read_bytes())
     return path
 
 
