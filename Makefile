@@ -1,4 +1,5 @@
 # tinykd — two commands do everything:  make run   (main job on the default)   make test   (the test suite)
+# make check: the fast tier of the suite (no training, TensorFlow conversion, QEMU or long builds), under a minute.
 # Both install what is missing first (apt packages, then a pinned virtualenv); when all is there they skip it.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -17,12 +18,16 @@ STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: run test install apt bench fuzz reliability clean
+.PHONY: run test check install apt bench fuzz reliability clean
 run: install
 	$(BIN)/tinykd run
 
 test: install
 	$(BIN)/python -m pytest
+
+# Tests marked slow (pyproject.toml; tests/conftest.py marks every test that needs a trained run) are left out.
+check: install
+	$(BIN)/python -m pytest -m "not slow"
 
 # Every benchmark (long: not part of `make test`), each writing bench/results/<name>.json; then SUMMARY.md and the
 # README's table from those JSON files. The device bench measures the digits run that run_time.py keeps.

@@ -52,6 +52,16 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def host_exe(tmp_path_factory) -> Path:
+    """The firmware's host port (x86 app on a pty) around the fixture model, built once, warning-free."""
+    from device_helpers import FIXTURE_MODEL
+    from pipeline.build import build
+    result = build("host", FIXTURE_MODEL, out_dir=tmp_path_factory.mktemp("host"))
+    assert result.warnings == ""
+    return result.elf
+
+
+@pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """models/tiny made by `tinykd distill` on digits with tiny settings; tests must not modify it."""
     root = tmp_path_factory.mktemp("models")
@@ -121,3 +131,14 @@ def e2e_run(tmp_path_factory):
     result = invoke("run", "--config", config)
     assert result.exit_code == 0, result.output
     return root / "tiny", result, config
+
+
+TRAINED = {"tiny_run", "tiny_int8", "e2e_run", "imu_run"}  # fixtures that train a model (seconds to minutes)
+
+
+def pytest_collection_modifyitems(items):
+    """A test that needs a trained run is slow whatever its own marks say: the fast tier (`make check`,
+    `pytest -m "not slow"`) never trains a model."""
+    for item in items:
+        if TRAINED & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

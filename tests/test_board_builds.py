@@ -37,6 +37,7 @@ def _compile(source: Path, out: Path, includes: list[Path], extra: list[str]) ->
     return out
 
 
+@pytest.mark.slow
 def test_nano33ble_firmware_compiles_and_links_like_gcc_7(tmp_path):
     model_dir = tmp_path / "aot"
     aot_run(tmp_path / "run", student("dsconv"), 4)  # a real model through the compiler
@@ -110,6 +111,7 @@ def exported(tmp_path_factory):
     return work / "export"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env", sorted(TFLM_ENVS))
 def test_tflm_engine_compiles_against_the_export(env, exported, tmp_path):
     """engine_tflm.cpp and `tinykd export` share one contract (g_model, g_model_len, TINYKD_MODEL_SHA256,
@@ -134,6 +136,7 @@ def test_platformio_tflm_envs_read_the_folder_export_writes():
         assert config.get(f"env:{env}", "custom_model_dir") == "models/digits/export"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm (make install)")
 def test_a_cpp_engine_with_static_constructors_validates_in_qemu(tmp_path):
     """The QEMU port runs C++ (constructors from .init_array, __dso_handle): a C++ engine double whose state comes

@@ -73,12 +73,14 @@ def conv1d_dilated(x):
     return L.Dense(6)(L.GlobalAveragePooling1D()(L.MaxPool1D(2)(x)))
 
 
+@pytest.mark.slow
 def test_dilated_conv1d_becomes_dilated_conv_2d():
     graph = build_graph(read_model(MODELS["keras_conv1d_dilated"]()))
     convs = [op for op in graph.ops if op.name == "CONV_2D"]
     assert sorted(max(op.options.dilationHFactor, op.options.dilationWFactor) for op in convs) == [1, 2, 4]
 
 
+@pytest.mark.slow
 def test_dilated_conv1d_with_a_dynamic_batch_matches_litert():
     """Converted with a dynamic batch, a dilated Conv1D keeps SPACE_TO_BATCH_ND -> CONV_2D -> BATCH_TO_SPACE_ND with
     placeholder batch sizes. The TFLM runtime computes only the first of the two batches there (its odd output
@@ -161,6 +163,7 @@ def _params(names):
     return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in names]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", _params(MODELS))
 def test_whole_model_bit_exact_and_smaller_arena(name):
     model = MODELS[name]()
@@ -171,6 +174,7 @@ def test_whole_model_bit_exact_and_smaller_arena(name):
     assert 0 < compiled.arena_bytes <= tflm, f"{name}: AOT arena {compiled.arena_bytes} > TFLM arena {tflm}"
 
 
+@pytest.mark.slow
 def test_planar_depthwise_writes_over_its_input_exactly_or_not_at_all():
     """tk_depthwise_conv2d_3x3_fast_s8 writes 4 channels of every row at a time: its output may not start below its
     input (the convolutions' overlap), but may take the input's place exactly (a channel group is in the planes
@@ -188,6 +192,7 @@ def test_planar_depthwise_writes_over_its_input_exactly_or_not_at_all():
     assert total > 0 and differ == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet8"])
 def test_memory_plan_overlaps_only_a_conv_output_below_its_input(name):
     graph = build_graph(read_model(mlperf(name)))
@@ -243,6 +248,7 @@ def test_overlap_shift_is_the_row_by_row_bound():
         checked += 1
 
 
+@pytest.mark.slow
 def test_a_smaller_overlap_shift_breaks_bit_exactness(monkeypatch):
     """The whole-model tests can see a wrong overlap: one input row less of shift corrupts the output."""
     exact = planner.overlap_shift
@@ -257,6 +263,7 @@ def test_a_smaller_overlap_shift_breaks_bit_exactness(monkeypatch):
     assert differ > 0
 
 
+@pytest.mark.slow
 def test_generated_header_follows_the_firmware_contract():
     compiled = compile_model(student("dsconv"))
     h = compiled.header
@@ -283,10 +290,12 @@ def _compile_objects(tmp_path, cc, flags):
         assert "warning" not in result.stderr
 
 
+@pytest.mark.slow
 def test_generated_c_is_warning_free_c99(tmp_path):
     _compile_objects(tmp_path, "gcc", ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")
 def test_generated_c_builds_for_cortex_m4(tmp_path):
     _compile_objects(tmp_path, "arm-none-eabi-gcc", ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard",
@@ -294,6 +303,7 @@ def test_generated_c_builds_for_cortex_m4(tmp_path):
                                                      "-std=c99"])
 
 
+@pytest.mark.slow
 def test_unsupported_op_is_named_with_its_layer_and_the_alternatives():
     from pipeline.keras import keras
     layers = keras.layers
@@ -306,6 +316,7 @@ def test_unsupported_op_is_named_with_its_layer_and_the_alternatives():
     assert "--engine tflm" in message and "\n" not in message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, ops", [
     ("student_dsconv_series", {"RESHAPE", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "MEAN", "FULLY_CONNECTED"}),
     ("keras_conv1d", {"EXPAND_DIMS", "CONV_2D", "RESHAPE", "MAX_POOL_2D", "MEAN", "FULLY_CONNECTED"}),
@@ -317,6 +328,7 @@ def test_series_models_use_the_ops_we_expect(name, ops):
     assert {op.name for op in graph.ops} == ops
 
 
+@pytest.mark.slow
 def test_generated_c_reads_as_c():
     """Parameter structs are designated initialisers, and each call has a comment naming the op, its shapes and
     the layer it came from."""

@@ -27,6 +27,7 @@ def test_garbage_is_refused_clearly(data):
         compile_model(data)
 
 
+@pytest.mark.slow
 def test_mutated_flatbuffers_only_raise_pipeline_errors():
     model = STUDENT_DSCONV.read_bytes()
     rng = np.random.default_rng(1234)
@@ -65,6 +66,7 @@ def test_cli_verify_negative_samples_exits_2(tmp_path):
     assert "-3" in result.output
 
 
+@pytest.mark.slow  # builds the kernel library for the host (seconds)
 def test_cli_verify_reports_zero_mismatches(tmp_path):
     path = tmp_path / "m.tflite"
     path.write_bytes(STUDENT_DSCONV.read_bytes())

@@ -39,6 +39,7 @@ def test_limit_caps_training_samples():
     assert len(load_dataset(DataConfig(limit=100)).y_train) == 100
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not FASHION_DIR.exists(), reason="Debian package dataset-fashion-mnist (make installs it)")
 def test_fashion_mnist_from_the_debian_package():
     data = load_dataset(DataConfig(dataset="fashion_mnist"))

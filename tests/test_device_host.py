@@ -22,13 +22,6 @@ from pipeline.link import Link
 
 
 @pytest.fixture(scope="module")
-def host_exe(tmp_path_factory):
-    result = build("host", FIXTURE_MODEL, out_dir=tmp_path_factory.mktemp("host"))
-    assert result.warnings == ""
-    return result.elf
-
-
-@pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("run")
     make_run(path, samples=200)
@@ -53,6 +46,7 @@ def test_host_port_is_bit_exact_and_fast(host_exe, run_dir):
     assert report["throughput_samples_per_s"] > 300  # ~1,000+/s unloaded; loose for a busy CI machine
 
 
+@pytest.mark.slow
 def test_host_port_under_asan_and_ubsan(tmp_path, run_dir):
     exe = build("host", FIXTURE_MODEL, out_dir=tmp_path, sanitize=True).elf
     with emulator.host(exe) as emu:

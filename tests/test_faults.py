@@ -19,11 +19,6 @@ FRAMES = [P.encode(P.INFER, 9, bytes(range(64))), P.encode(P.PING, 10, b"abc"), 
 
 
 @pytest.fixture(scope="module")
-def host_exe(tmp_path_factory):
-    return build("host", FIXTURE_MODEL, out_dir=tmp_path_factory.mktemp("host")).elf
-
-
-@pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("run")
     make_run(path, samples=600)
@@ -110,6 +105,7 @@ def assert_no_wrong_result(report, run_dir, samples):
                                                        golden["labels"][:samples]))
 
 
+@pytest.mark.slow
 def test_host_port_under_all_faults_and_resets_records_no_wrong_result(host_exe, run_dir):
     """600 samples, 3% of frames damaged each way, a reset before ~2% of requests (more than MAX_RESETS in all:
     only resets in a row without progress stop a run)."""
@@ -124,6 +120,7 @@ def test_host_port_under_all_faults_and_resets_records_no_wrong_result(host_exe,
     assert report["link"]["retries"] >= faults["faults_total"] // 4
 
 
+@pytest.mark.slow
 def test_total_corruption_stops_with_a_clear_error_not_a_hang(host_exe, run_dir):
     start = time.monotonic()
     with emulator.host(host_exe) as emu, pytest.raises(PipelineError) as error:
@@ -145,6 +142,7 @@ def test_resets_while_reading_the_final_stats_are_survived(host_exe, run_dir):
     assert report["link"]["resets"] == 2
 
 
+@pytest.mark.slow
 def test_loopback_proxy_in_front_of_the_host_port(host_exe, run_dir):
     """Users stress their own board the same way: the harness only sees a socket:// URL."""
     with emulator.host(host_exe) as emu, FaultProxy(emu.url, Faults(rate=0.03, reset_rate=0.01, seed=7)) as proxy:

@@ -29,6 +29,7 @@ def test_committed_corpus_is_the_generator_output():
     assert sum(map(len, committed.values())) < 2048  # a handful of small frames
 
 
+@pytest.mark.slow
 def test_every_seed_runs_clean(fuzzer, tmp_path):
     """Each seed alone through the target (parser and app checks) without a finding."""
     result = subprocess.run([str(fuzzer), *map(str, sorted(fuzz.CORPUS.iterdir()))], capture_output=True,
@@ -37,6 +38,7 @@ def test_every_seed_runs_clean(fuzzer, tmp_path):
     assert result.stderr.count("Executed ") == len(list(fuzz.CORPUS.iterdir()))
 
 
+@pytest.mark.slow
 def test_a_parser_without_its_length_bound_is_caught(fuzzer, tmp_path):
     """The checks can fail: the same target built over a parser whose length bound is off by 8 (and without its
     defensive check) overflows its buffer on one crafted frame, and a sanitizer reports it."""

@@ -154,6 +154,7 @@ def test_registry_op_bit_exact_with_tflm(case):
     _check(case, model, op)
 
 
+@pytest.mark.slow
 def test_shape_chains_of_a_dynamic_batch_fold_at_compile_time():
     """A model converted with a dynamic batch computes its Reshape's shape at run time (SHAPE -> STRIDED_SLICE ->
     PACK): the compiler folds the chain, resolves the placeholder output shape, and the C code is one copy.

@@ -1,10 +1,13 @@
 """Per-layer int8 error: each int8 op's dequantized output against the float layer it came from."""
 import numpy as np
+import pytest
 
 from pipeline.config import StudentConfig
 from pipeline.layer_error import layer_errors
 from pipeline.quantize import convert_int8
 from pipeline.zoo import build_student
+
+pytestmark = pytest.mark.slow  # converts Keras models (seconds each)
 
 
 def _model_and_int8():

@@ -19,6 +19,7 @@ frames = st.tuples(st.integers(0, 255), st.integers(0, 255), st.binary(max_size=
 small_frames = st.tuples(st.integers(0, 255), st.integers(0, 255), st.binary(max_size=64))
 
 
+@pytest.mark.slow
 @BOUNDED
 @given(frames)
 def test_encode_decode_round_trip(frame):
@@ -45,6 +46,7 @@ def test_arbitrary_bytes_never_raise_and_stay_bounded(data):
     assert len(decoder.buffer) <= P.MAX_PAYLOAD + P.HEADER.size + P.CRC.size
 
 
+@pytest.mark.slow
 @BOUNDED
 @given(st.binary(max_size=300).filter(lambda b: P.SYNC not in b and not b.endswith(P.SYNC[:1])), small_frames,
        small_frames)
@@ -54,6 +56,7 @@ def test_resync_after_garbage(garbage, first, second):
     assert P.Decoder().feed(stream) == [P.Frame(*first), P.Frame(*second)]
 
 
+@pytest.mark.slow
 @BOUNDED
 @given(small_frames, small_frames, st.data())
 def test_a_damaged_frame_is_dropped_and_the_next_one_survives(first, second, data):
@@ -121,6 +124,7 @@ def models(draw):
     return model, bytes(builder.Output())
 
 
+@pytest.mark.slow
 @BOUNDED
 @given(models())
 def test_valid_models_always_parse_and_round_trip(pair):
@@ -140,6 +144,7 @@ def only_pipeline_errors(data: bytes) -> None:
         assert "fuzzed.tflite" in e.message and e.hint
 
 
+@pytest.mark.slow
 @BOUNDED
 @given(models(), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=6),
        st.integers(0, 10**6))

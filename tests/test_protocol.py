@@ -79,6 +79,7 @@ def test_c_encoder_matches_python(parser_check, length):
     assert out.stdout == P.encode(130, 9, payload)
 
 
+@pytest.mark.slow
 def test_c_parser_agrees_with_python_on_a_noisy_stream(parser_check):
     rng = random.Random(1)
     stream, expected = bytearray(), []

@@ -108,6 +108,7 @@ def test_qat_weights_rebuild_the_fine_tuned_model(tiny_int8):
     assert accuracy(rebuilt, data.x_test, data.y_test) == pytest.approx(tiny_int8.quantize["qat_accuracy"], abs=1e-5)
 
 
+@pytest.mark.slow
 def test_qat_names_the_layer_it_cannot_quantize():
     from pipeline.keras import keras
     from pipeline.quantize import fake_quantize

@@ -39,6 +39,7 @@ def digits_tflite(tmp_path):
     return path
 
 
+@pytest.mark.slow  # builds the kernel library for the host (seconds)
 def test_verify_exits_1_when_an_element_differs(digits_tflite, monkeypatch):
     from pipeline.compiler.hostbuild import HostModel
     honest = HostModel.run

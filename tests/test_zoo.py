@@ -17,6 +17,7 @@ def test_macs_by_hand():
     assert count_macs(keras.Model(inputs, x)) == 6912 + 1152 + 1200 + 525
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["conv", "dsconv", "dense"])
 @pytest.mark.parametrize("shape", [(8, 8, 1), (28, 28, 1), (49, 10, 1), (32, 3)])
 def test_students_are_tiny_and_output_logits(family, shape):
@@ -29,6 +30,7 @@ def test_students_are_tiny_and_output_logits(family, shape):
     assert 0 < count_macs(student) < count_macs(teacher)
 
 
+@pytest.mark.slow
 def test_width_and_depth_grow_the_student():
     small = build_student(StudentConfig(width=8, depth=2), (28, 28, 1), 10).count_params()
     wide = build_student(StudentConfig(width=16, depth=2), (28, 28, 1), 10).count_params()
@@ -44,6 +46,7 @@ def save_teacher(tmp_path, classes=10, shape=(8, 8, 1), softmax=False, name="t.k
     return path
 
 
+@pytest.mark.slow
 def test_user_teacher_loads_in_every_format(tmp_path):
     for name in ("t.keras", "t.h5"):
         model, probabilities = load_teacher(str(save_teacher(tmp_path, name=name)), (8, 8, 1), 10)
@@ -77,6 +80,7 @@ def lambda_teacher(tmp_path, suffix):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".keras", ".h5", ""])
 def test_lambda_teacher_is_refused_unless_unsafe(tmp_path, suffix):
     path = lambda_teacher(tmp_path, suffix)
@@ -87,6 +91,7 @@ def test_lambda_teacher_is_refused_unless_unsafe(tmp_path, suffix):
     np.testing.assert_allclose(model(np.ones((1, 8, 8, 1))).shape, (1, 10))
 
 
+@pytest.mark.slow
 def test_layer_names_do_not_depend_on_what_the_process_built_before():
     """Keras numbers unnamed layers per process (conv2d_7); the .tflite carries the names, so a resumed run would
     make other bytes than an uninterrupted one."""
