@@ -20,7 +20,7 @@ from pipeline.artifacts import AOT_FILES, FIRMWARE_ELF
 from pipeline.config import ExportConfig
 from pipeline.errors import PipelineError
 from pipeline.paths import BUILD, FIRMWARE, KERNELS
-from pipeline.protocol import MAX_PAYLOAD
+from pipeline.protocol import INFER_REPLY, MAX_PAYLOAD
 from pipeline.targets import board as get_board
 from pipeline.targets import target as check_target
 
@@ -101,10 +101,10 @@ def _compile_cxx(sources: list[Path], flags: list[str], out: Path, target: str) 
 
 
 def payload_bytes(model_header: Path) -> int:
-    """The protocol payload the model needs: its input in one frame, its output plus the 8-byte reply header in
+    """The protocol payload the model needs: its input in one frame, its output plus the INFER reply's header in
     another, never below the firmware's default 2 KB (engine_aot.c refuses a build where they do not fit)."""
     sizes = dict(re.findall(r"#define TK_MODEL_(INPUT|OUTPUT)_BYTES (\d+)", model_header.read_text()))
-    return max(MAX_PAYLOAD, int(sizes.get("INPUT", 0)), int(sizes.get("OUTPUT", 0)) + 8)
+    return max(MAX_PAYLOAD, int(sizes.get("INPUT", 0)), int(sizes.get("OUTPUT", 0)) + INFER_REPLY.size)
 
 
 def _tool(name: str) -> str:

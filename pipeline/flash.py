@@ -16,7 +16,7 @@ from typing import Callable
 
 from serial.tools import list_ports
 
-from pipeline.config import ENGINES
+from pipeline.config import ENGINES, DeviceConfig
 from pipeline.artifacts import AOT_FILES
 from pipeline.errors import PipelineError
 from pipeline.paths import REPO
@@ -63,7 +63,7 @@ def wait_for_board(port: str, identity: tuple | None, timeout: float = RETURN_TI
         sleep(0.25)
 
 
-def flash_command(board: str, port: str, engine: str = "aot") -> list[str]:
+def flash_command(board: str, port: str, engine: str = DeviceConfig.engine) -> list[str]:
     """The argument list of the upload (no shell)."""
     profile = get_board(board)
     if engine not in ENGINES:
@@ -73,7 +73,7 @@ def flash_command(board: str, port: str, engine: str = "aot") -> list[str]:
     return ["pio", "run", "--project-dir", str(REPO), "-e", env, "-t", "upload", "--upload-port", port]
 
 
-def flash(board: str, port: str, model_dir: str | Path, engine: str = "aot",
+def flash(board: str, port: str, model_dir: str | Path, engine: str = DeviceConfig.engine,
           runner: Callable[..., subprocess.CompletedProcess] = subprocess.run, lister=list_ports.comports,
           timeout: float = RETURN_TIMEOUT_S) -> Flashed:
     """Build and upload the firmware for `board` with the model in `model_dir`, then wait for the board to come back

@@ -15,6 +15,7 @@ VERSION = 1
 MAX_PAYLOAD = 2048  # TK_PROTO_MAX_PAYLOAD; the device reports its own in HELLO
 HEADER = struct.Struct("<2sBBH")  # sync, type, seq, length
 CRC = struct.Struct("<I")
+INFER_REPLY = struct.Struct("<II")  # ticks, input CRC: the header of an INFER reply, before the output tensor
 REPLY = 0x80
 
 HELLO, INFER, STATS, RESET, PING, BYE, BOOT, ERROR = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x7E, 0x7F
@@ -151,9 +152,8 @@ class InferReply:
 
     @classmethod
     def decode(cls, payload: bytes) -> "InferReply":
-        r = _Reader(payload)
-        ticks, input_crc = r.take("II")
-        return cls(ticks, input_crc, payload[8:])
+        ticks, input_crc = _Reader(payload).take(INFER_REPLY.format.lstrip("<"))
+        return cls(ticks, input_crc, payload[INFER_REPLY.size:])
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.config import ExportConfig
 from pipeline.errors import PipelineError
 
 KB = 1024
@@ -63,7 +64,7 @@ def budget_board(board: str, stand_in: str) -> str:
     return stand_in if board == EMULATOR else board
 
 
-def board_profile(name: str, stand_in: str = "nano33ble") -> Board:
+def board_profile(name: str, stand_in: str = ExportConfig.stand_in) -> Board:
     """The profile of `name`; qemu-cm4 enforces the budget of `stand_in` with a bare-metal firmware's overhead."""
     if name == EMULATOR:
         real = board(stand_in)
