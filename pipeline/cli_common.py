@@ -132,6 +132,7 @@ def run_config(config_path: str | None, run_name: str | None):
 OVERRIDES = {
     "run_name": ("run", "name"), "seed": ("run", "seed"),
     "dataset": ("data", "dataset"), "layout": ("data", "layout"), "limit": ("data", "limit"),
+    "unlabeled": ("data", "unlabeled"), "label_fraction": ("data", "label_fraction"), "folds": ("teacher", "folds"),
     "teacher_path": ("teacher", "path"), "teacher_epochs": ("teacher", "epochs"), "unsafe": ("teacher", "unsafe"),
     "family": ("student", "family"), "width": ("student", "width"), "depth": ("student", "depth"),
     "method": ("distill", "method"), "temperature": ("distill", "temperature"), "alpha": ("distill", "alpha"),
@@ -150,6 +151,10 @@ def config_options(command):
         click.option("--dataset", help="digits | fashion_mnist | FILE.npz | image folder."),
         click.option("--layout", type=click.Choice(["auto", "image", "series"]), help="How rank-2 .npz samples read."),
         click.option("--limit", type=int, help="Train on at most N samples (0 = all)."),
+        click.option("--unlabeled", help="A .npz of unlabeled samples (x_unlabeled): the teacher labels them softly."),
+        click.option("--label-fraction", type=float, help="Students keep only this stratified share of the labels."),
+        click.option("--folds", type=int, help="Cross-fitted teachers (each sample's targets from one that never "
+                                               "saw it); 1 = one teacher."),
         click.option("--teacher", "teacher_path", help="Your teacher: .keras, .h5 or SavedModel folder."),
         click.option("--teacher-epochs", type=int, help="Epochs of the built-in teacher."),
         click.option("--unsafe", is_flag=True, default=None,

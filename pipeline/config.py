@@ -14,10 +14,12 @@ from typing import Any
 
 from pipeline.errors import PipelineError
 
-METHODS = ("hinton", "dkd", "dist", "none")
+METHODS = ("hinton", "lskd", "dkd", "dist", "none")
 # The KD settings each method's loss reads (losses.make_loss): what a stage trained with that loss depends on.
-METHOD_FIELDS = {"hinton": ("temperature", "alpha"), "dkd": ("temperature", "dkd_alpha", "dkd_beta"),
+METHOD_FIELDS = {"hinton": ("temperature", "alpha"), "lskd": ("temperature", "alpha"),
+                 "dkd": ("temperature", "dkd_alpha", "dkd_beta", "dkd_warmup"),
                  "dist": ("temperature", "dist_beta", "dist_gamma"), "none": ()}
+MAX_FOLDS = 10  # cross-fitting past this costs more teacher training than it gains in target quality
 STRATEGIES = ("none", "mirrored", "multiworker")
 STUDENT_FAMILIES = ("conv", "dsconv", "dense")
 LAYOUTS = ("auto", "image", "series")
@@ -33,7 +35,8 @@ MAX_TEACHER_WIDTH = 1024
 # checks that each exists). Hints are made from this table and the defaults below, never typed by hand.
 OPTIONS = {
     "run.name": "--run", "run.seed": "--seed", "data.dataset": "--dataset", "data.layout": "--layout",
-    "data.limit": "--limit", "teacher.path": "--teacher", "teacher.epochs": "--teacher-epochs",
+    "data.limit": "--limit", "data.unlabeled": "--unlabeled", "data.label_fraction": "--label-fraction",
+    "teacher.folds": "--folds", "teacher.path": "--teacher", "teacher.epochs": "--teacher-epochs",
     "teacher.unsafe": "--unsafe", "student.family": "--student", "student.width": "--width", "student.depth": "--depth",
     "distill.method": "--method", "distill.temperature": "--temperature", "distill.alpha": "--alpha",
     "distill.epochs": "--epochs", "distill.batch_size": "--batch-size", "distill.augment": "--augment",
@@ -89,6 +92,12 @@ class DataConfig:
     val_fraction: float = 0.1  # share of the training data held out to pick the best checkpoint
     test_fraction: float = 0.2  # share held out as the test set when the data has no test split of its own
     limit: int = 0  # train on at most this many samples (0 = all): for quick experiments and tests
+    # a .npz of unlabeled samples (x_unlabeled, shaped like x_train): a transfer set on which only the teacher's
+    # soft targets train the student. The data .npz may carry x_unlabeled itself.
+    unlabeled: str = ""
+    # keep the labels of only this stratified share of the training samples for the students (the rest join the
+    # transfer set unlabeled); the teacher still learns from all of them. For benchmarks: what KD does with few labels
+    label_fraction: float = 1.0
 
     def __post_init__(self):
         _choice("data.layout", self.layout, LAYOUTS)
@@ -96,6 +105,8 @@ class DataConfig:
         _check(0.0 < self.test_fraction < 0.5, "data.test_fraction", self.test_fraction,
                "it must be in (0, 0.5)")
         _check(self.limit >= 0, "data.limit", self.limit, "it must be >= 0 (0 = all)")
+        _check(0.0 < self.label_fraction <= 1.0, "data.label_fraction", self.label_fraction,
+               "it must be in (0, 1] (1 = every label)", 0.1)
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,13 @@ class TeacherConfig:
     epochs: int = 0  # training epochs of the built-in teacher; 0 = auto: sized to the data (pipeline/sizing.py)
     batch_size: int = 64  # training batch size of the built-in teacher
     learning_rate: float = 2e-3  # Adam learning rate of the built-in teacher
+    weight_decay: float = 0.05  # AdamW's decoupled weight decay of the built-in teacher (0 = plain Adam)
+    augment: bool = True  # random shifts (pad and crop) of the built-in teacher's inputs: images and series
+    flip: bool = False  # also mirror images left-right: only for data whose mirror images keep their class
+    # K-fold cross-fitting: K teachers each learn all but one fold and give the soft targets of the fold they did
+    # not see; their average is the teacher. A teacher's targets on its own training images are nearly the hard
+    # labels (99% right vs ~90% on unseen ones), which leaves a student nothing to learn. 1 = one teacher, in-sample
+    folds: int = 2
 
     def __post_init__(self):
         _check(0 <= self.width <= MAX_TEACHER_WIDTH, "teacher.width", self.width,
@@ -113,6 +131,8 @@ class TeacherConfig:
         _check(self.epochs >= 0, "teacher.epochs", self.epochs, "it must be >= 1, or 0 = auto")
         _check(self.batch_size >= 1, "teacher.batch_size", self.batch_size, "it must be >= 1")
         _check(self.learning_rate > 0, "teacher.learning_rate", self.learning_rate, "it must be > 0")
+        _check(0 <= self.weight_decay < 1, "teacher.weight_decay", self.weight_decay, "it must be in [0, 1)")
+        _check(1 <= self.folds <= MAX_FOLDS, "teacher.folds", self.folds, f"it must be in [1, {MAX_FOLDS}]")
 
 
 @dataclass(frozen=True)
@@ -130,11 +150,14 @@ class StudentConfig:
 
 @dataclass(frozen=True)
 class DistillConfig:
-    method: str = "hinton"  # hinton (Hinton et al. 2015) | dkd (Zhao et al. 2022) | dist (Huang et al. 2022) | none
+    # hinton (Hinton et al. 2015) | lskd (Hinton on standardized logits, Sun et al. 2024) | dkd (Zhao et al. 2022)
+    # | dist (Huang et al. 2022) | none
+    method: str = "hinton"
     temperature: float = 4.0  # softens both distributions; T > 1 exposes the teacher's "dark knowledge"
     alpha: float = 0.9  # hinton: weight of the soft-target term, (1 - alpha) goes to the hard labels
     dkd_alpha: float = 1.0  # dkd: weight of target-class KD (paper: 1)
     dkd_beta: float = 8.0  # dkd: weight of non-target-class KD (paper: 8 on CIFAR-100)
+    dkd_warmup: int = 0  # dkd: epochs over which its KD terms ramp up linearly from 0 (paper: 20 of 240)
     dist_beta: float = 2.0  # dist: weight of the inter-class (per-sample) relation term (paper: 2 on CIFAR)
     dist_gamma: float = 2.0  # dist: weight of the intra-class (per-class, across the batch) relation term
     epochs: int = 0  # student training epochs (the same for the baseline, so the comparison is fair); 0 = auto
@@ -152,6 +175,7 @@ class DistillConfig:
         for name in ("dkd_alpha", "dkd_beta", "dist_beta", "dist_gamma"):
             _check(getattr(self, name) >= 0, f"distill.{name}", getattr(self, name), "it must be >= 0")
         _check(self.epochs >= 0, "distill.epochs", self.epochs, "it must be >= 1, or 0 = auto")
+        _check(self.dkd_warmup >= 0, "distill.dkd_warmup", self.dkd_warmup, "it must be >= 0 (0 = none)")
         _check(self.batch_size >= 1, "distill.batch_size", self.batch_size, "it must be >= 1")
         _check(self.learning_rate > 0, "distill.learning_rate", self.learning_rate, "it must be > 0")
 

@@ -20,14 +20,16 @@ import numpy as np
 
 from pipeline.config import DataConfig
 from pipeline.errors import PipelineError
+from pipeline.image_folder import image_folder
 from pipeline.runs import sha256_path
 from pipeline.splits import check_groups, shared_windows, validation_split
+from pipeline.transfer import KEY as UNLABELED_KEY
+from pipeline.transfer import check_samples, check_unlabeled, labeled_subset, read_unlabeled
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian package dataset-fashion-mnist
 FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 GROUPS_KEY = "groups_train"  # optional: a group id (subject, recording) per training sample
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 
 
 @dataclass
@@ -44,6 +46,14 @@ class Dataset:
     normalization: dict  # {"shift": s, "scale": k, "per_channel": bool}: x = (raw - s) / k (s, k: lists per channel)
     source_sha256: str  # hash of the user's file or folder ("" for built-in sets)
     split: str = "random"  # how validation was carved: "random" or "groups" (no group on both sides)
+    x_unlabeled: np.ndarray | None = None  # (m, *input_shape) float32: the transfer set (transfer.py); None = none
+    labeled: np.ndarray | None = None  # indices of x_train whose labels the students get; None = all
+
+    def __post_init__(self):
+        if self.x_unlabeled is None:
+            self.x_unlabeled = np.zeros((0, *self.x_train.shape[1:]), np.float32)
+        if self.labeled is None:
+            self.labeled = np.arange(len(self.y_train))
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -58,7 +68,8 @@ class Dataset:
         return {"name": self.name, "kind": self.kind, "input_shape": list(self.input_shape),
                 "num_classes": self.num_classes, "class_names": self.class_names,
                 "normalization": self.normalization, "source_sha256": self.source_sha256, "split": self.split,
-                "sizes": {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}}
+                "sizes": {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test),
+                          "labeled_for_students": len(self.labeled), "unlabeled": len(self.x_unlabeled)}}
 
 
 BUILT_IN = ("digits", "fashion_mnist")
@@ -74,7 +85,7 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
     """Load, check and split the data set named by `cfg.dataset`."""
     source = cfg.dataset
     path = Path(source)
-    sha, groups = "", None
+    sha, groups, unlabeled = "", None, []
     if source == BUILT_IN[0]:
         x_train, y_train, x_test, y_test, names = _digits(cfg.test_fraction, seed)
     elif source == BUILT_IN[1]:
@@ -83,11 +94,12 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
         if not path.is_file():
             what = "is a folder, not a .npz file" if path.is_dir() else "does not exist"
             raise PipelineError(f"Data file '{source}' {what}.", "Give an existing .npz file.")
-        x_train, y_train, x_test, y_test, groups = _npz(path)
+        x_train, y_train, x_test, y_test, groups, extra = _npz(path)
+        unlabeled += [(source, extra)] if extra is not None else []
         names = None
         sha = sha256_path(path)
     elif path.is_dir():
-        x_train, y_train, x_test, y_test, names = _image_folder(path, cfg.test_fraction, seed)
+        x_train, y_train, x_test, y_test, names = image_folder(path, cfg.test_fraction, seed)
         sha = sha256_path(path)
     else:
         raise PipelineError(f"Unknown data set '{source}'.",
@@ -96,6 +108,12 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
     _check_arrays(source, x_train, y_train, x_test, y_test)
     if groups is not None:
         groups = check_groups(source, groups, len(x_train))
+    if cfg.unlabeled:
+        unlabeled.append((cfg.unlabeled, read_unlabeled(cfg.unlabeled)))
+    for where, x in unlabeled:
+        check_unlabeled(where, x, x_train.shape[1:])
+    x_unlabeled = np.concatenate([x for _, x in unlabeled]) if unlabeled else x_train[:0]
+    x_unlabeled = _layout(source, x_train, x_unlabeled, cfg.layout)[1]  # shaped as x_train will be
     x_train, x_test, kind = _layout(source, x_train, x_test, cfg.layout)
     names = names or [str(i) for i in range(int(y_train.max()) + 1)]
     normalization = _normalization(source, x_train, kind)
@@ -109,7 +127,8 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
                    x_train=norm(x_train[train]), y_train=y_train[train], x_val=norm(x_train[val]),
                    y_val=y_train[val], x_test=norm(x_test), y_test=y_test, class_names=list(names),
                    normalization=normalization, source_sha256=sha,
-                   split="random" if groups is None else "groups")
+                   split="random" if groups is None else "groups", x_unlabeled=norm(x_unlabeled),
+                   labeled=labeled_subset(y_train[train], cfg.label_fraction, seed))
 
 
 def _normalization(source: str, x_train: np.ndarray, kind: str) -> dict:
@@ -195,12 +214,13 @@ def _npz(path: Path):
                                     "A data .npz needs the arrays x_train, y_train, x_test, y_test.")
             arrays = [f[k] for k in NPZ_KEYS]
             groups = f[GROUPS_KEY] if GROUPS_KEY in f.files else None
+            unlabeled = f[UNLABELED_KEY] if UNLABELED_KEY in f.files else None
     except PipelineError:
         raise
     except Exception as e:  # noqa: BLE001 - numpy raises many kinds for a bad file
         raise PipelineError(f"Cannot read '{path}' as .npz ({e}).", "Save it with numpy.savez.")
     x_train, y_train, x_test, y_test = arrays
-    return x_train, _labels(path, "y_train", y_train), x_test, _labels(path, "y_test", y_test), groups
+    return x_train, _labels(path, "y_train", y_train), x_test, _labels(path, "y_test", y_test), groups, unlabeled
 
 
 def _labels(source, key: str, y: np.ndarray) -> np.ndarray:
@@ -225,14 +245,7 @@ def _check_arrays(source, x_train, y_train, x_test, y_test) -> None:
         if len(x) != len(y):
             raise PipelineError(f"{xk} has {len(x)} samples but {yk} has {len(y)} in '{source}'.",
                                 "Each sample needs exactly one label.")
-        if len(x) == 0:
-            raise PipelineError(f"{xk} in '{source}' is empty.", "Give at least one sample per split.")
-        if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
-            raise PipelineError(f"{xk} in '{source}' has dtype {x.dtype}.", "Samples must be real numeric arrays.")
-        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-        if bad:
-            raise PipelineError(f"{xk} in '{source}' holds {bad} NaN/inf values.",
-                                "Clean or impute the data before distilling.")
+        check_samples(source, xk, x)
     if x_train.shape[1:] != x_test.shape[1:]:
         raise PipelineError(f"x_train samples are {x_train.shape[1:]} but x_test samples are {x_test.shape[1:]}.",
                             "Both splits must have the same sample shape.")
@@ -269,44 +282,3 @@ def _layout(source, x_train, x_test, layout: str):
         return x_train[..., None], x_test[..., None], "image"  # H x W grayscale
     raise PipelineError(f"Samples of '{source}' have shape {x_train.shape[1:]}.",
                         "Use images H x W or H x W x C, or series T x C.")
-
-
-def _image_folder(root: Path, test_fraction: float, seed: int):
-    """root/<class>/*.png, or root/train/<class>/ and root/test/<class>/ when the split is given."""
-    if (root / "train").is_dir() and (root / "test").is_dir():
-        names = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
-        x_train, y_train = _read_images(root / "train", names)
-        x_test, y_test = _read_images(root / "test", names)
-        return x_train, y_train, x_test, y_test, names
-    names = sorted(p.name for p in root.iterdir() if p.is_dir())
-    if len(names) < 2:
-        raise PipelineError(f"Image folder '{root}' has {len(names)} class folders.",
-                            "Put the images of each class in a sub-folder named after it (>= 2 classes).")
-    x, y = _read_images(root, names)
-    from sklearn.model_selection import train_test_split
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_fraction, random_state=seed)
-    return x_train, y_train, x_test, y_test, names
-
-
-def _read_images(root: Path, names: list[str]):
-    import tensorflow as tf
-    images, labels, shape = [], [], None
-    for label, name in enumerate(names):
-        for file in sorted((root / name).iterdir()):
-            if file.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            try:
-                image = tf.io.decode_image(file.read_bytes(), expand_animations=False).numpy()
-            except Exception as e:  # noqa: BLE001
-                raise PipelineError(f"Cannot decode image '{file}' ({type(e).__name__}).",
-                                    "Use PNG, JPEG, BMP or GIF files.")
-            if shape is None:
-                shape = image.shape
-            elif image.shape != shape:
-                raise PipelineError(f"Image '{file}' is {image.shape}, the others are {shape}.",
-                                    "Resize all images to one size first.")
-            images.append(image)
-            labels.append(label)
-    if not images:
-        raise PipelineError(f"No images found under '{root}'.", "Add .png or .jpg files in one folder per class.")
-    return np.stack(images), np.asarray(labels, dtype=np.int64)

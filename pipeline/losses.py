@@ -1,20 +1,24 @@
 """Distillation losses. Each maps (labels, student_logits, teacher_logits) to a per-example loss (batch,).
 
 All take logits; teacher "logits" from a softmax-output teacher are log-probabilities, which give the same
-tempered softmax (softmax(log p / T) = softmax(z / T)).
+tempered softmax (softmax(log p / T) = softmax(z / T)). Label -1 marks a transfer-set sample (no label): its
+hard-label terms are zero and only the teacher's soft targets train on it.
 """
 from __future__ import annotations
 
 from typing import Callable
 
 from pipeline.config import METHOD_FIELDS, DistillConfig
-from pipeline.keras import tf
+from pipeline.keras import keras, tf
 
 Loss = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
 
 
 def _ce(labels, logits):
-    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(labels, tf.int32), logits=logits)
+    """Cross-entropy on the labeled samples, 0 on the unlabeled (label -1) ones."""
+    labels = tf.cast(labels, tf.int32)
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.maximum(labels, 0), logits=logits)
+    return ce * tf.cast(labels >= 0, logits.dtype)
 
 
 def _kl(p_teacher, log_p_student):
@@ -28,24 +32,51 @@ def hard_labels(labels, student, teacher=None):
     return _ce(labels, student)
 
 
-def hinton(cfg: DistillConfig) -> Loss:
-    """Hinton, Vinyals & Dean 2015, "Distilling the Knowledge in a Neural Network"."""
+def hinton(cfg: DistillConfig, standardize: bool = False) -> Loss:
+    """Hinton, Vinyals & Dean 2015, "Distilling the Knowledge in a Neural Network". With `standardize` (lskd):
+    both logit vectors are z-scored first (Sun et al. CVPR 2024, "Logit Standardization in Knowledge
+    Distillation"), so the student matches the teacher's logit *relations* and not their range, which a tiny
+    student cannot reach."""
     t = cfg.temperature
+    z = _standardized if standardize else (lambda logits: logits)
 
     def loss(labels, student, teacher):
-        soft = _kl(tf.nn.softmax(teacher / t), tf.nn.log_softmax(student / t))
+        soft = _kl(tf.nn.softmax(z(teacher) / t), tf.nn.log_softmax(z(student) / t))
         # Soft-target gradients scale as 1/T^2, so multiply by T^2 to keep them comparable to the hard term (§2).
         return (1.0 - cfg.alpha) * _ce(labels, student) + cfg.alpha * t * t * soft
     return loss
+
+
+def _standardized(logits):
+    """(z - mean) / std per sample, over the classes (batch, K)."""
+    mean, variance = tf.nn.moments(logits, axes=[-1], keepdims=True)
+    return (logits - mean) / tf.sqrt(variance + 1e-7)
+
+
+class WarmUp(keras.callbacks.Callback):
+    """Sets `scale` to min(1, (epoch + 1) / epochs) at every epoch start: a function of the epoch alone, so a
+    resumed run ramps exactly like an uninterrupted one."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+        self.scale = tf.Variable(1.0, trainable=False, dtype=tf.float32, name="kd_warmup")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.scale.assign(min(1.0, (epoch + 1) / self.epochs) if self.epochs else 1.0)
 
 
 def dkd(cfg: DistillConfig) -> Loss:
     """Decoupled KD, Zhao et al. CVPR 2022: KD = TCKD (target vs rest) + NCKD (among the non-targets),
     reweighted so the non-target "dark knowledge" is not suppressed when the teacher is confident."""
     t = cfg.temperature
+    warmup = WarmUp(cfg.dkd_warmup)
 
     def loss(labels, student, teacher):
-        gt = tf.one_hot(tf.cast(labels, tf.int32), tf.shape(student)[-1], dtype=student.dtype)  # (batch, K)
+        labels = tf.cast(labels, tf.int32)
+        # The target class: the label, or the teacher's choice on the transfer set (no label there).
+        target = tf.where(labels >= 0, labels, tf.argmax(teacher, axis=-1, output_type=tf.int32))
+        gt = tf.one_hot(target, tf.shape(student)[-1], dtype=student.dtype)  # (batch, K)
         p_s, p_t = tf.nn.softmax(student / t), tf.nn.softmax(teacher / t)
         # Binary (target, non-target) distributions: (batch, 2).
         b_s = tf.stack([tf.reduce_sum(p_s * gt, -1), tf.reduce_sum(p_s * (1 - gt), -1)], -1)
@@ -54,7 +85,8 @@ def dkd(cfg: DistillConfig) -> Loss:
         # Distributions over the non-target classes only: mask the target logit away.
         mask = 1000.0 * gt
         nckd = _kl(tf.nn.softmax(teacher / t - mask), tf.nn.log_softmax(student / t - mask))
-        return _ce(labels, student) + t * t * (cfg.dkd_alpha * tckd + cfg.dkd_beta * nckd)
+        return _ce(labels, student) + warmup.scale * t * t * (cfg.dkd_alpha * tckd + cfg.dkd_beta * nckd)
+    loss.callbacks = [warmup]  # train.fit adds it to the trainer's callbacks
     return loss
 
 
@@ -79,11 +111,14 @@ def dist(cfg: DistillConfig) -> Loss:
     return loss
 
 
-
 def loss_settings(cfg: DistillConfig) -> dict:
     """The method and only its own weights (for fingerprints: another method's settings retrain nothing)."""
     return {"method": cfg.method, **{k: getattr(cfg, k) for k in METHOD_FIELDS[cfg.method]}}
 
 
 def make_loss(cfg: DistillConfig) -> Loss:
-    return {"hinton": hinton, "dkd": dkd, "dist": dist}[cfg.method](cfg) if cfg.method != "none" else hard_labels
+    if cfg.method == "none":
+        return hard_labels
+    if cfg.method == "lskd":
+        return hinton(cfg, standardize=True)
+    return {"hinton": hinton, "dkd": dkd, "dist": dist}[cfg.method](cfg)

@@ -27,6 +27,7 @@ from pipeline.keras import keras, tf
 from pipeline.losses import loss_settings, make_loss
 from pipeline.runs import Run, fingerprint
 from pipeline.sizing import sized_quantize
+from pipeline.teacher import soft_targets
 from pipeline import tflm
 from pipeline.tflite_file import read_model, require_int8_io
 from pipeline.train import Schedule, Trainer, accuracy, fit, set_seed
@@ -69,11 +70,7 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     log(f"quantize  QAT: fine-tuning the fake-quantized student with {cfg.distill.method} for "
         f"{count(q.qat_epochs, 'epoch')}"
         if q.mode == "qat" else f"quantize  PTQ: calibrating on {representative_count} training samples")
-    logits = np.load(run.file(TEACHER_LOGITS))  # (n_train, K) float32
-    if logits.shape != (len(data.x_train), data.num_classes):
-        raise PipelineError(f"{TEACHER_LOGITS} in '{run.path}' has shape {logits.shape}, the training data "
-                            f"needs {(len(data.x_train), data.num_classes)}.",
-                            "Use the data settings the run was distilled with, or rerun `tinykd distill --force`.")
+    train = soft_targets(data, run)  # (x, y, teacher_logits): the distilled student's training arrays
     student = keras.models.load_model(run.file(STUDENT), compile=False)
     float_accuracy = accuracy(student, data.x_test, data.y_test)
     order = np.random.default_rng(cfg.run.seed).permutation(len(data.x_train))
@@ -82,7 +79,7 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     info: dict = {}
     artifacts = list(ARTIFACTS)
     if q.mode == "qat":
-        student, info = _quantization_aware(cfg, student, data, logits, run=run, key=fp, log=log)
+        student, info = _quantization_aware(cfg, student, data, train, run=run, key=fp, log=log)
     model = _convert(student, representative)
     require_int8_io(read_model(model, MODEL_INT8), MODEL_INT8)
 
@@ -111,7 +108,7 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     return metrics
 
 
-def _quantization_aware(cfg: Config, student, data: Dataset, logits: np.ndarray, *, run: Run, key: str,
+def _quantization_aware(cfg: Config, student, data: Dataset, train: tuple, *, run: Run, key: str,
                         log: Callable[[str], None]):
     """Fake-quantize the student and fine-tune it with the distillation loss on the cached teacher logits.
     State is checkpointed after every epoch: a killed QAT resumes where it stopped (pipeline/checkpoint.py)."""
@@ -119,7 +116,7 @@ def _quantization_aware(cfg: Config, student, data: Dataset, logits: np.ndarray,
     set_seed(cfg.run.seed)
     qat = fake_quantize(student)
     trainer = Trainer(student=qat, loss_fn=make_loss(cfg.distill))
-    info = fit(trainer, train=(data.x_train, data.y_train, logits), val=(data.x_val, data.y_val),
+    info = fit(trainer, train=train, val=(data.x_val, data.y_val),
                seed=cfg.run.seed, schedule=Schedule(q.qat_epochs, q.qat_batch_size, q.qat_learning_rate),
                checkpoints=run.checkpoints("quantize"), key=key, log=log, label="quantize",
                probe=student, probe_factor=QAT_STEP_COST)

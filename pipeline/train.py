@@ -58,11 +58,16 @@ def set_seed(seed: int) -> None:
     keras.backend.experimental.enable_tf_random_generator()
 
 
-def augmenter(input_shape: tuple[int, ...], seed: int):
-    """Random shifts for images (10% each way), small noise for series."""
+def augmenter(input_shape: tuple[int, ...], seed: int, *, flip: bool = False):
+    """Random shifts for images (up to 10% each way, zero fill: pad and crop), and left-right mirroring with
+    `flip`; small noise for series."""
     if len(input_shape) == 3:
-        return keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed)
-    return keras.layers.GaussianNoise(0.05, seed=seed)
+        shift = keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed, name="shift")
+        if not flip:
+            return shift
+        return keras.Sequential([shift, keras.layers.RandomFlip("horizontal", seed=seed + 1, name="flip")],
+                                name="augment")
+    return keras.layers.GaussianNoise(0.05, seed=seed, name="noise")
 
 
 class Trainer(keras.Model):
@@ -83,7 +88,7 @@ class Trainer(keras.Model):
         return self.student(x, training=training)
 
     def train_step(self, data):
-        x, y = data[0], data[1]  # x: (batch, *input_shape) float32, y: (batch,) int64
+        x, y = data[0], data[1]  # x: (batch, *input_shape) float32, y: (batch,) int64, -1 = unlabeled
         teacher_logits = data[2] if len(data) == 3 else None  # (batch, K) cached
         if self.augment is not None:
             x = self.augment(x, training=True)
@@ -96,7 +101,8 @@ class Trainer(keras.Model):
         grads = tape.gradient(loss, self.student.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.student.trainable_variables))
         self.loss_tracker.update_state(loss * tf.distribute.get_strategy().num_replicas_in_sync)
-        self.accuracy.update_state(y, logits)
+        labeled = y >= 0  # the transfer set's samples have no label to be right about
+        self.accuracy.update_state(tf.maximum(y, 0), logits, sample_weight=tf.cast(labeled, logits.dtype))
         return {m.name: m.result() for m in self.metrics}
 
     def test_step(self, data):
@@ -119,9 +125,10 @@ class KeepBest(keras.callbacks.Callback):
 
     HISTORY = ("loss", "accuracy", "val_loss", "val_accuracy")
 
-    def __init__(self, student):
+    def __init__(self, student, on_final: Callable | None = None):
         super().__init__()
         self.student, self.best, self.best_epoch, self.weights = student, -1.0, -1, None
+        self.on_final = on_final  # called with the student at its last epoch's weights, before the restore
         self.history: list[dict] = []
 
     def on_epoch_end(self, epoch, logs=None):
@@ -131,6 +138,8 @@ class KeepBest(keras.callbacks.Callback):
             self.best, self.best_epoch, self.weights = accuracy, epoch, self.student.get_weights()
 
     def on_train_end(self, logs=None):
+        if self.on_final is not None:
+            self.on_final(self.student)
         if self.weights is not None:
             self.student.set_weights(self.weights)
 
@@ -234,6 +243,14 @@ class Schedule:
     epochs: int
     batch_size: int
     learning_rate: float
+    weight_decay: float = 0.0  # AdamW's decoupled decay; 0 = Adam
+
+    def optimizer(self, steps_per_epoch: int):
+        """Adam (AdamW with weight decay) whose rate is cosine-decayed to zero over the run."""
+        lr = keras.optimizers.schedules.CosineDecay(self.learning_rate, decay_steps=steps_per_epoch * self.epochs)
+        if self.weight_decay:
+            return keras.optimizers.AdamW(lr, weight_decay=self.weight_decay)
+        return keras.optimizers.Adam(lr)
 
 
 def epoch_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int, epochs: int, start: int):
@@ -251,18 +268,19 @@ def epoch_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int, ep
 
 def fit(trainer: Trainer, *, train: tuple[np.ndarray, ...], val: tuple[np.ndarray, np.ndarray],
         schedule: Schedule, seed: int, checkpoints: Path | None = None, key: str = "",
-        log: Callable[[str], None] = print, label: str = "train", probe=None, probe_factor: float = 1.0) -> dict:
+        log: Callable[[str], None] = print, label: str = "train", probe=None, probe_factor: float = 1.0,
+        on_final: Callable | None = None) -> dict:
     """Compile and train inside the current strategy scope; the student ends with its best validation weights.
 
     Before training, says how long it will take (a few steps of a copy of `probe`, default the student, timed,
     times `probe_factor`); while training, shows progress under `label`. With `checkpoints`, state is saved there
-    after every epoch and an interrupted run with the same `key` resumes from its last complete epoch."""
+    after every epoch and an interrupted run with the same `key` resumes from its last complete epoch.
+    `on_final(student)` sees the last epoch's weights before the best epoch's are restored."""
     steps_per_epoch = -(-len(train[0]) // schedule.batch_size)
-    lr = keras.optimizers.schedules.CosineDecay(schedule.learning_rate, decay_steps=steps_per_epoch * schedule.epochs)
-    trainer.compile(optimizer=keras.optimizers.Adam(lr))
+    trainer.compile(optimizer=schedule.optimizer(steps_per_epoch))
     trainer.optimizer.build(trainer.student.trainable_variables)  # slots exist before a checkpoint restores them
-    best = KeepBest(trainer.student)
-    callbacks, start = [Reseed(trainer, seed), best], 0
+    best = KeepBest(trainer.student, on_final)
+    callbacks, start = [Reseed(trainer, seed), best, *getattr(trainer.loss_fn, "callbacks", ())], 0
     if checkpoints is not None:
         from pipeline.checkpoint import EpochCheckpoint
         saver = EpochCheckpoint(checkpoints, key, trainer, best)

@@ -47,7 +47,8 @@ class _Layout:
         return inputs
 
 
-def build_teacher(cfg: TeacherConfig, input_shape: tuple[int, ...], num_classes: int, *, seed: int = 0):
+def build_teacher(cfg: TeacherConfig, input_shape: tuple[int, ...], num_classes: int, *, seed: int = 0,
+                  name: str = "teacher"):
     """A wide CNN: two 3x3 convs per block (3x1 along time for series), doubling filters, max-pool between."""
     grid = _Layout(input_shape)
     init = keras.initializers.HeUniform(seed=seed)
@@ -64,7 +65,7 @@ def build_teacher(cfg: TeacherConfig, input_shape: tuple[int, ...], num_classes:
     x = layers.Dropout(0.3, seed=seed, name="dropout")(x)
     outputs = layers.Dense(num_classes, kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
                            name="logits")(x)
-    return keras.Model(inputs, outputs, name="teacher")
+    return keras.Model(inputs, outputs, name=name)
 
 
 def build_student(cfg: StudentConfig, input_shape: tuple[int, ...], num_classes: int, *, seed: int = 0):

@@ -4,7 +4,7 @@ import pytest
 
 from pipeline.config import DistillConfig
 from pipeline.keras import tf
-from pipeline.losses import dist, dkd, hard_labels, hinton
+from pipeline.losses import dist, dkd, hard_labels, hinton, make_loss
 
 rng = np.random.default_rng(0)
 LABELS = tf.constant(rng.integers(0, 5, 16))
@@ -60,3 +60,52 @@ def test_dist_ignores_a_shift_and_scale_of_relations():
     soft = dist(cfg)(LABELS, tf.constant(mixed, tf.float32), TEACHER).numpy() \
         - hard_labels(LABELS, tf.constant(mixed, tf.float32)).numpy()
     np.testing.assert_allclose(soft, 0, atol=1e-4)
+
+
+UNLABELED = tf.constant([-1] * 8 + list(LABELS.numpy()[8:]))  # the first 8 samples are from the transfer set
+
+
+@pytest.mark.parametrize("method", ["hinton", "lskd", "dkd", "dist"])
+def test_a_transfer_sample_trains_only_on_the_soft_targets(method):
+    """Label -1: no hard-label term, and nothing in the loss depends on which label the sample would have had."""
+    cfg = DistillConfig(method=method, alpha=0.5, temperature=2.0)
+    loss = make_loss(cfg)
+    with_labels = loss(LABELS, STUDENT, TEACHER).numpy()
+    without = loss(UNLABELED, STUDENT, TEACHER).numpy()
+    np.testing.assert_allclose(without[8:], with_labels[8:], rtol=1e-5)  # labeled samples unchanged
+    # the unlabeled samples' loss is the labeled loss minus its hard term (DKD: with the teacher's class as target)
+    if method in ("hinton", "lskd"):
+        np.testing.assert_allclose(without[:8], with_labels[:8] - 0.5 * hard_labels(LABELS, STUDENT).numpy()[:8],
+                                   rtol=1e-5)
+    assert np.all(np.isfinite(without)) and np.all(without[:8] >= -1e-6)
+
+
+def test_hard_labels_give_a_transfer_sample_no_loss_and_no_gradient():
+    student = tf.Variable(STUDENT)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(hard_labels(UNLABELED, student))
+    grad = tape.gradient(loss, student).numpy()
+    assert np.all(grad[:8] == 0) and np.any(grad[8:] != 0)
+
+
+def test_lskd_sees_only_the_relations_of_the_logits():
+    """Logit standardization (Sun et al. 2024): any shift and positive scale of either side's logits leaves the
+    soft term unchanged; plain Hinton KD changes."""
+    cfg = DistillConfig(method="lskd", alpha=1.0, temperature=2.0)
+    loss = make_loss(cfg)
+    base = loss(LABELS, STUDENT, TEACHER).numpy()
+    np.testing.assert_allclose(loss(LABELS, 0.2 * STUDENT - 3.0, 5.0 * TEACHER + 1.0).numpy(), base, rtol=1e-4)
+    plain = hinton(DistillConfig(alpha=1.0, temperature=2.0))
+    assert not np.allclose(plain(LABELS, 0.2 * STUDENT, TEACHER).numpy(), plain(LABELS, STUDENT, TEACHER).numpy())
+
+
+def test_dkd_warmup_ramps_its_kd_terms_per_epoch():
+    cfg = DistillConfig(method="dkd", dkd_warmup=4)
+    loss = make_loss(cfg)
+    (warmup,) = loss.callbacks
+    ce = hard_labels(LABELS, STUDENT).numpy()
+    soft = []
+    for epoch in range(6):
+        warmup.on_epoch_begin(epoch)
+        soft.append((loss(LABELS, STUDENT, TEACHER).numpy() - ce).sum())
+    np.testing.assert_allclose(np.array(soft) / soft[-1], [0.25, 0.5, 0.75, 1.0, 1.0, 1.0], rtol=1e-5)

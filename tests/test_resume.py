@@ -62,13 +62,15 @@ qat_epochs = 4
 qat_batch_size = 32
 representative_samples = 100
 """
-KILLS = {"distill": [("teacher", 1), ("teacher", 2), ("baseline", 1), ("baseline", 4), ("distill", 1),
+# (checkpoint folder, epoch): the teacher is two cross-fitted teachers, killed in the first and in the second
+KILLS = {"distill": [("teacher/fold0", 1), ("teacher/fold1", 2), ("baseline", 1), ("baseline", 4), ("distill", 1),
                      ("distill", 4)],
          "quantize": [("quantize", 1), ("quantize", 2)]}
 
 
 def test_kill_9_twice_in_every_stage_then_resume_gives_the_uninterrupted_bytes(tmp_path):
-    """kill -9 at two epochs of each of teacher, baseline, distill and QAT, each time in a fresh process; the
+    """kill -9 at two epochs of each of teacher (one in each fold), baseline, distill and QAT, each time in a
+    fresh process; the
     rerun's weights and .tflite bytes equal those of an uninterrupted run made in this (much used) process."""
     config = tmp_path / "chain.toml"
     config.write_text(CHAIN.format(root=tmp_path))
