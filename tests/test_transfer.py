@@ -30,6 +30,7 @@ def test_folds_are_stratified_and_cover_every_sample_once():
     assert not np.array_equal(ids, fold_ids(y, 3, seed=6))
 
 
+@pytest.mark.slow  # trains
 def test_cross_fitted_targets_never_come_from_a_teacher_that_saw_the_image(tmp_path, monkeypatch):
     """By construction on a tiny set: record what each fold teacher trained on, then find, for every image, the
     member whose output its cached logits are; that member's training set must not hold the image."""
@@ -96,6 +97,7 @@ def transfer_batches():
     return x, y, rng.normal(size=(40, 3)).astype(np.float32) * 3
 
 
+@pytest.mark.slow  # trains
 def test_alpha_zero_the_transfer_set_changes_nothing(transfer_batches):
     """alpha = 0: no soft-target term anywhere, so the transfer set's targets cannot move the student."""
     x, y, t = transfer_batches
@@ -104,6 +106,7 @@ def test_alpha_zero_the_transfer_set_changes_nothing(transfer_batches):
     assert _same(_train((x, y, t), alpha=0.0), _train((x, y, other), alpha=0.0))
 
 
+@pytest.mark.slow  # trains
 def test_alpha_one_the_labels_change_nothing_and_the_transfer_set_does(transfer_batches):
     """alpha = 1: the labels play no part (only soft targets train), and the transfer set's targets do."""
     x, y, t = transfer_batches
@@ -115,6 +118,7 @@ def test_alpha_one_the_labels_change_nothing_and_the_transfer_set_does(transfer_
     assert not _same(_train((x, y, t), alpha=1.0), _train((x, y, other), alpha=1.0))
 
 
+@pytest.mark.slow  # trains
 def test_distill_with_an_unlabeled_file_and_a_label_share(tmp_path):
     """From the CLI: the transfer set's size and the students' labels are in the manifest; the teacher cached its
     targets on the unlabeled file; the scratch baseline saw the labeled share only."""
