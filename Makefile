@@ -1,5 +1,5 @@
 # tinykd — two commands do everything:  make run   (main job on the default)   make test   (the test suite)
-# make check: the fast tier of the suite (no training, TensorFlow conversion, QEMU or long builds), under a minute.
+# make check: the fast tier of the suite (no training, TensorFlow conversion, QEMU or long builds): ~20 s of CPU.
 # Both install what is missing first (apt packages, then a pinned virtualenv); when all is there they skip it.
 SHELL := /bin/bash
 PYTHON ?= python3
