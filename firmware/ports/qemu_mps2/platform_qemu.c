@@ -10,6 +10,7 @@
 #include "app.h"
 #include "platform.h"
 #include "qemu_mps2.h"
+#include "tk_arch.h"
 
 #ifndef TK_BOARD_NAME
 #define TK_BOARD_NAME "qemu-mps2-an386"
@@ -37,7 +38,7 @@ extern uint32_t __flash_used[], __ram_used[], __stack_size[];
 static volatile uint8_t ring[RING_BYTES];
 static volatile uint32_t ring_head, ring_tail; /* head: written by the IRQ; tail: by the app */
 static volatile uint32_t systick_wraps;
-__attribute__((section(".noinit"))) static uint32_t boot_count, boot_magic; /* survive a SYSRESETREQ */
+TK_SECTION(".noinit") static uint32_t boot_count, boot_magic; /* survive a SYSRESETREQ */
 static tk_platform_info_t info;
 
 /* Moves received bytes from the UART into the ring while there is room. Returns 0 if it stopped because the

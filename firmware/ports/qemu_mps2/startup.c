@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "qemu_mps2.h"
+#include "tk_arch.h"
 
 extern uint32_t __stack_guard_size[], __stack_top[], __stack_bottom[], __data_load[], __data_start[],
     __data_end[], __bss_start[], __bss_end[];
@@ -19,7 +20,7 @@ void tk_qemu_hardfault_exit(uint32_t sp);
 #define REG(addr) (*(volatile uint32_t *)(addr))
 
 /* Cortex-M vector table: initial stack pointer, 15 system exceptions, then the mps2 IRQs (0 = UART0 RX). */
-__attribute__((section(".vectors"), used)) static void (*const vectors[16 + 1])(void) = {
+TK_SECTION(".vectors") TK_USED static void (*const vectors[16 + 1])(void) = {
     (void (*)(void))__stack_top,
     Reset_Handler,
     Default_Handler,   /* NMI */
@@ -43,13 +44,13 @@ void tk_qemu_hardfault_exit(uint32_t sp) {
     uint32_t guard_top = (uint32_t)(uintptr_t)__stack_bottom + (uint32_t)(uintptr_t)__stack_guard_size;
     tk_qemu_fault_exit((sp < guard_top || (REG(0xE000ED28) & 0xFFu)) ? 3 : 1);
 }
-__attribute__((naked)) void HardFault_Handler(void) {
+TK_NAKED void HardFault_Handler(void) {
     __asm volatile("mrs r0, msp\n ldr r1, =__stack_top\n msr msp, r1\n b tk_qemu_hardfault_exit");
 }
-__attribute__((naked)) void MemManage_Handler(void) {
+TK_NAKED void MemManage_Handler(void) {
     __asm volatile("ldr r0, =__stack_top\n msr msp, r0\n movs r0, #3\n b tk_qemu_fault_exit");
 }
-__attribute__((naked)) void Default_Handler(void) {
+TK_NAKED void Default_Handler(void) {
     __asm volatile("ldr r0, =__stack_top\n msr msp, r0\n movs r0, #4\n b tk_qemu_fault_exit");
 }
 

@@ -5,7 +5,7 @@
  * computes for int8 tensors. Tensors are NHWC, row-major, owned by the caller; no kernel allocates memory
  * or keeps state. The reference kernels (tk_<op>_s8) take TFLite's weight layout and need no scratch memory.
  * The fast kernels (tk_<op>_fast_s8) take weights the compiler packed offline (pipeline/compiler/pack.py) and
- * use the Cortex-M4 DSP extension when the compiler targets it (__ARM_FEATURE_DSP: SMLAD, SXTAB16, SMMULR),
+ * use the Cortex-M4 DSP extension when the compiler targets it (TK_DSP, tk_arch.h: SMLAD, SXTAB16, SMMULR),
  * portable C99 on the same layout otherwise; convolution and fully connected take a caller-owned scratch
  * buffer of `*_scratch_size()` bytes (4-byte aligned).
  * Rescale factors are precomputed (multiplier, shift) pairs: real ~= multiplier * 2^(shift - 31).

@@ -2,6 +2,7 @@
  * structure here, the inner loops in tk_fast_dsp.h (Cortex-M4) or tk_fast_portable.h. Same results as the
  * reference kernels in tk_conv.c / tk_fully_connected.c, bit for bit, for every layer the compiler packs. */
 #include "tinykd_kernels.h"
+#include "tk_arch.h"
 #include "tk_fast.h"
 #include "tk_fixedpoint.h"
 
@@ -87,7 +88,7 @@ static void fill_border_taps(const conv_geometry *g, void *columns, int32_t stri
  * straight from the input; with channels not a multiple of 4 its last group reads up to 3 bytes past the row,
  * into the next pixel (their weights are 0). A row on the border: channels a multiple of 4 are whole groups, the
  * padding written as zeros; other counts tap by tap (fill_border_taps). */
-static __attribute__((noinline)) void fill_pixel_rows(const conv_geometry *g, int32_t batch, int32_t out_y,
+static TK_NOINLINE void fill_pixel_rows(const conv_geometry *g, int32_t batch, int32_t out_y,
                                                       int32_t out_x, void *columns, int32_t stride, int32_t slot)
 {
     const tk_conv_params *p = g->p;
@@ -143,7 +144,7 @@ static inline void narrow_edge_row(const conv_geometry *g, tk_word *col, int32_t
 /* fill_pixel for filter rows of one group (kw * channels <= 4, e.g. a 1-channel input): per filter row, the
  * group's bytes read as one word (when inside the input) with the taps outside the image, or past the row, masked
  * to the zero point; the mask is the same for every row of the pixel. */
-static __attribute__((noinline)) void fill_pixel_narrow(const conv_geometry *g, int32_t batch, int32_t out_y,
+static TK_NOINLINE void fill_pixel_narrow(const conv_geometry *g, int32_t batch, int32_t out_y,
                                                         int32_t out_x, void *columns, int32_t stride, int32_t slot)
 {
     const tk_conv_params *p = g->p;
@@ -216,7 +217,7 @@ static inline void next_pixel(const tk_dims *out, int32_t *at)
 }
 
 /* Columns of `stride` words per group <- the next `count` output pixels (slots 0 .. count - 1); `at` moves on. */
-static inline __attribute__((always_inline)) void fill_tile(const conv_geometry *g, const tk_dims *out, int32_t *at,
+static inline TK_ALWAYS_INLINE void fill_tile(const conv_geometry *g, const tk_dims *out, int32_t *at,
                                                             void *columns, int32_t stride, int32_t count)
 {
     int32_t slot;

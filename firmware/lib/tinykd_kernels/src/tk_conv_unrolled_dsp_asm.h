@@ -6,6 +6,8 @@
 #ifndef TK_CONV_UNROLLED_DSP_ASM_H
 #define TK_CONV_UNROLLED_DSP_ASM_H
 
+#include "tk_arch.h"
+
 /* Group of 4 taps: columns (p0 a, p1 a, p0 b, p1 b) r2-r5, weights (c0 a, c1 a, c0 b, c1 b) r6-r9, accumulators
  * (p0, c0) r10, (p0, c1) r11, (p1, c0) r12, (p1, c1) lr. 40 bytes of code (every instruction 32-bit). */
 #define TK_U_GROUP                         \

@@ -9,6 +9,7 @@
  * the output (one row: row step 0, the real row stored last); one of 3 rows is computed whole into scratch and
  * its 3 rows copied. Same results as the reference kernel in tk_conv.c, bit for bit. */
 #include "tinykd_kernels.h"
+#include "tk_arch.h"
 #include "tk_fast.h"
 
 #include <stddef.h>
@@ -40,7 +41,7 @@ typedef struct {
     int32_t blocks;       /* blocks to fill (>= 1) */
 } tk_dw3_fill;
 
-#if defined(__ARM_FEATURE_DSP)
+#if TK_DSP
 #include "tk_dw3x3_dsp_asm.h"
 #else
 /* Portable tk_dw3_channel (4 rows per block) and tk_dw3_channel2 (2 rows): the same integers. `weights`:
@@ -110,7 +111,7 @@ typedef struct {
 static inline row_pair pair_of(const int8_t *top, const int8_t *bottom, int32_t offset)
 {
     row_pair p;
-#if defined(__ARM_FEATURE_DSP)
+#if TK_DSP
     const int32_t offsets = tk_offset_pair(offset);
     int32_t at = 0, bt = 0, ab = 0, bb = 0;
     if (top != NULL) {
@@ -145,7 +146,7 @@ static inline void put_pair(int32_t *at, int32_t words, const row_pair *p)
     at[3 * words] = p->lane[3];
 }
 
-#if !defined(__ARM_FEATURE_DSP)
+#if !TK_DSP
 /* Portable tk_dw3_fill_blocks: `at` is the first block's word 1 in plane 0, `src` the input at its row 4b + 1. */
 static void tk_dw3_fill_blocks(int32_t *at, const int8_t *src, const tk_dw3_fill *fill)
 {

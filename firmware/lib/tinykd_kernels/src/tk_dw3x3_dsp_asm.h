@@ -1,10 +1,11 @@
 /* The inner loop of tk_depthwise_conv2d_3x3_fast_s8 in Cortex-M4 assembly (tk_depthwise_3x3.c; layouts there):
  * one channel, blocks of 4 output rows, column by column. It needs all 14 registers: the channel's 9 weights as
  * 6 int16 pairs, 4 accumulators, the 3 words of an input column and the column pointer. Included by
- * tk_depthwise_3x3.c only, when the compiler targets the DSP extension. */
+ * tk_depthwise_3x3.c only, when TK_DSP (tk_arch.h). */
 #ifndef TK_DW3X3_DSP_ASM_H
 #define TK_DW3X3_DSP_ASM_H
 
+#include "tk_arch.h"
 #include "tk_fast.h"
 
 /* One filter column: its input column in r1 (x0, x1), r2 (x2, x3), r3 (x4, x5), weights K01 = (k0, k1) and

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "tinykd_kernels.h"
+#include "tk_arch.h"
 
 /* The channel loop of 2 or 3 output pixels (tk_conv_pairs_2x2, tk_conv_pairs_3x2): for each output channel pair,
  * bias + the block of MACs, the rescale, the activation clamp and the output bytes; advances the pointers. */
@@ -48,8 +49,8 @@ typedef struct {
 } tk_dw_job;
 
 /* A word of packed int16 data read through an int32 lvalue (GCC: may alias the int16 arrays). */
-typedef int32_t tk_word __attribute__((may_alias));
-typedef int16_t tk_half __attribute__((may_alias));  /* ... and an int16 of data written as words */
+typedef int32_t tk_word TK_MAY_ALIAS;
+typedef int16_t tk_half TK_MAY_ALIAS;  /* ... and an int16 of data written as words */
 
 /* `offset` in both halfwords (what SXTAB16 adds to the two bytes it extends). */
 static inline int32_t tk_offset_pair(int32_t offset)
@@ -66,7 +67,7 @@ static inline int32_t tk_bytes4(int32_t value)
 /* Groups of 4 taps up to which a conv layer takes the fully unrolled 2-pixel loop (tk_conv_pairs_2x2u). */
 #define TK_UNROLLED_GROUPS 32
 
-#if defined(__ARM_FEATURE_DSP)
+#if TK_DSP
 #include "tk_fast_dsp.h"
 #else
 #include "tk_fast_portable.h"
@@ -112,7 +113,7 @@ static inline void tk_fast_rescale4(const int32_t *acc, const int32_t *quant, in
     memcpy(out, &packed, sizeof packed);
 }
 
-#if !defined(__ARM_FEATURE_DSP)
+#if !TK_DSP
 /* Portable tk_dw_3x3_pixel (the DSP one is in assembly): x and w at tap (0, 0) of channel 0. */
 static inline void tk_dw_3x3_pixel(const int8_t *x, const int16_t *w, const tk_dw_job *job, int8_t *out)
 {
@@ -141,7 +142,7 @@ static inline int32_t tk_fast_requantize(int32_t doubled, int32_t multiplier, in
     return t;
 }
 
-#if !defined(__ARM_FEATURE_DSP)
+#if !TK_DSP
 /* Portable tk_conv_pairs_2x2 / 3x2 (the DSP ones are in assembly, tk_fast_dsp.h): the same integers. */
 static inline void tk_conv_pairs(const void *columns, const int16_t *weights, int32_t groups, tk_pair_job *job,
                                  int32_t pixels)

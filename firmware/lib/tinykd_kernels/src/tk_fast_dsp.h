@@ -1,25 +1,18 @@
 /* Cortex-M4 DSP-extension inner loops of the fast kernels (ACLE intrinsics and a few instructions ACLE lacks:
- * SMMULR, SXTAB16 with ROR); the layouts are described in tk_fast.h. Included by tk_fast.h only, when
- * __ARM_FEATURE_DSP is defined. SMLAD does two 16 x 16 MACs per instruction; SXTAB16 sign-extends bytes 0 and 2
- * (or, rotated by 8, bytes 1 and 3) of a word and adds the input offset to both in one instruction. */
+ * SMMULR, SXTAB16 with ROR); the layouts are described in tk_fast.h. Included by tk_fast.h only, when TK_DSP
+ * (tk_arch.h). SMLAD does two 16 x 16 MACs per instruction; SXTAB16 sign-extends bytes 0 and 2 (or, rotated by 8,
+ * bytes 1 and 3) of a word and adds the input offset to both in one instruction. */
 #ifndef TK_FAST_DSP_H
 #define TK_FAST_DSP_H
 
 #include <stdint.h>
 #include <string.h>
 
-/* The ACLE DSP intrinsics (__smlad, __sxtab16, __ssat, __smlabb, __smlatt) where the compiler has them (GCC >= 10,
- * clang: detected by their builtins, not by a version number); one-instruction inline-asm wrappers otherwise
- * (GCC 7.2, which PlatformIO pins for the Nano 33 BLE, declares none of them). -DTK_DSP_ASM forces the wrappers
- * (tests/test_board_builds.py checks both give the same bits in QEMU). */
-#if !defined(TK_DSP_ASM) && defined(__has_builtin)
-#if __has_builtin(__builtin_arm_smlad) && __has_builtin(__builtin_arm_sxtab16) && __has_builtin(__builtin_arm_ssat) \
-    && __has_builtin(__builtin_arm_smlabb) && __has_builtin(__builtin_arm_smlatt)
-#define TK_DSP_ACLE 1
-#endif
-#endif
+#include "tk_arch.h"
 
-#ifdef TK_DSP_ACLE
+/* The ACLE DSP intrinsics (__smlad, __sxtab16, __ssat, __smlabb, __smlatt) where the compiler has them
+ * (TK_DSP_ACLE); one-instruction inline-asm wrappers otherwise. */
+#if TK_DSP_ACLE
 #include <arm_acle.h>
 #define tk_smlad __smlad
 #define tk_sxtab16 __sxtab16
@@ -262,20 +255,6 @@ static inline void tk_dw_window(const int8_t *in, int32_t in_row_step, int32_t i
     acc[2] = a2;
     acc[3] = a3;
 }
-
-/* The assembly functions: naked (no prologue: the asm saves what it uses), and opaque to GCC's interprocedural
- * passes (noipa): -fipa-ra would otherwise read an empty register usage from the asm-only body and keep caller
- * values in r0-r3 / r12 across the call. */
-#if defined(__clang__)
-#define TK_NAKED __attribute__((naked, noinline, unused))
-#elif defined(__has_attribute)
-#if __has_attribute(noipa)
-#define TK_NAKED __attribute__((naked, noinline, noipa, unused))
-#endif
-#endif
-#ifndef TK_NAKED /* GCC < 8 has no noipa: no interprocedural register allocation for these instead */
-#define TK_NAKED __attribute__((naked, noinline, noclone, unused, optimize("no-ipa-ra")))
-#endif
 
 #include "tk_fast_dsp_asm.h"
 #include "tk_conv_unrolled_dsp_asm.h"

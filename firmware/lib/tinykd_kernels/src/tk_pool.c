@@ -1,6 +1,7 @@
 /* MAX_POOL_2D, AVERAGE_POOL_2D and MEAN over height and width, int8 (input and output quantization shared
  * for the pools). The pooling window is clipped at the borders: padding never enters a max or an average. */
 #include "tinykd_kernels.h"
+#include "tk_arch.h"
 #include "tk_fast.h"
 #include "tk_fixedpoint.h"
 
@@ -18,7 +19,7 @@ static void window_sums(const int8_t *x, int32_t row_step, int32_t depth, int32_
                         int32_t channels, int32_t *sums)
 {
     int32_t r, c, k;
-#if defined(__ARM_FEATURE_DSP)
+#if TK_DSP
     int32_t first;
     for (first = 0; first < channels; first += 16) {  /* 16 channels in 8 registers over the whole window */
         int32_t a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0, a3 = 0, b3 = 0;
