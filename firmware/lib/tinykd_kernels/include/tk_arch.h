@@ -12,9 +12,12 @@
  *              which PlatformIO pins for the Nano 33 BLE). -DTK_DSP_ASM forces the wrappers
  *              (tests/test_board_builds.py checks both give the same bits in QEMU).
  * TK_...       attribute macros (below); empty for a compiler without GNU attributes.
+ * TK_STATIC_ASSERT, TK_ASM_OFFSET  compile-time checks (GNU C99 too), below.
  */
 #ifndef TK_ARCH_H
 #define TK_ARCH_H
+
+#include <stddef.h>
 
 #if defined(__GNUC__) || defined(__clang__)
 #define TK_GNU 1
@@ -70,5 +73,22 @@
 #define TK_SECTION(name)
 #define TK_NORETURN
 #endif
+
+/* A compile error (with `message`) unless `condition` holds. C11's _Static_assert, which GCC and clang take in
+ * C99 too when it is marked __extension__ (no -pedantic warning). */
+#if TK_GNU
+#define TK_STATIC_ASSERT(condition, message) __extension__ _Static_assert(condition, message)
+#else
+#define TK_STATIC_ASSERT(condition, message) _Static_assert(condition, message)
+#endif
+
+/* The assembly reads `type`.`field` at byte `offset`: a compile error when the struct changes under it. Checked
+ * beside each struct the assembly reads (under TK_DSP: the offsets are those of 4-byte pointers). Why not pass
+ * the offsets to the asm as "i"(offsetof(...)) operands instead: the asm functions are naked, and GCC supports
+ * only basic asm (no operands) in a naked function; and the asm also loads whole structs with LDM / LDRD, where
+ * the field order is the register order, which no operand can express. */
+#define TK_ASM_OFFSET(type, field, offset) \
+    TK_STATIC_ASSERT(offsetof(type, field) == (offset), \
+                     #type "." #field " moved: the assembly reads it at byte " #offset)
 
 #endif /* TK_ARCH_H */

@@ -32,6 +32,23 @@ typedef struct {
     int32_t scratch[3];  /* the assembly's own (end of a block's columns, a weight pair) */
 } tk_dw3_job;
 
+#if TK_DSP /* the byte offsets the assembly reads in its copy of the job ([sp, #offset], tk_dw3x3_dsp_asm.h) */
+TK_ASM_OFFSET(tk_dw3_job, bias, 0);
+TK_ASM_OFFSET(tk_dw3_job, multiplier, 8);
+TK_ASM_OFFSET(tk_dw3_job, shift, 12);
+TK_ASM_OFFSET(tk_dw3_job, nudge, 16);
+TK_ASM_OFFSET(tk_dw3_job, low4, 20);
+TK_ASM_OFFSET(tk_dw3_job, high4, 24);
+TK_ASM_OFFSET(tk_dw3_job, out, 28);
+TK_ASM_OFFSET(tk_dw3_job, row_step, 32);
+TK_ASM_OFFSET(tk_dw3_job, col_step, 36);
+TK_ASM_OFFSET(tk_dw3_job, columns, 40);
+TK_ASM_OFFSET(tk_dw3_job, blocks, 44);
+TK_ASM_OFFSET(tk_dw3_job, out_skip, 48);
+TK_ASM_OFFSET(tk_dw3_job, scratch, 52);
+TK_STATIC_ASSERT(sizeof(tk_dw3_job) == 64, "tk_dw3_channel copies tk_dw3_job as 16 words");
+#endif
+
 /* tk_dw3_fill_blocks' constants: per block of 4 input rows of one column, rows 4b + 1 .. 4b + 4 all inside. */
 typedef struct {
     int32_t row_step;     /* input bytes from one row to the next */
@@ -40,6 +57,14 @@ typedef struct {
     int32_t offsets;      /* the input offset in both halfwords */
     int32_t blocks;       /* blocks to fill (>= 1) */
 } tk_dw3_fill;
+
+#if TK_DSP /* tk_dw3_fill_blocks loads the 5 words with one LDM, in this order */
+TK_ASM_OFFSET(tk_dw3_fill, row_step, 0);
+TK_ASM_OFFSET(tk_dw3_fill, plane_bytes, 4);
+TK_ASM_OFFSET(tk_dw3_fill, block_bytes, 8);
+TK_ASM_OFFSET(tk_dw3_fill, offsets, 12);
+TK_ASM_OFFSET(tk_dw3_fill, blocks, 16);
+#endif
 
 #if TK_DSP
 #include "tk_dw3x3_dsp_asm.h"

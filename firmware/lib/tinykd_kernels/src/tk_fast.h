@@ -35,6 +35,18 @@ typedef struct {
     int32_t high4;         /* activation max in each byte (max <= 127) */
 } tk_pair_job;
 
+#if TK_DSP /* the byte offsets the assembly reads (tk_fast_dsp_asm.h, tk_conv_unrolled_dsp_asm.h: LDRD, LDM) */
+TK_ASM_OFFSET(tk_pair_job, bias, 0);
+TK_ASM_OFFSET(tk_pair_job, quant, 4);
+TK_ASM_OFFSET(tk_pair_job, out0, 8);
+TK_ASM_OFFSET(tk_pair_job, out1, 12);
+TK_ASM_OFFSET(tk_pair_job, out2, 16);
+TK_ASM_OFFSET(tk_pair_job, pairs, 20);
+TK_ASM_OFFSET(tk_pair_job, low4, 24);
+TK_ASM_OFFSET(tk_pair_job, high4, 28);
+TK_STATIC_ASSERT(sizeof(tk_pair_job) == 32, "tk_conv_pairs_2x2u copies tk_pair_job as 8 words");
+#endif
+
 /* Every group of 4 channels of one depthwise output pixel whose 3x3 window lies inside the input
  * (tk_dw_3x3_pixel); channels a multiple of 4. */
 typedef struct {
@@ -47,6 +59,17 @@ typedef struct {
     const int32_t *quant;
     int32_t groups;        /* channels / 4 */
 } tk_dw_job;
+
+#if TK_DSP /* the byte offsets tk_dw_3x3_pixel (tk_fast_dsp_asm.h) reads */
+TK_ASM_OFFSET(tk_dw_job, row_step, 0);
+TK_ASM_OFFSET(tk_dw_job, channels, 4);
+TK_ASM_OFFSET(tk_dw_job, offsets, 8);
+TK_ASM_OFFSET(tk_dw_job, low4, 12);
+TK_ASM_OFFSET(tk_dw_job, high4, 16);
+TK_ASM_OFFSET(tk_dw_job, bias, 20);
+TK_ASM_OFFSET(tk_dw_job, quant, 24);
+TK_ASM_OFFSET(tk_dw_job, groups, 28);
+#endif
 
 /* A word of packed int16 data read through an int32 lvalue (GCC: may alias the int16 arrays). */
 typedef int32_t tk_word TK_MAY_ALIAS;
