@@ -7,7 +7,8 @@
 #include "tk_arch.h"
 
 /* Semihosting call `op` with argument block `arg` (QEMU: -semihosting-config enable=on,target=native). */
-static inline int tk_qemu_semihost(int op, void *arg) {
+static inline int tk_qemu_semihost(int op, void *arg)
+{
     register int r0 __asm("r0") = op;
     register void *r1 __asm("r1") = arg;
     __asm volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");

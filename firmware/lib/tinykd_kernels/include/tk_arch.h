@@ -32,8 +32,8 @@
 #endif
 
 #if TK_DSP && !defined(TK_DSP_ASM) && defined(__has_builtin)
-#if __has_builtin(__builtin_arm_smlad) && __has_builtin(__builtin_arm_sxtab16) && __has_builtin(__builtin_arm_ssat) \
-    && __has_builtin(__builtin_arm_smlabb) && __has_builtin(__builtin_arm_smlatt)
+#if __has_builtin(__builtin_arm_smlad) && __has_builtin(__builtin_arm_sxtab16) && __has_builtin(__builtin_arm_ssat) && \
+    __has_builtin(__builtin_arm_smlabb) && __has_builtin(__builtin_arm_smlatt)
 #define TK_DSP_ACLE 1
 #endif
 #endif
@@ -42,13 +42,13 @@
 #endif
 
 #if TK_GNU
-#define TK_ALIGNED(bytes) __attribute__((aligned(bytes)))  /* the variable starts at a multiple of `bytes` */
-#define TK_ALWAYS_INLINE __attribute__((always_inline))    /* inlined even where GCC's heuristics would not */
-#define TK_NOINLINE __attribute__((noinline))              /* kept out of line (code size, register pressure) */
-#define TK_MAY_ALIAS __attribute__((may_alias))            /* a type whose lvalues may alias any other type */
-#define TK_UNUSED __attribute__((unused))                  /* no warning when unused (naked functions' arguments) */
-#define TK_USED __attribute__((used))                      /* kept although nothing refers to it (vector table) */
-#define TK_SECTION(name) __attribute__((section(name)))    /* placed in linker section `name` */
+#define TK_ALIGNED(bytes) __attribute__((aligned(bytes))) /* the variable starts at a multiple of `bytes` */
+#define TK_ALWAYS_INLINE __attribute__((always_inline))   /* inlined even where GCC's heuristics would not */
+#define TK_NOINLINE __attribute__((noinline))             /* kept out of line (code size, register pressure) */
+#define TK_MAY_ALIAS __attribute__((may_alias))           /* a type whose lvalues may alias any other type */
+#define TK_UNUSED __attribute__((unused))                 /* no warning when unused (naked functions' arguments) */
+#define TK_USED __attribute__((used))                     /* kept although nothing refers to it (vector table) */
+#define TK_SECTION(name) __attribute__((section(name)))   /* placed in linker section `name` */
 #define TK_NORETURN __attribute__((noreturn))
 /* Functions whose body is one basic asm statement: naked (no prologue: the asm saves what it uses), and opaque to
  * GCC's interprocedural passes (noipa): -fipa-ra would otherwise read an empty register usage from the asm-only
@@ -87,7 +87,7 @@
  * the offsets to the asm as "i"(offsetof(...)) operands instead: the asm functions are naked, and GCC supports
  * only basic asm (no operands) in a naked function; and the asm also loads whole structs with LDM / LDRD, where
  * the field order is the register order, which no operand can express. */
-#define TK_ASM_OFFSET(type, field, offset) \
+#define TK_ASM_OFFSET(type, field, offset)              \
     TK_STATIC_ASSERT(offsetof(type, field) == (offset), \
                      #type "." #field " moved: the assembly reads it at byte " #offset)
 
