@@ -10,8 +10,9 @@ BIN := $(VENV)/bin
 # clang + libclang-rt-14-dev: libFuzzer with ASan/UBSan for the firmware's protocol parser (make fuzz, tests).
 # chromium: headless, renders report.html in the tests to check that every plot loads.
 # cmake: builds the CMake package of `tinykd export --library` in the tests (users building it need it too).
+# clang-format-14: the C style of firmware/ (.clang-format), checked by tests/test_c_style.py.
 APT_PACKAGES := python3-venv dataset-fashion-mnist g++ gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
-                clang libclang-rt-14-dev chromium cmake
+                clang libclang-rt-14-dev chromium cmake clang-format-14
 FUZZ_SECONDS ?= 600
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 2
