@@ -30,6 +30,7 @@ test: install
 BENCH_PY = PYTHONPATH=$(CURDIR) $(BIN)/python
 bench: install
 	$(BENCH_PY) bench/kd_quality.py
+	$(BENCH_PY) bench/train_speed.py
 	$(BENCH_PY) bench/quantize.py
 	$(BENCH_PY) bench/run_time.py --keep models/bench-run
 	$(BENCH_PY) bench/run_time.py --dataset fashion_mnist
