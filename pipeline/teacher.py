@@ -73,8 +73,8 @@ def fold_count(folds: int, y: np.ndarray, log: Callable[[str], None]) -> int:
     a class."""
     per_teacher = len(y) * (folds - 1) // folds
     if folds > 1 and (per_teacher < MIN_FOLD_SAMPLES or np.bincount(y).min() < folds):
-        log(f"teacher   {len(y):,} training samples are too few to cross-fit {folds} teachers (each would learn "
-            f"from {per_teacher:,}; {MIN_FOLD_SAMPLES:,} needed): one teacher, in-sample targets")
+        log(f"teacher   {len(y):,} samples are too few to cross-fit {folds} teachers (each would learn from "
+            f"{per_teacher:,}; {MIN_FOLD_SAMPLES:,} needed): one teacher, in-sample targets")
         return 1
     return folds
 
