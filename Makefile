@@ -11,8 +11,9 @@ BIN := $(VENV)/bin
 # clang + libclang-rt-14-dev: libFuzzer with ASan/UBSan for the firmware's protocol parser (make fuzz, tests).
 # chromium: headless, renders report.html in the tests to check that every plot loads.
 # cmake: builds the CMake package of `tinykd export --library` in the tests (users building it need it too).
+# clang-format-14: the C style of firmware/ (.clang-format), checked by tests/test_c_style.py.
 APT_PACKAGES := python3-venv dataset-fashion-mnist g++ gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
-                clang libclang-rt-14-dev chromium cmake
+                clang libclang-rt-14-dev chromium cmake clang-format-14
 FUZZ_SECONDS ?= 600
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 2
@@ -34,6 +35,7 @@ check: install
 BENCH_PY = PYTHONPATH=$(CURDIR) $(BIN)/python
 bench: install
 	$(BENCH_PY) bench/kd_quality.py
+	$(BENCH_PY) bench/train_speed.py
 	$(BENCH_PY) bench/quantize.py
 	$(BENCH_PY) bench/run_time.py --keep models/bench-run
 	$(BENCH_PY) bench/run_time.py --dataset fashion_mnist

@@ -1,187 +1,233 @@
 """KD quality benchmark: does distillation make a tiny MCU student better than training it alone?
 
-For each seed: train the teacher once (or reuse an earlier bench's, --teachers), then the same student (same
-architecture, epochs, schedule) several ways: from scratch on hard labels (`method none`, the baseline), Hinton KD,
-and the modern methods chosen with --modern (DIST by default, DKD on request), all from that seed's teacher.
-Reports test accuracy as mean ± sample sd over the seeds, params, MACs and training time, writes
-bench/results/kd_quality.json and kd_quality.md, and prints the table.
+One cross-fitted teacher (bench/fashion_mnist.toml), then the same student from scratch and distilled, in two
+scenarios, for every seed of --seeds (paired: the scratch and KD students of a seed share the initial weights, the
+batch order and, in scenario a, the labeled subset):
+  scarce  the students get 10% of the labels (stratified, drawn per seed); scratch trains on those, KD on those
+          plus the other 90% as an unlabeled transfer set (only the teacher's soft targets). The teacher learned
+          from all labels: a teacher trained elsewhere on a large labeled set, the case of a device that records
+          far more than anyone labels.
+  full    every label; scratch vs the KD method that won the pilot.
+The KD method is chosen before any test number exists: each candidate of --methods trains once on the full labels
+with --pilot-seed (not among the reported seeds) and the best validation accuracy wins.
 
-    python bench/kd_quality.py                          # bench/fashion_mnist.toml, seeds 0 1 2
-    python bench/kd_quality.py --seeds 0 --runs-root /tmp/kd-try
-    python bench/kd_quality.py --teachers models/bench-runs --modern dist dkd   # reuse teachers, add DKD
+Reports per scenario: test accuracy (best-validation epoch and final epoch) mean ± sd, the paired gains with a
+bootstrap 95% interval, params; writes bench/results/kd_quality.json and kd_quality.md.
 
-Run folders (one teacher per seed, reused by every method):
-    <runs-root>/fashion_mnist-s<seed>/        teacher.keras, teacher_logits.npy, baseline.keras (scratch),
-                                              student.keras (Hinton KD), run.json  <- later stages start here
-    <runs-root>/fashion_mnist-s<seed>-dkd/    the same teacher (teacher.path), student.keras (DKD)
-    <runs-root>/fashion_mnist-s<seed>-dist/   the same teacher (teacher.path), student.keras (DIST)
-Stages whose inputs are unchanged are skipped, so an interrupted bench resumes where it stopped (--force reruns).
-The test set is only read for the final numbers; settings were chosen on the validation split.
+    python bench/kd_quality.py                                   # 10 seeds, ~80 min on 2 busy cores
+    python bench/kd_quality.py --seeds 0 1 --methods hinton --runs-root /tmp/kd-try   # a quick look
+Run folders under --runs-root: teacher/ (trained once, reused: stages whose inputs are unchanged are skipped, so
+an interrupted bench resumes), and one folder per student (<scenario>-<method>-s<seed>).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing
 import os
 import platform
+import shutil
 import statistics
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's `pipeline`, not another tree's editable install
 
-from pipeline.config import Config, load_config  # noqa: E402
-from pipeline.distill import distill  # noqa: E402
-from pipeline.runs import Run, package_versions, write_json_atomic  # noqa: E402
+from pipeline.config import load_config  # noqa: E402
+from pipeline.runs import MANIFEST, Run, package_versions, write_json_atomic  # noqa: E402
 
-METHODS = ("teacher", "scratch", "hinton", "dkd", "dist")  # table order
-MODERN = ("dkd", "dist")  # each runs in its own folder with the seed's teacher
-TARGET_GAIN_PP = 0.5  # issue 3: KD beats scratch by >= 0.5 pp on the mean
-TARGET_RATIO = 20  # issue 3: student <= 1/20 of the teacher's parameters
-
-
-def _entry(metrics: dict, seconds: float) -> dict:
-    keep = ("accuracy", "params", "macs", "best_val_accuracy", "best_epoch")
-    return {**{k: metrics[k] for k in keep if k in metrics}, "seconds": seconds}
+SCARCE_FRACTION = 0.1  # scenario a: the students' share of the labels
+SCARCE_SCRATCH_EPOCHS = 50  # 5x the KD epochs on 1/10 of the samples: half the samples KD sees (best-val kept)
+TARGETS = {"scarce": 3.0, "full": 0.5}  # issue 21: the paired gain (pp) each scenario should reach
+BOOTSTRAP = 10_000  # resamples of the paired gains for the 95% interval
 
 
-def _seconds(run_dir: str | Path, stage: str) -> float:
-    return Run(run_dir).manifest["stages"][stage]["seconds"]
+def _log(tag: str):
+    return lambda line: print(f"[{tag}] {line}", flush=True)
 
 
-def bench_seed(config: Path, seed: int, runs_root: Path, force: bool, modern: tuple[str, ...] = MODERN,
-               teachers: Path | None = None) -> dict:
-    """Teacher, scratch and Hinton in fashion_mnist-s<seed>; DKD and DIST beside it with the same teacher.
+def teacher(config: Path, runs_root: Path) -> dict:
+    """Train (or find up to date) the cross-fitted teacher in <runs_root>/teacher; return its metrics."""
+    from pipeline.data import load_dataset
+    from pipeline.sizing import sized
+    from pipeline.teacher import teacher_stage
+    cfg = load_config(config, {"run": {"root": str(runs_root)}})
+    data = load_dataset(cfg.data, cfg.run.seed)
+    cfg = sized(cfg, data)
+    run = Run(cfg.run_dir)
+    metrics = teacher_stage(cfg, data, run, log=_log("teacher"))
+    return {**metrics, "seconds": run.manifest["stages"]["teacher"]["seconds"]}
 
-    With `teachers`, the seed's teacher is not trained but loaded from <teachers>/fashion_mnist-s<seed>/teacher.keras
-    (an earlier bench's, trained with this config's [teacher] settings); its training time is taken from there."""
-    reused = teachers / f"fashion_mnist-s{seed}" if teachers else None
 
-    def cfg_for(name: str, method: str, **teacher) -> Config:
-        return load_config(config, {"run": {"root": str(runs_root), "name": name, "seed": seed},
-                                    "teacher": teacher, "distill": {"method": method, "baseline": method == "hinton"}})
+def student(config: Path, runs_root: Path, scenario: str, method: str, seed: int,
+            scarce_scratch_epochs: int = SCARCE_SCRATCH_EPOCHS) -> dict:
+    """One student in its own folder, with the teacher's artifacts copied in: test accuracy and timing."""
+    from pipeline.data import load_dataset
+    from pipeline.distill import student_stage
+    from pipeline.transfer import labeled_subset
+    name = f"{scenario}-{method}-s{seed}"
+    scratch = method == "none"
+    epochs = {"epochs": scarce_scratch_epochs} if scenario == "scarce" and scratch else {}
+    cfg = load_config(config, {"run": {"root": str(runs_root), "name": name, "seed": seed},
+                               "distill": {"method": method, **epochs}})
+    base = load_config(config)
+    data = load_dataset(base.data, base.run.seed)  # the teacher's split: its logits follow this sample order
+    if scenario == "scarce":
+        data = dataclasses.replace(data, labeled=labeled_subset(data.y_train, SCARCE_FRACTION, seed))
+    source = runs_root / base.run.name
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    if not (cfg.run_dir / MANIFEST).exists():
+        for file in ("teacher.keras", "teacher_logits.npy", MANIFEST):
+            shutil.copy2(source / file, cfg.run_dir / file)
+    metrics = student_stage("baseline" if scratch else "distill", cfg, data, Run(cfg.run_dir), log=_log(name))
+    seconds = Run(cfg.run_dir).manifest["stages"]["baseline" if scratch else "distill"]["seconds"]
+    keep = ("accuracy", "final_accuracy", "best_val_accuracy", "best_epoch", "params", "macs")
+    return {"scenario": scenario, "method": method, "seed": seed, "seconds": seconds,
+            "labeled": len(data.labeled), **{k: metrics[k] for k in keep}}
 
-    cfg = cfg_for(f"fashion_mnist-s{seed}", "hinton", **({"path": str(reused / "teacher.keras")} if reused else {}))
-    log = lambda line: print(f"[seed {seed}] {line}", flush=True)  # noqa: E731
-    main = distill(cfg, force=force, log=log)
-    results = {"teacher": _entry(main["teacher"], _seconds(reused or main["run"], "teacher")),
-               "scratch": _entry(main["baseline"], _seconds(main["run"], "baseline")),
-               "hinton": _entry(main["student"], _seconds(main["run"], "distill"))}
-    teacher_file = Path(main["run"]) / "teacher.keras"
-    for method in modern:
-        out = distill(cfg_for(f"fashion_mnist-s{seed}-{method}", method, path=str(teacher_file)),
-                      force=force, log=log)
-        results[method] = _entry(out["student"], _seconds(out["run"], "distill"))
-    return {"seed": seed, "runs": {"main": main["run"], **{m: str(runs_root / f"fashion_mnist-s{seed}-{m}")
-                                                            for m in modern}},
-            "results": results}
+
+def int8_check(config: Path, runs_root: Path, method: str, seed: int) -> dict:
+    """Scenario a's KD student of `seed` as a full-int8 model (post-training quantization: it needs no labels),
+    scored on TFLite Micro beside its float self."""
+    from pipeline.quantize import quantize
+    name = f"scarce-{method}-s{seed}"
+    base = load_config(config)
+    cfg = load_config(config, {"run": {"root": str(runs_root), "name": name, "seed": base.run.seed},
+                               "distill": {"method": method}, "quantize": {"mode": "ptq"}})
+    m = quantize(cfg, log=_log(name))
+    return {"run": name, **{k: m[k] for k in ("mode", "float_accuracy", "int8_accuracy", "drop_pp", "model_bytes")}}
+
+
+def _parallel(jobs: list[tuple], workers: int) -> list[dict]:
+    if workers <= 1:
+        return [student(*job) for job in jobs]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(student, *zip(*jobs)))
+
+
+def bootstrap_interval(gains: list[float], seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of the mean of `gains`, resampled with replacement."""
+    rng = np.random.default_rng(seed)
+    values = np.asarray(gains)
+    means = values[rng.integers(0, len(values), (BOOTSTRAP, len(values)))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def _mean_sd(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def summarize(per_seed: list[dict]) -> dict:
-    """Mean and sample sd (n-1) of test accuracy per method; paired KD - scratch gains in pp."""
-    summary, ran = {}, [m for m in METHODS if m in per_seed[0]["results"]]
-    for method in ran:
-        rows = [s["results"][method] for s in per_seed]
-        mean, sd = _mean_sd([r["accuracy"] for r in rows])
-        summary[method] = {"accuracy_mean": round(mean, 5), "accuracy_sd": round(sd, 5),
-                           "params": rows[0]["params"], "macs": rows[0]["macs"],
+def summarize(results: list[dict], method: str) -> dict:
+    """Per scenario: scratch and KD accuracy (best-validation and final epoch) and the paired gains."""
+    out = {}
+    for scenario in TARGETS:
+        by = {(r["method"], r["seed"]): r for r in results if r["scenario"] == scenario}
+        seeds = sorted(s for m, s in by if m == "none" and (method, s) in by)
+        if not seeds:
+            continue
+        entry = {"seeds": seeds, "kd_method": method}
+        for name, m in (("scratch", "none"), ("kd", method)):
+            rows = [by[(m, s)] for s in seeds]
+            entry[name] = {"params": rows[0]["params"], "macs": rows[0]["macs"], "labeled": rows[0]["labeled"],
                            "seconds_mean": round(statistics.fmean(r["seconds"] for r in rows), 1)}
-    gains = {}
-    for method in ran[2:]:  # hinton and the modern methods that ran
-        diffs = [100 * (s["results"][method]["accuracy"] - s["results"]["scratch"]["accuracy"]) for s in per_seed]
-        mean, sd = _mean_sd(diffs)
-        gains[method] = {"mean_pp": round(mean, 2), "sd_pp": round(sd, 2), "per_seed_pp": [round(d, 2) for d in diffs],
-                         "meets_target": mean >= TARGET_GAIN_PP}
-    ratio = summary["teacher"]["params"] / summary["scratch"]["params"]
-    return {"methods": summary, "gain_over_scratch": gains,
-            "param_ratio": {"teacher_over_student": round(ratio, 1), "meets_target": ratio >= TARGET_RATIO}}
+            for key in ("accuracy", "final_accuracy"):
+                mean, sd = _mean_sd([r[key] for r in rows])
+                entry[name][key] = {"mean": round(mean, 5), "sd": round(sd, 5)}
+        for key in ("accuracy", "final_accuracy"):
+            gains = [100 * (by[(method, s)][key] - by[("none", s)][key]) for s in seeds]
+            mean, sd = _mean_sd(gains)
+            low, high = bootstrap_interval(gains)
+            entry[f"gain_pp_{key}"] = {"mean": round(mean, 2), "sd": round(sd, 2), "ci95": [round(low, 2),
+                                       round(high, 2)], "per_seed": [round(g, 2) for g in gains]}
+        gain = entry["gain_pp_accuracy"]
+        entry["target_pp"] = TARGETS[scenario]
+        entry["meets_target"] = gain["mean"] >= TARGETS[scenario] and gain["ci95"][0] > 0
+        out[scenario] = entry
+    return out
 
 
 def table(report: dict) -> str:
-    n = len(report["settings"]["seeds"])
-    s = report["summary"]
-    names = {"teacher": "teacher", "scratch": "student from scratch (hard labels)", "hinton": "student, Hinton KD",
-             "dkd": "student, DKD", "dist": "student, DIST"}
-    lines = [f"| model | test accuracy, mean ± sd (n={n}) | gain over scratch | params | MACs | train s/seed |",
-             "|---|---|---|---|---|---|"]
-    for method in s["methods"]:
-        m = s["methods"][method]
-        gain = s["gain_over_scratch"].get(method)
-        gain_text = f"{gain['mean_pp']:+.2f} ± {gain['sd_pp']:.2f} pp" if gain else ""
-        lines.append(f"| {names[method]} | {100 * m['accuracy_mean']:.2f} ± {100 * m['accuracy_sd']:.2f} % | "
-                     f"{gain_text} | {m['params']:,} | {m['macs']:,} | {m['seconds_mean']:.0f} |")
-    st = report["settings"]
-    ratio = s["param_ratio"]["teacher_over_student"]
-    lines += ["", f"Fashion-MNIST (54k train / 6k val / 10k test), seeds {st['seeds']}, every student "
-              f"`{st['student']['family']}` width {st['student']['width']} depth {st['student']['depth']}, "
-              f"{st['distill']['epochs']} epochs; teacher width {st['teacher']['width']}, "
-              f"{st['teacher']['epochs']} epochs; T = {st['distill']['temperature']:g}, "
-              f"Hinton α = {st['distill']['alpha']:g}. The student has 1/{ratio:.0f} of the teacher's parameters. "
-              f"sd is the sample standard deviation over seeds; gains are paired per seed. "
-              f"{st['machine']['cores']} CPU cores shared with other jobs, {st['jobs']} seeds in parallel processes "
-              f"(so train s/seed is time under contention), wall time {report['wall_seconds'] / 60:.1f} min"
-              + (" (teachers reused from an earlier bench; their s/seed is that bench's training time)."
-                 if st.get("teachers_reused_from") else ".")]
+    t, s = report["teacher"], report["summary"]
+    lines = ["| scenario | student | labels | test acc, best-val epoch (n) | final epoch | paired gain, 95% CI | "
+             "params |", "|---|---|---|---|---|---|---|"]
+    for scenario, e in s.items():
+        n = len(e["seeds"])
+        for name in ("scratch", "kd"):
+            m = e[name]
+            who = "from scratch" if name == "scratch" else f"KD ({e['kd_method']})"
+            gain = ""
+            if name == "kd":
+                g = e["gain_pp_accuracy"]
+                gain = (f"{g['mean']:+.2f} pp [{g['ci95'][0]:+.2f}, {g['ci95'][1]:+.2f}] "
+                        f"({'met' if e['meets_target'] else 'missed'}: target ≥ +{e['target_pp']:g})")
+            unlabeled = " + transfer set" if name == "kd" and scenario == "scarce" else ""
+            lines.append(f"| {scenario} | {who} | {m['labeled']:,}{unlabeled} | "
+                         f"{100 * m['accuracy']['mean']:.2f} ± {100 * m['accuracy']['sd']:.2f} % ({n}) | "
+                         f"{100 * m['final_accuracy']['mean']:.2f} ± {100 * m['final_accuracy']['sd']:.2f} % | "
+                         f"{gain} | {m['params']:,} |")
+    pilot = ", ".join(f"{m} {100 * v:.2f}" for m, v in report["pilot"]["val_accuracy"].items())
+    q = report.get("int8")
+    if q:
+        lines += ["", f"int8: the scarce KD student of seed {report['settings']['seeds'][0]} as a full-int8 model "
+                  f"({q['mode'].upper()}, {q['model_bytes']:,} B) scores {100 * q['int8_accuracy']:.2f} % on TFLite "
+                  f"Micro vs {100 * q['float_accuracy']:.2f} % float ({-q['drop_pp']:+.2f} pp)."]
+    lines += ["", f"Teacher: {t['folds']} cross-fitted CNNs averaged, {100 * t['accuracy']:.2f} % test, "
+              f"{t['params']:,} params, trained in {t['seconds'] / 60:.1f} min. Pilot (seed "
+              f"{report['pilot']['seed']}, validation accuracy, full labels): {pilot}; chosen: "
+              f"{report['pilot']['chosen']}. Wall time {report['wall_seconds'] / 60:.1f} min, "
+              f"{report['settings']['jobs']} students in parallel on {report['settings']['machine']['cores']} cores."]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=ROOT / "bench" / "fashion_mnist.toml")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--runs-root", type=Path, default=ROOT / "models" / "bench-runs")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results",
-                        help="folder for kd_quality.json and kd_quality.md")
-    parser.add_argument("--force", action="store_true", help="retrain even the stages that are up to date")
-    parser.add_argument("--jobs", type=int, default=3,
-                        help="seeds trained in parallel processes (default 3): the tiny students are bound by "
-                             "per-step overhead, so on 2 cores 3 processes finish ~2x sooner than 1")
-    parser.add_argument("--modern", nargs="*", choices=MODERN, default=["dist"],
-                        help="modern methods to run beside Hinton KD (default: dist; dkd is the other choice)")
-    parser.add_argument("--teachers", type=Path,
-                        help="reuse the teachers of an earlier bench (DIR/fashion_mnist-s<seed>/teacher.keras, "
-                             "trained with this config's [teacher] settings) instead of training them again")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
+    parser.add_argument("--pilot-seed", type=int, default=100)
+    parser.add_argument("--methods", nargs="+", default=["hinton", "lskd", "dist"],
+                        choices=["hinton", "lskd", "dkd", "dist"], help="KD candidates of the pilot")
+    parser.add_argument("--scenarios", nargs="+", default=list(TARGETS), choices=list(TARGETS))
+    parser.add_argument("--runs-root", type=Path, default=ROOT / "models" / "kd-bench")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--jobs", type=int, default=2, help="students trained in parallel processes")
+    parser.add_argument("--scarce-scratch-epochs", type=int, default=SCARCE_SCRATCH_EPOCHS,
+                        help="epochs of the scratch student on the 10%% labeled subset")
     args = parser.parse_args(argv)
 
     started = time.time()
-    base = load_config(args.config)
-    resolved = base.to_dict()
-    if args.jobs > 1 and len(args.seeds) > 1:
-        spawn = multiprocessing.get_context("spawn")  # a fresh TensorFlow in each worker
-        with ProcessPoolExecutor(min(args.jobs, len(args.seeds)), mp_context=spawn) as pool:
-            per_seed = list(pool.map(bench_seed, *zip(*[(args.config, s, args.runs_root, args.force,
-                                                           tuple(args.modern), args.teachers) for s in args.seeds])))
-    else:
-        per_seed = [bench_seed(args.config, seed, args.runs_root, args.force, tuple(args.modern), args.teachers)
-                    for seed in args.seeds]
+    taught = teacher(args.config, args.runs_root)
+    pilot = _parallel([(args.config, args.runs_root, "full", m, args.pilot_seed) for m in args.methods], args.jobs)
+    val = {r["method"]: r["best_val_accuracy"] for r in pilot}
+    chosen = max(val, key=val.get)
+    jobs = [(args.config, args.runs_root, scenario, method, seed, args.scarce_scratch_epochs) for seed in args.seeds
+            for scenario in args.scenarios for method in ("none", chosen)]
+    results = _parallel(jobs, args.jobs)
+    int8 = int8_check(args.config, args.runs_root, chosen, args.seeds[0]) if "scarce" in args.scenarios else None
+    cfg = load_config(args.config).to_dict()
     report = {
-        "settings": {"dataset": base.data.dataset, "config": str(args.config.resolve().relative_to(ROOT))
-                     if args.config.resolve().is_relative_to(ROOT) else str(args.config),
-                     "seeds": args.seeds, "data": resolved["data"], "teacher": resolved["teacher"],
-                     "student": resolved["student"],
-                     "distill": {k: v for k, v in resolved["distill"].items() if k not in ("method", "baseline")},
-                     "runs_root": str(args.runs_root),
-                     "teachers_reused_from": str(args.teachers) if args.teachers else None,
-                     "jobs": args.jobs,
-                     "machine": {"cores": os.cpu_count(), "platform": platform.platform(),
-                                 "processor": platform.processor() or platform.machine()},
+        "settings": {"config": str(args.config), "seeds": args.seeds, "scenarios": args.scenarios,
+                     "scarce_fraction": SCARCE_FRACTION, "scarce_scratch_epochs": args.scarce_scratch_epochs,
+                     **{k: cfg[k] for k in ("data", "teacher", "student", "distill")}, "jobs": args.jobs,
+                     "machine": {"cores": os.cpu_count(), "platform": platform.platform()},
                      "packages": package_versions()},
-        "per_seed": per_seed,
-        "summary": summarize(per_seed),
-        "wall_seconds": round(time.time() - started, 1),  # of this call: stages skipped as up to date take ~0 s
-        "train_seconds_total": round(sum(r["seconds"] for s in per_seed for r in s["results"].values()), 1),
+        "teacher": {k: taught[k] for k in ("accuracy", "params", "folds", "fold_val_accuracy", "seconds")},
+        "pilot": {"seed": args.pilot_seed, "val_accuracy": val, "chosen": chosen, "runs": pilot},
+        "per_student": results,
+        "summary": summarize(results, chosen),
+        "int8": int8,
+        "wall_seconds": round(time.time() - started, 1),
+        "command": "python bench/kd_quality.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
+    text = report["table"] = table(report)  # README's kd-quality block (bench/summary.py --readme)
     args.out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(args.out / "kd_quality.json", report)
-    text = table(report)
     (args.out / "kd_quality.md").write_text("# KD quality on Fashion-MNIST (bench/kd_quality.py)\n\n" + text)
     print("\n" + text)
     return report

@@ -88,12 +88,24 @@ def sensor(d: dict) -> list[tuple[str, str]]:
 
 
 def kd_quality(d: dict) -> list[tuple[str, str]]:
-    methods, gains = d["summary"]["methods"], d["summary"]["gain_over_scratch"]
-    rows = [(f"Fashion-MNIST test accuracy, {name} ({len(d['per_seed'])} seeds)",
-             f"{_pct(m['accuracy_mean'])} ± {100 * m['accuracy_sd']:.2f} ({m['params']:,} params)")
-            for name, m in methods.items()]
-    return rows + [(f"KD gain over scratch, {name}", f"{g['mean_pp']:+.2f} ± {g['sd_pp']:.2f} pp")
-                   for name, g in gains.items()]
+    t = d["teacher"]
+    rows = [("Fashion-MNIST teacher (cross-fitted, bench/kd_quality.py)",
+             f"{_pct(t['accuracy'])} ({t['folds']} folds, {t['params']:,} params)")]
+    for scenario, e in d["summary"].items():
+        n, g = len(e["seeds"]), e["gain_pp_accuracy"]
+        labels = f"{e['scratch']['labeled']:,} labels"
+        rows.append((f"Fashion-MNIST {scenario} ({labels}): scratch vs KD ({e['kd_method']}), {n} paired seeds",
+                     f"{_pct(e['scratch']['accuracy']['mean'])} vs {_pct(e['kd']['accuracy']['mean'])} "
+                     f"({e['kd']['params']:,} params)"))
+        rows.append((f"KD gain, {scenario} (95% bootstrap interval; target +{e['target_pp']:g} pp)",
+                     f"{g['mean']:+.2f} pp [{g['ci95'][0]:+.2f}, {g['ci95'][1]:+.2f}] "
+                     f"{'met' if e['meets_target'] else 'missed'}"))
+    return rows
+
+
+def train_speed(d: dict) -> list[tuple[str, str]]:
+    return [(f"{r['model']} epoch on {d['samples']:,} Fashion-MNIST images, width {r['width']}, batch "
+             f"{r['batch_size']}", f"{r['cpu_seconds']:.1f} CPU-s ({r['params']:,} params)") for r in d["rows"]]
 
 
 def kernels(d: dict) -> list[tuple[str, str]]:
@@ -124,6 +136,7 @@ def generic(d) -> list[tuple[str, str]]:
 
 SUMMARIZERS = {"device": device, "memory": memory, "quantize": quantize, "qat_lr": qat_lr, "run_time": run_time,
                "run_time_fashion_mnist": run_time_fashion_mnist, "sensor": sensor, "kd_quality": kd_quality,
+               "train_speed": train_speed,
                "kernels": kernels, "reliability": reliability, "fuzz": fuzz}
 
 
@@ -170,7 +183,12 @@ device outputs bit-identical; the longest gap between two lines of its log was \
 bench/results/run_time_fashion_mnist.json)."""
 
 
-BLOCKS = {"bench-summary": markdown, "run-example": run_example}
+def kd_quality_table(results: Path = RESULTS) -> str:
+    """The KD benchmark's table (bench/kd_quality.py wrote it into its JSON)."""
+    return json.loads((results / "kd_quality.json").read_text())["table"].strip()
+
+
+BLOCKS = {"bench-summary": markdown, "run-example": run_example, "kd-quality": kd_quality_table}
 
 
 def readme_block(text: str, block: str = "bench-summary") -> str:

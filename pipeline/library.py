@@ -123,7 +123,7 @@ def _arduino_tree(root: Path, files: dict[str, str], view: dict, library_json: b
     only src/ on the include path), examples/classify/classify.ino; PlatformIO also reads library.json."""
     for file, text in files.items():
         _write(root / "src" / file, text)
-    for kernel in sorted((KERNELS / "src").iterdir()):
+    for kernel in [*sorted((KERNELS / "src").iterdir()), KERNELS / "include" / "tk_arch.h"]:
         shutil.copy(kernel, root / "src" / kernel.name)
     _namespaced_kernels(root / "src", view["name"])
     _write(root / "library.properties", TEMPLATES.get_template("library.properties.j2").render(**view))

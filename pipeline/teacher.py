@@ -27,6 +27,7 @@ from pipeline.zoo import build_teacher, describe, load_teacher
 LOGITS = "teacher_logits.npy"  # (n_train, K) float32: the soft targets of the training samples
 TRANSFER_LOGITS = "transfer_logits.npy"  # (n_unlabeled, K) float32: those of the transfer set (transfer.py)
 ARTIFACTS = ["teacher.keras", LOGITS]
+MIN_FOLD_SAMPLES = 500  # a fold teacher learns from at least this many samples, or the teacher is not cross-fitted
 
 
 @stage("teacher")
@@ -48,7 +49,7 @@ def teacher_stage(cfg: Config, data: Dataset, run: Run, *, force: bool = False,
         info = {"source": cfg.teacher.path}
         logits = logits_of(model, data.x_train, probabilities, log)
     else:
-        folds = min(cfg.teacher.folds, int(np.bincount(data.y_train).min()))  # every fold holds every class
+        folds = fold_count(cfg.teacher.folds, data.y_train, log)
         model, logits, info = train_teachers(cfg, data, run, fp, folds, log)
         probabilities = False
     transfer = logits_of(model, data.x_unlabeled, probabilities, log) if len(data.x_unlabeled) else None
@@ -64,6 +65,18 @@ def teacher_stage(cfg: Config, data: Dataset, run: Run, *, force: bool = False,
         artifacts = [*ARTIFACTS, TRANSFER_LOGITS]
     run.record("teacher", fp, artifacts, metrics, time.time() - started)
     return metrics
+
+
+def fold_count(folds: int, y: np.ndarray, log: Callable[[str], None]) -> int:
+    """The folds to cross-fit: as asked, unless a fold teacher would learn from too few samples to be worth its
+    targets (36 sensor recordings split in two teach worse than one teacher on all 36 does), or a fold would lack
+    a class."""
+    per_teacher = len(y) * (folds - 1) // folds
+    if folds > 1 and (per_teacher < MIN_FOLD_SAMPLES or np.bincount(y).min() < folds):
+        log(f"teacher   {len(y):,} samples are too few to cross-fit {folds} teachers (each would learn from "
+            f"{per_teacher:,}; {MIN_FOLD_SAMPLES:,} needed): one teacher, in-sample targets")
+        return 1
+    return folds
 
 
 def fold_ids(y: np.ndarray, folds: int, seed: int) -> np.ndarray:

@@ -15,7 +15,7 @@ from device_helpers import FIXTURE_MODEL, make_run
 
 from pipeline import emulator, session
 from pipeline import protocol as P
-from pipeline.build import ARM_FLAGS, FIRMWARE, build
+from pipeline.build import ARM_FLAGS, FIRMWARE, KERNELS, build
 from pipeline.cli import cli
 from pipeline.errors import PipelineError
 from pipeline.link import DeviceReset, Link
@@ -88,8 +88,9 @@ def test_icount_gives_3_2_ticks_per_instruction(tmp_path, firmware):
     """A calibration image times loops of 2 instructions per iteration: instructions = ticks / 3.2, exactly."""
     port = FIRMWARE / "ports" / "qemu_mps2"
     elf = tmp_path / "calibrate.elf"
-    subprocess.run(["arm-none-eabi-gcc", *ARM_FLAGS, "-O2", f"-I{port}", str(FIXTURE_MODEL.parent /
-                    "icount_calibrate.c"), str(port / "startup.c"), "--specs=nano.specs", "--specs=nosys.specs",
+    subprocess.run(["arm-none-eabi-gcc", *ARM_FLAGS, "-O2", f"-I{port}", f"-I{KERNELS / 'include'}",  # tk_arch.h
+                    str(FIXTURE_MODEL.parent / "icount_calibrate.c"), str(port / "startup.c"),
+                    "--specs=nano.specs", "--specs=nosys.specs",
                     "-nostartfiles", "-T", str(firmware.elf.parent / "link-nano33ble.ld"), "-o", str(elf)],
                    check=True)
     command = emulator.qemu_command(elf, 0)

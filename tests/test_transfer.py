@@ -41,6 +41,7 @@ def test_cross_fitted_targets_never_come_from_a_teacher_that_saw_the_image(tmp_p
         seen.append(train[0].copy())
         return real_fit(trainer, train=train, **kwargs)
     monkeypatch.setattr(teacher_module, "fit", spy)
+    monkeypatch.setattr(teacher_module, "MIN_FOLD_SAMPLES", 10)  # cross-fit this tiny set all the same
     cfg = Config(data=DataConfig(limit=120), teacher=TeacherConfig(width=4, epochs=1, folds=3))
     cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, root=str(tmp_path), name="cf"))
     data = load_dataset(cfg.data)
@@ -118,14 +119,23 @@ def test_alpha_one_the_labels_change_nothing_and_the_transfer_set_does(transfer_
     assert not _same(_train((x, y, t), alpha=1.0), _train((x, y, other), alpha=1.0))
 
 
+def test_too_few_samples_for_cross_fitting_give_one_teacher():
+    said = []
+    y = np.tile(np.arange(4), 9)  # 36 sensor recordings: two teachers of 18 would teach worse than one of 36
+    assert teacher_module.fold_count(2, y, said.append) == 1 and "too few to cross-fit" in said[0]
+    assert teacher_module.fold_count(2, np.tile(np.arange(4), 300), said.append) == 2
+    assert teacher_module.fold_count(1, np.tile(np.arange(4), 300), said.append) == 1
+
+
 @pytest.mark.slow  # trains
-def test_distill_with_an_unlabeled_file_and_a_label_share(tmp_path):
+def test_distill_with_an_unlabeled_file_and_a_label_share(tmp_path, monkeypatch):
     """From the CLI: the transfer set's size and the students' labels are in the manifest; the teacher cached its
     targets on the unlabeled file; the scratch baseline saw the labeled share only."""
     x_extra = np.random.default_rng(1).integers(0, 17, (50, 8, 8)).astype(np.float32)
     np.savez(tmp_path / "extra.npz", x_unlabeled=x_extra)
     config = tmp_path / "c.toml"
     config.write_text(f'[run]\nroot = "{tmp_path}"\nname = "u"\n')
+    monkeypatch.setattr(teacher_module, "MIN_FOLD_SAMPLES", 10)
     result = invoke("distill", "--config", config, "--limit", "200", "--teacher-epochs", "1", "--epochs", "1",
                     "--unlabeled", tmp_path / "extra.npz", "--label-fraction", "0.5", "--folds", "2")
     assert result.exit_code == 0, result.output

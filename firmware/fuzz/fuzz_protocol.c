@@ -21,8 +21,8 @@
 #include "platform.h"
 #include "tk_protocol.h"
 
-#define CHECK(cond) \
-    do {            \
+#define CHECK(cond)           \
+    do {                      \
         if (!(cond)) abort(); \
     } while (0)
 
@@ -38,7 +38,8 @@ static const tk_engine_info_t fake_engine = {
 
 int tk_engine_init(void) { return 0; }
 const tk_engine_info_t *tk_engine_info(void) { return &fake_engine; }
-int tk_engine_invoke(const int8_t *input, int8_t *output) {
+int tk_engine_invoke(const int8_t *input, int8_t *output)
+{
     if (input[0] == 127 && input[63] == -128) return 1; /* reaches the engine-failed reply */
     for (int j = 0; j < 10; ++j) {
         int32_t acc = 0;
@@ -57,7 +58,8 @@ static int answer_seq = -1;   /* seq of the request (or damaged frame) awaiting 
 
 static const tk_platform_info_t fake_platform = {.board = "fuzz", .tick_hz = 1000000u};
 const tk_platform_info_t *tk_platform_info(void) { return &fake_platform; }
-int tk_platform_read_byte(void) {
+int tk_platform_read_byte(void)
+{
     if (rx_pos >= rx_size) return -1;
     tk_frame_t frame;
     if (tk_parser_feed(&rx_mirror, rx[rx_pos], &frame) != TK_PARSE_NEED_MORE) {
@@ -73,7 +75,8 @@ uint32_t tk_platform_stack_used(void) { return 0; }
 void tk_platform_reset(void) {}
 void tk_platform_exit(int status) { (void)status; }
 
-void tk_platform_write(const uint8_t *data, size_t n) {
+void tk_platform_write(const uint8_t *data, size_t n)
+{
     /* One call = one frame: it must parse completely and validly, ending exactly at its last byte. */
     CHECK(n >= TK_PROTO_OVERHEAD && n <= TK_PROTO_MAX_FRAME);
     tk_frame_t frame;
@@ -91,7 +94,8 @@ void tk_platform_write(const uint8_t *data, size_t n) {
 }
 
 /* ---- part 1: the parser alone ---- */
-static void check_parser(const uint8_t *data, size_t size) {
+static void check_parser(const uint8_t *data, size_t size)
+{
     static tk_parser_t parser, again;
     static uint8_t encoded[TK_PROTO_MAX_FRAME];
     tk_parser_init(&parser);
@@ -116,7 +120,8 @@ static void check_parser(const uint8_t *data, size_t size) {
 }
 
 /* ---- part 2: the app ---- */
-static void check_app(const uint8_t *data, size_t size) {
+static void check_app(const uint8_t *data, size_t size)
+{
     rx = data;
     rx_size = size;
     rx_pos = 0;
@@ -132,7 +137,8 @@ static void check_app(const uint8_t *data, size_t size) {
     CHECK(answer_seq < 0); /* the last frame was answered too */
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     check_parser(data, size);
     check_app(data, size);
     return 0;

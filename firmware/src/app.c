@@ -8,12 +8,12 @@
 #include "tk_protocol.h"
 
 typedef struct {
-    uint32_t frames_ok;      /* requests with a valid CRC */
-    uint32_t crc_errors;     /* frames dropped for a bad CRC */
-    uint32_t length_errors;  /* headers announcing more than TK_PROTO_MAX_PAYLOAD */
-    uint32_t errors_sent;    /* ERROR replies */
-    uint32_t inferences;     /* successful INFER requests */
-    uint32_t last_ticks;     /* ticks of the last inference */
+    uint32_t frames_ok;     /* requests with a valid CRC */
+    uint32_t crc_errors;    /* frames dropped for a bad CRC */
+    uint32_t length_errors; /* headers announcing more than TK_PROTO_MAX_PAYLOAD */
+    uint32_t errors_sent;   /* ERROR replies */
+    uint32_t inferences;    /* successful INFER requests */
+    uint32_t last_ticks;    /* ticks of the last inference */
 } tk_counters_t;
 
 static tk_parser_t parser;
@@ -26,32 +26,38 @@ typedef struct {
     uint16_t n;
 } writer_t;
 
-static void put(writer_t *w, const void *data, size_t n) {
+static void put(writer_t *w, const void *data, size_t n)
+{
     if (w->n + n > TK_PROTO_MAX_PAYLOAD) return; /* cannot happen for the fixed payloads below */
     memcpy(&reply[w->n], data, n);
     w->n = (uint16_t)(w->n + n);
 }
 static void put_u8(writer_t *w, uint8_t v) { put(w, &v, 1); }
-static void put_u16(writer_t *w, uint16_t v) {
+static void put_u16(writer_t *w, uint16_t v)
+{
     uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
     put(w, b, 2);
 }
-static void put_u32(writer_t *w, uint32_t v) {
+static void put_u32(writer_t *w, uint32_t v)
+{
     uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
     put(w, b, 4);
 }
-static void put_f32(writer_t *w, float v) {
+static void put_f32(writer_t *w, float v)
+{
     uint32_t bits;
     memcpy(&bits, &v, sizeof bits);
     put_u32(w, bits);
 }
-static void put_str(writer_t *w, const char *s) {
+static void put_str(writer_t *w, const char *s)
+{
     size_t n = strlen(s);
     if (n > 255) n = 255;
     put_u8(w, (uint8_t)n);
     put(w, s, n);
 }
-static void put_tensor(writer_t *w, const tk_tensor_info_t *t) {
+static void put_tensor(writer_t *w, const tk_tensor_info_t *t)
+{
     put_u8(w, t->rank);
     for (uint8_t i = 0; i < t->rank; ++i) put_u16(w, t->dims[i]);
     put_u32(w, t->bytes);
@@ -59,12 +65,14 @@ static void put_tensor(writer_t *w, const tk_tensor_info_t *t) {
     put_u32(w, (uint32_t)t->zero_point);
 }
 
-static void send(uint8_t type, uint8_t seq, uint16_t length) {
+static void send(uint8_t type, uint8_t seq, uint16_t length)
+{
     size_t n = tk_frame_encode(tx, sizeof tx, type, seq, reply, length);
     tk_platform_write(tx, n);
 }
 
-static void send_error(uint8_t seq, uint8_t request, tk_error_code_t code, const char *message) {
+static void send_error(uint8_t seq, uint8_t request, tk_error_code_t code, const char *message)
+{
     writer_t w = {0};
     put_u8(&w, (uint8_t)code);
     put_u8(&w, request);
@@ -73,14 +81,16 @@ static void send_error(uint8_t seq, uint8_t request, tk_error_code_t code, const
     send(TK_MSG_ERROR, seq, w.n);
 }
 
-static uint8_t hex_nibble(char c) {
+static uint8_t hex_nibble(char c)
+{
     if (c >= '0' && c <= '9') return (uint8_t)(c - '0');
     if (c >= 'a' && c <= 'f') return (uint8_t)(c - 'a' + 10);
     if (c >= 'A' && c <= 'F') return (uint8_t)(c - 'A' + 10);
     return 0;
 }
 
-static void hello(uint8_t seq) {
+static void hello(uint8_t seq)
+{
     const tk_engine_info_t *e = tk_engine_info();
     const tk_platform_info_t *p = tk_platform_info();
     writer_t w = {0};
@@ -104,7 +114,8 @@ static void hello(uint8_t seq) {
     send(TK_MSG_HELLO | TK_PROTO_REPLY, seq, w.n);
 }
 
-static void infer(const tk_frame_t *f) {
+static void infer(const tk_frame_t *f)
+{
     const tk_engine_info_t *e = tk_engine_info();
     if (f->length != e->input.bytes) {
         send_error(f->seq, f->type, TK_ERR_BAD_LENGTH, "INFER payload must be the model's input bytes");
@@ -127,7 +138,8 @@ static void infer(const tk_frame_t *f) {
     send(TK_MSG_INFER | TK_PROTO_REPLY, f->seq, (uint16_t)(w.n + e->output.bytes));
 }
 
-static void stats(uint8_t seq) {
+static void stats(uint8_t seq)
+{
     writer_t w = {0};
     put_u32(&w, counters.frames_ok);
     put_u32(&w, counters.crc_errors);
@@ -140,7 +152,8 @@ static void stats(uint8_t seq) {
     send(TK_MSG_STATS | TK_PROTO_REPLY, seq, w.n);
 }
 
-static tk_app_action_t handle(const tk_frame_t *f) {
+static tk_app_action_t handle(const tk_frame_t *f)
+{
     writer_t w = {0};
     counters.frames_ok++;
     switch (f->type) {
@@ -174,7 +187,8 @@ static tk_app_action_t handle(const tk_frame_t *f) {
     }
 }
 
-int tk_app_init(void) {
+int tk_app_init(void)
+{
     tk_parser_init(&parser);
     memset(&counters, 0, sizeof counters);
     int status = tk_engine_init();
@@ -184,7 +198,8 @@ int tk_app_init(void) {
     return status;
 }
 
-tk_app_action_t tk_app_step(void) {
+tk_app_action_t tk_app_step(void)
+{
     tk_frame_t frame;
     for (;;) {
         int byte = tk_platform_read_byte();

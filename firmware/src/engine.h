@@ -13,20 +13,20 @@ extern "C" {
 
 /* Shape and quantization of one int8 tensor: real = scale * (q - zero_point). */
 typedef struct {
-    uint8_t rank;                        /* number of dims used in `dims` */
-    uint16_t dims[TK_ENGINE_MAX_DIMS];   /* e.g. {1, 8, 8, 1} */
-    uint32_t bytes;                      /* int8 elements = product of dims */
-    float scale;                         /* quantization scale */
-    int32_t zero_point;                  /* quantization zero point, in [-128, 127] */
+    uint8_t rank;                      /* number of dims used in `dims` */
+    uint16_t dims[TK_ENGINE_MAX_DIMS]; /* e.g. {1, 8, 8, 1} */
+    uint32_t bytes;                    /* int8 elements = product of dims */
+    float scale;                       /* quantization scale */
+    int32_t zero_point;                /* quantization zero point, in [-128, 127] */
 } tk_tensor_info_t;
 
 typedef struct {
-    const char *name;           /* "aot" | "tflm" */
-    const char *model_sha256;   /* 64 hex chars of the .tflite the engine was built from */
-    tk_tensor_info_t input;     /* model input */
-    tk_tensor_info_t output;    /* model output */
-    uint32_t arena_bytes;       /* activation memory the engine uses */
-    uint32_t weight_bytes;      /* constant model data in flash */
+    const char *name;         /* "aot" | "tflm" */
+    const char *model_sha256; /* 64 hex chars of the .tflite the engine was built from */
+    tk_tensor_info_t input;   /* model input */
+    tk_tensor_info_t output;  /* model output */
+    uint32_t arena_bytes;     /* activation memory the engine uses */
+    uint32_t weight_bytes;    /* constant model data in flash */
 } tk_engine_info_t;
 
 /* Prepares the engine (TFLM: allocates tensors). Returns 0 on success. */

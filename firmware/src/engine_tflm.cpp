@@ -31,16 +31,18 @@ tinykd::ModelOpResolver resolver;
 tflite::MicroInterpreter *interpreter = nullptr;
 tk_engine_info_t info;
 
-void describe(const TfLiteTensor *tensor, tk_tensor_info_t *out) {
+void describe(const TfLiteTensor *tensor, tk_tensor_info_t *out)
+{
     out->rank = (uint8_t)(tensor->dims->size < TK_ENGINE_MAX_DIMS ? tensor->dims->size : TK_ENGINE_MAX_DIMS);
     for (int i = 0; i < out->rank; ++i) out->dims[i] = (uint16_t)tensor->dims->data[i];
     out->bytes = (uint32_t)tensor->bytes;
     out->scale = tensor->params.scale;
     out->zero_point = tensor->params.zero_point;
 }
-}  // namespace
+} // namespace
 
-extern "C" int tk_engine_init(void) {
+extern "C" int tk_engine_init(void)
+{
     if (interpreter != nullptr) return 0;
     const tflite::Model *model = tflite::GetModel(g_model);
     if (model->version() != TFLITE_SCHEMA_VERSION) return 1;
@@ -64,7 +66,8 @@ extern "C" int tk_engine_init(void) {
 
 extern "C" const tk_engine_info_t *tk_engine_info(void) { return &info; }
 
-extern "C" int tk_engine_invoke(const int8_t *input, int8_t *output) {
+extern "C" int tk_engine_invoke(const int8_t *input, int8_t *output)
+{
     if (interpreter == nullptr) return 1;
     memcpy(interpreter->input(0)->data.int8, input, info.input.bytes);
     if (interpreter->Invoke() != kTfLiteOk) return 2;

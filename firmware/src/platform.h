@@ -11,11 +11,11 @@ extern "C" {
 
 /* Figures of the firmware image, reported in HELLO (0 when a port cannot know them). */
 typedef struct {
-    const char *board;     /* e.g. "qemu-mps2-an386", "host-pty", "nano33ble" */
-    uint32_t tick_hz;      /* ticks per second of tk_platform_ticks() (virtual seconds on QEMU) */
-    uint32_t flash_bytes;  /* text + rodata + data image */
-    uint32_t ram_bytes;    /* data + bss + stack */
-    uint32_t stack_bytes;  /* reserved stack */
+    const char *board;    /* e.g. "qemu-mps2-an386", "host-pty", "nano33ble" */
+    uint32_t tick_hz;     /* ticks per second of tk_platform_ticks() (virtual seconds on QEMU) */
+    uint32_t flash_bytes; /* text + rodata + data image */
+    uint32_t ram_bytes;   /* data + bss + stack */
+    uint32_t stack_bytes; /* reserved stack */
 } tk_platform_info_t;
 
 const tk_platform_info_t *tk_platform_info(void);

@@ -10,7 +10,8 @@ static const uint32_t crc_nibble_table[16] = {
     0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u, 0x4DB26158u, 0x5005713Cu,
     0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu, 0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu};
 
-uint32_t tk_crc32(uint32_t crc, const uint8_t *data, size_t n) {
+uint32_t tk_crc32(uint32_t crc, const uint8_t *data, size_t n)
+{
     crc = ~crc;
     for (size_t i = 0; i < n; ++i) {
         crc ^= data[i];
@@ -20,7 +21,8 @@ uint32_t tk_crc32(uint32_t crc, const uint8_t *data, size_t n) {
     return ~crc;
 }
 
-void tk_parser_init(tk_parser_t *parser) {
+void tk_parser_init(tk_parser_t *parser)
+{
     parser->state = HUNT_SYNC0;
     parser->pos = 0;
     parser->needed = 0;
@@ -28,18 +30,21 @@ void tk_parser_init(tk_parser_t *parser) {
 
 static uint16_t read_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
-static uint32_t read_u32(const uint8_t *p) {
+static uint32_t read_u32(const uint8_t *p)
+{
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
-static void fill_header(const tk_parser_t *parser, tk_frame_t *out) {
+static void fill_header(const tk_parser_t *parser, tk_frame_t *out)
+{
     out->type = parser->buf[0];
     out->seq = parser->buf[1];
     out->length = read_u16(&parser->buf[2]);
     out->payload = &parser->buf[4];
 }
 
-tk_parse_status_t tk_parser_feed(tk_parser_t *parser, uint8_t byte, tk_frame_t *out) {
+tk_parse_status_t tk_parser_feed(tk_parser_t *parser, uint8_t byte, tk_frame_t *out)
+{
     switch (parser->state) {
     case HUNT_SYNC0:
         if (byte == TK_PROTO_SYNC0) parser->state = HUNT_SYNC1;
@@ -86,8 +91,8 @@ tk_parse_status_t tk_parser_feed(tk_parser_t *parser, uint8_t byte, tk_frame_t *
     return TK_PARSE_FRAME;
 }
 
-size_t tk_frame_encode(uint8_t *dst, size_t cap, uint8_t type, uint8_t seq, const uint8_t *payload,
-                       uint16_t length) {
+size_t tk_frame_encode(uint8_t *dst, size_t cap, uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t length)
+{
     size_t total = (size_t)length + TK_PROTO_OVERHEAD;
     if (length > TK_PROTO_MAX_PAYLOAD || total > cap || (length > 0 && payload == NULL)) return 0;
     dst[0] = TK_PROTO_SYNC0;

@@ -54,10 +54,10 @@ typedef enum {
 } tk_error_code_t;
 
 typedef enum {
-    TK_PARSE_NEED_MORE = 0,    /* no complete frame yet */
-    TK_PARSE_FRAME = 1,        /* *out holds a frame whose CRC matched */
-    TK_PARSE_CRC_ERROR = 2,    /* a frame ended but its CRC did not match; *out holds its (untrusted) header */
-    TK_PARSE_LENGTH_ERROR = 3  /* a header announced too long a payload; *out holds its (untrusted) header */
+    TK_PARSE_NEED_MORE = 0,   /* no complete frame yet */
+    TK_PARSE_FRAME = 1,       /* *out holds a frame whose CRC matched */
+    TK_PARSE_CRC_ERROR = 2,   /* a frame ended but its CRC did not match; *out holds its (untrusted) header */
+    TK_PARSE_LENGTH_ERROR = 3 /* a header announced too long a payload; *out holds its (untrusted) header */
 } tk_parse_status_t;
 
 /* One decoded frame; `payload` points into the parser's buffer and is valid until the next tk_parser_feed. */
@@ -86,8 +86,7 @@ tk_parse_status_t tk_parser_feed(tk_parser_t *parser, uint8_t byte, tk_frame_t *
 
 /* Encode one frame into dst (capacity `cap`). Returns the frame's size, or 0 if `length` exceeds
  * TK_PROTO_MAX_PAYLOAD or the frame does not fit in `cap`. `payload` may be NULL when `length` is 0. */
-size_t tk_frame_encode(uint8_t *dst, size_t cap, uint8_t type, uint8_t seq, const uint8_t *payload,
-                       uint16_t length);
+size_t tk_frame_encode(uint8_t *dst, size_t cap, uint8_t type, uint8_t seq, const uint8_t *payload, uint16_t length);
 
 #ifdef __cplusplus
 }

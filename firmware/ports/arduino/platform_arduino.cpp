@@ -27,13 +27,15 @@ static void board_reset(void) { ESP.restart(); }
 #define AIRCR (*(volatile uint32_t *)0xE000ED0Cu)
 static uint32_t cycles(void) { return DWT_CYCCNT; }
 static uint32_t cpu_hz(void) { return SystemCoreClock; }
-static void cycle_counter_init(void) {
+static void cycle_counter_init(void)
+{
     DEMCR |= 1u << 24; /* TRCENA */
     DWT_CYCCNT = 0;
-    DWT_CTRL |= 1u;    /* CYCCNTENA */
+    DWT_CTRL |= 1u; /* CYCCNTENA */
 }
 static uint32_t entropy(void) { return micros() * 2654435761u ^ DWT_CYCCNT; }
-static void board_reset(void) {
+static void board_reset(void)
+{
     __asm volatile("dsb" ::: "memory");
     AIRCR = 0x05FA0004u; /* VECTKEY | SYSRESETREQ */
     for (;;) {
@@ -56,7 +58,8 @@ void tk_platform_reset(void) { board_reset(); }
 void tk_platform_exit(int status) { (void)status; } /* a board keeps running */
 }
 
-void setup() {
+void setup()
+{
     TK_SERIAL.begin(115200);
     for (uint32_t start = millis(); !TK_SERIAL && millis() - start < 3000;) {
     } /* native USB: give the host a moment to open the port, so it sees BOOT */
@@ -67,7 +70,8 @@ void setup() {
     tk_app_init();
 }
 
-void loop() {
+void loop()
+{
     switch (tk_app_step()) {
     case TK_APP_RESET:
         TK_SERIAL.flush();

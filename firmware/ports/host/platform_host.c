@@ -30,7 +30,8 @@ static const tk_platform_info_t host_info = {
 
 const tk_platform_info_t *tk_platform_info(void) { return &host_info; }
 
-int tk_platform_read_byte(void) {
+int tk_platform_read_byte(void)
+{
     if (reset_pending) return -1;
     uint8_t byte;
     ssize_t n = read(master_fd, &byte, 1);
@@ -43,7 +44,8 @@ int tk_platform_read_byte(void) {
     return byte;
 }
 
-void tk_platform_write(const uint8_t *data, size_t n) {
+void tk_platform_write(const uint8_t *data, size_t n)
+{
     while (n > 0) {
         ssize_t written = write(master_fd, data, n);
         if (written < 0) {
@@ -59,12 +61,14 @@ void tk_platform_write(const uint8_t *data, size_t n) {
     }
 }
 
-void tk_platform_idle(void) {
+void tk_platform_idle(void)
+{
     struct pollfd p = {.fd = master_fd, .events = POLLIN};
     poll(&p, 1, 50);
 }
 
-uint32_t tk_platform_ticks(void) {
+uint32_t tk_platform_ticks(void)
+{
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (uint32_t)((uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec);
@@ -74,20 +78,23 @@ uint32_t tk_platform_boot_id(void) { return boot_id; }
 
 uint32_t tk_platform_stack_used(void) { return 0; }
 
-static void new_boot_id(void) {
+static void new_boot_id(void)
+{
     boot_id = (boot_id * 1664525u + 1013904223u) ^ tk_platform_ticks() ^ (uint32_t)getpid();
 }
 
-void tk_platform_reset(void) {
-    usleep(20000);                 /* a board takes a while to come back */
-    tcflush(master_fd, TCIFLUSH);  /* whatever was in flight is lost */
+void tk_platform_reset(void)
+{
+    usleep(20000);                /* a board takes a while to come back */
+    tcflush(master_fd, TCIFLUSH); /* whatever was in flight is lost */
     reset_pending = 0;
     new_boot_id();
 }
 
 void tk_platform_exit(int status) { exit(status); }
 
-static int open_pty(void) {
+static int open_pty(void)
+{
     int fd = posix_openpt(O_RDWR | O_NOCTTY);
     if (fd < 0 || grantpt(fd) != 0 || unlockpt(fd) != 0) return -1;
     const char *name = ptsname(fd);
@@ -106,7 +113,8 @@ static int open_pty(void) {
     return fd;
 }
 
-int main(void) {
+int main(void)
+{
     master_fd = open_pty();
     if (master_fd < 0) {
         perror("tinykd host port: cannot open a pseudo-terminal");

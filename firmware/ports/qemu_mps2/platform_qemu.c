@@ -10,6 +10,7 @@
 #include "app.h"
 #include "platform.h"
 #include "qemu_mps2.h"
+#include "tk_arch.h"
 
 #ifndef TK_BOARD_NAME
 #define TK_BOARD_NAME "qemu-mps2-an386"
@@ -37,12 +38,13 @@ extern uint32_t __flash_used[], __ram_used[], __stack_size[];
 static volatile uint8_t ring[RING_BYTES];
 static volatile uint32_t ring_head, ring_tail; /* head: written by the IRQ; tail: by the app */
 static volatile uint32_t systick_wraps;
-__attribute__((section(".noinit"))) static uint32_t boot_count, boot_magic; /* survive a SYSRESETREQ */
+TK_SECTION(".noinit") static uint32_t boot_count, boot_magic; /* survive a SYSRESETREQ */
 static tk_platform_info_t info;
 
 /* Moves received bytes from the UART into the ring while there is room. Returns 0 if it stopped because the
  * ring is full (the byte stays in the UART, and QEMU sends no more until it is read). */
-static int uart_drain(void) {
+static int uart_drain(void)
+{
     while (UART_STATE & 0x2u) {
         if (ring_head - ring_tail >= RING_BYTES) return 0;
         ring[ring_head % RING_BYTES] = (uint8_t)UART_DATA;
@@ -51,14 +53,16 @@ static int uart_drain(void) {
     return 1;
 }
 
-void Uart0Rx_Handler(void) {
+void Uart0Rx_Handler(void)
+{
     UART_INTCLEAR = 0x2u; /* first: a byte arriving during the drain raises the interrupt again */
     if (!uart_drain()) UART_CTRL = UART_CTRL_RUN; /* full: RX interrupt off until the app makes room */
 }
 
 void SysTick_Handler(void) { systick_wraps++; }
 
-int tk_platform_read_byte(void) {
+int tk_platform_read_byte(void)
+{
     if (ring_head == ring_tail) return -1;
     uint8_t byte = ring[ring_tail % RING_BYTES];
     ring_tail++;
@@ -70,7 +74,8 @@ int tk_platform_read_byte(void) {
     return byte;
 }
 
-void tk_platform_write(const uint8_t *data, size_t n) {
+void tk_platform_write(const uint8_t *data, size_t n)
+{
     for (size_t i = 0; i < n; ++i) {
         while (UART_STATE & 0x1u) {
         }
@@ -81,17 +86,19 @@ void tk_platform_write(const uint8_t *data, size_t n) {
 /* SysTick is stopped while waiting: QEMU runs with `-icount sleep=off` (5x faster host->device bytes than
  * sleep=on), and would otherwise jump from one SysTick wrap to the next, burning a host core while idle. So ticks
  * count busy time only; inference timing never includes idle time. */
-void tk_platform_idle(void) {
+void tk_platform_idle(void)
+{
     __asm volatile("cpsid i" ::: "memory");
     if (ring_head == ring_tail) {
-        SYST_CSR = 0x6u; /* stop (keeps the count) */
+        SYST_CSR = 0x6u;       /* stop (keeps the count) */
         __asm volatile("wfi"); /* a pending IRQ still wakes it */
         SYST_CSR = 0x7u;
     }
     __asm volatile("cpsie i" ::: "memory");
 }
 
-uint32_t tk_platform_ticks(void) {
+uint32_t tk_platform_ticks(void)
+{
     uint32_t wraps, value;
     do {
         wraps = systick_wraps;
@@ -104,20 +111,26 @@ uint32_t tk_platform_boot_id(void) { return boot_count; }
 
 uint32_t tk_platform_stack_used(void) { return tk_qemu_stack_used(); }
 
-void tk_platform_reset(void) {
+void tk_platform_reset(void)
+{
     __asm volatile("dsb" ::: "memory");
     AIRCR = 0x05FA0004u; /* VECTKEY | SYSRESETREQ */
     for (;;) {
     }
 }
 
-void tk_qemu_fault_exit(int status) {
-    static const char *const messages[] = {"", "tinykd: HardFault\n", "", "tinykd: stack overflow (MPU guard)\n",
-                                           "tinykd: unexpected exception\n", "tinykd: main returned\n",
+void tk_qemu_fault_exit(int status)
+{
+    static const char *const messages[] = {"",
+                                           "tinykd: HardFault\n",
+                                           "",
+                                           "tinykd: stack overflow (MPU guard)\n",
+                                           "tinykd: unexpected exception\n",
+                                           "tinykd: main returned\n",
                                            "tinykd: engine init failed\n"};
     if (status > 0 && status < 7) tk_qemu_semihost(0x04, (void *)messages[status]); /* SYS_WRITE0 */
     uint32_t block[2] = {0x20026u, (uint32_t)status}; /* ADP_Stopped_ApplicationExit, exit status */
-    tk_qemu_semihost(0x20, block);                             /* SYS_EXIT_EXTENDED */
+    tk_qemu_semihost(0x20, block);                    /* SYS_EXIT_EXTENDED */
     for (;;) {
     }
 }
@@ -126,16 +139,23 @@ void tk_qemu_fault_exit(int status) {
 /* Per-operator instruction profile (model.c calls this): "op <index> <ticks>" per operator on QEMU's stdout
  * (semihosting SYS_WRITE0). The ticks exclude the printing. */
 void tk_profile_op(int op);
-void tk_profile_op(int op) {
+void tk_profile_op(int op)
+{
     static uint32_t since;
     if (op >= 0) {
         uint32_t ticks = tk_platform_ticks() - since;
         char line[32] = "op ", digits[12];
         int n = 3, d = 0;
-        do { digits[d++] = (char)('0' + op % 10); op /= 10; } while (op);
+        do {
+            digits[d++] = (char)('0' + op % 10);
+            op /= 10;
+        } while (op);
         while (d) line[n++] = digits[--d];
         line[n++] = ' ';
-        do { digits[d++] = (char)('0' + ticks % 10u); ticks /= 10u; } while (ticks);
+        do {
+            digits[d++] = (char)('0' + ticks % 10u);
+            ticks /= 10u;
+        } while (ticks);
         while (d) line[n++] = digits[--d];
         line[n++] = '\n';
         line[n] = '\0';
@@ -149,7 +169,8 @@ void tk_platform_exit(int status) { tk_qemu_fault_exit(status); }
 
 const tk_platform_info_t *tk_platform_info(void) { return &info; }
 
-int main(void) {
+int main(void)
+{
     boot_count = (boot_magic == 0x746B6264u) ? boot_count + 1 : 1;
     boot_magic = 0x746B6264u; /* "tkbd" */
     info.board = TK_BOARD_NAME;

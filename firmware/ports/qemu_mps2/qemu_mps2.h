@@ -4,8 +4,11 @@
 
 #include <stdint.h>
 
+#include "tk_arch.h"
+
 /* Semihosting call `op` with argument block `arg` (QEMU: -semihosting-config enable=on,target=native). */
-static inline int tk_qemu_semihost(int op, void *arg) {
+static inline int tk_qemu_semihost(int op, void *arg)
+{
     register int r0 __asm("r0") = op;
     register void *r1 __asm("r1") = arg;
     __asm volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
@@ -14,7 +17,7 @@ static inline int tk_qemu_semihost(int op, void *arg) {
 
 /* Ends the emulation with `status` through semihosting SYS_EXIT_EXTENDED (1 HardFault, 3 stack overflow,
  * 4 unexpected exception, 5 main returned). Emulator only: on a board BKPT 0xAB faults. */
-void tk_qemu_fault_exit(int status) __attribute__((noreturn));
+TK_NORETURN void tk_qemu_fault_exit(int status);
 
 /* Deepest stack use since boot, from the paint pattern Reset_Handler left in the stack. */
 uint32_t tk_qemu_stack_used(void);

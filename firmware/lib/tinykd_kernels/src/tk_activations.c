@@ -14,8 +14,9 @@ tk_status tk_relu_s8(const tk_relu_params *params, int32_t size, const int8_t *i
         return TK_ERR_ARGUMENT;
     }
     for (i = 0; i < size; ++i) {
-        const int32_t value = tk_requantize((int32_t)input[i] - params->input_zero_point, params->quant.multiplier,
-                                            params->quant.shift) + params->output_zero_point;
+        const int32_t value =
+            tk_requantize((int32_t)input[i] - params->input_zero_point, params->quant.multiplier, params->quant.shift) +
+            params->output_zero_point;
         output[i] = (int8_t)tk_clamp32(value, params->activation.min, params->activation.max);
     }
     return TK_OK;
@@ -50,10 +51,10 @@ static int32_t sat_rounding_doubling_high_mul16(int32_t a, int32_t b)
     if (a == INT16_MIN && b == INT16_MIN) {
         return INT16_MAX;
     }
-    return (product + nudge) / (1 << 15);  /* truncating division, as in C++ */
+    return (product + nudge) / (1 << 15); /* truncating division, as in C++ */
 }
 
-static int32_t sat_doubling_high_mul16(int32_t a, int32_t b)  /* without rounding */
+static int32_t sat_doubling_high_mul16(int32_t a, int32_t b) /* without rounding */
 {
     if (a == INT16_MIN && b == INT16_MIN) {
         return INT16_MAX;
@@ -75,9 +76,9 @@ tk_status tk_hard_swish_s8(const tk_hard_swish_params *params, int32_t size, con
         return TK_ERR_ARGUMENT;
     }
     for (i = 0; i < size; ++i) {
-        const int32_t hires = ((int32_t)input[i] - params->input_zero_point) * 128;  /* x on scale / 128 */
+        const int32_t hires = ((int32_t)input[i] - params->input_zero_point) * 128; /* x on scale / 128 */
         const int32_t preshift = sat_rounding_doubling_high_mul16(hires, params->output_multiplier);
-        int32_t reluish = hires;  /* relu6(x + 3) / 6 mapped to [-1, 1] in Q15, then to [0, 1] */
+        int32_t reluish = hires; /* relu6(x + 3) / 6 mapped to [-1, 1] in Q15, then to [0, 1] */
         int32_t result;
         if (params->reluish_exponent > 0) {
             reluish = sat_left_shift16(reluish, params->reluish_exponent - 1);
@@ -91,7 +92,7 @@ tk_status tk_hard_swish_s8(const tk_hard_swish_params *params, int32_t size, con
         }
         reluish = (reluish + (1 << 15)) >> 1;
         result = tk_rounding_divide_by_pot(sat_doubling_high_mul16(reluish, preshift), -params->output_exponent);
-        result = (int16_t)(result + params->output_zero_point);  /* an int16 sum, as in TFLM */
+        result = (int16_t)(result + params->output_zero_point); /* an int16 sum, as in TFLM */
         output[i] = (int8_t)tk_clamp32(result, TK_INT8_MIN, TK_INT8_MAX);
     }
     return TK_OK;

@@ -22,8 +22,8 @@ static inline int32_t binary_element(const tk_binary_params *p, int32_t a, int32
         break;
     }
     case TK_BINARY_MUL:
-        result = tk_requantize((a + p->input1_offset) * (b + p->input2_offset), p->output.multiplier,
-                               p->output.shift) + p->output_offset;
+        result = tk_requantize((a + p->input1_offset) * (b + p->input2_offset), p->output.multiplier, p->output.shift) +
+                 p->output_offset;
         break;
     case TK_BINARY_MAXIMUM:
         return a > b ? a : b;
@@ -40,16 +40,14 @@ static inline int32_t binary_element(const tk_binary_params *p, int32_t a, int32
     return tk_clamp32(result, p->activation.min, p->activation.max);
 }
 
-tk_status tk_binary_s8(const tk_binary_params *params, const int8_t *input1, const int8_t *input2,
-                       int8_t *output)
+tk_status tk_binary_s8(const tk_binary_params *params, const int8_t *input1, const int8_t *input2, int8_t *output)
 {
     int32_t index1[TK_MAX_DIMS] = {0}, index2[TK_MAX_DIMS] = {0};
     int32_t count1, count2, offset1 = 0, offset2 = 0, d, inner, step1, step2, i;
 
-    if (params == NULL || input1 == NULL || input2 == NULL || output == NULL ||
-        params->kind < TK_BINARY_ADD || params->kind > TK_BINARY_PRELU || params->left_shift < 0 ||
-        params->left_shift > 23 || !tk_walk_valid(&params->walk1, &count1) ||
-        !tk_walk_valid(&params->walk2, &count2)) {
+    if (params == NULL || input1 == NULL || input2 == NULL || output == NULL || params->kind < TK_BINARY_ADD ||
+        params->kind > TK_BINARY_PRELU || params->left_shift < 0 || params->left_shift > 23 ||
+        !tk_walk_valid(&params->walk1, &count1) || !tk_walk_valid(&params->walk2, &count2)) {
         return TK_ERR_ARGUMENT;
     }
     if (params->walk1.rank != params->walk2.rank) {
@@ -68,11 +66,11 @@ tk_status tk_binary_s8(const tk_binary_params *params, const int8_t *input1, con
     step2 = params->walk2.strides[params->walk2.rank - 1];
     do {
         const int8_t *a = input1 + offset1, *b = input2 + offset2;
-        for (i = 0; i < inner; ++i) {  /* each element read before it is written: in place is exact */
+        for (i = 0; i < inner; ++i) { /* each element read before it is written: in place is exact */
             output[i] = (int8_t)binary_element(params, a[i * step1], b[i * step2]);
         }
         output += inner;
-        (void)tk_walk_next_row(&params->walk2, index2, &offset2);  /* same dimensions: ends with walk 1 */
+        (void)tk_walk_next_row(&params->walk2, index2, &offset2); /* same dimensions: ends with walk 1 */
     } while (tk_walk_next_row(&params->walk1, index1, &offset1));
     return TK_OK;
 }

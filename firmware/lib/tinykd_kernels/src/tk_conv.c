@@ -9,13 +9,12 @@
 
 static int conv_params_ok(const tk_conv_params *p)
 {
-    return p->stride_h >= 1 && p->stride_w >= 1 && p->dilation_h >= 1 && p->dilation_w >= 1 &&
-           p->pad_h >= 0 && p->pad_w >= 0 && p->activation.min <= p->activation.max;
+    return p->stride_h >= 1 && p->stride_w >= 1 && p->dilation_h >= 1 && p->dilation_w >= 1 && p->pad_h >= 0 &&
+           p->pad_w >= 0 && p->activation.min <= p->activation.max;
 }
 
-tk_status tk_conv2d_s8(const tk_conv_params *params, const tk_channel_quant *quant,
-                       const tk_dims *input_dims, const int8_t *input,
-                       const tk_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+tk_status tk_conv2d_s8(const tk_conv_params *params, const tk_channel_quant *quant, const tk_dims *input_dims,
+                       const int8_t *input, const tk_dims *filter_dims, const int8_t *filter, const int32_t *bias,
                        const tk_dims *output_dims, int8_t *output)
 {
     int32_t batch, out_y, out_x, out_c, filter_y, filter_x, in_c;
@@ -44,7 +43,7 @@ tk_status tk_conv2d_s8(const tk_conv_params *params, const tk_channel_quant *qua
                         for (filter_y = 0; filter_y < filter_h; ++filter_y) {
                             const int32_t in_y = in_y_origin + params->dilation_h * filter_y;
                             if (in_y < 0 || in_y >= input_h) {
-                                continue;  /* padding: contributes (zero point - zero point) * w = 0 */
+                                continue; /* padding: contributes (zero point - zero point) * w = 0 */
                             }
                             for (filter_x = 0; filter_x < filter_w; ++filter_x) {
                                 const int32_t in_x = in_x_origin + params->dilation_w * filter_x;
@@ -70,10 +69,9 @@ tk_status tk_conv2d_s8(const tk_conv_params *params, const tk_channel_quant *qua
     return TK_OK;
 }
 
-tk_status tk_depthwise_conv2d_s8(const tk_conv_params *params, const tk_channel_quant *quant,
-                                 const tk_dims *input_dims, const int8_t *input,
-                                 const tk_dims *filter_dims, const int8_t *filter, const int32_t *bias,
-                                 const tk_dims *output_dims, int8_t *output)
+tk_status tk_depthwise_conv2d_s8(const tk_conv_params *params, const tk_channel_quant *quant, const tk_dims *input_dims,
+                                 const int8_t *input, const tk_dims *filter_dims, const int8_t *filter,
+                                 const int32_t *bias, const tk_dims *output_dims, int8_t *output)
 {
     int32_t batch, out_y, out_x, in_c, m, filter_y, filter_x;
 
@@ -100,7 +98,7 @@ tk_status tk_depthwise_conv2d_s8(const tk_conv_params *params, const tk_channel_
                     for (in_c = 0; in_c < input_c; ++in_c) {
                         for (m = 0; m < depth_multiplier; ++m) {
                             const int32_t out_c = m + in_c * depth_multiplier;
-                            int32_t acc = 0;  /* |acc| <= kh * kw * 255 * 128 (+ bias) */
+                            int32_t acc = 0; /* |acc| <= kh * kw * 255 * 128 (+ bias) */
                             for (filter_y = 0; filter_y < filter_h; ++filter_y) {
                                 const int32_t in_y = in_y_origin + params->dilation_h * filter_y;
                                 if (in_y < 0 || in_y >= input_h) {

@@ -6,6 +6,12 @@
 #ifndef TK_CONV_UNROLLED_DSP_ASM_H
 #define TK_CONV_UNROLLED_DSP_ASM_H
 
+#include "tk_arch.h"
+
+/* The assembly below is laid out by hand, one instruction per line with its comment: clang-format would join the
+ * string literals and the macro calls. */
+/* clang-format off */
+
 /* Group of 4 taps: columns (p0 a, p1 a, p0 b, p1 b) r2-r5, weights (c0 a, c1 a, c0 b, c1 b) r6-r9, accumulators
  * (p0, c0) r10, (p0, c1) r11, (p1, c0) r12, (p1, c1) lr. 40 bytes of code (every instruction 32-bit). */
 #define TK_U_GROUP                         \
@@ -24,8 +30,8 @@
 
 /* tk_conv_pairs_2x2 (tk_pair_job; columns of stride 4) with groups <= TK_UNROLLED_GROUPS. Stack: [sp] columns,
  * [sp, #4] the entry address (Thumb bit set), [sp, #8 ..] a copy of the job (bias #8, quant #12, out0 #16, out1
- * #20, low4 #32, high4 #36; #28: the end of quant instead of the pair count). CLAMP works on r10 = the 4 bytes (p0, c0) (p0, c1) (p1, c0) (p1, c1), or
- * is empty when the activation is all of int8. */
+ * #20, low4 #32, high4 #36; #28: the end of quant instead of the pair count). CLAMP works on r10 = the 4 bytes
+ * (p0, c0) (p0, c1) (p1, c0) (p1, c1), or is empty when the activation is all of int8. */
 #define TK_CONV_PAIRS_2X2_UNROLLED(CLAMP)                                                     \
     __asm__ volatile(                                                                         \
         "push    {r4-r11, lr}\n\t"                                                            \
@@ -118,5 +124,6 @@ static inline void tk_fill_two(void *columns, const int8_t *src0, const int8_t *
     const int32_t end_and_offsets[2] = {(int32_t)(uintptr_t)(src0 + 4 * groups), tk_offset_pair(offset)};
     tk_fill_two_words(columns, src0, src1, end_and_offsets);
 }
+/* clang-format on */
 
 #endif /* TK_CONV_UNROLLED_DSP_ASM_H */

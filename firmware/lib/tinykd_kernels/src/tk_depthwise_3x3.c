@@ -9,6 +9,7 @@
  * the output (one row: row step 0, the real row stored last); one of 3 rows is computed whole into scratch and
  * its 3 rows copied. Same results as the reference kernel in tk_conv.c, bit for bit. */
 #include "tinykd_kernels.h"
+#include "tk_arch.h"
 #include "tk_fast.h"
 
 #include <stddef.h>
@@ -16,45 +17,70 @@
 
 /* One channel's work for the inner loop (16 words: the assembly copies them to its stack). */
 typedef struct {
-    int32_t bias[2];     /* doubled, twice (two LDRD fill the 4 accumulators) */
-    int32_t multiplier;  /* the fast rescale (tk_packed_filter.quant) */
+    int32_t bias[2];    /* doubled, twice (two LDRD fill the 4 accumulators) */
+    int32_t multiplier; /* the fast rescale (tk_packed_filter.quant) */
     int32_t shift;
     int32_t nudge;
-    int32_t low4;        /* activation min in each byte */
-    int32_t high4;       /* activation max in each byte */
-    int8_t *out;         /* output of block 0, row 0, column 0 */
-    int32_t row_step;    /* bytes from an output row to the next */
-    int32_t col_step;    /* bytes from an output column to the next */
-    int32_t columns;     /* output columns (>= 1) */
-    int32_t blocks;      /* blocks of output rows (>= 1) */
-    int32_t out_skip;    /* bytes from the end of a block's columns to the next block's first output */
-    int32_t scratch[3];  /* the assembly's own (end of a block's columns, a weight pair) */
+    int32_t low4;       /* activation min in each byte */
+    int32_t high4;      /* activation max in each byte */
+    int8_t *out;        /* output of block 0, row 0, column 0 */
+    int32_t row_step;   /* bytes from an output row to the next */
+    int32_t col_step;   /* bytes from an output column to the next */
+    int32_t columns;    /* output columns (>= 1) */
+    int32_t blocks;     /* blocks of output rows (>= 1) */
+    int32_t out_skip;   /* bytes from the end of a block's columns to the next block's first output */
+    int32_t scratch[3]; /* the assembly's own (end of a block's columns, a weight pair) */
 } tk_dw3_job;
+
+#if TK_DSP /* the byte offsets the assembly reads in its copy of the job ([sp, #offset], tk_dw3x3_dsp_asm.h) */
+TK_ASM_OFFSET(tk_dw3_job, bias, 0);
+TK_ASM_OFFSET(tk_dw3_job, multiplier, 8);
+TK_ASM_OFFSET(tk_dw3_job, shift, 12);
+TK_ASM_OFFSET(tk_dw3_job, nudge, 16);
+TK_ASM_OFFSET(tk_dw3_job, low4, 20);
+TK_ASM_OFFSET(tk_dw3_job, high4, 24);
+TK_ASM_OFFSET(tk_dw3_job, out, 28);
+TK_ASM_OFFSET(tk_dw3_job, row_step, 32);
+TK_ASM_OFFSET(tk_dw3_job, col_step, 36);
+TK_ASM_OFFSET(tk_dw3_job, columns, 40);
+TK_ASM_OFFSET(tk_dw3_job, blocks, 44);
+TK_ASM_OFFSET(tk_dw3_job, out_skip, 48);
+TK_ASM_OFFSET(tk_dw3_job, scratch, 52);
+TK_STATIC_ASSERT(sizeof(tk_dw3_job) == 64, "tk_dw3_channel copies tk_dw3_job as 16 words");
+#endif
 
 /* tk_dw3_fill_blocks' constants: per block of 4 input rows of one column, rows 4b + 1 .. 4b + 4 all inside. */
 typedef struct {
-    int32_t row_step;     /* input bytes from one row to the next */
-    int32_t plane_bytes;  /* from one channel's plane to the next */
-    int32_t block_bytes;  /* from one block to the next in a plane */
-    int32_t offsets;      /* the input offset in both halfwords */
-    int32_t blocks;       /* blocks to fill (>= 1) */
+    int32_t row_step;    /* input bytes from one row to the next */
+    int32_t plane_bytes; /* from one channel's plane to the next */
+    int32_t block_bytes; /* from one block to the next in a plane */
+    int32_t offsets;     /* the input offset in both halfwords */
+    int32_t blocks;      /* blocks to fill (>= 1) */
 } tk_dw3_fill;
 
-#if defined(__ARM_FEATURE_DSP)
+#if TK_DSP /* tk_dw3_fill_blocks loads the 5 words with one LDM, in this order */
+TK_ASM_OFFSET(tk_dw3_fill, row_step, 0);
+TK_ASM_OFFSET(tk_dw3_fill, plane_bytes, 4);
+TK_ASM_OFFSET(tk_dw3_fill, block_bytes, 8);
+TK_ASM_OFFSET(tk_dw3_fill, offsets, 12);
+TK_ASM_OFFSET(tk_dw3_fill, blocks, 16);
+#endif
+
+#if TK_DSP
 #include "tk_dw3x3_dsp_asm.h"
 #else
 /* Portable tk_dw3_channel (4 rows per block) and tk_dw3_channel2 (2 rows): the same integers. `weights`:
  * (k0, k1, k1, k2) per filter column, 12 values. */
 static void dw3_channel(const int32_t *plane, const int16_t *weights, const tk_dw3_job *job, int clamp, int rows)
 {
-    const tk_half *x = (const tk_half *)plane;  /* 6 values per input column (written as words: may_alias) */
+    const tk_half *x = (const tk_half *)plane; /* 6 values per input column (written as words: may_alias) */
     const int32_t quant[3] = {job->multiplier, job->shift, job->nudge};
     const int32_t low = clamp ? (int8_t)job->low4 : -128, high = clamp ? (int8_t)job->high4 : 127;
     int8_t *out = job->out;
     int32_t block, column, i, j;
     for (block = 0; block < job->blocks; ++block, x += 12, out += job->out_skip) {
         for (column = 0; column < job->columns; ++column, x += 6, out += job->col_step) {
-            for (i = rows - 1; i >= 0; --i) {  /* the last row first, as the assembly (row step 0: row 0 wins) */
+            for (i = rows - 1; i >= 0; --i) { /* the last row first, as the assembly (row step 0: row 0 wins) */
                 int32_t acc = job->bias[0];
                 for (j = 0; j < 3; ++j) {
                     const int16_t *k = weights + 4 * j;
@@ -91,14 +117,11 @@ static void tk_dw3_channel2_clamped(const int32_t *plane, const int16_t *weights
 static int32_t blocks_of(int32_t rows) { return (rows + 3) / 4; }
 
 /* Words of one channel's plane: blocks x (w + 2) columns x 3 words. */
-static int32_t plane_words(const tk_dims *input_dims)
-{
-    return blocks_of(input_dims->h) * (input_dims->w + 2) * 3;
-}
+static int32_t plane_words(const tk_dims *input_dims) { return blocks_of(input_dims->h) * (input_dims->w + 2) * 3; }
 
 int32_t tk_depthwise_conv2d_3x3_fast_scratch_size(const tk_dims *input_dims)
 {
-    return 4 * (4 * plane_words(input_dims) + input_dims->w);  /* 4 planes + one 4-row block of output bytes */
+    return 4 * (4 * plane_words(input_dims) + input_dims->w); /* 4 planes + one 4-row block of output bytes */
 }
 
 /* Words (x_top, x_bottom) + offset of channels 0..3 of a 4-channel group, for two input rows (NULL: a row in the
@@ -110,13 +133,13 @@ typedef struct {
 static inline row_pair pair_of(const int8_t *top, const int8_t *bottom, int32_t offset)
 {
     row_pair p;
-#if defined(__ARM_FEATURE_DSP)
+#if TK_DSP
     const int32_t offsets = tk_offset_pair(offset);
     int32_t at = 0, bt = 0, ab = 0, bb = 0;
     if (top != NULL) {
         const int32_t x = tk_read_s8x4(top);
-        at = tk_sxtab16(offsets, x);        /* channels 0, 2 */
-        bt = tk_sxtab16_ror8(offsets, x);  /* channels 1, 3 */
+        at = tk_sxtab16(offsets, x);      /* channels 0, 2 */
+        bt = tk_sxtab16_ror8(offsets, x); /* channels 1, 3 */
     }
     if (bottom != NULL) {
         const int32_t x = tk_read_s8x4(bottom);
@@ -145,7 +168,7 @@ static inline void put_pair(int32_t *at, int32_t words, const row_pair *p)
     at[3 * words] = p->lane[3];
 }
 
-#if !defined(__ARM_FEATURE_DSP)
+#if !TK_DSP
 /* Portable tk_dw3_fill_blocks: `at` is the first block's word 1 in plane 0, `src` the input at its row 4b + 1. */
 static void tk_dw3_fill_blocks(int32_t *at, const int8_t *src, const tk_dw3_fill *fill)
 {
@@ -153,12 +176,12 @@ static void tk_dw3_fill_blocks(int32_t *at, const int8_t *src, const tk_dw3_fill
     const int32_t offset = (int16_t)fill->offsets;
     int32_t block;
     for (block = 0; block < fill->blocks; ++block, at += block_words) {
-        const int8_t *x = src + 4 * block * step;  /* no pointer past the input's end */
+        const int8_t *x = src + 4 * block * step; /* no pointer past the input's end */
         const row_pair upper = pair_of(x, x + step, offset);
         const row_pair lower = pair_of(x + 2 * step, x + 3 * step, offset);
         put_pair(at, words, &upper);
         put_pair(at + 1, words, &lower);
-        put_pair(at + block_words - 1, words, &lower);  /* the next block's word 0 */
+        put_pair(at + block_words - 1, words, &lower); /* the next block's word 0 */
     }
 }
 #endif
@@ -177,7 +200,7 @@ static void fill_column(int32_t *at, int32_t words, int32_t block_words, const i
                         int32_t offset)
 {
     const int32_t rows = in->h, blocks = blocks_of(rows), row_step = in->w * in->c;
-    const int32_t inside = rows >= 5 ? (rows - 1) / 4 : 0;  /* blocks b with rows 4b + 1 .. 4b + 4 inside */
+    const int32_t inside = rows >= 5 ? (rows - 1) / 4 : 0; /* blocks b with rows 4b + 1 .. 4b + 4 inside */
     row_pair pair = pair_of(NULL, column, offset);
     int32_t block, row;
     put_pair(at, words, &pair);
@@ -220,13 +243,12 @@ static void aim(tk_dw3_job *job, int8_t *out, int32_t row_step, int32_t col_step
     job->row_step = row_step;
     job->col_step = col_step;
     job->blocks = blocks;
-    job->out_skip = 4 * row_step - job->columns * col_step;  /* used between blocks only */
+    job->out_skip = 4 * row_step - job->columns * col_step; /* used between blocks only */
 }
 
 tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk_packed_filter *filter,
-                                          const tk_dims *input_dims, const int8_t *input,
-                                          const tk_dims *filter_dims, const tk_dims *output_dims,
-                                          int8_t *output, void *scratch)
+                                          const tk_dims *input_dims, const int8_t *input, const tk_dims *filter_dims,
+                                          const tk_dims *output_dims, int8_t *output, void *scratch)
 {
     if (params == NULL || filter == NULL || input_dims == NULL || input == NULL || filter_dims == NULL ||
         output_dims == NULL || output == NULL || scratch == NULL || !tk_fast_conv_ok(params, filter) ||
@@ -246,10 +268,10 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
         const int clamp = params->activation.min > -128 || params->activation.max < 127;
         void (*run)(const int32_t *, const int16_t *, const tk_dw3_job *) =
             clamp ? tk_dw3_channel_clamped : tk_dw3_channel;
-        void (*run_last)(const int32_t *, const int16_t *, const tk_dw3_job *) =  /* a last block of <= 2 rows */
+        void (*run_last)(const int32_t *, const int16_t *, const tk_dw3_job *) = /* a last block of <= 2 rows */
             clamp ? tk_dw3_channel2_clamped : tk_dw3_channel2;
         int32_t *planes = (int32_t *)scratch;
-        int8_t *last_block = (int8_t *)(planes + 4 * words);  /* 4 bytes per column */
+        int8_t *last_block = (int8_t *)(planes + 4 * words); /* 4 bytes per column */
         int32_t batch, g, lane, row, col;
         tk_dw3_job job;
         job.low4 = tk_bytes4(params->activation.min);
@@ -272,10 +294,10 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
                         aim(&job, out, row_step, channels, full);
                         run(plane, weights, &job);
                     }
-                    if (last_rows > 0 && last_rows <= 2) {  /* 2 rows straight to the output (1: row step 0) */
+                    if (last_rows > 0 && last_rows <= 2) { /* 2 rows straight to the output (1: row step 0) */
                         aim(&job, out + full * 4 * row_step, last_rows == 2 ? row_step : 0, channels, 1);
                         run_last(plane + full * (w + 2) * 3, weights, &job);
-                    } else if (last_rows > 0) {  /* 4 rows into last_block (column-major), then the valid ones */
+                    } else if (last_rows > 0) { /* 4 rows into last_block (column-major), then the valid ones */
                         aim(&job, last_block, 1, 4, 1);
                         run(plane + full * (w + 2) * 3, weights, &job);
                         out += full * 4 * row_step;

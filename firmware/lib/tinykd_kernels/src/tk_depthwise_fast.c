@@ -15,8 +15,8 @@
 
 /* window (3 x 3 x channels) <- the taps of the pixel whose tap (0, 0) is input pixel `origin`; clip = rows
  * [y_lo, y_hi) and columns [x_lo, x_hi) inside the input. */
-static void gather_3x3(const int8_t *input, const tk_dims *in, int32_t origin, const int32_t *clip,
-                       int8_t zero_point, int8_t *window)
+static void gather_3x3(const int8_t *input, const tk_dims *in, int32_t origin, const int32_t *clip, int8_t zero_point,
+                       int8_t *window)
 {
     const int32_t channels = in->c;
     int32_t y, x;
@@ -47,14 +47,14 @@ static void last_channels(const tk_conv_params *params, const tk_packed_filter *
                        filter->weights[((filter_y * kw + filter_x) * groups + full) * 4 + lane];
             }
         }
-        out[channel] = tk_fast_rescale(acc, filter->quant + 3 * channel, params->activation.min,
-                                       params->activation.max);
+        out[channel] =
+            tk_fast_rescale(acc, filter->quant + 3 * channel, params->activation.min, params->activation.max);
     }
 }
 
 tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter *filter,
-                                      const tk_dims *input_dims, const int8_t *input,
-                                      const tk_dims *filter_dims, const tk_dims *output_dims, int8_t *output)
+                                      const tk_dims *input_dims, const int8_t *input, const tk_dims *filter_dims,
+                                      const tk_dims *output_dims, int8_t *output)
 {
     if (params == NULL || filter == NULL || input_dims == NULL || input == NULL || filter_dims == NULL ||
         output_dims == NULL || output == NULL || !tk_fast_conv_ok(params, filter) || params->depth_multiplier != 1) {
@@ -70,7 +70,7 @@ tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_pac
         const int32_t low4 = tk_bytes4(params->activation.min), high4 = tk_bytes4(params->activation.max);
         const int whole_3x3 = kh == 3 && kw == 3 && !(channels & 3);
         const int gather = whole_3x3 && 9 * channels <= TK_DW_WINDOW_BYTES;
-        int32_t window_words[TK_DW_WINDOW_BYTES / 4];  /* word-aligned */
+        int32_t window_words[TK_DW_WINDOW_BYTES / 4]; /* word-aligned */
         tk_dw_job job, gathered;
         int32_t batch, out_y, out_x, group;
         int8_t *out = output;
@@ -94,18 +94,18 @@ tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_pac
                     /* the filter window clipped to the input, once per pixel: no bounds checks in the tap loops */
                     const int32_t x_lo = in_x0 < 0 ? -in_x0 : 0, x_hi = in_w - in_x0 < kw ? in_w - in_x0 : kw;
                     const int32_t window[4] = {y_lo, y_hi, x_lo, x_hi};
-                    const int32_t origin = (batch * in_h + in_y0) * in_w + in_x0;  /* pixel of tap (0, 0) */
+                    const int32_t origin = (batch * in_h + in_y0) * in_w + in_x0; /* pixel of tap (0, 0) */
                     const int32_t rows = y_hi - y_lo, cols = x_hi > x_lo ? x_hi - x_lo : 0;
-                    const int inside = rows > 0 && cols > 0;  /* else the window misses the input: bias only */
+                    const int inside = rows > 0 && cols > 0; /* else the window misses the input: bias only */
                     /* the first tap inside the window (the input itself when there is none) */
                     const int8_t *x = input + (inside ? (origin + y_lo * in_w + x_lo) * channels : 0);
                     const int16_t *w = filter->weights + (inside ? (y_lo * kw + x_lo) * tap_words : 0);
                     const int32_t *bias = filter->bias, *quant = filter->quant;
-                    if (whole_3x3 && rows == 3 && cols == 3) {  /* inside the input: every group in assembly */
+                    if (whole_3x3 && rows == 3 && cols == 3) { /* inside the input: every group in assembly */
                         tk_dw_3x3_pixel(x, w, &job, out);
                         continue;
                     }
-                    if (gather && inside) {  /* on the border: gathered, then the same */
+                    if (gather && inside) { /* on the border: gathered, then the same */
                         gather_3x3(input, input_dims, origin, window, (int8_t)(-offset), (int8_t *)window_words);
                         tk_dw_3x3_pixel((const int8_t *)window_words, filter->weights, &gathered, out);
                         continue;
@@ -117,8 +117,7 @@ tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_pac
                         acc[2] = bias[2];
                         acc[3] = bias[3];
                         if (inside) {
-                            tk_dw_window(x, row_step, channels, w, kw * tap_words, tap_words, rows, cols, offset,
-                                         acc);
+                            tk_dw_window(x, row_step, channels, w, kw * tap_words, tap_words, rows, cols, offset, acc);
                         }
                         tk_fast_rescale4(acc, quant, out + 4 * group, low4, high4);
                     }

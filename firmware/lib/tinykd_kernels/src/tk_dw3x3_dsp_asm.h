@@ -1,11 +1,16 @@
 /* The inner loop of tk_depthwise_conv2d_3x3_fast_s8 in Cortex-M4 assembly (tk_depthwise_3x3.c; layouts there):
  * one channel, blocks of 4 output rows, column by column. It needs all 14 registers: the channel's 9 weights as
  * 6 int16 pairs, 4 accumulators, the 3 words of an input column and the column pointer. Included by
- * tk_depthwise_3x3.c only, when the compiler targets the DSP extension. */
+ * tk_depthwise_3x3.c only, when TK_DSP (tk_arch.h). */
 #ifndef TK_DW3X3_DSP_ASM_H
 #define TK_DW3X3_DSP_ASM_H
 
+#include "tk_arch.h"
 #include "tk_fast.h"
+
+/* The assembly below is laid out by hand, one instruction per line with its comment: clang-format would join the
+ * string literals and the macro calls. */
+/* clang-format off */
 
 /* One filter column: its input column in r1 (x0, x1), r2 (x2, x3), r3 (x4, x5), weights K01 = (k0, k1) and
  * K12 = (k1, k2) of the 3 filter rows; output row i (acc r4 + i) takes x_i k0 + x_(i+1) k1 + x_(i+2) k2:
@@ -160,14 +165,14 @@ TK_NAKED static void tk_dw3_fill_blocks(TK_UNUSED int32_t *at, TK_UNUSED const i
         "pop     {r4-r11, pc}\n\t");
 }
 
-#define TK_DW3_FUNCTION(name)                                                                         \
-    TK_NAKED static void name(TK_UNUSED const int32_t *plane,                 \
-                              TK_UNUSED const int16_t *weights,               \
+#define TK_DW3_FUNCTION(name)                                                                   \
+    TK_NAKED static void name(TK_UNUSED const int32_t *plane, TK_UNUSED const int16_t *weights, \
                               TK_UNUSED const tk_dw3_job *job)
 
 TK_DW3_FUNCTION(tk_dw3_channel) { TK_DW3_CHANNEL(TK_DW3_COLUMN, TK_DW3_FINISH4("")); }
 TK_DW3_FUNCTION(tk_dw3_channel_clamped) { TK_DW3_CHANNEL(TK_DW3_COLUMN, TK_DW3_FINISH4(TK_DW3_CLAMP4)); }
 TK_DW3_FUNCTION(tk_dw3_channel2) { TK_DW3_CHANNEL(TK_DW3_COLUMN2, TK_DW3_FINISH2("")); }
 TK_DW3_FUNCTION(tk_dw3_channel2_clamped) { TK_DW3_CHANNEL(TK_DW3_COLUMN2, TK_DW3_FINISH2(TK_DW3_CLAMP2)); }
+/* clang-format on */
 
 #endif /* TK_DW3X3_DSP_ASM_H */

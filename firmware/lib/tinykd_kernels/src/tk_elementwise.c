@@ -10,11 +10,10 @@
  * the same integers as the general loops of tk_add_s8 with every parameter in a register: the x << s + base
  * products by MLA, the output zero point folded into the last rounding nudge ((t + nudge + zp * 2^shift) >>
  * shift = ((t + nudge) >> shift) + zp, no overflow: |zp| * 2^22 + |t| < 2^31). */
-static inline void add_loop(const int8_t *a, int32_t offset_a, const int8_t *b, int32_t offset_b,
-                            tk_quant quant_b, int8_t *output, int32_t size, const tk_add_params *params,
-                            int full_range)
+static inline void add_loop(const int8_t *a, int32_t offset_a, const int8_t *b, int32_t offset_b, tk_quant quant_b,
+                            int8_t *output, int32_t size, const tk_add_params *params, int full_range)
 {
-    const int32_t scale_a = (int32_t)1 << params->left_shift;       /* 2 * (exact half rescale), doubled */
+    const int32_t scale_a = (int32_t)1 << params->left_shift; /* 2 * (exact half rescale), doubled */
     const int32_t scale_b = (int32_t)1 << (params->left_shift + 1);
     const int32_t base_a = offset_a * scale_a, base_b = offset_b * scale_b;
     const int32_t mb = quant_b.multiplier, rsb = -quant_b.shift, nb = (int32_t)1 << (rsb - 1);
@@ -36,17 +35,16 @@ static inline void add_loop(const int8_t *a, int32_t offset_a, const int8_t *b, 
 }
 
 /* The fast ADD when it applies (see add_loop); returns 0 when it does not. */
-static int add_half_rescaled(const tk_add_params *params, int32_t size, const int8_t *input1,
-                             const int8_t *input2, int8_t *output)
+static int add_half_rescaled(const tk_add_params *params, int32_t size, const int8_t *input1, const int8_t *input2,
+                             int8_t *output)
 {
     const int8_t *a = input1, *b = input2;
     int32_t offset_a = params->input1_offset, offset_b = params->input2_offset;
     const tk_quant *quant_a = &params->input1, *quant_b = &params->input2;
-    if (params->left_shift < 2 || params->left_shift > 22 || params->output.shift > -1 ||
-        params->output.shift < -22) {
+    if (params->left_shift < 2 || params->left_shift > 22 || params->output.shift > -1 || params->output.shift < -22) {
         return 0;
     }
-    if (!(quant_a->multiplier == (1 << 30) && quant_a->shift == 0)) {  /* input 2 must be the exact half */
+    if (!(quant_a->multiplier == (1 << 30) && quant_a->shift == 0)) { /* input 2 must be the exact half */
         a = input2, b = input1;
         offset_a = params->input2_offset, offset_b = params->input1_offset;
         quant_a = &params->input2, quant_b = &params->input1;
@@ -57,7 +55,7 @@ static int add_half_rescaled(const tk_add_params *params, int32_t size, const in
     if (quant_b->shift > -1) {
         return 0;
     }
-    if (params->activation.min == -128 && params->activation.max == 127) {  /* SSAT is the whole clamp */
+    if (params->activation.min == -128 && params->activation.max == 127) { /* SSAT is the whole clamp */
         add_loop(a, offset_a, b, offset_b, *quant_b, output, size, params, 1);
     } else {
         add_loop(a, offset_a, b, offset_b, *quant_b, output, size, params, 0);
@@ -70,8 +68,8 @@ tk_status tk_add_s8(const tk_add_params *params, int32_t size, const int8_t *inp
 {
     int32_t i;
 
-    if (params == NULL || input1 == NULL || input2 == NULL || output == NULL || size < 0 ||
-        params->left_shift < 0 || params->left_shift > 24 || params->activation.min > params->activation.max) {
+    if (params == NULL || input1 == NULL || input2 == NULL || output == NULL || size < 0 || params->left_shift < 0 ||
+        params->left_shift > 24 || params->activation.min > params->activation.max) {
         return TK_ERR_ARGUMENT;
     }
     if (add_half_rescaled(params, size, input1, input2, output)) {
@@ -150,8 +148,7 @@ tk_status tk_tanh_s8(const tk_tanh_params *params, int32_t size, const int8_t *i
     return TK_OK;
 }
 
-tk_status tk_requantize_s8(const tk_requantize_params *params, int32_t size, const int8_t *input,
-                           int8_t *output)
+tk_status tk_requantize_s8(const tk_requantize_params *params, int32_t size, const int8_t *input, int8_t *output)
 {
     int32_t i;
 

@@ -20,36 +20,60 @@
 #include <string.h>
 
 #include "tinykd_kernels.h"
+#include "tk_arch.h"
 
 /* The channel loop of 2 or 3 output pixels (tk_conv_pairs_2x2, tk_conv_pairs_3x2): for each output channel pair,
  * bias + the block of MACs, the rescale, the activation clamp and the output bytes; advances the pointers. */
 typedef struct {
-    const int32_t *bias;   /* next channel pair's biases (b0, b1, b0, b1) */
-    const int32_t *quant;  /* next channel pair's (multiplier, right shift, nudge) x 2 */
-    int8_t *out0;          /* next channel pair's outputs, pixel 0 */
-    int8_t *out1;          /* pixel 1 */
-    int8_t *out2;          /* pixel 2 (3x2 only) */
-    int32_t pairs;         /* channel pairs left (>= 1) */
-    int32_t low4;          /* activation min in each of the 4 bytes (min >= -128) */
-    int32_t high4;         /* activation max in each byte (max <= 127) */
+    const int32_t *bias;  /* next channel pair's biases (b0, b1, b0, b1) */
+    const int32_t *quant; /* next channel pair's (multiplier, right shift, nudge) x 2 */
+    int8_t *out0;         /* next channel pair's outputs, pixel 0 */
+    int8_t *out1;         /* pixel 1 */
+    int8_t *out2;         /* pixel 2 (3x2 only) */
+    int32_t pairs;        /* channel pairs left (>= 1) */
+    int32_t low4;         /* activation min in each of the 4 bytes (min >= -128) */
+    int32_t high4;        /* activation max in each byte (max <= 127) */
 } tk_pair_job;
+
+#if TK_DSP /* the byte offsets the assembly reads (tk_fast_dsp_asm.h, tk_conv_unrolled_dsp_asm.h: LDRD, LDM) */
+TK_ASM_OFFSET(tk_pair_job, bias, 0);
+TK_ASM_OFFSET(tk_pair_job, quant, 4);
+TK_ASM_OFFSET(tk_pair_job, out0, 8);
+TK_ASM_OFFSET(tk_pair_job, out1, 12);
+TK_ASM_OFFSET(tk_pair_job, out2, 16);
+TK_ASM_OFFSET(tk_pair_job, pairs, 20);
+TK_ASM_OFFSET(tk_pair_job, low4, 24);
+TK_ASM_OFFSET(tk_pair_job, high4, 28);
+TK_STATIC_ASSERT(sizeof(tk_pair_job) == 32, "tk_conv_pairs_2x2u copies tk_pair_job as 8 words");
+#endif
 
 /* Every group of 4 channels of one depthwise output pixel whose 3x3 window lies inside the input
  * (tk_dw_3x3_pixel); channels a multiple of 4. */
 typedef struct {
-    int32_t row_step;      /* input bytes from one row to the next */
+    int32_t row_step; /* input bytes from one row to the next */
     int32_t channels;
-    int32_t offsets;       /* the input offset in both halfwords */
-    int32_t low4;          /* activation min in each byte */
-    int32_t high4;         /* activation max in each byte */
+    int32_t offsets; /* the input offset in both halfwords */
+    int32_t low4;    /* activation min in each byte */
+    int32_t high4;   /* activation max in each byte */
     const int32_t *bias;
     const int32_t *quant;
-    int32_t groups;        /* channels / 4 */
+    int32_t groups; /* channels / 4 */
 } tk_dw_job;
 
+#if TK_DSP /* the byte offsets tk_dw_3x3_pixel (tk_fast_dsp_asm.h) reads */
+TK_ASM_OFFSET(tk_dw_job, row_step, 0);
+TK_ASM_OFFSET(tk_dw_job, channels, 4);
+TK_ASM_OFFSET(tk_dw_job, offsets, 8);
+TK_ASM_OFFSET(tk_dw_job, low4, 12);
+TK_ASM_OFFSET(tk_dw_job, high4, 16);
+TK_ASM_OFFSET(tk_dw_job, bias, 20);
+TK_ASM_OFFSET(tk_dw_job, quant, 24);
+TK_ASM_OFFSET(tk_dw_job, groups, 28);
+#endif
+
 /* A word of packed int16 data read through an int32 lvalue (GCC: may alias the int16 arrays). */
-typedef int32_t tk_word __attribute__((may_alias));
-typedef int16_t tk_half __attribute__((may_alias));  /* ... and an int16 of data written as words */
+typedef int32_t tk_word TK_MAY_ALIAS;
+typedef int16_t tk_half TK_MAY_ALIAS; /* ... and an int16 of data written as words */
 
 /* `offset` in both halfwords (what SXTAB16 adds to the two bytes it extends). */
 static inline int32_t tk_offset_pair(int32_t offset)
@@ -58,15 +82,12 @@ static inline int32_t tk_offset_pair(int32_t offset)
 }
 
 /* An int8 value in each of the 4 bytes of a word (the clamp bounds of tk_clamp4). */
-static inline int32_t tk_bytes4(int32_t value)
-{
-    return (int32_t)((uint32_t)(uint8_t)value * 0x01010101u);
-}
+static inline int32_t tk_bytes4(int32_t value) { return (int32_t)((uint32_t)(uint8_t)value * 0x01010101u); }
 
 /* Groups of 4 taps up to which a conv layer takes the fully unrolled 2-pixel loop (tk_conv_pairs_2x2u). */
 #define TK_UNROLLED_GROUPS 32
 
-#if defined(__ARM_FEATURE_DSP)
+#if TK_DSP
 #include "tk_fast_dsp.h"
 #else
 #include "tk_fast_portable.h"
@@ -103,8 +124,7 @@ static inline uint32_t tk_fast_rescale_byte(int32_t acc, const int32_t *quant)
     return (uint32_t)tk_ssat8(tk_fast_rescaled(acc, quant)) & 0xFFu;
 }
 
-static inline void tk_fast_rescale4(const int32_t *acc, const int32_t *quant, int8_t *out, int32_t low4,
-                                    int32_t high4)
+static inline void tk_fast_rescale4(const int32_t *acc, const int32_t *quant, int8_t *out, int32_t low4, int32_t high4)
 {
     uint32_t packed = tk_fast_rescale_byte(acc[0], quant) | tk_fast_rescale_byte(acc[1], quant + 3) << 8 |
                       tk_fast_rescale_byte(acc[2], quant + 6) << 16 | tk_fast_rescale_byte(acc[3], quant + 9) << 24;
@@ -112,7 +132,7 @@ static inline void tk_fast_rescale4(const int32_t *acc, const int32_t *quant, in
     memcpy(out, &packed, sizeof packed);
 }
 
-#if !defined(__ARM_FEATURE_DSP)
+#if !TK_DSP
 /* Portable tk_dw_3x3_pixel (the DSP one is in assembly): x and w at tap (0, 0) of channel 0. */
 static inline void tk_dw_3x3_pixel(const int8_t *x, const int16_t *w, const tk_dw_job *job, int8_t *out)
 {
@@ -122,8 +142,8 @@ static inline void tk_dw_3x3_pixel(const int8_t *x, const int16_t *w, const tk_d
         for (i = 0; i < 4; ++i) {
             acc[i] = job->bias[4 * group + i];
         }
-        tk_dw_window(x, job->row_step, job->channels, w, 3 * job->channels, job->channels, 3, 3,
-                     (int16_t)job->offsets, acc);
+        tk_dw_window(x, job->row_step, job->channels, w, 3 * job->channels, job->channels, 3, 3, (int16_t)job->offsets,
+                     acc);
         tk_fast_rescale4(acc, job->quant + 12 * group, out, job->low4, job->high4);
     }
 }
@@ -141,7 +161,7 @@ static inline int32_t tk_fast_requantize(int32_t doubled, int32_t multiplier, in
     return t;
 }
 
-#if !defined(__ARM_FEATURE_DSP)
+#if !TK_DSP
 /* Portable tk_conv_pairs_2x2 / 3x2 (the DSP ones are in assembly, tk_fast_dsp.h): the same integers. */
 static inline void tk_conv_pairs(const void *columns, const int16_t *weights, int32_t groups, tk_pair_job *job,
                                  int32_t pixels)
@@ -192,8 +212,7 @@ static inline void tk_conv_pairs_2x2u_full(const void *columns, const int16_t *w
     tk_conv_pairs(columns, weights, groups, job, 2);
 }
 
-static inline void tk_conv_pairs_3x2_full(const void *columns, const int16_t *weights, int32_t groups,
-                                          tk_pair_job *job)
+static inline void tk_conv_pairs_3x2_full(const void *columns, const int16_t *weights, int32_t groups, tk_pair_job *job)
 {
     tk_conv_pairs(columns, weights, groups, job, 3);
 }

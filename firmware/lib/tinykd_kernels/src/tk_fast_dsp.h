@@ -1,43 +1,36 @@
 /* Cortex-M4 DSP-extension inner loops of the fast kernels (ACLE intrinsics and a few instructions ACLE lacks:
- * SMMULR, SXTAB16 with ROR); the layouts are described in tk_fast.h. Included by tk_fast.h only, when
- * __ARM_FEATURE_DSP is defined. SMLAD does two 16 x 16 MACs per instruction; SXTAB16 sign-extends bytes 0 and 2
- * (or, rotated by 8, bytes 1 and 3) of a word and adds the input offset to both in one instruction. */
+ * SMMULR, SXTAB16 with ROR); the layouts are described in tk_fast.h. Included by tk_fast.h only, when TK_DSP
+ * (tk_arch.h). SMLAD does two 16 x 16 MACs per instruction; SXTAB16 sign-extends bytes 0 and 2 (or, rotated by 8,
+ * bytes 1 and 3) of a word and adds the input offset to both in one instruction. */
 #ifndef TK_FAST_DSP_H
 #define TK_FAST_DSP_H
 
 #include <stdint.h>
 #include <string.h>
 
-/* The ACLE DSP intrinsics (__smlad, __sxtab16, __ssat, __smlabb, __smlatt) where the compiler has them (GCC >= 10,
- * clang: detected by their builtins, not by a version number); one-instruction inline-asm wrappers otherwise
- * (GCC 7.2, which PlatformIO pins for the Nano 33 BLE, declares none of them). -DTK_DSP_ASM forces the wrappers
- * (tests/test_board_builds.py checks both give the same bits in QEMU). */
-#if !defined(TK_DSP_ASM) && defined(__has_builtin)
-#if __has_builtin(__builtin_arm_smlad) && __has_builtin(__builtin_arm_sxtab16) && __has_builtin(__builtin_arm_ssat) \
-    && __has_builtin(__builtin_arm_smlabb) && __has_builtin(__builtin_arm_smlatt)
-#define TK_DSP_ACLE 1
-#endif
-#endif
+#include "tk_arch.h"
 
-#ifdef TK_DSP_ACLE
+/* The ACLE DSP intrinsics (__smlad, __sxtab16, __ssat, __smlabb, __smlatt) where the compiler has them
+ * (TK_DSP_ACLE); one-instruction inline-asm wrappers otherwise. */
+#if TK_DSP_ACLE
 #include <arm_acle.h>
 #define tk_smlad __smlad
 #define tk_sxtab16 __sxtab16
 #define tk_smlabb __smlabb
 #define tk_smlatt __smlatt
-static inline int32_t tk_ssat8(int32_t x) { return __ssat(x, 8); }  /* clamp to [-128, 127]: SSAT */
+static inline int32_t tk_ssat8(int32_t x) { return __ssat(x, 8); } /* clamp to [-128, 127]: SSAT */
 #else
 /* acc + the 16 x 16 products INSN takes from a and b, one instruction. */
-#define TK_MULTIPLY_ACCUMULATE(name, insn)                                         \
-    static inline int32_t name(int32_t a, int32_t b, int32_t acc)                  \
-    {                                                                              \
-        int32_t r;                                                                 \
-        __asm__(insn " %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));      \
-        return r;                                                                  \
+#define TK_MULTIPLY_ACCUMULATE(name, insn)                                    \
+    static inline int32_t name(int32_t a, int32_t b, int32_t acc)             \
+    {                                                                         \
+        int32_t r;                                                            \
+        __asm__(insn " %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc)); \
+        return r;                                                             \
     }
-TK_MULTIPLY_ACCUMULATE(tk_smlad, "smlad")    /* both halfword products */
-TK_MULTIPLY_ACCUMULATE(tk_smlabb, "smlabb")  /* bottom x bottom */
-TK_MULTIPLY_ACCUMULATE(tk_smlatt, "smlatt")  /* top x top */
+TK_MULTIPLY_ACCUMULATE(tk_smlad, "smlad")   /* both halfword products */
+TK_MULTIPLY_ACCUMULATE(tk_smlabb, "smlabb") /* bottom x bottom */
+TK_MULTIPLY_ACCUMULATE(tk_smlatt, "smlatt") /* top x top */
 
 static inline int32_t tk_sxtab16(int32_t a, int32_t x)
 {
@@ -54,13 +47,12 @@ static inline int32_t tk_ssat8(int32_t x)
 }
 #endif
 
-
 /* Each byte of v clamped to [lo, hi] (given in each byte): SSUB8 sets the GE flags where v >= lo, SEL keeps v
  * there and takes lo elsewhere; then the same against hi. ge is scratch. */
-#define TK_CLAMP4(v, lo, hi, ge)                 \
-    "ssub8   " ge ", " v ", " lo "\n\t"          \
-    "sel     " v ", " v ", " lo "\n\t"           \
-    "ssub8   " ge ", " hi ", " v "\n\t"          \
+#define TK_CLAMP4(v, lo, hi, ge)        \
+    "ssub8   " ge ", " v ", " lo "\n\t" \
+    "sel     " v ", " v ", " lo "\n\t"  \
+    "ssub8   " ge ", " hi ", " v "\n\t" \
     "sel     " v ", " v ", " hi "\n\t"
 
 static inline int32_t tk_smmulr(int32_t a, int32_t b)
@@ -113,7 +105,7 @@ static inline int32_t tk_pack_high(int32_t a, int32_t b)
     return r;
 }
 
-static inline int32_t tk_read_s8x4(const int8_t *p)  /* unaligned word load (LDR allows it on the M4) */
+static inline int32_t tk_read_s8x4(const int8_t *p) /* unaligned word load (LDR allows it on the M4) */
 {
     int32_t v;
     memcpy(&v, p, sizeof v);
@@ -129,10 +121,10 @@ static inline void tk_fill_column(void *columns, int32_t stride, int32_t slot, c
     int32_t k;
     for (k = 0; k + 4 <= depth; k += 4, col += stride) {
         const int32_t x = tk_read_s8x4(src + k);
-        col[0] = tk_sxtab16(offsets, x);            /* (x0, x2) + offset */
-        col[half] = tk_sxtab16_ror8(offsets, x);   /* (x1, x3) + offset */
+        col[0] = tk_sxtab16(offsets, x);         /* (x0, x2) + offset */
+        col[half] = tk_sxtab16_ror8(offsets, x); /* (x1, x3) + offset */
     }
-    if (k < depth) {  /* last partial group: the missing taps are 0 */
+    if (k < depth) { /* last partial group: the missing taps are 0 */
         int32_t v[4] = {0, 0, 0, 0};
         int32_t i;
         for (i = 0; k + i < depth; ++i) {
@@ -167,8 +159,8 @@ static inline void tk_fill_groups(void *columns, int32_t stride, int32_t slot, i
     }
     for (; groups > 0; --groups, src += 4, col += stride) {
         const int32_t x = tk_read_s8x4(src);
-        col[half] = tk_sxtab16_ror8(offsets, x);  /* (x1, x3) + offset */
-        col[0] = tk_sxtab16(offsets, x);           /* (x0, x2) + offset */
+        col[half] = tk_sxtab16_ror8(offsets, x); /* (x1, x3) + offset */
+        col[0] = tk_sxtab16(offsets, x);         /* (x0, x2) + offset */
     }
 }
 
@@ -189,8 +181,7 @@ static inline void tk_zero_groups(void *columns, int32_t stride, int32_t slot, i
     }
 }
 
-static inline void tk_mac_1x2(const void *columns, int32_t stride, const int16_t *weights, int32_t groups,
-                              int32_t *acc)
+static inline void tk_mac_1x2(const void *columns, int32_t stride, const int16_t *weights, int32_t groups, int32_t *acc)
 {
     const tk_word *col = (const tk_word *)columns;
     const tk_word *w = (const tk_word *)weights;
@@ -207,8 +198,8 @@ static inline void tk_mac_1x2(const void *columns, int32_t stride, const int16_t
     acc[1] = a1;
 }
 
-static inline void tk_mac_1x4(const void *column, const int16_t *weights0, const int16_t *weights1,
-                              int32_t groups, int32_t *acc)
+static inline void tk_mac_1x4(const void *column, const int16_t *weights0, const int16_t *weights1, int32_t groups,
+                              int32_t *acc)
 {
     const tk_word *col = (const tk_word *)column;
     const tk_word *w0 = (const tk_word *)weights0;
@@ -237,9 +228,9 @@ static inline void tk_mac_1x4(const void *column, const int16_t *weights0, const
 
 /* Depthwise: acc[0..3] (channels 4q..4q+3) over a rows x cols window of taps; `in` and the packed weights step
  * by the given amounts (bytes; int16 values) per row and per column. Per tap: LDR, 2 SXTAB16, LDRD, 4 SMLAxy. */
-static inline void tk_dw_window(const int8_t *in, int32_t in_row_step, int32_t in_col_step,
-                                const int16_t *weights, int32_t w_row_step, int32_t w_col_step, int32_t rows,
-                                int32_t cols, int32_t offset, int32_t *acc)
+static inline void tk_dw_window(const int8_t *in, int32_t in_row_step, int32_t in_col_step, const int16_t *weights,
+                                int32_t w_row_step, int32_t w_col_step, int32_t rows, int32_t cols, int32_t offset,
+                                int32_t *acc)
 {
     const int32_t offsets = tk_offset_pair(offset);
     const int32_t w_col_words = w_col_step >> 1;
@@ -262,20 +253,6 @@ static inline void tk_dw_window(const int8_t *in, int32_t in_row_step, int32_t i
     acc[2] = a2;
     acc[3] = a3;
 }
-
-/* The assembly functions: naked (no prologue: the asm saves what it uses), and opaque to GCC's interprocedural
- * passes (noipa): -fipa-ra would otherwise read an empty register usage from the asm-only body and keep caller
- * values in r0-r3 / r12 across the call. */
-#if defined(__clang__)
-#define TK_NAKED __attribute__((naked, noinline, unused))
-#elif defined(__has_attribute)
-#if __has_attribute(noipa)
-#define TK_NAKED __attribute__((naked, noinline, noipa, unused))
-#endif
-#endif
-#ifndef TK_NAKED /* GCC < 8 has no noipa: no interprocedural register allocation for these instead */
-#define TK_NAKED __attribute__((naked, noinline, noclone, unused, optimize("no-ipa-ra")))
-#endif
 
 #include "tk_fast_dsp_asm.h"
 #include "tk_conv_unrolled_dsp_asm.h"

@@ -8,6 +8,12 @@
 
 #include <stdint.h>
 
+#include "tk_arch.h"
+
+/* The assembly below is laid out by hand, one instruction per line with its comment: clang-format would join the
+ * string literals and the macro calls. */
+/* clang-format off */
+
 /* Rescale of accumulator `r` with multiplier m, right shift s and nudge n (registers) to a saturated int8 in `r`,
  * 4 instructions (see tk_fast_rescaled): tmp = n + (r >> 31) (round half away from zero), SMMLAR adds tmp to
  * SMMULR(r, m), shift, SSAT. tmp is scratch. */
@@ -49,16 +55,14 @@
     "bne     1b\n\t"          \
     "3:\n\t"
 
+/* The declaration of a naked conv channel loop (see tk_pair_job). */
+#define TK_PAIRS_FUNCTION(name)                                                                \
+    TK_NAKED static void name(TK_UNUSED const void *columns, TK_UNUSED const int16_t *weights, \
+                              TK_UNUSED int32_t groups, TK_UNUSED tk_pair_job *job)
+
 /* acc[0..3] += (p0, c0) (p0, c1) (p1, c0) (p1, c1) over `groups` groups of 4 taps: 11 instructions per 16 MACs
  * (two groups per loop pass). In assembly (AAPCS: r0 = columns, r1 = weights, r2 = groups, r3 = acc) because the
  * loop needs every register: 4 accumulators, 4 column words, 2 weight words, 3 pointers. */
-#define TK_UNUSED __attribute__((unused))
-
-/* The declaration of a naked conv channel loop (see tk_pair_job). */
-#define TK_PAIRS_FUNCTION(name)                                                                              \
-    TK_NAKED static void name(TK_UNUSED const void *columns,                 \
-                              TK_UNUSED const int16_t *weights,              \
-                              TK_UNUSED int32_t groups, TK_UNUSED tk_pair_job *job)
 TK_NAKED static void tk_mac_2x2(TK_UNUSED const void *columns,
                                 TK_UNUSED const int16_t *weights,
                                 TK_UNUSED int32_t groups, TK_UNUSED int32_t *acc)
@@ -266,5 +270,6 @@ TK_NAKED static void tk_dw_3x3_pixel(TK_UNUSED const int8_t *x,
         "add     sp, sp, #20\n\t"
         "pop     {r4-r11, pc}\n\t");
 }
+/* clang-format on */
 
 #endif /* TK_FAST_DSP_ASM_H */

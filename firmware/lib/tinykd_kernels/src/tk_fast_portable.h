@@ -65,8 +65,7 @@ static inline void tk_fill_groups(void *columns, int32_t stride, int32_t slot, i
 }
 
 /* Columns of stride 4 (two pixels) <- groups [0, groups) of two pixels' inputs, + offset. */
-static inline void tk_fill_two(void *columns, const int8_t *src0, const int8_t *src1, int32_t groups,
-                               int32_t offset)
+static inline void tk_fill_two(void *columns, const int8_t *src0, const int8_t *src1, int32_t groups, int32_t offset)
 {
     tk_fill_groups(columns, 4, 0, 0, src0, groups, offset);
     tk_fill_groups(columns, 4, 1, 0, src1, groups, offset);
@@ -100,7 +99,7 @@ static inline void tk_mac_pixels(const void *columns, const int16_t *weights, in
     const int16_t *col = (const int16_t *)columns;
     int32_t g, h, p;
     for (g = 0; g < groups; ++g, col += 4 * pixels, weights += 8) {
-        for (h = 0; h < 2; ++h) {  /* word a (taps 0, 2), then word b (taps 1, 3) */
+        for (h = 0; h < 2; ++h) { /* word a (taps 0, 2), then word b (taps 1, 3) */
             const int16_t *w = weights + 4 * h;
             for (p = 0; p < pixels; ++p) {
                 const int16_t *x = col + 2 * (h * pixels + p);
@@ -118,11 +117,10 @@ static inline void tk_mac_2x2(const void *columns, const int16_t *weights, int32
 }
 
 /* acc[0..1] += channels 0 and 1 of one pair block times column `slot` 0 of a buffer with `stride`. */
-static inline void tk_mac_1x2(const void *columns, int32_t stride, const int16_t *weights, int32_t groups,
-                              int32_t *acc)
+static inline void tk_mac_1x2(const void *columns, int32_t stride, const int16_t *weights, int32_t groups, int32_t *acc)
 {
     const int16_t *col = (const int16_t *)columns;
-    const int32_t half = stride;  /* halfwords from word a to word b of the column */
+    const int32_t half = stride; /* halfwords from word a to word b of the column */
     int32_t g, i;
     for (g = 0; g < groups; ++g, col += 2 * stride, weights += 8) {
         for (i = 0; i < 2; ++i) {
@@ -135,8 +133,8 @@ static inline void tk_mac_1x2(const void *columns, int32_t stride, const int16_t
 }
 
 /* Two pair blocks (four rows) against one compact column (stride 2). */
-static inline void tk_mac_1x4(const void *column, const int16_t *weights0, const int16_t *weights1,
-                              int32_t groups, int32_t *acc)
+static inline void tk_mac_1x4(const void *column, const int16_t *weights0, const int16_t *weights1, int32_t groups,
+                              int32_t *acc)
 {
     tk_mac_1x2(column, 2, weights0, groups, acc);
     tk_mac_1x2(column, 2, weights1, groups, acc + 2);
@@ -144,9 +142,9 @@ static inline void tk_mac_1x4(const void *column, const int16_t *weights0, const
 
 /* Depthwise: acc[0..3] (channels 4q..4q+3) over a rows x cols window of taps; `in` and the packed weights step
  * by the given amounts (bytes; int16 values) per row and per column. */
-static inline void tk_dw_window(const int8_t *in, int32_t in_row_step, int32_t in_col_step,
-                                const int16_t *weights, int32_t w_row_step, int32_t w_col_step, int32_t rows,
-                                int32_t cols, int32_t offset, int32_t *acc)
+static inline void tk_dw_window(const int8_t *in, int32_t in_row_step, int32_t in_col_step, const int16_t *weights,
+                                int32_t w_row_step, int32_t w_col_step, int32_t rows, int32_t cols, int32_t offset,
+                                int32_t *acc)
 {
     int32_t r, c;
     for (r = 0; r < rows; ++r, in += in_row_step, weights += w_row_step) {

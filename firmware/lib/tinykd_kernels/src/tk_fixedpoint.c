@@ -13,15 +13,15 @@
 /* exp(a) for a in [-1/4, 0), a in Q0.31. */
 static int32_t exp_on_interval_minus_quarter_to_zero(int32_t a)
 {
-    const int32_t exp_minus_one_eighth = 1895147668;  /* exp(-1/8) in Q0.31 */
-    const int32_t one_third = 715827883;              /* 1/3 in Q0.31 */
-    const int32_t x = a + ((int32_t)1 << 28);          /* x = a + 1/8: expand around -1/8 */
+    const int32_t exp_minus_one_eighth = 1895147668; /* exp(-1/8) in Q0.31 */
+    const int32_t one_third = 715827883;             /* 1/3 in Q0.31 */
+    const int32_t x = a + ((int32_t)1 << 28);        /* x = a + 1/8: expand around -1/8 */
     const int32_t x2 = tk_sat_rounding_doubling_high_mul(x, x);
     const int32_t x3 = tk_sat_rounding_doubling_high_mul(x2, x);
     const int32_t x4 = tk_sat_rounding_doubling_high_mul(x2, x2);
     const int32_t x4_over_4 = tk_sat_rounding_mul_by_pot(x4, -2);
-    const int32_t poly = tk_sat_rounding_mul_by_pot(
-        tk_sat_rounding_doubling_high_mul(x4_over_4 + x3, one_third) + x2, -1);  /* x^4/24 + x^3/6 + x^2/2 */
+    const int32_t poly = tk_sat_rounding_mul_by_pot(tk_sat_rounding_doubling_high_mul(x4_over_4 + x3, one_third) + x2,
+                                                    -1); /* x^4/24 + x^3/6 + x^2/2 */
     return exp_minus_one_eighth + tk_sat_rounding_doubling_high_mul(exp_minus_one_eighth, x + poly);
 }
 
@@ -33,9 +33,9 @@ int32_t tk_fp_exp_on_negative_values(int32_t a, int32_t integer_bits)
     const int32_t one_quarter = (int32_t)1 << (fractional_bits - 2);
     const int32_t mask = one_quarter - 1;
     const int32_t a_mod_quarter_minus_quarter = (a & mask) - one_quarter;
-    const int32_t remainder = a_mod_quarter_minus_quarter - a;  /* the multiples of 1/4 still to apply */
-    int32_t result = exp_on_interval_minus_quarter_to_zero(
-        tk_sat_rounding_mul_by_pot(a_mod_quarter_minus_quarter, integer_bits));
+    const int32_t remainder = a_mod_quarter_minus_quarter - a; /* the multiples of 1/4 still to apply */
+    int32_t result =
+        exp_on_interval_minus_quarter_to_zero(tk_sat_rounding_mul_by_pot(a_mod_quarter_minus_quarter, integer_bits));
     int32_t k;
 
     for (k = -2; k <= 4; ++k) {
@@ -48,18 +48,18 @@ int32_t tk_fp_exp_on_negative_values(int32_t a, int32_t integer_bits)
 
 int32_t tk_fp_one_over_one_plus_x(int32_t a)
 {
-    const int32_t half_denominator = tk_rounding_half_sum(a, TK_Q0_ONE);  /* (1 + a) / 2 in Q0.31 */
-    const int32_t c48_over_17 = 1515870810;                                /* 48/17 in Q2.29 */
-    const int32_t cneg32_over_17 = -1010580540;                            /* -32/17 in Q2.29 */
+    const int32_t half_denominator = tk_rounding_half_sum(a, TK_Q0_ONE); /* (1 + a) / 2 in Q0.31 */
+    const int32_t c48_over_17 = 1515870810;                              /* 48/17 in Q2.29 */
+    const int32_t cneg32_over_17 = -1010580540;                          /* -32/17 in Q2.29 */
     int32_t x = c48_over_17 + tk_sat_rounding_doubling_high_mul(half_denominator, cneg32_over_17);
     int32_t iteration;
 
-    for (iteration = 0; iteration < 3; ++iteration) {  /* Newton-Raphson: x += x * (1 - d * x) */
+    for (iteration = 0; iteration < 3; ++iteration) { /* Newton-Raphson: x += x * (1 - d * x) */
         const int32_t half_denominator_times_x = tk_sat_rounding_doubling_high_mul(half_denominator, x);
         const int32_t one_minus = TK_Q2_ONE - half_denominator_times_x;
         x = x + tk_sat_rounding_mul_by_pot(tk_sat_rounding_doubling_high_mul(x, one_minus), 2);
     }
-    return tk_sat_rounding_mul_by_pot(x, 1);  /* x / 2 read in Q1.30, rescaled to Q0.31 */
+    return tk_sat_rounding_mul_by_pot(x, 1); /* x / 2 read in Q1.30, rescaled to Q0.31 */
 }
 
 int32_t tk_fp_logistic(int32_t a, int32_t integer_bits)
@@ -68,7 +68,7 @@ int32_t tk_fp_logistic(int32_t a, int32_t integer_bits)
     const int32_t positive = tk_fp_one_over_one_plus_x(tk_fp_exp_on_negative_values(-abs_a, integer_bits));
 
     if (a == 0) {
-        return (int32_t)1 << 30;  /* 0.5 */
+        return (int32_t)1 << 30; /* 0.5 */
     }
     return a > 0 ? positive : TK_Q0_ONE - positive;
 }
@@ -87,7 +87,7 @@ static int32_t one_minus_x_over_one_plus_x(int32_t a)
         const int32_t one_minus = TK_Q2_ONE - half_denominator_times_x;
         x = x + tk_sat_rounding_mul_by_pot(tk_sat_rounding_doubling_high_mul(x, one_minus), 2);
     }
-    return tk_sat_rounding_mul_by_pot(x - TK_Q2_ONE, 2);  /* 1/d - 1 in Q2.29, rescaled to Q0.31 */
+    return tk_sat_rounding_mul_by_pot(x - TK_Q2_ONE, 2); /* 1/d - 1 in Q2.29, rescaled to Q0.31 */
 }
 
 int32_t tk_fp_tanh(int32_t a, int32_t integer_bits)

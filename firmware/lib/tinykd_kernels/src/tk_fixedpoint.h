@@ -65,9 +65,8 @@ static inline int32_t tk_requantize(int32_t x, int32_t multiplier, int32_t shift
 
 /* Output channel `channel`'s int8 value from its accumulator in the reference kernels (CONV_2D, DEPTHWISE_CONV_2D,
  * FULLY_CONNECTED): bias, TFLM's rescale (per-tensor or per-channel), output zero point, activation clamp. */
-static inline int8_t tk_finish_channel(int32_t acc, const int32_t *bias, int32_t channel,
-                                       const tk_channel_quant *quant, int32_t output_offset,
-                                       const tk_activation *activation)
+static inline int8_t tk_finish_channel(int32_t acc, const int32_t *bias, int32_t channel, const tk_channel_quant *quant,
+                                       int32_t output_offset, const tk_activation *activation)
 {
     const int32_t q = quant->per_channel ? channel : 0;
     if (bias != NULL) {
@@ -86,9 +85,9 @@ static inline int32_t tk_rounding_half_sum(int32_t a, int32_t b)
 }
 
 /* Q0.31 results of the functions below; 1.0 is represented by INT32_MAX. */
-int32_t tk_fp_exp_on_negative_values(int32_t a, int32_t integer_bits);  /* a <= 0 in Q(ib).(31-ib) */
-int32_t tk_fp_one_over_one_plus_x(int32_t a);                            /* a in [0, 1) in Q0.31 */
-int32_t tk_fp_logistic(int32_t a, int32_t integer_bits);                 /* a in Q(ib).(31-ib) */
-int32_t tk_fp_tanh(int32_t a, int32_t integer_bits);                     /* a in Q(ib).(31-ib) */
+int32_t tk_fp_exp_on_negative_values(int32_t a, int32_t integer_bits); /* a <= 0 in Q(ib).(31-ib) */
+int32_t tk_fp_one_over_one_plus_x(int32_t a);                          /* a in [0, 1) in Q0.31 */
+int32_t tk_fp_logistic(int32_t a, int32_t integer_bits);               /* a in Q(ib).(31-ib) */
+int32_t tk_fp_tanh(int32_t a, int32_t integer_bits);                   /* a in Q(ib).(31-ib) */
 
 #endif /* TK_FIXEDPOINT_H */

@@ -35,13 +35,12 @@ tk_status tk_strided_copy_s8(const tk_strided_copy_params *params, const int8_t 
     return TK_OK;
 }
 
-tk_status tk_resize_nearest_s8(const tk_dims *input_dims, const int8_t *input, const int32_t *rows,
-                               const int32_t *cols, const tk_dims *output_dims, int8_t *output)
+tk_status tk_resize_nearest_s8(const tk_dims *input_dims, const int8_t *input, const int32_t *rows, const int32_t *cols,
+                               const tk_dims *output_dims, int8_t *output)
 {
     int32_t b, y, x;
 
-    if (input_dims == NULL || input == NULL || rows == NULL || cols == NULL || output_dims == NULL ||
-        output == NULL) {
+    if (input_dims == NULL || input == NULL || rows == NULL || cols == NULL || output_dims == NULL || output == NULL) {
         return TK_ERR_ARGUMENT;
     }
     if (input_dims->n != output_dims->n || input_dims->c != output_dims->c) {

@@ -1,6 +1,7 @@
 /* MAX_POOL_2D, AVERAGE_POOL_2D and MEAN over height and width, int8 (input and output quantization shared
  * for the pools). The pooling window is clipped at the borders: padding never enters a max or an average. */
 #include "tinykd_kernels.h"
+#include "tk_arch.h"
 #include "tk_fast.h"
 #include "tk_fixedpoint.h"
 
@@ -14,13 +15,13 @@ typedef enum { POOL_MAX, POOL_AVERAGE } pool_kind;
 /* sums[0 .. channels) <- the sums of `channels` channels (a multiple of 4, at most TK_POOL_CHUNK) over a rows x
  * cols window whose first pixel is `x`. On the DSP extension two channels share a word of int16 sums (SXTAB16:
  * one instruction per 2 values), exact for windows of at most 256 pixels (|sum| <= 256 * 128). */
-static void window_sums(const int8_t *x, int32_t row_step, int32_t depth, int32_t rows, int32_t cols,
-                        int32_t channels, int32_t *sums)
+static void window_sums(const int8_t *x, int32_t row_step, int32_t depth, int32_t rows, int32_t cols, int32_t channels,
+                        int32_t *sums)
 {
     int32_t r, c, k;
-#if defined(__ARM_FEATURE_DSP)
+#if TK_DSP
     int32_t first;
-    for (first = 0; first < channels; first += 16) {  /* 16 channels in 8 registers over the whole window */
+    for (first = 0; first < channels; first += 16) { /* 16 channels in 8 registers over the whole window */
         int32_t a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0, a3 = 0, b3 = 0;
         const int32_t groups = tk_min32(4, (channels - first) / 4);
         const int8_t *row = x + first;
@@ -41,8 +42,8 @@ static void window_sums(const int8_t *x, int32_t row_step, int32_t depth, int32_
             }
         }
         {
-            const int32_t lanes[8] = {a0, b0, a1, b1, a2, b2, a3, b3};  /* (c0, c2) (c1, c3) per group of 4 */
-            for (k = 0; k < groups; ++k) {  /* the int16 sums of channels first + 4k .. + 3 */
+            const int32_t lanes[8] = {a0, b0, a1, b1, a2, b2, a3, b3}; /* (c0, c2) (c1, c3) per group of 4 */
+            for (k = 0; k < groups; ++k) { /* the int16 sums of channels first + 4k .. + 3 */
                 int32_t *sum = sums + first + 4 * k;
                 sum[0] = (int16_t)lanes[2 * k];
                 sum[1] = (int16_t)lanes[2 * k + 1];
@@ -73,8 +74,8 @@ static int8_t average_of(int32_t sum, int32_t count, const tk_activation *activa
     return (int8_t)tk_clamp32(average, activation->min, activation->max);
 }
 
-static tk_status pool2d(pool_kind kind, const tk_pool_params *params, const tk_dims *input_dims,
-                        const int8_t *input, const tk_dims *output_dims, int8_t *output)
+static tk_status pool2d(pool_kind kind, const tk_pool_params *params, const tk_dims *input_dims, const int8_t *input,
+                        const tk_dims *output_dims, int8_t *output)
 {
     int32_t batch, out_y, out_x, channel, filter_y, filter_x;
 
@@ -101,18 +102,18 @@ static tk_status pool2d(pool_kind kind, const tk_pool_params *params, const tk_d
                     const int32_t x_end = tk_min32(params->filter_w, input_w - in_x_origin);
                     const int32_t count = (y_end - y_start) * (x_end - x_start);
                     if (count <= 0) {
-                        return TK_ERR_SHAPE;  /* a window entirely in the padding */
+                        return TK_ERR_SHAPE; /* a window entirely in the padding */
                     }
-                    if (kind == POOL_AVERAGE && !(depth & 3) && count <= 256) {  /* channels in fours */
-                        const int8_t *x = input + ((batch * input_h + in_y_origin + y_start) * input_w +
-                                                   in_x_origin + x_start) * depth;
+                    if (kind == POOL_AVERAGE && !(depth & 3) && count <= 256) { /* channels in fours */
+                        const int8_t *x =
+                            input +
+                            ((batch * input_h + in_y_origin + y_start) * input_w + in_x_origin + x_start) * depth;
                         int8_t *out = output + ((batch * output_h + out_y) * output_w + out_x) * depth;
                         int32_t sums[TK_POOL_CHUNK];
                         for (channel = 0; channel < depth; channel += TK_POOL_CHUNK) {
                             const int32_t n = tk_min32(TK_POOL_CHUNK, depth - channel);
                             int32_t k;
-                            window_sums(x + channel, input_w * depth, depth, y_end - y_start, x_end - x_start, n,
-                                        sums);
+                            window_sums(x + channel, input_w * depth, depth, y_end - y_start, x_end - x_start, n, sums);
                             for (k = 0; k < n; ++k) {
                                 out[channel + k] = average_of(sums[k], count, &params->activation);
                             }
@@ -120,19 +121,20 @@ static tk_status pool2d(pool_kind kind, const tk_pool_params *params, const tk_d
                         continue;
                     }
                     for (channel = 0; channel < depth; ++channel) {
-                        int32_t acc = kind == POOL_MAX ? TK_INT8_MIN : 0;  /* sum: |acc| <= window * 128 */
+                        int32_t acc = kind == POOL_MAX ? TK_INT8_MIN : 0; /* sum: |acc| <= window * 128 */
                         for (filter_y = y_start; filter_y < y_end; ++filter_y) {
                             for (filter_x = x_start; filter_x < x_end; ++filter_x) {
                                 const int32_t in_y = in_y_origin + filter_y;
                                 const int32_t in_x = in_x_origin + filter_x;
-                                const int32_t value = input[((batch * input_h + in_y) * input_w + in_x) * depth + channel];
+                                const int32_t value =
+                                    input[((batch * input_h + in_y) * input_w + in_x) * depth + channel];
                                 acc = kind == POOL_MAX ? tk_max32(acc, value) : acc + value;
                             }
                         }
                         output[((batch * output_h + out_y) * output_w + out_x) * depth + channel] =
-                            kind == POOL_AVERAGE ? average_of(acc, count, &params->activation)
-                                                 : (int8_t)tk_clamp32(acc, params->activation.min,
-                                                                      params->activation.max);
+                            kind == POOL_AVERAGE
+                                ? average_of(acc, count, &params->activation)
+                                : (int8_t)tk_clamp32(acc, params->activation.min, params->activation.max);
                     }
                 }
             }
@@ -153,8 +155,7 @@ tk_status tk_avg_pool2d_s8(const tk_pool_params *params, const tk_dims *input_di
     return pool2d(POOL_AVERAGE, params, input_dims, input, output_dims, output);
 }
 
-tk_status tk_mean_hw_s8(const tk_mean_params *params, const tk_dims *input_dims, const int8_t *input,
-                        int8_t *output)
+tk_status tk_mean_hw_s8(const tk_mean_params *params, const tk_dims *input_dims, const int8_t *input, int8_t *output)
 {
     int32_t batch, channel, y, x;
 
@@ -170,7 +171,7 @@ tk_status tk_mean_hw_s8(const tk_mean_params *params, const tk_dims *input_dims,
 
         for (batch = 0; batch < input_dims->n; ++batch) {
             for (channel = 0; channel < depth; ++channel) {
-                int32_t sum = 0;  /* |sum| <= h * w * 128 */
+                int32_t sum = 0; /* |sum| <= h * w * 128 */
                 int32_t result;
                 for (y = 0; y < input_dims->h; ++y) {
                     for (x = 0; x < input_dims->w; ++x) {
@@ -178,7 +179,7 @@ tk_status tk_mean_hw_s8(const tk_mean_params *params, const tk_dims *input_dims,
                     }
                 }
                 if (params->divide) {
-                    result = sum / count;  /* same quantization: truncating integer mean */
+                    result = sum / count; /* same quantization: truncating integer mean */
                 } else {
                     result = tk_requantize(sum - count * params->input_zero_point, params->quant.multiplier,
                                            params->quant.shift);

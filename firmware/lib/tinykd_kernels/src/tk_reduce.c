@@ -24,7 +24,7 @@ tk_status tk_reduce_s8(const tk_reduce_params *params, const int8_t *input, int8
     do {
         int32_t inner_index[TK_MAX_DIMS] = {0};
         int32_t inner_offset = 0;
-        int32_t acc = params->kind == TK_REDUCE_MAX ? TK_INT8_MIN : 0;  /* |sum| < 2^31 for < 2^24 elements */
+        int32_t acc = params->kind == TK_REDUCE_MAX ? TK_INT8_MIN : 0; /* |sum| < 2^31 for < 2^24 elements */
         int32_t result;
         do {
             const int32_t value = input[outer_offset + inner_offset];
@@ -37,10 +37,11 @@ tk_status tk_reduce_s8(const tk_reduce_params *params, const int8_t *input, int8
         if (params->kind == TK_REDUCE_MAX) {
             result = acc;
         } else if (params->kind == TK_REDUCE_MEAN && params->divide) {
-            result = acc / count;  /* same quantization in and out: truncating integer mean */
+            result = acc / count; /* same quantization in and out: truncating integer mean */
         } else {
-            result = tk_requantize(acc - count * params->input_zero_point, params->quant.multiplier,
-                                   params->quant.shift) + params->output_zero_point;
+            result =
+                tk_requantize(acc - count * params->input_zero_point, params->quant.multiplier, params->quant.shift) +
+                params->output_zero_point;
             result = tk_clamp32(result, TK_INT8_MIN, TK_INT8_MAX);
         }
         *output++ = (int8_t)result;

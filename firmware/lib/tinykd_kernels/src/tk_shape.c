@@ -35,8 +35,11 @@ tk_status tk_pad_s8(const tk_pad_params *params, const tk_dims *input_dims, cons
         for (y = 0; y < input_dims->h; ++y) {
             for (x = 0; x < input_dims->w; ++x) {
                 const int8_t *src = input + ((b * input_dims->h + y) * input_dims->w + x) * input_dims->c;
-                int8_t *dst = output + (((b + params->before[0]) * output_dims->h + y + params->before[1]) *
-                                        output_dims->w + x + params->before[2]) * output_dims->c + params->before[3];
+                int8_t *dst = output +
+                              (((b + params->before[0]) * output_dims->h + y + params->before[1]) * output_dims->w + x +
+                               params->before[2]) *
+                                  output_dims->c +
+                              params->before[3];
                 memcpy(dst, src, (size_t)input_dims->c);
             }
         }

@@ -7,9 +7,9 @@
 #include <string.h>
 
 tk_status tk_transpose_conv2d_s8(const tk_transpose_conv_params *params, const tk_channel_quant *quant,
-                                 const tk_dims *input_dims, const int8_t *input,
-                                 const tk_dims *filter_dims, const int8_t *filter, const int32_t *bias,
-                                 const tk_dims *output_dims, int8_t *output, void *scratch)
+                                 const tk_dims *input_dims, const int8_t *input, const tk_dims *filter_dims,
+                                 const int8_t *filter, const int32_t *bias, const tk_dims *output_dims, int8_t *output,
+                                 void *scratch)
 {
     int32_t *acc = (int32_t *)scratch;
     int32_t b, y, x, c, fy, fx, oc, i;
@@ -22,8 +22,9 @@ tk_status tk_transpose_conv2d_s8(const tk_transpose_conv_params *params, const t
     if (filter_dims->c != input_dims->c || filter_dims->n != output_dims->c || input_dims->n != output_dims->n) {
         return TK_ERR_SHAPE;
     }
-    memset(acc, 0, sizeof(int32_t) * (size_t)output_dims->n * (size_t)output_dims->h * (size_t)output_dims->w *
-                       (size_t)output_dims->c);
+    memset(acc, 0,
+           sizeof(int32_t) * (size_t)output_dims->n * (size_t)output_dims->h * (size_t)output_dims->w *
+               (size_t)output_dims->c);
     for (b = 0; b < input_dims->n; ++b) {
         for (y = 0; y < input_dims->h; ++y) {
             for (x = 0; x < input_dims->w; ++x) {
@@ -43,8 +44,8 @@ tk_status tk_transpose_conv2d_s8(const tk_transpose_conv_params *params, const t
                         }
                         sums = acc + ((b * output_dims->h + out_y) * output_dims->w + out_x) * output_dims->c;
                         for (oc = 0; oc < output_dims->c; ++oc) {
-                            const int8_t *taps = filter + ((oc * filter_dims->h + fy) * filter_dims->w + fx) *
-                                                              filter_dims->c;
+                            const int8_t *taps =
+                                filter + ((oc * filter_dims->h + fy) * filter_dims->w + fx) * filter_dims->c;
                             int32_t sum = 0;
                             for (c = 0; c < input_dims->c; ++c) {
                                 sum += ((int32_t)pixel[c] + params->input_offset) * taps[c];

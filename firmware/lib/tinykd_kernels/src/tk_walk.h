@@ -24,7 +24,7 @@ static inline int tk_walk_valid(const tk_walk *walk, int32_t *count)
             return 1;
         }
         if (*count > INT32_MAX / walk->dims[d]) {
-            return 0;  /* more elements than an int32 counts */
+            return 0; /* more elements than an int32 counts */
         }
         *count *= walk->dims[d];
     }
