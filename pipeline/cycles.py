@@ -47,6 +47,7 @@ class TraceCounter:
     seconds: float = 0.0  # wall time of the traced run
     _ids: dict = field(default_factory=dict)  # QEMU's block key (host code pointer, address, flags) -> block id
     _pending: dict = field(default_factory=dict)  # address -> instructions translated, not yet executed
+    _stop_at: dict = field(default_factory=dict)  # block id -> index of `stop` in it, or None
     _reading: list | None = None  # the instructions of the block being printed
     _current: tuple | None = None  # (block, first): running, its successor not yet seen
     _undo: tuple | None = None  # what the last execution line changed, for "Stopped execution"
@@ -105,7 +106,9 @@ class TraceCounter:
 
     def _close_at_stop(self, block: int, first: int) -> None:
         """If `stop` is in this block (at or after `first`), count the instructions before it and close."""
-        end = _index(self.blocks[block], self.stop)
+        if block not in self._stop_at:
+            self._stop_at[block] = _index(self.blocks[block], self.stop)
+        end = self._stop_at[block]
         if end is not None and end >= first and self.stop != self.start:
             if end > first:
                 self.counts[(block, first, end, False)] += 1

@@ -91,7 +91,7 @@ class Decoded:
     address: frozenset  # registers the memory address is computed from
     count: int  # registers transferred (LDM/STM/PUSH/POP, VLDM/VSTM), words for LDRD/STRD
     register_offset: bool  # [Rn, Rm]: a store that cannot take 1 cycle
-    double: bool  # a VFP double register (d0-d15) is moved
+    fp_double: bool  # a VFP double register (d0-d15) is moved
 
 
 def _registers(text: str) -> list[int]:
@@ -120,12 +120,10 @@ def decode(mnemonic: str, operands: str) -> Decoded:
         address = frozenset([SP]) if name in ("pop", "push", "vpop", "vpush") else frozenset(regs[:1])
         count = len(listed) if kind in ("load_multiple", "store_multiple") else _fp_count(operands)
         results = frozenset(listed) if kind == "load_multiple" else frozenset()
-    elif kind in ("load", "alu", "divide") or (kind == "double" and name == "ldrd"):
-        two = name in TWO_RESULTS or name == "ldrd"
-        results = frozenset(regs[:2 if two else 1])
-        count = 2 if kind == "double" else 1
-    elif kind == "double":
-        count = 2
+    elif kind in ("load", "alu", "divide"):
+        results = frozenset(regs[:2 if name in TWO_RESULTS else 1])
+    elif kind == "double":  # LDRD / STRD: two words
+        results, count = (frozenset(regs[:2]) if name == "ldrd" else frozenset()), 2
     return Decoded(kind, conditional or kind == "branch_if", results, address, count,
                    len(_registers(inside)) >= 2, bool(re.search(r"\bd\d+\b", operands)))
 
@@ -173,7 +171,7 @@ def _cost(d: Decoded, insn: Insn, prev: Decoded | None, prev_size: int, taken: b
     if kind == "system":
         return (1, 1, 2)
     if kind in ("fp_load", "fp_store"):
-        return ((3 if d.double else 2) + stall,) * 3
+        return ((3 if d.fp_double else 2) + stall,) * 3
     if kind in ("fp_load_multiple", "fp_store_multiple"):
         return (1 + d.count + stall,) * 3
     if kind == "fp_mac":
@@ -192,7 +190,7 @@ def words_loaded(d: Decoded) -> int:
     if d.kind == "load":
         return 1
     if d.kind == "fp_load":
-        return 2 if d.double else 1
+        return 2 if d.fp_double else 1
     if d.kind == "double":
         return 2 if d.results else 0  # LDRD (STRD writes no register)
     if d.kind in ("load_multiple", "fp_load_multiple"):
