@@ -4,13 +4,16 @@
     PYTHONPATH=. python bench/kernels.py --label before --models ds_cnn resnet8
     PYTHONPATH=. python bench/kernels.py --table                   # the README table from the JSON
     PYTHONPATH=. python bench/kernels.py --profile resnet8         # instructions per operator (not saved)
+    PYTHONPATH=. python bench/kernels.py --cycles --label cycles   # the estimate vs MLPerf Tiny, from the JSON
 
 Each model (random weights, full int8) is compiled by the AOT compiler, built for `qemu-cm4` by pipeline/build.py
 and validated in QEMU by the validate stage (pipeline/device_stages.py) against the TFLite Micro runtime's
 outputs (bit for bit) on a few random inputs; QEMU runs with -icount shift=7, so the device's SysTick gives exact
 instruction counts (instructions = ticks / 3.2). Writes bench/results/kernels.json: per model and label,
 instructions per inference and per MAC, MACs (CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED), flash text +
-rodata, and the number of outputs that differ from TFLM (must be 0). Other labels already in the file are kept.
+rodata, the number of outputs that differ from TFLM (must be 0), and the estimated Cortex-M4 cycles of one
+inference with its milliseconds at the Nano 33 BLE's 64 MHz (pipeline/latency.py: the TRM's timings on a QEMU
+execution trace; low-high range; zero flash wait states). Other labels already in the file are kept.
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from aot_models import aot_run, mlperf, student  # noqa: E402
 from device_helpers import validate_in  # noqa: E402
-from pipeline import emulator, session  # noqa: E402
+from pipeline import cycles, emulator, latency, session  # noqa: E402
 from pipeline.artifacts import MODEL_INT8  # noqa: E402
 from pipeline.validation import instructions as instructions_of  # noqa: E402
 from pipeline.build import build  # noqa: E402
@@ -46,6 +49,23 @@ MODELS = {
     "fc_autoencoder": (lambda: mlperf("fc_autoencoder"), 10),
 }
 BUDGET = "nano33ble"  # every model fits the Nano 33 BLE's 960 KB flash / 256 KB RAM
+MLPERF = "https://github.com/mlcommons/tiny_results_v{}/blob/main/closed/{}/performance/results.txt"
+# Published Cortex-M4 latencies of the same architectures (MLPerf Tiny closed division, median throughput over
+# 5 windows, NUCLEO-L4R5ZI: STM32L4R5, Cortex-M4F at 120 MHz), with CMSIS-NN kernels: model -> [(what, ms, url)]
+PUBLISHED = {
+    "ds_cnn": [("v1.0 OctoML, microTVM + CMSIS-NN", 1000 / 10.019,
+                MLPERF.format("1.0", "OctoML/results/microtvm_cmsis_nn/NUCLEO_L4R5ZI/kws")),
+               ("v0.5 reference, TFLM 2.3.1 + CMSIS-NN", 1000 / 5.497,
+                MLPERF.format("0.5", "reference/results/Nucleo-L4R5ZI/kws"))],
+    "resnet8": [("v1.0 OctoML, microTVM + CMSIS-NN", 1000 / 2.567,
+                 MLPERF.format("1.0", "OctoML/results/microtvm_cmsis_nn/NUCLEO_L4R5ZI/ic")),
+                ("v0.5 reference, TFLM 2.3.1 + CMSIS-NN", 1000 / 1.420,
+                 MLPERF.format("0.5", "reference/results/Nucleo-L4R5ZI/ic"))],
+}
+PUBLISHED_HZ = 120_000_000
+# TFLM + CMSIS-NN built from its own sources, instructions per inference on the same QEMU (issue 19, DESIGN.md)
+TFLM_CMSIS_INSTRUCTIONS = {"ds_cnn": 7_701_428, "resnet8": 29_857_722, "mobilenet_v1_025": 24_101_980,
+                           "fc_autoencoder": 595_935}
 OUT = ROOT / "bench" / "results" / "kernels.json"
 
 
@@ -69,6 +89,8 @@ def measure(name: str, model: bytes, samples: int, work: Path) -> dict:
     report = validate_in("qemu", run, work / f"{name}-build", board=BUDGET, timeout=30.0)
     sizes, macs = report["firmware"], inspect_model(run / MODEL_INT8, arena=False)["macs"]
     instructions = report["instructions_median"]
+    trace, traced = cycles.trace_inference(work / f"{name}-build" / "firmware.elf", run)
+    estimate = latency.summarize(cycles.estimate(trace), BUDGET, trace, traced)
     return {
         "macs": macs,
         "instructions_per_inference": round(instructions),
@@ -80,6 +102,10 @@ def measure(name: str, model: bytes, samples: int, work: Path) -> dict:
         "arena_bytes": compiled.arena_bytes,
         "samples": report["samples"],
         "mismatched_outputs": report["mismatched_outputs"],  # against TFLM, in QEMU: must be 0
+        **{key: estimate[key] for key in ("cycles", "cycles_low", "cycles_high", "cycles_per_instruction",
+                                          "words_loaded", "ms_per_wait_state")},
+        "ms_at_64mhz": estimate["ms"], "ms_at_64mhz_low": estimate["ms_low"], "ms_at_64mhz_high": estimate["ms_high"],
+        "trace": estimate["trace"],  # the execution log streamed through a FIFO: lines, bytes, seconds
         "seconds": round(time.time() - started, 1),
     }
 
@@ -140,6 +166,40 @@ def table(results: dict, before: str = "before", after: str = "after") -> str:
     return "\n".join(lines)
 
 
+def comparison(name: str, row: dict) -> list[dict]:
+    """The estimate beside each published Cortex-M4 latency of the same architecture, in cycles (ms x clock)."""
+    out = []
+    for what, ms, url in PUBLISHED.get(name, []):
+        published = round(ms * PUBLISHED_HZ / 1000)
+        tflm = TFLM_CMSIS_INSTRUCTIONS.get(name)
+        out.append({"published": f"MLPerf Tiny {what}, NUCLEO-L4R5ZI (Cortex-M4F 120 MHz)",
+                    "ms_at_120mhz": round(ms, 2), "cycles": published, "source": url,
+                    "ratio": round(row["cycles"] / published, 3),
+                    # cycles per instruction on the board if TFLM + CMSIS-NN's QEMU instruction count applied (an
+                    # indication only: the published builds are microTVM, or TFLM 2.3.1, not today's TFLM)
+                    "implied_cycles_per_instruction": round(published / tflm, 2) if tflm else None})
+    return out
+
+
+def cycles_table(results: dict, label: str) -> str:
+    """Markdown: per model, instructions, estimated cycles and ms at 64 MHz, and the published comparison."""
+    lines = ["| model | instructions | est. cycles (low-high) | cycles/instr | ms at 64 MHz (low-high) | "
+             "+ms per flash wait state (bound) |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    notes = []
+    for name, row in results.get(label, {}).items():
+        if not isinstance(row, dict) or "cycles" not in row:
+            continue
+        lines.append(f"| {name} | {row['instructions_per_inference']:,} | {row['cycles']:,} ({row['cycles_low']:,}-"
+                     f"{row['cycles_high']:,}) | {row['cycles_per_instruction']:.2f} | {row['ms_at_64mhz']:.1f} "
+                     f"({row['ms_at_64mhz_low']:.1f}-{row['ms_at_64mhz_high']:.1f}) | {row['ms_per_wait_state']:.1f} |")
+        for c in row.get("published", []):
+            notes.append(f"- {name}: {row['cycles']:,} estimated cycles vs {c['cycles']:,} ({c['ms_at_120mhz']} ms x "
+                         f"120 MHz) for {c['published']}: ratio {c['ratio']:.2f}; that board's cycles per TFLM + "
+                         f"CMSIS-NN QEMU instruction {c['implied_cycles_per_instruction']}, the model's "
+                         f"{row['cycles_per_instruction']:.2f} ({c['source']})")
+    return "\n".join(lines + [""] + notes)
+
+
 def git_commit() -> str:
     return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                           text=True).stdout.strip()
@@ -152,9 +212,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--table", action="store_true", help="only print the README table (before vs after)")
     parser.add_argument("--profile", choices=list(MODELS), help="only print one model's instructions per operator")
+    parser.add_argument("--cycles", action="store_true", help="only print the cycle estimates of --label")
     args = parser.parse_args()
     if args.table:
         print(table(json.loads(args.out.read_text())))
+        return
+    if args.cycles:
+        print(cycles_table(json.loads(args.out.read_text()), args.label))
         return
     if args.profile:
         with tempfile.TemporaryDirectory(prefix="tinykd-profile-") as tmp:
@@ -166,12 +230,18 @@ def main() -> None:
                                 "(instructions, not Cortex-M4 cycles). Median over the samples. Firmware built "
                                 f"by pipeline/build.py (arm-none-eabi-gcc -O2), budget {BUDGET}. MACs count "
                                 "CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED.")
+    results.setdefault("cycles_notes", "cycles: pipeline/latency.py's estimate of one inference (Cortex-M4 TRM "
+                                       "timings on a QEMU -d exec,nochain,in_asm trace), nominal and low-high; ms "
+                                       "at 64 MHz (Nano 33 BLE), zero flash wait states assumed; ms_per_wait_state "
+                                       "bounds what each wait state on loads would add. published: MLPerf Tiny "
+                                       "figures at 120 MHz in cycles and the ratio estimate / published.")
     label = results.setdefault(args.label, {})
     label["commit"] = git_commit()
     with tempfile.TemporaryDirectory(prefix="tinykd-kernels-") as tmp:
         for name in args.models:
             make, samples = MODELS[name]
             label[name] = measure(name, make(), samples, Path(tmp))
+            label[name]["published"] = comparison(name, label[name])
             print(name, json.dumps(label[name]), flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(results, indent=2) + "\n")

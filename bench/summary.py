@@ -110,9 +110,16 @@ def train_speed(d: dict) -> list[tuple[str, str]]:
 
 def kernels(d: dict) -> list[tuple[str, str]]:
     before, after = d["before"], d["after"]
-    return [(f"instructions per MAC on QEMU Cortex-M4, {name}: reference / fast kernels",
+    rows = [(f"instructions per MAC on QEMU Cortex-M4, {name}: reference / fast kernels",
              f"{before[name]['instructions_per_mac']:.2f} / {m['instructions_per_mac']:.3f}")
             for name, m in after.items() if isinstance(m, dict) and name in before]
+    estimated = {name: m for name, m in d.get("cycles", {}).items() if isinstance(m, dict) and "cycles" in m}
+    rows += [(f"estimated latency on the Nano 33 BLE (Cortex-M4 cycle model, 64 MHz), {name}",
+              f"{m['ms_at_64mhz']:.1f} ms ({m['ms_at_64mhz_low']:.1f}-{m['ms_at_64mhz_high']:.1f}), "
+              f"{m['cycles']:,} cycles") for name, m in estimated.items()]
+    rows += [(f"estimated cycles / published, {name}: {c['published']}", f"{m['cycles']:,} / {c['cycles']:,} "
+              f"({c['ratio']:.2f})") for name, m in estimated.items() for c in m.get("published", [])[:1]]
+    return rows
 
 
 def reliability(d: dict) -> list[tuple[str, str]]:

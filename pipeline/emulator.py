@@ -82,16 +82,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def qemu_command(elf: Path, port: int, icount_shift: int = ICOUNT_SHIFT) -> list[str]:
+def qemu_command(elf: Path, port: int, icount_shift: int = ICOUNT_SHIFT, extra: tuple[str, ...] = ()) -> list[str]:
+    """`extra`: more options (pipeline/cycles.py adds QEMU's execution log)."""
     return ["qemu-system-arm", "-M", "mps2-an386", "-cpu", "cortex-m4", "-nographic", "-monitor", "none",
             # semihosting console (fault messages, bench/kernels.py --profile) -> QEMU's stdout
             "-chardev", "stdio,id=semihosting", "-semihosting-config", "enable=on,target=native,chardev=semihosting",
             "-icount", f"shift={icount_shift},sleep=off",
-            "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on", "-kernel", str(elf)]
+            "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on", *extra, "-kernel", str(elf)]
 
 
 @contextlib.contextmanager
-def qemu(elf: str | Path, icount_shift: int = ICOUNT_SHIFT, start_timeout: float = 10.0) -> Iterator[Emulator]:
+def qemu(elf: str | Path, icount_shift: int = ICOUNT_SHIFT, start_timeout: float = 10.0,
+         extra: tuple[str, ...] = ()) -> Iterator[Emulator]:
     """QEMU mps2-an386 running `elf`; its UART0 is a TCP server on a free loopback port (waits for the client)."""
     if shutil.which("qemu-system-arm") is None:
         raise PipelineError("'qemu-system-arm' is not installed.",
@@ -99,7 +101,7 @@ def qemu(elf: str | Path, icount_shift: int = ICOUNT_SHIFT, start_timeout: float
     if not Path(elf).is_file():
         raise PipelineError(f"No firmware at '{elf}'.", "Run `tinykd build --target qemu-cm4` first.")
     port = free_port()
-    process = subprocess.Popen(qemu_command(Path(elf), port, icount_shift), stdin=subprocess.DEVNULL,
+    process = subprocess.Popen(qemu_command(Path(elf), port, icount_shift, extra), stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                preexec_fn=_die_with_parent)
     try:

@@ -1,7 +1,8 @@
 """`tinykd inspect`: what is inside a .tflite file, as a dict (for --json) or a text table.
 
 Ops with their shapes, parameters and multiply-accumulates, every tensor with its type and quantization, totals,
-and the smallest TFLite Micro arena. Read through the flatbuffer schema bindings (pipeline/tflite_file.py).
+the smallest TFLite Micro arena, and for a run's model (run.json beside it) that run's latency estimate. Read
+through the flatbuffer schema bindings (pipeline/tflite_file.py).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from pipeline import tflm
 from pipeline.errors import PipelineError
+from pipeline.latency import recorded as recorded_latency, rows as latency_rows
 from pipeline.tflite_file import op_name, quantization, read_model, tensor_name, type_name
 
 WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
@@ -22,6 +24,7 @@ def inspect_model(path: str | Path, *, arena: bool = True) -> dict:
     path = Path(path)
     model = read_model(path)
     data = path.read_bytes()
+    sha256 = hashlib.sha256(data).hexdigest()
     subgraph = model.subgraphs[0]
     tensors = subgraph.tensors or []
     constant = [model.buffers[t.buffer].data is not None and len(model.buffers[t.buffer].data) > 0 for t in tensors]
@@ -35,13 +38,14 @@ def inspect_model(path: str | Path, *, arena: bool = True) -> dict:
                        "params": sum(int(np.prod(tensors[i].shape)) for n, i in enumerate(op.inputs)
                                      if i >= 0 and constant[i] and _is_parameter(name, n, tensors[i])),
                        "macs": _macs(name, [tensors[i] for i in inputs], tensors[op.outputs[0]])})
-    info = {"file": str(path), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+    info = {"file": str(path), "bytes": len(data), "sha256": sha256,
             "inputs": [_tensor(tensors[i], i, constant[i]) for i in subgraph.inputs],
             "outputs": [_tensor(tensors[i], i, constant[i]) for i in subgraph.outputs],
             "ops": sorted({layer["op"] for layer in layers}), "layers": layers,
             "tensors": [_tensor(t, i, constant[i]) for i, t in enumerate(tensors)],
             "params": sum(layer["params"] for layer in layers), "macs": sum(layer["macs"] for layer in layers),
-            "subgraphs": len(model.subgraphs), "arena": None}
+            "subgraphs": len(model.subgraphs), "arena": None,
+            "latency": recorded_latency(path, sha256)}  # the run's estimate when `path` is a run's model
     if arena:
         try:
             info["arena"] = tflm.minimum_arena(data)
@@ -113,4 +117,5 @@ def format_report(info: dict) -> str:
     else:
         lines.append(f"arena: {arena['minimum']:,} bytes minimum on TFLite Micro (host, by bisection); "
                      f"allocator report {arena.get('total', 0):,} bytes")
+    lines += [f"{what}: {value} ({how})" for what, value, how in latency_rows(info.get("latency") or {})]
     return "\n".join(lines)

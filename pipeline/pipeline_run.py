@@ -1,6 +1,6 @@
 """`tinykd run`: every stage in order, then the report.
 
-    data -> teacher -> distill -> quantize -> export -> compile -> build -> validate -> report
+    data -> teacher -> distill -> quantize -> export -> compile -> build -> validate -> cycles -> report
 
 Default (no port): the AOT engine's firmware for QEMU's Cortex-M4, linked against the board's budget, validated
 over the whole test set in the emulator. With cfg.device.port the board on that port is validated instead
@@ -62,6 +62,9 @@ def run_all(cfg: Config, *, force: bool = False, log: Callable[[str], None] = pr
         log(f"flash     skipped: validating the board already on {dev.port} (it must run this run's model; "
             "--flash uploads it first)")
     results["validate"] = validate_stage(cfg, force=force, log=log, progress=progress)
+    if not dev.port:  # the board's latency estimate, from the QEMU firmware (pipeline/latency.py)
+        from pipeline.latency import cycles_stage
+        results["cycles"] = cycles_stage(cfg, force=force, log=log)
     results["report"] = [str(p) for p in write_report(cfg.run_dir)]
     log(f"report    {', '.join(results['report'])}  ({time.time() - started:.0f} s)")
     return results

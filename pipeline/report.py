@@ -16,11 +16,12 @@ import numpy as np
 from pipeline import __version__
 from pipeline.artifacts import MISCLASSIFIED, MODEL_INT8, REPORTS
 from pipeline.errors import PipelineError, stage
+from pipeline.latency import rows as latency_rows
 from pipeline.paths import TEMPLATES
 from pipeline.report_sections import kd_gain_pp, kd_verdict, per_class, settings, size_ratio
 from pipeline.runs import MANIFEST, atomic_path, corrupt_manifest, read_manifest
 
-ORDER = ("teacher", "baseline", "distill", "quantize", "export", "compile", "build", "validate")
+ORDER = ("teacher", "baseline", "distill", "quantize", "export", "compile", "build", "validate", "cycles")
 
 
 def load_manifest(run_dir: str | Path) -> dict:
@@ -168,7 +169,7 @@ def view(manifest: dict) -> dict:
          "instructions / MACs of the int8 model"),
         ("throughput incl. serial link", f"{val['throughput_samples_per_s']:,.1f} samples/s"
          if "throughput_samples_per_s" in val else None, "host wall clock"),
-    ) if row[1] is not None]
+    ) if row[1] is not None] + latency_rows(m["cycles"])
     verdict, gain = kd_verdict(student, baseline, test_size), kd_gain_pp(student, baseline)
     headline = []
     if student.get("accuracy") is not None and teacher.get("params") and student.get("params"):

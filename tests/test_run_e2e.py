@@ -46,6 +46,17 @@ def test_run_end_to_end_through_qemu(e2e_run):
     assert f"{100 * validate['accuracy']:.2f}%" in out.split("tinykd run 'tiny'")[-1]
     assert f"flash: {build['flash_bytes']:,} of {build['flash_budget']:,} B" in out
     assert "bit-identical" in out and (run_dir / "report.html").is_file() and (run_dir / "report.md").is_file()
+    # The Nano 33 BLE's latency, estimated from one traced inference of the same firmware (pipeline/latency.py).
+    cycles = stages["cycles"]["metrics"]
+    assert cycles["board"] == "nano33ble" and cycles["estimated"] and cycles["clock_hz"] == 64_000_000
+    assert cycles["instructions"] == pytest.approx(validate["instructions_median"], rel=0.01)
+    assert cycles["instructions"] < cycles["cycles_low"] <= cycles["cycles"] <= cycles["cycles_high"]
+    row = f"estimated latency on the Arduino Nano 33 BLE: {cycles['ms']:,.1f} ms"
+    assert row in out.split("tinykd run 'tiny'")[-1]
+    markdown = (run_dir / "report.md").read_text()
+    assert f"| estimated latency on the Arduino Nano 33 BLE | {cycles['ms']:,.1f} ms" in markdown
+    inspected = invoke("inspect", run_dir / "student_int8.tflite", "--no-arena")
+    assert inspected.exit_code == 0 and row in inspected.output
 
 
 @pytest.mark.slow
@@ -54,7 +65,7 @@ def test_run_again_skips_every_stage(e2e_run, tmp_path):
     before = json.loads((copy / "run.json").read_text())["stages"]
     result = invoke("run", "--config", config_copy)
     assert result.exit_code == 0, result.output
-    for stage in ("quantize", "export", "compile", "build", "validate"):
+    for stage in ("quantize", "export", "compile", "build", "validate", "cycles"):
         assert f"{stage:<9} unchanged, skipped" in result.output
     after = json.loads((copy / "run.json").read_text())["stages"]
     assert after["validate"]["finished"] == before["validate"]["finished"]

@@ -68,7 +68,12 @@ int tk_platform_read_byte(void)
     ring_tail++;
     if (!(UART_CTRL & UART_CTRL_RX_IRQ)) { /* room again: take the held byte, then interrupts back on */
         __asm volatile("cpsid i" ::: "memory");
-        if (uart_drain()) UART_CTRL = UART_CTRL_RUN | UART_CTRL_RX_IRQ;
+        if (uart_drain()) {
+            UART_CTRL = UART_CTRL_RUN | UART_CTRL_RX_IRQ;
+            /* QEMU 7.2's CMSDK UART raises no interrupt for a byte that arrived while it was off (fixed in later
+             * QEMU): take such a byte now, or the app would sleep in WFI with it waiting in the UART forever. */
+            if (!uart_drain()) UART_CTRL = UART_CTRL_RUN;
+        }
         __asm volatile("cpsie i" ::: "memory");
     }
     return byte;
