@@ -31,7 +31,7 @@ def version(command: list[str]) -> str:
 
 
 def macs_of(run_dir: Path, given: int | None) -> int | None:
-    """MACs of the int8 model the device runs: the run's compile stage counted them (pipeline/device_stages.py)."""
+    """MACs of the int8 model the device runs: the run's compile stage counted them (pipeline/device/stages.py)."""
     if given:
         return given
     return Run(run_dir).metrics("compile").get("macs") if (run_dir / "run.json").is_file() else None

@@ -55,9 +55,9 @@ def _log(tag: str):
 
 def teacher(config: Path, runs_root: Path) -> dict:
     """Train (or find up to date) the cross-fitted teacher in <runs_root>/teacher; return its metrics."""
-    from pipeline.data import load_dataset
-    from pipeline.sizing import sized
-    from pipeline.teacher import teacher_stage
+    from pipeline.kd.data import load_dataset
+    from pipeline.kd.sizing import sized
+    from pipeline.kd.teacher import teacher_stage
     cfg = load_config(config, {"run": {"root": str(runs_root)}})
     data = load_dataset(cfg.data, cfg.run.seed)
     cfg = sized(cfg, data)
@@ -69,9 +69,9 @@ def teacher(config: Path, runs_root: Path) -> dict:
 def student(config: Path, runs_root: Path, scenario: str, method: str, seed: int,
             scarce_scratch_epochs: int = SCARCE_SCRATCH_EPOCHS) -> dict:
     """One student in its own folder, with the teacher's artifacts copied in: test accuracy and timing."""
-    from pipeline.data import load_dataset
-    from pipeline.distill import student_stage
-    from pipeline.transfer import labeled_subset
+    from pipeline.kd.data import load_dataset
+    from pipeline.kd.distill import student_stage
+    from pipeline.kd.transfer import labeled_subset
     name = f"{scenario}-{method}-s{seed}"
     scratch = method == "none"
     epochs = {"epochs": scarce_scratch_epochs} if scenario == "scarce" and scratch else {}
@@ -96,7 +96,7 @@ def student(config: Path, runs_root: Path, scenario: str, method: str, seed: int
 def int8_check(config: Path, runs_root: Path, method: str, seed: int) -> dict:
     """Scenario a's KD student of `seed` as a full-int8 model (post-training quantization: it needs no labels),
     scored on TFLite Micro beside its float self."""
-    from pipeline.quantize import quantize
+    from pipeline.int8.quantize import quantize
     name = f"scarce-{method}-s{seed}"
     base = load_config(config)
     cfg = load_config(config, {"run": {"root": str(runs_root), "name": name, "seed": base.run.seed},

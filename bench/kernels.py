@@ -6,13 +6,13 @@
     PYTHONPATH=. python bench/kernels.py --profile resnet8         # instructions per operator (not saved)
     PYTHONPATH=. python bench/kernels.py --cycles --label cycles   # the estimate vs MLPerf Tiny, from the JSON
 
-Each model (random weights, full int8) is compiled by the AOT compiler, built for `qemu-cm4` by pipeline/build.py
-and validated in QEMU by the validate stage (pipeline/device_stages.py) against the TFLite Micro runtime's
+Each model (random weights, full int8) is compiled by the AOT compiler, built for `qemu-cm4` by pipeline/device/build.py
+and validated in QEMU by the validate stage (pipeline/device/stages.py) against the TFLite Micro runtime's
 outputs (bit for bit) on a few random inputs; QEMU runs with -icount shift=7, so the device's SysTick gives exact
 instruction counts (instructions = ticks / 3.2). Writes bench/results/kernels.json: per model and label,
 instructions per inference and per MAC, MACs (CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED), flash text +
 rodata, the number of outputs that differ from TFLM (must be 0), and the estimated Cortex-M4 cycles of one
-inference with its milliseconds at the Nano 33 BLE's 64 MHz (pipeline/latency.py: the TRM's timings on a QEMU
+inference with its milliseconds at the Nano 33 BLE's 64 MHz (pipeline/device/latency.py: the TRM's timings on a QEMU
 execution trace; low-high range; zero flash wait states). Other labels already in the file are kept.
 """
 from __future__ import annotations
@@ -33,11 +33,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from aot_models import aot_run, mlperf, student  # noqa: E402
 from device_helpers import validate_in  # noqa: E402
-from pipeline import cycles, emulator, latency, session  # noqa: E402
+from pipeline.device import cycles, emulator, latency, session  # noqa: E402
 from pipeline.artifacts import MODEL_INT8  # noqa: E402
-from pipeline.validation import instructions as instructions_of  # noqa: E402
-from pipeline.build import build  # noqa: E402
-from pipeline.inspect_tflite import inspect_model  # noqa: E402
+from pipeline.device.validation import instructions as instructions_of  # noqa: E402
+from pipeline.device.build import build  # noqa: E402
+from pipeline.int8.inspect_tflite import inspect_model  # noqa: E402
 
 # name -> (int8 .tflite maker, inputs streamed; the big-input models get fewer: the UART runs ~20 KB/s)
 MODELS = {
@@ -71,9 +71,9 @@ OUT = ROOT / "bench" / "results" / "kernels.json"
 
 def fashion_student() -> bytes:
     """The Fashion-MNIST-shaped student (random weights), converted like tests/aot_models.student."""
-    from pipeline import mlperf_tiny
+    import mlperf_tiny
     from pipeline.config import StudentConfig
-    from pipeline.zoo import build_student
+    from pipeline.kd.zoo import build_student
     model = build_student(StudentConfig(family="dsconv", width=16, depth=3), (28, 28, 1), 10, seed=0)
     return mlperf_tiny.int8_tflite(mlperf_tiny.randomize(model, seed=1), low=0.0, high=1.0)
 
@@ -228,9 +228,9 @@ def main() -> None:
     results = json.loads(args.out.read_text()) if args.out.is_file() else {}
     results.setdefault("notes", "QEMU mps2-an386 -icount shift=7,sleep=off: instructions = SysTick ticks / 3.2 "
                                 "(instructions, not Cortex-M4 cycles). Median over the samples. Firmware built "
-                                f"by pipeline/build.py (arm-none-eabi-gcc -O2), budget {BUDGET}. MACs count "
+                                f"by pipeline/device/build.py (arm-none-eabi-gcc -O2), budget {BUDGET}. MACs count "
                                 "CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED.")
-    results.setdefault("cycles_notes", "cycles: pipeline/latency.py's estimate of one inference (Cortex-M4 TRM "
+    results.setdefault("cycles_notes", "cycles: pipeline/device/latency.py's estimate of one inference (Cortex-M4 TRM "
                                        "timings on a QEMU -d exec,nochain,in_asm trace), nominal and low-high; ms "
                                        "at 64 MHz (Nano 33 BLE), zero flash wait states assumed; ms_per_wait_state "
                                        "bounds what each wait state on loads would add. published: MLPerf Tiny "

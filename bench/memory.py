@@ -15,14 +15,15 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # mlperf_tiny.py
 
 import numpy as np  # noqa: E402
 
-from pipeline import mlperf_tiny  # noqa: E402
+import mlperf_tiny  # noqa: E402
 from pipeline.compiler import compile_model  # noqa: E402
 from pipeline.compiler.codegen import KERNELS_DIR  # noqa: E402
 from pipeline.compiler.hostbuild import kernel_sources  # noqa: E402
-from pipeline.tflm import minimum_arena_bytes  # noqa: E402
+from pipeline.int8.tflm import minimum_arena_bytes  # noqa: E402
 
 M4_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-Os", "-std=c99"]
 RESULTS = Path(__file__).parent / "results" / "memory.json"
@@ -30,7 +31,7 @@ RESULTS = Path(__file__).parent / "results" / "memory.json"
 
 def models() -> dict[str, bytes]:
     from pipeline.config import StudentConfig
-    from pipeline.zoo import build_student
+    from pipeline.kd.zoo import build_student
     out = {"digits_student": mlperf_tiny.int8_tflite(
         mlperf_tiny.randomize(build_student(StudentConfig(), (8, 8, 1), 10, seed=0), 1), low=0.0, high=1.0)}
     for name, build in mlperf_tiny.BUILDERS.items():

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.config import QuantizeConfig, load_config  # noqa: E402
-from pipeline.distill import distill  # noqa: E402
-from pipeline.quantize import quantize  # noqa: E402
+from pipeline.kd.distill import distill  # noqa: E402
+from pipeline.int8.quantize import quantize  # noqa: E402
 
 # Settings of the runs distilled here, sized for a 2-core CPU shared with other jobs (~30 min for everything).
 SETTINGS = {

@@ -1,4 +1,4 @@
-"""Reliability bench: validation through a fault-injecting link (pipeline/faults.py) must record no wrong result.
+"""Reliability bench: validation through a fault-injecting link (pipeline/device/faults.py) must record no wrong result.
 
     PYTHONPATH=. python bench/reliability.py                  # 10,000 samples on the host port, 1,000 on QEMU
 
@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from device_helpers import FIXTURE_MODEL, make_run  # noqa: E402
 
-from pipeline import emulator, session  # noqa: E402
-from pipeline.build import build  # noqa: E402
-from pipeline.faults import Faults, FaultyPort, Injector  # noqa: E402
+from pipeline.device import emulator, session  # noqa: E402
+from pipeline.device.build import build  # noqa: E402
+from pipeline.device.faults import Faults, FaultyPort, Injector  # noqa: E402
 
 
 def run(emu, run_dir: Path, faults: Faults, samples: int, timeout: float) -> dict:

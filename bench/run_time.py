@@ -38,7 +38,7 @@ def main() -> None:
         env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
                "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
         started = time.perf_counter()
-        command = [sys.executable, "-m", "pipeline.cli", "run", "--config", str(config), "--dataset", args.dataset]
+        command = [sys.executable, "-m", "pipeline.cli.main", "run", "--config", str(config), "--dataset", args.dataset]
         with subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) as child:
             lines = []  # (seconds since start, line): the log a user would watch

@@ -29,7 +29,7 @@ RESULTS = ROOT / "bench" / "results" / "sensor.json"
 def run(npz: Path, mode: str, root: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--dataset", str(npz), "--layout", "series",
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "run", "--dataset", str(npz), "--layout", "series",
                            "--mode", mode, "--run", npz.stem], cwd=root, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"tinykd run failed on {npz.stem} ({mode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")

@@ -2,7 +2,7 @@
 
 A 3-6k-parameter student does ~40-70 GFLOP per epoch: nearly all of its time is per-step overhead (the Python
 training loop, op dispatch), so the batch size decides its cost. Measures one full epoch (after a traced warm-up
-step) with the pipeline's own trainer (pipeline.train.fit's Trainer and batch order), per batch size, in process
+step) with the pipeline's own trainer (pipeline.kd.train.fit's Trainer and batch order), per batch size, in process
 CPU time (user + system: contention from other jobs inflates wall time but hardly CPU time). XLA (jit_compile)
 was tried: on this CPU it made a student epoch 3-5x slower (and cannot run MaxPool's gradient with deterministic
 ops), so it is not used. Writes bench/results/train_speed.json.
@@ -25,12 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.config import DataConfig, StudentConfig, TeacherConfig  # noqa: E402
-from pipeline.data import load_dataset  # noqa: E402
-from pipeline.keras import keras  # noqa: E402
-from pipeline.losses import hard_labels  # noqa: E402
+from pipeline.kd.data import load_dataset  # noqa: E402
+from pipeline.kd.keras import keras  # noqa: E402
+from pipeline.kd.losses import hard_labels  # noqa: E402
 from pipeline.runs import package_versions, write_json_atomic  # noqa: E402
-from pipeline.train import Trainer, epoch_batches, set_seed  # noqa: E402
-from pipeline.zoo import build_student, build_teacher, describe  # noqa: E402
+from pipeline.kd.train import Trainer, epoch_batches, set_seed  # noqa: E402
+from pipeline.kd.zoo import build_student, build_teacher, describe  # noqa: E402
 
 TARGET_STUDENT_CPU_S = 15.0  # issue 21: a student epoch on the 54k images (from ~54 measured under load)
 

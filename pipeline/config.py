@@ -113,8 +113,8 @@ class DataConfig:
 class TeacherConfig:
     path: str = ""  # your own teacher (.keras, .h5 or SavedModel folder, tf_keras); empty = train the built-in one
     unsafe: bool = False  # allow Lambda layers in your teacher: their Python code runs on load (trusted files only)
-    width: int = 0  # filters of the built-in teacher's first block, doubling per block; 0 = auto (pipeline/sizing.py)
-    epochs: int = 0  # training epochs of the built-in teacher; 0 = auto: sized to the data (pipeline/sizing.py)
+    width: int = 0  # filters of the built-in teacher's first block, doubling per block; 0 = auto (pipeline/kd/sizing.py)
+    epochs: int = 0  # training epochs of the built-in teacher; 0 = auto: sized to the data (pipeline/kd/sizing.py)
     batch_size: int = 64  # training batch size of the built-in teacher
     learning_rate: float = 2e-3  # Adam learning rate of the built-in teacher
     weight_decay: float = 0.05  # AdamW's decoupled weight decay of the built-in teacher (0 = plain Adam)
@@ -230,7 +230,7 @@ class DeviceConfig:
         if self.flash and not self.port:
             raise PipelineError("device.flash=True needs a port to flash.", "Add --port /dev/ttyACM0 (your board).")
         if self.port:  # the same check as the --port options of validate and flash, for run and config files
-            from pipeline.ports import check_port
+            from pipeline.serial_url import check_port
             # PlatformIO uploads to a serial device, not a URL
             check_port(self.port, urls=not self.flash, remote=self.allow_remote)
 

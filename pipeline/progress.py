@@ -1,6 +1,6 @@
 """Long work a person can follow: the time a training schedule will take, said before it starts, then a bar on a
 terminal or a line at least every PERIOD seconds in a log (CI, nohup, a pipe) with what is done and the time left.
-No TensorFlow here (the device commands use it too); the Keras callback is pipeline.train.Progress."""
+No TensorFlow here (the device commands use it too); the Keras callback is pipeline.kd.train.Progress."""
 from __future__ import annotations
 
 import sys

@@ -152,7 +152,7 @@ class Run:
         return self.path / name
 
     def checkpoints(self, stage: str) -> Path:
-        """Where `stage` keeps its per-epoch training state until it finishes (see pipeline/checkpoint.py)."""
+        """Where `stage` keeps its per-epoch training state until it finishes (see pipeline/kd/checkpoint.py)."""
         return self.path / ".checkpoints" / stage
 
     def write(self, name: str, writer: Callable[[Path], None]) -> Path:

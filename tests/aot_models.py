@@ -9,7 +9,7 @@ import numpy as np
 from pipeline.artifacts import GOLDEN, MODEL_INT8
 from pipeline.compiler.hostbuild import HostModel
 from pipeline.compiler import compile_model
-from pipeline.tflm import run as tflm_run
+from pipeline.int8.tflm import run as tflm_run
 
 # student("dsconv") converted once and kept (tests/fixtures/golden_model): the same model without the seconds the
 # converter takes, for the tests that need any small real model.
@@ -18,23 +18,23 @@ STUDENT_DSCONV = Path(__file__).parent / "fixtures" / "golden_model" / "student_
 
 @functools.lru_cache(maxsize=None)
 def mlperf(name: str) -> bytes:
-    from pipeline import mlperf_tiny
+    import mlperf_tiny
     return mlperf_tiny.int8_tflite(mlperf_tiny.randomize(mlperf_tiny.BUILDERS[name](), seed=0), seed=0)
 
 
 @functools.lru_cache(maxsize=None)
 def student(family: str = "dsconv", input_shape=(8, 8, 1), classes: int = 10) -> bytes:
-    from pipeline import mlperf_tiny
+    import mlperf_tiny
     from pipeline.config import StudentConfig
-    from pipeline.zoo import build_student
+    from pipeline.kd.zoo import build_student
     model = build_student(StudentConfig(family=family), input_shape, classes, seed=0)
     return mlperf_tiny.int8_tflite(mlperf_tiny.randomize(model, seed=1), low=0.0, high=1.0)
 
 
 def keras_tflite(build, input_shape, seed: int = 0) -> bytes:
     """Converts the model `build(inputs) -> outputs` with seeded random weights to full int8."""
-    from pipeline import mlperf_tiny
-    from pipeline.keras import keras
+    import mlperf_tiny
+    from pipeline.kd.keras import keras
     keras.utils.set_random_seed(seed)
     inputs = keras.Input(input_shape)
     model = keras.Model(inputs, build(inputs))
@@ -44,8 +44,8 @@ def keras_tflite(build, input_shape, seed: int = 0) -> bytes:
 def function_tflite(build, input_shape, seed: int = 0) -> bytes:
     """Converts the tf.function `build(x) -> y` (x: (1, *input_shape) float32) to full int8: for ops that Keras
     layers do not emit as such (a dilated convolution, which Keras lowers to SPACE_TO_BATCH_ND)."""
-    from pipeline import mlperf_tiny
-    from pipeline.keras import tf
+    import mlperf_tiny
+    from pipeline.kd.keras import tf
     function = tf.function(build, input_signature=[tf.TensorSpec((1, *input_shape), tf.float32)])
     return mlperf_tiny.int8_tflite(function, seed=seed)
 

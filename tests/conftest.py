@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import cli
+from pipeline.cli.main import cli
 from pipeline.runs import LOCK_NAME
 from pipeline.tflog import LOG_NAME
 
@@ -55,7 +55,7 @@ def snapshot(folder: Path) -> dict[str, str]:
 def host_exe(tmp_path_factory) -> Path:
     """The firmware's host port (x86 app on a pty) around the fixture model, built once, warning-free."""
     from device_helpers import FIXTURE_MODEL
-    from pipeline.build import build
+    from pipeline.device.build import build
     result = build("host", FIXTURE_MODEL, out_dir=tmp_path_factory.mktemp("host"))
     assert result.warnings == ""
     return result.elf
@@ -103,8 +103,8 @@ class TinyRun:
 def tiny_int8(tiny_run, tmp_path_factory) -> TinyRun:
     """A copy of the tiny run, quantized (QAT) and exported; tests must not modify it."""
     from pipeline.config import load_config
-    from pipeline.export import export
-    from pipeline.quantize import quantize
+    from pipeline.int8.export import export
+    from pipeline.int8.quantize import quantize
 
     root = tmp_path_factory.mktemp("int8")
     shutil.copytree(tiny_run, root / "tiny")

@@ -41,7 +41,7 @@ def validate_in(emulator: str, run: Path, build_dir: Path, model_dir: Path | Non
     """`tinykd validate --emulator EMULATOR --run RUN`: the validate stage on `run` (every sample unless `limit`),
     its firmware built from `model_dir` (default: RUN/aot) into `build_dir` on `board`'s budget; returns the
     device's report."""
-    from pipeline.device_stages import validate_stage
+    from pipeline.device.stages import validate_stage
     cfg = load_config(None, {"run": {"root": str(Path(run).parent), "name": Path(run).name},
                              "export": {"board": board}, "device": {"limit": limit, **device}})
     return validate_stage(cfg, emulator=emulator, model_dir=model_dir, build_dir=build_dir, progress=False,

@@ -13,7 +13,7 @@ int8 scale with zero point 0; split outputs must all be used or the converter ma
 """
 import numpy as np
 
-from pipeline.keras import keras, tf
+from pipeline.kd.keras import keras, tf
 
 L = keras.layers
 
@@ -57,7 +57,7 @@ def _dense(x, n, seed):  # for tf.function builds (a MatMul + bias over the last
 def convert(model, shape, *, seed=0, samples=32, output_type=None):
     """quantize.convert_int8 calibrated on uniform [-1, 1], keeping the model's batch (None: dynamic), with a
     chosen output type (tf.float32: a final DEQUANTIZE)."""
-    from pipeline.quantize import convert_int8
+    from pipeline.int8.quantize import convert_int8
     rng = np.random.default_rng(seed)
     return convert_int8(model, lambda: ([rng.uniform(-1.0, 1.0, (1, *shape)).astype(np.float32)]
                                         for _ in range(samples)), output_type=output_type, batch_one=False)

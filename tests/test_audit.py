@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import cli
+from pipeline.cli.main import cli
 from pipeline.errors import PipelineError
-from pipeline.ports import check_port
+from pipeline.serial_url import check_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SPAWNERS = {"run", "Popen", "call", "check_call", "check_output", "system", "popen", "getoutput", "getstatusoutput"}

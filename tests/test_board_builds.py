@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from aot_models import aot_run, keras_tflite, student
-from pipeline import emulator, session
-from pipeline.build import build
+from pipeline.device import emulator, session
+from pipeline.device.build import build
 from pipeline.compiler.codegen import KERNELS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,7 +104,7 @@ TFLM_ENVS = {"nano33ble_tflm": ("arm-none-eabi-g++", [*MBED_FLAGS[:-1], "-std=gn
 def exported(tmp_path_factory):
     """A real `tinykd export` folder (model_data.h/.cc, model_ops.h, model_arena.h, model_io.h)."""
     from pipeline.config import Config
-    from pipeline.export import export
+    from pipeline.int8.export import export
     work = tmp_path_factory.mktemp("export")
     (work / "student_int8.tflite").write_bytes(student("dsconv"))
     export(Config(), model=work / "student_int8.tflite", out=work / "export", log=lambda message: None)

@@ -1,12 +1,12 @@
-"""The device commands build a Config and call the device stages (pipeline/device_stages.py): one name per
+"""The device commands build a Config and call the device stages (pipeline/device/stages.py): one name per
 concept (--board, --run), old spellings still accepted, defaults from the settings. The stages are replaced by
 recorders here, so these tests check the mapping only (the device tests run the stages for real)."""
 import pytest
 from device_helpers import FIXTURE_MODEL, make_run
 
 from conftest import invoke
-from pipeline import cli_device
-from pipeline.cli import export_settings
+from pipeline.cli import device as cli_device
+from pipeline.cli.main import export_settings
 from pipeline.config import DeviceConfig, ExportConfig, load_config
 
 

@@ -10,12 +10,12 @@ from aot_models import keras_tflite, mismatches, mlperf, student
 from pipeline.compiler import compile_model
 from pipeline.compiler.codegen import KERNELS_DIR
 from pipeline.compiler.hostbuild import kernel_sources
-from pipeline.tflm import minimum_arena_bytes
+from pipeline.int8.tflm import minimum_arena_bytes
 from pipeline.compiler import planner, registry
 from pipeline.compiler.planner import plan_memory
 from pipeline.compiler.graph import build_graph
 from pipeline.errors import PipelineError
-from pipeline.tflite_file import read_model
+from pipeline.int8.tflite_file import read_model
 
 SAMPLES = 200
 MODELS = {
@@ -45,8 +45,8 @@ SLOW = {"mobilenet_v1_025", "mobilenet_v2_035"}
 def conv1d_model() -> bytes:
     """A Keras Conv1D model converted as users convert theirs (batch left dynamic, so TFLite keeps EXPAND_DIMS and
     SQUEEZE around every convolution; tinykd's own converter fixes the batch at 1 and folds them into RESHAPE)."""
-    from pipeline import mlperf_tiny
-    from pipeline.keras import keras, tf
+    import mlperf_tiny
+    from pipeline.kd.keras import keras, tf
     layers = keras.layers
     keras.utils.set_random_seed(0)
     x = inputs = keras.Input((40, 5))  # (batch, 40, 5)
@@ -65,7 +65,7 @@ def conv1d_model() -> bytes:
 
 def conv1d_dilated(x):
     """A temporal convolution stack for IMU windows: Conv1D with dilations 1, 2, 4 (causal and same)."""
-    from pipeline.keras import keras
+    from pipeline.kd.keras import keras
     L = keras.layers
     x = L.Conv1D(16, 3, padding="causal", activation="relu")(x)
     x = L.Conv1D(16, 3, padding="causal", dilation_rate=2, activation="relu")(x)
@@ -109,22 +109,22 @@ def test_dilated_conv1d_with_a_dynamic_batch_matches_litert():
 
 def mobilenet_v2() -> bytes:
     """keras.applications' MobileNetV2, width 0.35, on 96x96 RGB (RELU6 fused, residual ADDs), random weights."""
-    from pipeline import mlperf_tiny
-    from pipeline.keras import keras
+    import mlperf_tiny
+    from pipeline.kd.keras import keras
     keras.utils.set_random_seed(0)
     model = keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, weights=None, classes=10)
     return mlperf_tiny.int8_tflite(mlperf_tiny.randomize(model, 0), seed=0)
 
 
 def _hard_swish(x):
-    from pipeline.keras import keras
+    from pipeline.kd.keras import keras
     return keras.layers.Multiply()([x, keras.layers.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)])
 
 
 def mobilenet_v3_block(x):
     """A MobileNetV3-small stem and inverted residual block: HARD_SWISH, a depthwise conv, squeeze-excite (global
     average, 1x1 convs, hard sigmoid, a broadcast MUL), projection and a residual ADD."""
-    from pipeline.keras import keras
+    from pipeline.kd.keras import keras
     L = keras.layers
     x = _hard_swish(L.Conv2D(16, 3, strides=2, padding="same")(x))
     y = _hard_swish(L.Conv2D(32, 1)(x))
@@ -139,7 +139,7 @@ def mobilenet_v3_block(x):
 
 def unet_tiny(x):
     """A two-level UNet: strided encoder, TRANSPOSE_CONV decoder, skip CONCATENATIONs, a per-pixel head."""
-    from pipeline.keras import keras
+    from pipeline.kd.keras import keras
     L = keras.layers
     e1 = L.Conv2D(8, 3, padding="same", activation="relu")(x)
     e2 = L.Conv2D(16, 3, strides=2, padding="same", activation="relu")(e1)
@@ -153,7 +153,7 @@ def unet_tiny(x):
 def float_output_model() -> bytes:
     """A conv model converted with int8 input and float32 output: a final DEQUANTIZE."""
     from op_cases import convert, keras_model
-    from pipeline.keras import keras, tf
+    from pipeline.kd.keras import keras, tf
     L = keras.layers
     build = lambda x: L.Softmax()(L.Dense(5)(L.Flatten()(L.Conv2D(6, 3, strides=2, activation="relu")(x))))
     return convert(keras_model(build, (12, 12, 2)), (12, 12, 2), output_type=tf.float32)
@@ -305,7 +305,7 @@ def test_generated_c_builds_for_cortex_m4(tmp_path):
 
 @pytest.mark.slow
 def test_unsupported_op_is_named_with_its_layer_and_the_alternatives():
-    from pipeline.keras import keras
+    from pipeline.kd.keras import keras
     layers = keras.layers
     model = keras_tflite(lambda x: layers.Dense(3)(layers.Activation("elu", name="my_elu")(layers.Dense(4)(x))), (6,))
     with pytest.raises(PipelineError) as e:

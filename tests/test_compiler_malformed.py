@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from aot_models import STUDENT_DSCONV
-from pipeline.cli import cli
+from pipeline.cli.main import cli
 from pipeline.compiler import compile_model
 from pipeline.errors import PipelineError
 

@@ -1,6 +1,6 @@
 """The Cortex-M4 cycle model against counts the Cortex-M4 TRM fixes (ARM DDI 0439, Table 3-1 and section 3.3.2
 "Load/store timings"): each sequence is assembled with arm-none-eabi-gcc, run in QEMU with the execution log, cut
-out of the trace between two labels and costed, exactly as an inference is (pipeline/cycles.py)."""
+out of the trace between two labels and costed, exactly as an inference is (pipeline/device/cycles.py)."""
 from __future__ import annotations
 
 import shutil
@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from pipeline import cycles, latency
-from pipeline.m4_timing import parse_insn, sequence_cycles
+from pipeline.device import cycles, latency
+from pipeline.device.m4_timing import parse_insn, sequence_cycles
 
 needs_tools = pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
                                  reason="needs qemu-system-arm and gcc-arm-none-eabi (make install)")
@@ -142,7 +142,7 @@ def test_inference_trace_agrees_with_icount(tmp_path):
     the few instructions of the timer read around the call), bit-exact outputs, and cycles per instruction
     between 1 and 3 (most instructions take 1 cycle, loads 2, LDM 1 + N)."""
     from aot_models import aot_run, student
-    from pipeline.build import build
+    from pipeline.device.build import build
     run = tmp_path / "run"
     aot_run(run, student("dsconv"), 2, seed=0)
     firmware = build("qemu-cm4", run / "aot", budget="nano33ble", out_dir=tmp_path / "build")

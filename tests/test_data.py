@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import DataConfig
-from pipeline.data import FASHION_DIR, load_dataset, overlap_warnings
+from pipeline.kd.data import FASHION_DIR, load_dataset, overlap_warnings
 from pipeline.errors import PipelineError
 
 

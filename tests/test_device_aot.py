@@ -28,9 +28,9 @@ def test_compiled_student_is_bit_exact_with_tflm_in_qemu_and_on_the_host(tmp_pat
 
 
 def test_a_model_whose_input_exceeds_the_default_frame_builds_and_validates(tmp_path):
-    """pipeline/build.py sizes the protocol's frame buffer from model.h: a 2,304-byte input (48x48x1, above the
+    """pipeline/device/build.py sizes the protocol's frame buffer from model.h: a 2,304-byte input (48x48x1, above the
     2 KB default that engine_aot.c would refuse at compile time) goes through `tinykd`'s own build and harness."""
-    from pipeline.keras import keras
+    from pipeline.kd.keras import keras
     model = aot_models.keras_tflite(lambda x: keras.layers.Dense(4)(keras.layers.Flatten()(x)), (48, 48, 1))
     run = tmp_path / "run"
     aot_models.aot_run(run, model, 5)

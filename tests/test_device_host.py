@@ -13,12 +13,12 @@ import serial
 from click.testing import CliRunner
 from device_helpers import FIXTURE_MODEL, make_run
 
-from pipeline import emulator, session
-from pipeline import protocol as P
-from pipeline.build import build
-from pipeline.cli import cli
+from pipeline.device import emulator, session
+from pipeline.device import protocol as P
+from pipeline.device.build import build
+from pipeline.cli.main import cli
 from pipeline.errors import PipelineError
-from pipeline.link import Link
+from pipeline.device.link import Link
 
 
 @pytest.fixture(scope="module")
@@ -249,7 +249,7 @@ def test_a_device_speaking_another_protocol_version_is_refused(run_dir):
 
 
 def test_a_device_output_that_differs_is_one_error_wherever_it_is_found():
-    from pipeline.validation import check_bit_exact
+    from pipeline.device.validation import check_bit_exact
     check_bit_exact({"mismatched_outputs": 0, "samples": 40}, recorded=True)  # bit-exact: nothing to say
     with pytest.raises(PipelineError, match=r"^3 of 40 device outputs differ from the host's \(recorded in run.json\)"):
         check_bit_exact({"mismatched_outputs": 3, "samples": 40}, recorded=True)

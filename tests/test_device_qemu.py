@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 from device_helpers import FIXTURE_MODEL, make_run
 
-from pipeline import emulator, session
-from pipeline import protocol as P
-from pipeline.build import ARM_FLAGS, FIRMWARE, KERNELS, build
-from pipeline.cli import cli
+from pipeline.device import emulator, session
+from pipeline.device import protocol as P
+from pipeline.device.build import ARM_FLAGS, FIRMWARE, KERNELS, build
+from pipeline.cli.main import cli
 from pipeline.errors import PipelineError
-from pipeline.link import DeviceReset, Link
+from pipeline.device.link import DeviceReset, Link
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,

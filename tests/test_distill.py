@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from pipeline.keras import keras
+from pipeline.kd.keras import keras
 from pipeline.runs import sha256_path
 from conftest import TINY, invoke, snapshot
 
@@ -30,8 +30,8 @@ def test_manifest_records_config_versions_hashes_and_metrics(tiny_run):
 
 def test_student_file_is_the_reported_student(tiny_run):
     from pipeline.config import DataConfig
-    from pipeline.data import load_dataset
-    from pipeline.train import accuracy
+    from pipeline.kd.data import load_dataset
+    from pipeline.kd.train import accuracy
     manifest = json.loads((tiny_run / "run.json").read_text())
     data = load_dataset(DataConfig(limit=400), seed=0)
     student = keras.models.load_model(tiny_run / "student.keras", compile=False)
@@ -117,7 +117,7 @@ def test_bad_input_exits_2_and_leaves_the_run_untouched(tiny_run, tmp_path, make
 
 def test_console_script_exit_status_and_debug(tmp_path):
     """The installed `tinykd` script: one line and exit 2; --debug shows the traceback."""
-    tinykd = [sys.executable, "-m", "pipeline.cli"]
+    tinykd = [sys.executable, "-m", "pipeline.cli.main"]
     plain = subprocess.run([*tinykd, "distill", "--alpha", "7"], capture_output=True, text=True, cwd=tmp_path)
     assert plain.returncode == 2 and "distill.alpha=7.0" in plain.stderr and "Traceback" not in plain.stderr
     debug = subprocess.run([*tinykd, "--debug", "distill", "--alpha", "7"], capture_output=True, text=True,

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from conftest import invoke, snapshot
-from pipeline import tflm
+from pipeline.int8 import tflm
 from pipeline.errors import PipelineError
 from pipeline.targets import FLASH_PER_OP, TFLM_CORE_FLASH, board_profile, check_budget
-from pipeline.tflite_file import io_tensors, quantization, read_model, used_ops
+from pipeline.int8.tflite_file import io_tensors, quantization, read_model, used_ops
 
 needs_gcc = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed (make apt installs it)")
 
@@ -162,7 +162,7 @@ def test_budget_fails_with_numbers_and_shortfall():
 
 
 def _keras_tflite(tmp_path, name, build, int8: bool):
-    from pipeline.keras import keras, tf
+    from pipeline.kd.keras import keras, tf
     model = build(keras)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if int8:

@@ -1,4 +1,4 @@
-"""The fault-injecting link (pipeline/faults.py) and the harness under it: damaged, dropped, duplicated, delayed
+"""The fault-injecting link (pipeline/device/faults.py) and the harness under it: damaged, dropped, duplicated, delayed
 frames and device resets on the host port and in QEMU. The harness must finish with zero wrong results, or stop
 with a clear error within a bounded time when recovery is impossible."""
 import shutil
@@ -9,11 +9,11 @@ import pytest
 import serial
 from device_helpers import FIXTURE_MODEL, make_run
 
-from pipeline import emulator, session
-from pipeline import protocol as P
-from pipeline.build import build
+from pipeline.device import emulator, session
+from pipeline.device import protocol as P
+from pipeline.device.build import build
 from pipeline.errors import PipelineError
-from pipeline.faults import KINDS, FaultProxy, Faults, FaultyPort, Framer, Injector
+from pipeline.device.faults import KINDS, FaultProxy, Faults, FaultyPort, Framer, Injector
 
 FRAMES = [P.encode(P.INFER, 9, bytes(range(64))), P.encode(P.PING, 10, b"abc"), P.encode(P.HELLO | P.REPLY, 11)]
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from pipeline.errors import PipelineError
-from pipeline.flash import flash, wait_for_board
+from pipeline.device.flash import flash, wait_for_board
 
 NANO = (0x2341, 0x805A, "ABC123")  # Arduino Nano 33 BLE: VID 2341, PID 805A
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import protocol as P
+from pipeline.device import protocol as P
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("bench_fuzz", ROOT / "bench" / "fuzz.py")

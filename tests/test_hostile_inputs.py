@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY_INT8, invoke, snapshot
-from pipeline.cli import cli
+from pipeline.cli.main import cli
 from pipeline.config import OPTIONS, SECTIONS, load_config
 
 

@@ -1,4 +1,4 @@
-"""No import cycle in pipeline/: every `import` of a pipeline module, at the top of a file or inside a function
+"""No import cycle in pipeline/, and no module imports a stage above its own: every `import` of a pipeline module, at the top of a file or inside a function
 (a lazy import is still a dependency), read with ast. Imports under `if TYPE_CHECKING:` never run and are left out."""
 import ast
 from pathlib import Path
@@ -74,8 +74,9 @@ def test_the_walker_sees_a_cycle():
 
 def test_the_walker_reads_lazy_and_relative_imports():
     known = modules()
-    assert "pipeline.session" in imports_of("pipeline.device_stages", known["pipeline.device_stages"], known)  # lazy
-    assert "pipeline.cli_device" in imports_of("pipeline.cli", known["pipeline.cli"], known)
+    stages = known["pipeline.device.stages"]
+    assert "pipeline.device.session" in imports_of("pipeline.device.stages", stages, known)  # lazy
+    assert "pipeline.cli.device" in imports_of("pipeline.cli.main", known["pipeline.cli.main"], known)
     assert "pipeline.compiler.graph" not in imports_of("pipeline.compiler.fold", known["pipeline.compiler.fold"],
                                                        known)  # only under TYPE_CHECKING
 
@@ -85,3 +86,36 @@ def test_pipeline_has_no_import_cycle():
     graph = {name: imports_of(name, path, known) for name, path in known.items()}
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle) + " (move what both need into a module below them)"
+
+
+# The pipeline's parts in the order data flows through them; the modules directly under pipeline/ (config, errors,
+# runs, ...) are level 0. A module may import its own level and those below.
+LEVELS = ("pipeline.kd", "pipeline.int8", "pipeline.compiler", "pipeline.device", "pipeline.report", "pipeline.cli")
+
+
+def level(module: str) -> int:
+    return next((n + 1 for n, part in enumerate(LEVELS) if module == part or module.startswith(part + ".")), 0)
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(f"{a} -> {b}" for a, targets in graph.items() for b in targets if level(b) > level(a))
+
+
+def test_the_levels_see_an_upward_import():
+    assert upward_imports({"pipeline.int8.export": {"pipeline.device.latency", "pipeline.config"},
+                           "pipeline.device.stages": {"pipeline.int8.tflm"}}) == \
+        ["pipeline.int8.export -> pipeline.device.latency"]
+    assert level("pipeline.config") == 0 and level("pipeline.kd") == 1 and level("pipeline.cli.main") == 6
+
+
+def test_no_module_imports_a_stage_above_it():
+    known = modules()
+    assert {level(name) for name in known} == set(range(len(LEVELS) + 1)), "every level has modules"
+    graph = {name: imports_of(name, path, known) for name, path in known.items()}
+    assert upward_imports(graph) == [], "move what both need into a module at the lower level"
+
+
+def test_no_module_is_over_about_300_lines():
+    long = {str(path.relative_to(PACKAGE.parent)): n for path in PACKAGE.rglob("*.py")
+            if (n := len(path.read_text().splitlines())) > 330}
+    assert long == {}, "split these modules by what they do"

@@ -7,12 +7,12 @@ import pytest
 
 from conftest import invoke
 from pipeline.errors import PipelineError
-from pipeline.tflite_file import read_model, used_ops
+from pipeline.int8.tflite_file import read_model, used_ops
 
 
 def test_json_report_matches_model_and_keras_student(tiny_int8):
-    from pipeline.keras import keras
-    from pipeline.zoo import count_macs
+    from pipeline.kd.keras import keras
+    from pipeline.kd.zoo import count_macs
     result = invoke("inspect", tiny_int8.model, "--json")
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)

@@ -6,8 +6,8 @@ import pytest
 
 from aot_models import function_tflite, keras_tflite, mismatches
 from pipeline.compiler.graph import build_graph
-from pipeline.keras import keras, tf
-from pipeline.tflite_file import op_name, read_model
+from pipeline.kd.keras import keras, tf
+from pipeline.int8.tflite_file import op_name, read_model
 
 L = keras.layers
 SAMPLES = 20

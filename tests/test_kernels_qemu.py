@@ -24,7 +24,7 @@ def kernel_mix(x):
     (their outputs, concatenated with negative values, have their zero point; DS-CNN's run the unclamped loops),
     shallow convs (the unrolled 2-pixel loop) and deep ones (the 3-pixel loop), clamped and not; an average pool
     over 8 channels."""
-    from pipeline.keras import keras
+    from pipeline.kd.keras import keras
     L = keras.layers
     a = L.Conv2D(6, 3, padding="same", activation="relu")(x)
     wide = L.Conv2D(16, 1)(a)  # 3x3 convs over it have 36 groups of taps: the 3-pixel loop, not the unrolled one

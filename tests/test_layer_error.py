@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from pipeline.config import StudentConfig
-from pipeline.layer_error import layer_errors
-from pipeline.quantize import convert_int8
-from pipeline.zoo import build_student
+from pipeline.int8.layer_error import layer_errors
+from pipeline.int8.quantize import convert_int8
+from pipeline.kd.zoo import build_student
 
 pytestmark = pytest.mark.slow  # converts Keras models (seconds each)
 

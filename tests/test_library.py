@@ -13,9 +13,9 @@ import pytest
 
 import sensor_sets
 from conftest import _root_config, invoke, snapshot
-from pipeline import tflm
+from pipeline.int8 import tflm
 from pipeline.config import load_config
-from pipeline.data import load_dataset
+from pipeline.kd.data import load_dataset
 from test_hostile_inputs import one_line_error
 
 
@@ -174,8 +174,8 @@ def test_the_library_runs_bit_exact_with_tflm_on_a_cortex_m4_in_qemu(imu_run, tm
     """The library's own model code (imu_invoke in imu_model.c) linked into the QEMU firmware through the AOT
     engine adapter (a model.h that maps its contract onto the library's names), then the run's test set streamed
     through it: every output equals TFLM's on the host."""
-    from pipeline import emulator, session
-    from pipeline.build import build
+    from pipeline.device import emulator, session
+    from pipeline.device.build import build
     config, run, _ = imu_run
     assert invoke("export", "--config", config, "--run", "imu", "--library", "--name", "imu", "--format", "cmake",
                   "--out", tmp_path / "imu").exit_code == 0

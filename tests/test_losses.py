@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from pipeline.config import DistillConfig
-from pipeline.keras import tf
-from pipeline.losses import dist, dkd, hard_labels, hinton, make_loss
+from pipeline.kd.keras import tf
+from pipeline.kd.losses import dist, dkd, hard_labels, hinton, make_loss
 
 rng = np.random.default_rng(0)
 LABELS = tf.constant(rng.integers(0, 5, 16))

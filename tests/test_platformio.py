@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 from device_helpers import FIXTURE_MODEL
 
-from pipeline.cli import cli
+from pipeline.cli.main import cli
 from pipeline.errors import PipelineError
-from pipeline.flash import flash, flash_command
+from pipeline.device.flash import flash, flash_command
 
 ROOT = Path(__file__).resolve().parent.parent
 ProjectConfig = pytest.importorskip("platformio.project.config").ProjectConfig

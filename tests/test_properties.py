@@ -1,5 +1,5 @@
 """Property-based tests (hypothesis) for the two parsers that read untrusted bytes on the host: the serial frame
-codec (pipeline/protocol.py) and the .tflite reader (pipeline/tflite_file.py). Bounded and seeded by hypothesis's
+codec (pipeline/device/protocol.py) and the .tflite reader (pipeline/int8/tflite_file.py). Bounded and seeded by hypothesis's
 database-free derandomize, so they are fast and repeatable."""
 import flatbuffers
 import numpy as np
@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
 
-from pipeline import protocol as P
+from pipeline.device import protocol as P
 from pipeline.errors import PipelineError
-from pipeline.tflite_file import read_model
+from pipeline.int8.tflite_file import read_model
 
 BOUNDED = settings(max_examples=300, deadline=None, derandomize=True, database=None,
                    suppress_health_check=[HealthCheck.too_slow])

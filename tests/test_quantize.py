@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from conftest import invoke, snapshot
-from pipeline import tflm
+from pipeline.int8 import tflm
 from pipeline.config import load_config
-from pipeline.data import load_dataset
+from pipeline.kd.data import load_dataset
 from pipeline.errors import PipelineError
-from pipeline.tflite_file import io_tensors, read_model, type_name
+from pipeline.int8.tflite_file import io_tensors, read_model, type_name
 
 
 def test_int8_model_has_int8_input_and_output(tiny_int8):
@@ -44,7 +44,7 @@ def test_quantize_input_rounds_half_away_from_zero_and_clamps():
 
 
 def test_unchanged_stage_is_skipped(tiny_int8):
-    from pipeline.quantize import quantize
+    from pipeline.int8.quantize import quantize
     messages = []
     before = snapshot(tiny_int8.path)
     quantize(tiny_int8.cfg, log=messages.append)
@@ -54,7 +54,7 @@ def test_unchanged_stage_is_skipped(tiny_int8):
 
 def test_qat_depends_only_on_its_own_loss_settings(tiny_int8, tmp_path):
     """Another method's KD weights, or the baseline switch, do not make QAT train again; its own do."""
-    from pipeline.quantize import fingerprint_of, quantize
+    from pipeline.int8.quantize import fingerprint_of, quantize
     shutil.copytree(tiny_int8.path, tmp_path / "tiny")
     messages = []
     unrelated = {"run": {"root": str(tmp_path)}, "distill": {"dkd_beta": 3.0, "dist_gamma": 5.0, "baseline": False}}
@@ -66,7 +66,7 @@ def test_qat_depends_only_on_its_own_loss_settings(tiny_int8, tmp_path):
 
 @pytest.mark.slow
 def test_ptq_mode_on_a_copy(tiny_int8, tmp_path):
-    from pipeline.quantize import quantize
+    from pipeline.int8.quantize import quantize
     shutil.copytree(tiny_int8.path, tmp_path / "tiny")
     cfg = load_config(tiny_int8.config_file, {"run": {"root": str(tmp_path)}, "quantize": {"mode": "ptq"}})
     metrics = quantize(cfg, log=lambda m: None)
@@ -99,8 +99,8 @@ def test_qat_weights_rebuild_the_fine_tuned_model(tiny_int8):
     """DESIGN.md: QAT models do not round-trip through .keras; quantize_model(student) + load_weights does."""
     import tensorflow_model_optimization as tfmot
 
-    from pipeline.keras import keras
-    from pipeline.train import accuracy
+    from pipeline.kd.keras import keras
+    from pipeline.kd.train import accuracy
     student = keras.models.load_model(tiny_int8.path / "student.keras", compile=False)
     rebuilt = tfmot.quantization.keras.quantize_model(student)
     rebuilt.load_weights(tiny_int8.path / "student_qat_weights.h5")
@@ -110,8 +110,8 @@ def test_qat_weights_rebuild_the_fine_tuned_model(tiny_int8):
 
 @pytest.mark.slow
 def test_qat_names_the_layer_it_cannot_quantize():
-    from pipeline.keras import keras
-    from pipeline.quantize import fake_quantize
+    from pipeline.kd.keras import keras
+    from pipeline.int8.quantize import fake_quantize
     x = keras.Input((20, 3))
     model = keras.Model(x, keras.layers.Dense(2)(keras.layers.Flatten()(keras.layers.Conv1D(4, 3, name="imu_conv")(x))))
     with pytest.raises(PipelineError) as e:

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from conftest import invoke
-from pipeline.report import summary_table, write_report
+from pipeline.report.render import summary_table, write_report
 
 
 def _altered_copy(run_dir, tmp_path):
@@ -123,7 +123,7 @@ def test_the_host_build_never_replaces_the_device_record(e2e_run, tmp_path):
 @pytest.mark.slow
 def test_a_negative_kd_gain_is_said_plainly(e2e_run, tmp_path):
     """A run where distillation hurt must not read like a success: the opening says so, with both accuracies."""
-    from pipeline.report import render
+    from pipeline.report.render import render
     _, manifest = _altered_copy(e2e_run[0], tmp_path)
     manifest["stages"]["baseline"]["metrics"]["accuracy"] = 0.9
     manifest["stages"]["distill"]["metrics"]["accuracy"] = 0.8722
@@ -136,7 +136,7 @@ def test_a_negative_kd_gain_is_said_plainly(e2e_run, tmp_path):
 
 @pytest.mark.slow
 def test_the_settings_behind_the_numbers_are_shown(e2e_run, tmp_path):
-    from pipeline.report import render
+    from pipeline.report.render import render
     _, manifest = _altered_copy(e2e_run[0], tmp_path)
     manifest["config"]["distill"]["temperature"] = 3.25
     manifest["stages"]["distill"]["metrics"]["best_epoch"] = 7
@@ -147,7 +147,7 @@ def test_the_settings_behind_the_numbers_are_shown(e2e_run, tmp_path):
 
 
 def test_per_class_precision_recall_f1():
-    from pipeline.report_sections import per_class
+    from pipeline.report.sections import per_class
     confusion = [[8, 2, 0],   # true 0: 8 right, 2 taken for class 1
                  [1, 5, 0],   # true 1
                  [0, 0, 0]]   # class 2 never occurs and is never predicted

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from pipeline.keras import keras
+from pipeline.kd.keras import keras
 from conftest import invoke
 
 pytestmark = pytest.mark.slow
@@ -21,7 +21,7 @@ def signal_after_epoch(args: list[str], state, epoch: int, sig=signal.SIGKILL) -
     """Run `tinykd ARGS` in a child process, send it `sig` once its checkpoint state reaches `epoch`; returns its
     exit status and stderr."""
     errors = tempfile.TemporaryFile("w+")  # a file, not a pipe: a full pipe would stall the child
-    child = subprocess.Popen([sys.executable, "-m", "pipeline.cli", *args], stdout=subprocess.DEVNULL, stderr=errors)
+    child = subprocess.Popen([sys.executable, "-m", "pipeline.cli.main", *args], stdout=subprocess.DEVNULL, stderr=errors)
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and child.poll() is None:

@@ -46,7 +46,7 @@ def test_run_end_to_end_through_qemu(e2e_run):
     assert f"{100 * validate['accuracy']:.2f}%" in out.split("tinykd run 'tiny'")[-1]
     assert f"flash: {build['flash_bytes']:,} of {build['flash_budget']:,} B" in out
     assert "bit-identical" in out and (run_dir / "report.html").is_file() and (run_dir / "report.md").is_file()
-    # The Nano 33 BLE's latency, estimated from one traced inference of the same firmware (pipeline/latency.py).
+    # The Nano 33 BLE's latency, estimated from one traced inference of the same firmware (pipeline/device/latency.py).
     cycles = stages["cycles"]["metrics"]
     assert cycles["board"] == "nano33ble" and cycles["estimated"] and cycles["clock_hz"] == 64_000_000
     assert cycles["instructions"] == pytest.approx(validate["instructions_median"], rel=0.01)
@@ -96,8 +96,8 @@ def test_run_with_port_validates_that_device(e2e_run, tmp_path):
     """--port: the same command validates whatever answers on the port (here the host build of the firmware on
     a pty, standing in for a board); no QEMU build. The x86 build is no device: its figures land beside the QEMU
     validation (validate_host), labelled as such, and never replace it."""
-    from pipeline import emulator as emulators
-    from pipeline.build import build
+    from pipeline.device import emulator as emulators
+    from pipeline.device.build import build
     run_dir, config = _copy_run(e2e_run, tmp_path)
     qemu = json.loads((run_dir / "run.json").read_text())["stages"]["validate"]
     exe = build("host", run_dir / "aot", out_dir=tmp_path / "host").elf

@@ -70,7 +70,7 @@ def test_an_unwritable_place_is_one_line(tmp_path):
 @pytest.mark.slow
 def test_two_concurrent_runs_the_second_stops_at_once_the_first_completes(tmp_path):
     config = _root_config(tmp_path)
-    first = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "distill", "--config", str(config), "--run",
+    first = subprocess.Popen([sys.executable, "-m", "pipeline.cli.main", "distill", "--config", str(config), "--run",
                               "dup", *TINY], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         lock = tmp_path / "dup" / LOCK_NAME

@@ -23,7 +23,7 @@ def tinykd(*args, cwd: Path) -> subprocess.CompletedProcess:
     """`tinykd ARGS` as a user runs it: its own process, stdout and stderr as the terminal would show them."""
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "PYTEST_CURRENT_TEST")}
     env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *map(str, args)], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "pipeline.cli.main", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=900)
 
 
@@ -100,7 +100,7 @@ def test_an_unexpected_failure_is_one_line_naming_the_stage_and_the_log(models_r
     def broken(*args, **kwargs):
         raise RuntimeError("the teacher's builder broke\nsecond line")
 
-    monkeypatch.setattr("pipeline.teacher.build_teacher", broken)
+    monkeypatch.setattr("pipeline.kd.teacher.build_teacher", broken)
     result = invoke("distill", "--config", config, "--run", "broken", "--limit", "100", "--teacher-epochs", "1")
     log = root / "broken" / "tinykd.log"
     assert result.exit_code == 1

@@ -10,7 +10,7 @@ import pytest
 from conftest import TINY
 
 pytestmark = pytest.mark.slow
-TINYKD = [sys.executable, "-m", "pipeline.cli", "distill", *TINY]
+TINYKD = [sys.executable, "-m", "pipeline.cli.main", "distill", *TINY]
 
 
 def replicas(run_dir):

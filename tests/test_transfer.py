@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 
 from conftest import invoke
-from pipeline import teacher as teacher_module
+from pipeline.kd import teacher as teacher_module
 from pipeline.config import Config, DataConfig, DistillConfig, StudentConfig, TeacherConfig
-from pipeline.data import load_dataset
-from pipeline.keras import keras
-from pipeline.losses import make_loss
+from pipeline.kd.data import load_dataset
+from pipeline.kd.keras import keras
+from pipeline.kd.losses import make_loss
 from pipeline.runs import Run
-from pipeline.teacher import fold_ids, teacher_stage
-from pipeline.train import Schedule, Trainer, fit, set_seed
-from pipeline.transfer import UNLABELED, labeled_subset, student_arrays
-from pipeline.zoo import build_student
+from pipeline.kd.teacher import fold_ids, teacher_stage
+from pipeline.kd.train import Schedule, Trainer, fit, set_seed
+from pipeline.kd.transfer import UNLABELED, labeled_subset, student_arrays
+from pipeline.kd.zoo import build_student
 
 
 def test_folds_are_stratified_and_cover_every_sample_once():

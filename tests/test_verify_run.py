@@ -9,7 +9,7 @@ from aot_models import STUDENT_DSCONV, keras_tflite
 from conftest import invoke
 from pipeline.compiler import compile_model
 from pipeline.compiler.verify import _test_set
-from pipeline.keras import keras
+from pipeline.kd.keras import keras
 
 
 @pytest.mark.slow

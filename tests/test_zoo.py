@@ -4,8 +4,8 @@ import pytest
 
 from pipeline.config import StudentConfig, TeacherConfig
 from pipeline.errors import PipelineError
-from pipeline.keras import keras
-from pipeline.zoo import build_student, build_teacher, count_macs, load_teacher
+from pipeline.kd.keras import keras
+from pipeline.kd.zoo import build_student, build_teacher, count_macs, load_teacher
 
 
 def test_macs_by_hand():

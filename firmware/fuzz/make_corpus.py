@@ -4,7 +4,7 @@
 """
 from pathlib import Path
 
-from pipeline import protocol as P
+from pipeline.device import protocol as P
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 INPUT = bytes(range(64))  # the fuzz target's fake engine takes 64 int8 values

@@ -19,7 +19,7 @@ from pipeline.compiler.lower import Lowering, c_float
 from pipeline.compiler.planner import MemoryPlan, plan_memory
 from pipeline.errors import PipelineError
 from pipeline.paths import COMPILER, KERNELS
-from pipeline.tflite_file import model_bytes, read_model
+from pipeline.int8.tflite_file import model_bytes, read_model
 
 # Values per line in the constant arrays of model.c.
 VALUES_PER_LINE = 16

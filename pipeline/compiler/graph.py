@@ -10,7 +10,7 @@ import numpy as np
 from pipeline.compiler import registry
 from pipeline.compiler.fold import fold
 from pipeline.errors import PipelineError
-from pipeline.tflite_file import as_ints, op_name, tensor_name, type_name
+from pipeline.int8.tflite_file import as_ints, op_name, tensor_name, type_name
 
 # Fused activation codes of the schema's ActivationFunctionType that the kernels clamp for.
 ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}

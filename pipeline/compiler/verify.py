@@ -8,9 +8,9 @@ import numpy as np
 
 from pipeline.compiler.codegen import compile_model
 from pipeline.compiler.hostbuild import HostModel
-from pipeline import tflm
+from pipeline.int8 import tflm
 from pipeline.errors import PipelineError
-from pipeline.tflite_file import model_bytes
+from pipeline.int8.tflite_file import model_bytes
 
 
 def verify(model: str | Path | bytes, *, samples: int = 200, run_dir: str | Path | None = None, seed: int = 0,
@@ -49,7 +49,7 @@ def verify(model: str | Path | bytes, *, samples: int = 200, run_dir: str | Path
 def _test_set(run_dir: Path, compiled) -> np.ndarray:
     """The run's test split, quantized with the model's input scale and zero point: (n, *input_shape) int8."""
     from pipeline.config import DataConfig
-    from pipeline.data import load_dataset
+    from pipeline.kd.data import load_dataset
     from pipeline.runs import Run
 
     run = Run(run_dir)

@@ -1,0 +1,202 @@
+"""Model zoo: the built-in teacher, MCU-friendly student families, user teachers, and parameter / MAC counts.
+
+Students are built from ops every int8 MCU runtime supports (CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D, MEAN,
+FULLY_CONNECTED); batch norm folds into the convolutions when converting. All models output logits.
+
+Series (T, C) run as images one pixel wide: the model reshapes its input to (T, 1, C) and convolves with (k, 1)
+kernels. The int8 model is then the same ops as an image model (plus one RESHAPE that costs no arithmetic),
+which tfmot's QAT quantizes and the AOT engine runs; Keras's Conv1D would fail both (tfmot has no QuantizeConfig
+for it, and TFLite converts it into EXPAND_DIMS + CONV_2D + SQUEEZE around every layer).
+"""
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+from pipeline.config import StudentConfig, TeacherConfig
+from pipeline.errors import PipelineError
+from pipeline.kd.keras import keras
+
+layers = keras.layers
+
+
+def _pooling_blocks(input_shape: tuple[int, ...], limit: int) -> int:
+    """How many times the spatial size can halve while staying >= 2 (at most `limit`)."""
+    size, blocks = min(input_shape[:-1]) if len(input_shape) == 3 else input_shape[0], 0
+    while size >= 4 and blocks < limit:
+        size //= 2
+        blocks += 1
+    return max(blocks, 1)
+
+
+class _Layout:
+    """Kernel, pool and input handling for images (H, W, C) and series (T, C) seen as (T, 1, C)."""
+
+    def __init__(self, input_shape: tuple[int, ...]):
+        self.series = len(input_shape) == 2
+        self.input_shape = input_shape
+
+    def kernel(self, k: int):
+        return (k, 1) if self.series else k  # (k, 1): along time only
+
+    def stem(self, inputs):
+        if self.series:
+            steps, channels = self.input_shape
+            return layers.Reshape((steps, 1, channels), name="series_as_image")(inputs)  # (batch, T, 1, C)
+        return inputs
+
+
+def build_teacher(cfg: TeacherConfig, input_shape: tuple[int, ...], num_classes: int, *, seed: int = 0,
+                  name: str = "teacher"):
+    """A wide CNN: two 3x3 convs per block (3x1 along time for series), doubling filters, max-pool between."""
+    grid = _Layout(input_shape)
+    init = keras.initializers.HeUniform(seed=seed)
+    inputs = keras.Input(input_shape, name="input")
+    x = grid.stem(inputs)
+    for block in range(_pooling_blocks(input_shape, limit=3)):
+        filters = cfg.width * 2 ** block
+        for i in range(2):
+            x = _conv_bn_relu(layers.Conv2D(filters, grid.kernel(3), padding="same", use_bias=False,
+                                            kernel_initializer=init, name=f"conv{block}_{i}"), x)
+        x = layers.MaxPool2D(grid.kernel(2), name=f"pool{block}")(x)
+    x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+    x = layers.Dense(4 * cfg.width, activation="relu", kernel_initializer=init, name="dense")(x)
+    x = layers.Dropout(0.3, seed=seed, name="dropout")(x)
+    outputs = layers.Dense(num_classes, kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+                           name="logits")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_student(cfg: StudentConfig, input_shape: tuple[int, ...], num_classes: int, *, seed: int = 0):
+    """A tiny student. conv: 3x3 conv blocks; dsconv: a 3x3 stem then depthwise 3x3 + pointwise 1x1 blocks;
+    dense: an MLP with depth hidden layers of 8 x width units. Filters double per block; max-pool between
+    blocks; global average pooling and one dense layer to the logits. Series use 3x1 kernels along time."""
+    init = keras.initializers.HeUniform(seed=seed)
+    x = inputs = keras.Input(input_shape, name="input")
+    if cfg.family == "dense":
+        x = layers.Flatten(name="flatten")(x)
+        for i in range(cfg.depth):
+            x = layers.Dense(8 * cfg.width, activation="relu", kernel_initializer=init, name=f"dense{i}")(x)
+    else:
+        grid = _Layout(input_shape)
+        x = grid.stem(x)
+        pools = _pooling_blocks(input_shape, limit=cfg.depth)
+        for block in range(cfg.depth):
+            filters = cfg.width * 2 ** block
+            if cfg.family == "dsconv" and block > 0:
+                x = _conv_bn_relu(layers.DepthwiseConv2D(grid.kernel(3), padding="same", use_bias=False,
+                                                         depthwise_initializer=init, name=f"depthwise{block}"), x)
+                conv = layers.Conv2D(filters, 1, use_bias=False, kernel_initializer=init, name=f"pointwise{block}")
+            else:
+                conv = layers.Conv2D(filters, grid.kernel(3), padding="same", use_bias=False,
+                                     kernel_initializer=init, name=f"conv{block}")
+            x = _conv_bn_relu(conv, x)
+            if block < pools and block < cfg.depth - 1:
+                x = layers.MaxPool2D(grid.kernel(2), name=f"pool{block}")(x)
+        x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+    outputs = layers.Dense(num_classes, kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+                           name="logits")(x)
+    return keras.Model(inputs, outputs, name=f"student_{cfg.family}_w{cfg.width}_d{cfg.depth}")
+
+
+def _conv_bn_relu(conv, x):
+    """conv -> batch norm -> ReLU, the norm and activation named after the conv. Every layer of the built-in
+    models has a fixed name, so a model's .tflite bytes do not depend on how many models the process built
+    before (Keras numbers unnamed layers per process: conv2d_7)."""
+    x = layers.BatchNormalization(momentum=0.9, name=f"{conv.name}_bn")(conv(x))
+    return layers.ReLU(name=f"{conv.name}_relu")(x)
+
+
+def count_macs(model) -> int:
+    """Multiply-accumulates of one inference: convolutions and dense layers (pooling and BN are not MACs)."""
+    total = 0
+    for layer in _flat_layers(model):
+        if isinstance(layer, (layers.DepthwiseConv2D, layers.DepthwiseConv1D)):
+            out = layer.output_shape[1:]
+            kernel = layer.depthwise_kernel.shape  # (k..., in, multiplier)
+            total += _prod(out[:-1]) * _prod(kernel[:-2]) * out[-1]
+        elif isinstance(layer, (layers.Conv1D, layers.Conv2D)):
+            out = layer.output_shape[1:]
+            total += _prod(out[:-1]) * _prod(layer.kernel.shape[:-1]) * out[-1]  # kernel: (k..., in/groups, out)
+        elif isinstance(layer, layers.Dense):
+            total += _prod(layer.kernel.shape) * _prod(layer.output_shape[1:-1] or (1,))
+    return int(total)
+
+
+def describe(model) -> dict:
+    return {"params": int(model.count_params()), "macs": count_macs(model)}
+
+
+def load_teacher(path: str, input_shape: tuple[int, ...], num_classes: int, *, unsafe: bool = False):
+    """Load a user's tf_keras teacher and check it fits the data. Returns (model, outputs_probabilities).
+
+    A Lambda layer stores Python bytecode that runs when the model loads, so a teacher with one is refused
+    unless `unsafe` (the user trusts the file); `.keras` files also load in Keras safe mode."""
+    file = Path(path)
+    if not file.exists():
+        raise PipelineError(f"Teacher file '{path}' does not exist.",
+                            "Give a .keras or .h5 file or a SavedModel folder.")
+    if file.is_file() and file.suffix not in (".keras", ".h5", ".hdf5"):
+        raise PipelineError(f"Teacher file '{path}' has the suffix '{file.suffix}'.",
+                            "Allowed: .keras, .h5, or a SavedModel folder.")
+    if not unsafe and _has_lambda(file):
+        raise PipelineError(f"Teacher '{path}' contains a Lambda layer, whose Python code would run on load.",
+                            "Replace it with a built-in layer, or pass --unsafe if you trust the file.")
+    try:
+        kwargs = {"safe_mode": not unsafe} if file.suffix == ".keras" else {}
+        model = keras.models.load_model(file, compile=False, **kwargs)
+    except Exception as e:  # noqa: BLE001 - h5py, zipfile, protobuf and Keras all raise their own kinds
+        reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise PipelineError(f"Cannot load teacher '{path}': {reason}.",
+                            "Save it with tf_keras (model.save('teacher.keras')); Keras 3 files are not readable.")
+    if not isinstance(model, keras.Model) or len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise PipelineError(f"Teacher '{path}' is not a single-input, single-output Keras model.",
+                            "Wrap it so it maps one input to class scores.")
+    got_in = tuple(model.input_shape[1:])
+    if len(got_in) != len(input_shape) or any(g not in (None, w) for g, w in zip(got_in, input_shape)):
+        raise PipelineError(f"Teacher '{path}' takes inputs of shape {got_in}, the data has {input_shape}.",
+                            "Use a teacher trained on this data's shape.")
+    got_out = model.output_shape[-1]
+    if got_out != num_classes:
+        raise PipelineError(f"Teacher '{path}' has {got_out} output classes, the data has {num_classes}.",
+                            "Use a teacher trained on the same classes.")
+    last = model.layers[-1]
+    probabilities = getattr(getattr(last, "activation", None), "__name__", "") == "softmax" or \
+        isinstance(last, layers.Softmax)
+    return model, probabilities
+
+
+LAMBDA = re.compile(rb'"class_name":\s*"Lambda"')
+
+
+def _has_lambda(file: Path) -> bool:
+    """Look for a Lambda layer in the saved architecture without deserializing it."""
+    try:
+        if file.is_dir():  # SavedModel: the Keras architecture is in keras_metadata.pb
+            meta = file / "keras_metadata.pb"
+            return meta.exists() and bool(LAMBDA.search(meta.read_bytes()))
+        if file.suffix == ".keras":
+            with zipfile.ZipFile(file) as archive:
+                return bool(LAMBDA.search(archive.read("config.json")))
+        import h5py
+        with h5py.File(file, "r") as h5:
+            config = h5.attrs.get("model_config", b"")
+            return bool(LAMBDA.search(config.encode() if isinstance(config, str) else bytes(config)))
+    except Exception:  # noqa: BLE001 - unreadable: load_model reports it with a clear message
+        return False
+
+
+def _flat_layers(model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _flat_layers(layer)
+        else:
+            yield layer
+
+
+def _prod(values) -> int:
+    result = 1
+    for v in values:
+        result *= int(v)
+    return result
