@@ -27,10 +27,12 @@ WARNINGS = ["-Wall", "-Wextra", "-Werror"]
 pytestmark = pytest.mark.skipif(ARM_GCC is None, reason="needs gcc-arm-none-eabi (make install)")
 
 
-def _compile(source: Path, out: Path, includes: list[Path], extra: list[str]) -> Path:
+def _compile(source: Path, out: Path, includes: list[Path], extra: list[str], like_gcc7: bool = True) -> Path:
+    """Compile `source` under the mbed core's flags; `like_gcc7=False`: as this GCC sees it (ACLE intrinsics)."""
     cpp = source.suffix == ".cpp"
     command = ["arm-none-eabi-g++" if cpp else ARM_GCC, *MBED_FLAGS[:-1],
-               *(["-std=gnu++14", "-fno-rtti", "-fno-exceptions"] if cpp else ["-std=gnu11"]), *GCC7_LIKE,
+               *(["-std=gnu++14", "-fno-rtti", "-fno-exceptions"] if cpp else ["-std=gnu11"]),
+               *(GCC7_LIKE if like_gcc7 else []),
                *extra, *[f"-I{i}" for i in includes], MBED_FLAGS[-1], "-c", str(source), "-o", str(out)]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, f"{source.name}:\n{result.stderr}"

@@ -137,8 +137,12 @@ def _namespaced_kernels(src: Path, name: str) -> None:
     library's sources, so two model libraries each carrying the kernels would define them twice. A header of
     renames, included first by tinykd_kernels.h (which every kernel source includes), keeps each copy apart."""
     header = (KERNELS / "include" / "tinykd_kernels.h").read_text()
-    symbols = sorted({m for path in [KERNELS / "include" / "tinykd_kernels.h", *sorted((KERNELS / "src").iterdir())]
-                      for m in re.findall(r"\b(tk_[a-z0-9_]+)\s*\(", path.read_text())})
+    sources = "\n".join(p.read_text() for p in [KERNELS / "include" / "tinykd_kernels.h",
+                                                 *sorted((KERNELS / "src").iterdir())])
+    # Only names the linker sees clash: macros (the DSP intrinsics' aliases) and static functions stay as they are.
+    local = set(re.findall(r"#define\s+(tk_[a-z0-9_]+)", sources)) | \
+        set(re.findall(r"\bstatic\b[^;{}()]*?\b(tk_[a-z0-9_]+)\s*\(", sources))
+    symbols = sorted(set(re.findall(r"\b(tk_[a-z0-9_]+)\s*\(", sources)) - local)
     renames = "".join(f"#define {symbol} {name}_{symbol}\n" for symbol in symbols)
     guard_name = f"{name.upper()}_KERNEL_NAMES_H"
     _write(src / f"{name}_kernel_names.h", f"/* {name}: the tinykd kernels under this library's names (generated). */\n"
