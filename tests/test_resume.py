@@ -21,7 +21,10 @@ def signal_after_epoch(args: list[str], state, epoch: int, sig=signal.SIGKILL) -
     """Run `tinykd ARGS` in a child process, send it `sig` once its checkpoint state reaches `epoch`; returns its
     exit status and stderr."""
     errors = tempfile.TemporaryFile("w+")  # a file, not a pipe: a full pipe would stall the child
-    child = subprocess.Popen([sys.executable, "-m", "pipeline.cli.main", *args], stdout=subprocess.DEVNULL, stderr=errors)
+    # Ctrl-C as at a terminal: a job started in the background by a non-interactive shell (CI, a chroot) inherits
+    # SIGINT ignored, and Python then installs no KeyboardInterrupt handler; the child gets the default back.
+    child = subprocess.Popen([sys.executable, "-m", "pipeline.cli.main", *args], stdout=subprocess.DEVNULL,
+                             stderr=errors, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and child.poll() is None:
