@@ -19,8 +19,9 @@ from pipeline.tflite_file import op_name, quantization, read_model, tensor_name,
 WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 
 
-def inspect_model(path: str | Path, *, arena: bool = True) -> dict:
-    """Describe the model at `path`; `arena` measures the minimum TFLM arena (runs TFLM, ~2 s)."""
+def inspect_model(path: str | Path, *, arena: bool = True, optimize: str | None = None) -> dict:
+    """Describe the model at `path`; `arena` measures the minimum TFLM arena (runs TFLM, ~2 s); `optimize` (a
+    policy of pipeline/compiler/policy.py) adds what the AOT compiler makes of each layer with weights."""
     path = Path(path)
     model = read_model(path)
     data = path.read_bytes()
@@ -46,6 +47,8 @@ def inspect_model(path: str | Path, *, arena: bool = True) -> dict:
             "params": sum(layer["params"] for layer in layers), "macs": sum(layer["macs"] for layer in layers),
             "subgraphs": len(model.subgraphs), "arena": None,
             "latency": recorded_latency(path, sha256)}  # the run's estimate when `path` is a run's model
+    if optimize is not None:
+        info["aot"] = aot_layout(data, optimize)
     if arena:
         try:
             info["arena"] = tflm.minimum_arena(data)
@@ -118,4 +121,31 @@ def format_report(info: dict) -> str:
         lines.append(f"arena: {arena['minimum']:,} bytes minimum on TFLite Micro (host, by bisection); "
                      f"allocator report {arena.get('total', 0):,} bytes")
     lines += [f"{what}: {value} ({how})" for what, value, how in latency_rows(info.get("latency") or {})]
-    return "\n".join(lines)
+    return "\n".join(lines + aot_lines(info.get("aot")))
+
+
+def aot_layout(data: bytes, optimize: str) -> dict:
+    """The AOT compiler's choice per layer with weights under `optimize`: {"optimize", "weight_bytes", "layers":
+    [{index, op, output, layout, weight_bytes}]}, or {"optimize", "error"} when it cannot compile the model."""
+    from pipeline.compiler import compile_model
+    try:
+        compiled = compile_model(data, optimize=optimize)
+    except PipelineError as e:
+        return {"optimize": optimize, "error": str(e)}
+    layers = [{"index": i, **{k: v for k, v in entry.items() if k in ("op", "output", "layout", "weight_bytes")}}
+              for i, entry in sorted((compiled.layers or {}).items())]
+    return {"optimize": optimize, "weight_bytes": compiled.weight_bytes, "layers": layers}
+
+
+def aot_lines(aot: dict | None) -> list[str]:
+    """format_report's lines for aot_layout's result."""
+    if not aot:
+        return []
+    if "error" in aot:
+        return ["", f"AOT (--optimize {aot['optimize']}): cannot compile ({aot['error']})"]
+    lines = ["", f"AOT (--optimize {aot['optimize']}): constant data {aot['weight_bytes']:,} bytes",
+             f"{'#':>3}  {'op':<20}{'layout':<12}{'bytes':>9}  output"]
+    for layer in aot["layers"]:
+        lines.append(f"{layer['index']:>3}  {layer['op']:<20}{layer['layout']:<12}{layer['weight_bytes']:>9,}  "
+                     f"{layer['output'][:40]}")
+    return lines

@@ -500,6 +500,30 @@ tk_status tk_fully_connected_fast_s8(const tk_fc_params *params, const tk_packed
                                      void *scratch);
 
 /**
+ * @brief int8 FULLY_CONNECTED on int8 weights packed two rows to an int16: tk_fully_connected_s8's results, bit
+ *        for bit, at one byte per weight.
+ *
+ * @param[in]  params        as tk_fully_connected_fast_s8
+ * @param[in]  filter        packed by pack.py (pack_fc8: rows in tiles of 4, two pairs with h = wA + 256 wB per
+ *                           int16; bias words a0, mix0, a1, mix1, 2 low0, 2 low1 per tile; fast_quant per row)
+ * @param[in]  batches       rows of the input, >= 1
+ * @param[in]  accum_depth   values per input row, >= 1
+ * @param[in]  output_depth  values per output row, >= 1
+ * @param[in]  input         input data, any alignment. Format: [batches, accum_depth]. Data type: int8
+ * @param[out] output        output data. Format: [batches, output_depth]. Data type: int8
+ * @param[in]  scratch       tk_fully_connected_fast_scratch_size(accum_depth) bytes, provided by the caller
+ *
+ * @return TK_ERR_ARGUMENT for a NULL pointer or activation min > max; TK_ERR_SHAPE for a size < 1; TK_OK otherwise.
+ *
+ * @details Per input word, SMLAD with h gives sum x wA + 256 sum x wB, SMLAD with SXTB16(h) sum x wA; the
+ *          compiler packs a layer so only when the difference is exact (pack_fc8). Four rows per pass share each
+ *          load of the input. Not in place.
+ */
+tk_status tk_fully_connected_fast8_s8(const tk_fc_params *params, const tk_packed_filter *filter, int32_t batches,
+                                      int32_t accum_depth, int32_t output_depth, const int8_t *input, int8_t *output,
+                                      void *scratch);
+
+/**
  * @brief Scratch bytes of tk_fully_connected_fast_s8: one row of round_up(accum_depth, 4) int16 values.
  *
  * @param[in]  accum_depth   values per input row
