@@ -40,15 +40,16 @@ def weight_layer_bytes(compiled) -> int:
 
 
 def test_each_policy_picks_by_its_rule():
-    small_slow = policy.Candidate("reference", 1000, 8000)
-    dense_fast = policy.Candidate("fc8", 1050, 1000)
-    wide_faster = policy.Candidate("fc", 2000, 900)
+    small_slow = policy.Candidate("reference", 1000, 80_000)
+    dense_fast = policy.Candidate("conv8", 1050, 10_000)
+    wide_faster = policy.Candidate("conv", 2000, 9_000)
     candidates = [small_slow, dense_fast, wide_faster]
     assert policy.choose("speed", candidates) == wide_faster
     assert policy.choose("size", candidates) == small_slow
-    assert policy.choose("balanced", candidates) == dense_fast  # int8 density, nearly the speed
-    # no dense fast layout: balanced takes the 2-byte one when it is at least BALANCED_SPEEDUP x faster
-    assert policy.choose("balanced", [small_slow, wide_faster]) == wide_faster
+    assert policy.choose("balanced", candidates) == dense_fast  # 950 bytes saved for 1,000 instructions
+    # weights reused over many pixels: the int16 layout saves more instructions than its bytes are worth
+    reused = [small_slow, dense_fast, policy.Candidate("conv", 2000, 10_000 - 10 * 950)]
+    assert policy.choose("balanced", reused) == reused[2]
     with pytest.raises(ValueError, match="'fast'.*balanced, speed, size"):
         policy.choose("fast", candidates)
 

@@ -46,11 +46,12 @@ MODELS = {"digits_student": (lambda: student("dsconv"), 100), "ds_cnn": (lambda:
           "op_mix": (lambda: function_tflite(op_cases.op_mix, (8, 8, 4), seed=3), 50),
           "prelu_mix": (lambda: keras_tflite(op_cases.prelu_mix, (6, 5, 3), seed=4), 30),
           "dequantize_output": (op_cases.CONVERTER_CASES["dequantize_out_softmax"][0], 30),
-          "fc_autoencoder": (lambda: mlperf("fc_autoencoder"), 10)}
+          "fc_autoencoder": (lambda: mlperf("fc_autoencoder"), 10), "resnet8": (lambda: mlperf("resnet8"), 3)}
 DSP_MODELS = {"digits_student", "ds_cnn", "kernel_mix"}
 # name: the kernel each --optimize policy must run in it (tests/test_kernels_qemu.py checks them all bit-exact)
-FC8 = "tk_fully_connected_fast8_s8("
-POLICY_KERNELS = {"fc_autoencoder": {"speed": FC8, "balanced": FC8, "size": "tk_fully_connected_s8("}}
+FC8, CONV8 = "tk_fully_connected_fast8_s8(", "tk_conv2d_fast8_s8("
+POLICY_KERNELS = {"fc_autoencoder": {"speed": FC8, "balanced": FC8, "size": "tk_fully_connected_s8("},
+                  "resnet8": {"speed": "tk_conv2d_fast_s8(", "balanced": CONV8, "size": "tk_conv2d_s8("}}
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

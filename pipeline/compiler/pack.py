@@ -111,8 +111,8 @@ def packed_arrays(matrix: np.ndarray, bias, mults, shifts, zero_point: int, layo
     if q is None:
         return None
     q = q.astype(np.int32)  # as model.c stores it (the byte counts of the policy)
-    if layout == "fc8":
-        packed = pack_fc8(matrix, bias, input_offset, q)
+    if layout in ("fc8", "conv8"):
+        packed = pack_fc8(pad_rows(matrix, kernel_h), bias, input_offset, q, 2 if layout == "fc8" else 1)
         return None if packed is None else dict(zip(("weights", "bias", "quant"), packed))
     if layout == "depthwise_3x3":
         weights = pack_depthwise_3x3(matrix)
@@ -126,7 +126,7 @@ def packed_arrays(matrix: np.ndarray, bias, mults, shifts, zero_point: int, layo
 
 def pad_rows(weights: np.ndarray, kernel_h: int) -> np.ndarray:
     """(C, kh * kw * in_c) conv weights -> each filter row's kw * in_c taps padded with zeros to a multiple of 4
-    (tk_conv_fast.c's packed_depth: every filter row starts a group of 4 taps, so rows convert straight from
+    (tk_conv_fill.h's tk_packed_depth: every filter row starts a group of 4 taps, so rows convert straight from
     the input)."""
     channels, depth = weights.shape
     rows = weights.reshape(channels, kernel_h, depth // kernel_h)
@@ -159,12 +159,13 @@ MIX_RANGE = 1 << 24
 FC8_QUANT_WORDS = 14  # per tile: (m, s, n) A0, (m, s, n, 2 low) B0, (m, s, n) A1, (m, s, n, 2 low) B1
 
 
-def pack_fc8(weights: np.ndarray, bias, input_offset: int, quant: np.ndarray):
+def pack_fc8(weights: np.ndarray, bias, input_offset: int, quant: np.ndarray, pairs_per_tile: int = 2):
     """(rows, K) int weights (offsets applied), their bias and fast_quant words -> (int16 weights, int32 bias
     words a0, mix0, a1, mix1 per tile of 4 rows, int32 quant words per tile (FC8_QUANT_WORDS)), or None when a
-    weight is outside int8 or a pair's B row has too wide a range."""
+    weight is outside int8 or a pair's B row has too wide a range. With pairs_per_tile=1, CONV_2D's layout
+    (tk_conv2d_fast8_s8): per channel pair, per group, words (k0, k2) (k1, k3); bias (a, mix), 7 quant words."""
     rows, depth = weights.shape
-    w = np.zeros((round_up(rows, 4), round_up(depth, 4)), np.int64)
+    w = np.zeros((round_up(rows, 2 * pairs_per_tile), round_up(depth, 4)), np.int64)
     w[:rows, :depth] = weights
     if w.min() < -128 or w.max() > 127:
         return None
@@ -187,8 +188,8 @@ def pack_fc8(weights: np.ndarray, bias, input_offset: int, quant: np.ndarray):
     q[:len(quant) // 3] = np.asarray(quant, np.int64).reshape(-1, 3)[:w.shape[0]]
     q = q.reshape(-1, 2, 3)                                   # (pair, A|B, (m, s, n))
     quant_words = np.concatenate([q[:, 0], q[:, 1], 2 * low[:, None]], axis=1).reshape(-1)
-    tiles, groups = w.shape[0] // 4, w.shape[1] // 4
-    h = h.reshape(tiles, 2, groups, 2, 2)                       # (tile, pair, group, high, b)
+    tiles, groups = w.shape[0] // (2 * pairs_per_tile), w.shape[1] // 4
+    h = h.reshape(tiles, pairs_per_tile, groups, 2, 2)          # (tile, pair, group, high, b)
     packed = h.transpose(0, 2, 1, 4, 3).reshape(-1)             # (tile, group, pair, a|b, low|high)
     return packed.astype(np.int16), _int32(bias_words), _int32(quant_words)
 

@@ -7,9 +7,8 @@ layer (CompiledModel.layers: the manifest's compile metrics and `tinykd inspect`
   speed     the fewest instructions (ties: fewer bytes)
   size      the fewest bytes (ties: fewer instructions): never more than the reference kernels' int8 weights,
             int32 biases and multipliers, since the reference kernel is always a candidate
-  balanced  the fewest instructions among the candidates within BALANCED_BYTES of the smallest one's bytes, so
-            weights stay int8 wherever an int8 layout runs fast; a layer where only a 2-byte layout is fast takes
-            it when it saves at least BALANCED_SPEEDUP x the instructions (the default)
+  balanced  the least instructions + BYTE_PRICE x bytes (the default): weights stay int8 wherever an int8
+            layout costs fewer than BYTE_PRICE instructions per byte it saves
 """
 from __future__ import annotations
 
@@ -19,8 +18,10 @@ from pipeline.config import OPTIMIZE, ExportConfig
 
 POLICIES = OPTIMIZE                  # balanced | speed | size
 DEFAULT = ExportConfig.optimize      # balanced
-BALANCED_BYTES = 1.10    # "int8 density": up to 10 % above the smallest layout (bias, rescale words, padding)
-BALANCED_SPEEDUP = 2.0   # ... or a layout that is at least twice as fast
+# balanced: a byte of flash is worth this many instructions per inference. A layer whose weights serve few
+# output pixels (FC, the small late feature maps of MobileNet and ResNet) keeps them int8; one whose weights are
+# reused over many pixels takes the faster int16 layout, whose extra bytes cost few instructions each.
+BYTE_PRICE = 8.0
 
 # Instructions per MAC and per output value of each layout, measured with bench/kernels.py --profile
 # (QEMU -icount, the op's instructions over its MACs). Estimates: only their order matters to the choice.
@@ -31,6 +32,7 @@ COSTS = {
     "fc": (1.6, 10.0),              # tk_fully_connected_fast_s8, int16 weights (pack_matrix)
     "fc8": (0.9, 10.0),             # tk_fully_connected_fast8_s8, int8 weights two rows to an int16 (pack_fc8)
     "conv": (0.8, 6.0),             # tk_conv2d_fast_s8, int16 weights (pack_matrix)
+    "conv8": (0.9, 8.0),            # tk_conv2d_fast8_s8, int8 weights two channels to an int16 (pack_fc8)
     "depthwise": (1.8, 6.0),        # tk_depthwise_conv2d_fast_s8, int16 (pack_depthwise)
     "depthwise_3x3": (1.2, 4.0),    # tk_depthwise_conv2d_3x3_fast_s8, int16 (pack_depthwise_3x3)
 }
@@ -58,6 +60,4 @@ def choose(policy: str, candidates: list[Candidate]) -> Candidate:
         return fastest
     if policy == "size":
         return smallest
-    dense = [c for c in candidates if c.weight_bytes <= BALANCED_BYTES * smallest.weight_bytes]
-    best_dense = min(dense, key=lambda c: (c.instructions, c.weight_bytes))
-    return fastest if fastest.instructions * BALANCED_SPEEDUP <= best_dense.instructions else best_dense
+    return min(candidates, key=lambda c: (c.instructions + BYTE_PRICE * c.weight_bytes, c.instructions))

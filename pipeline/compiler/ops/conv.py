@@ -18,7 +18,7 @@ def conv_params(op, x, out, pads, multiplier, activation) -> dict:
             "pad_h": pads[0], "pad_w": pads[1], "depth_multiplier": multiplier, "activation": activation}
 
 
-@register("CONV_2D", K.CONV_FAST, K.CONV, in_place=ROWS,
+@register("CONV_2D", K.CONV_FAST, K.CONV_FAST8, K.CONV, in_place=ROWS,
           tests=("ops:conv_same_s2_rect", "ops:conv_dilated_same_relu", "ops:conv1d_keras_dil2_causal",
                  "qemu:kernel_mix"))
 def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
@@ -39,26 +39,30 @@ def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
     macs = outputs * f4[1] * f4[2] * (1 if depthwise else in4[3])
     candidates = [policy.candidate("reference_dw" if depthwise else "reference_conv", reference_bytes(w, b, mults),
                                    macs, outputs)]
-    arrays = layout = None
+    packings = {}
     if o.dilationHFactor == 1 and o.dilationWFactor == 1 and multiplier == 1 and w.data is not None:
         taps = f4[1] * f4[2]
         matrix = w.data.reshape(taps, -1).T if depthwise else w.data.reshape(f4[0], -1)  # (out_c, taps)
-        layout = ("depthwise_3x3" if runs_dw3x3(x, w, out, o) else "depthwise") if depthwise else "conv"
-        arrays = lw.pack_arrays(op, matrix, b, mults, shifts, out, layout, f4[1])
-        if arrays is not None:
-            candidates.append(policy.candidate(layout, array_bytes(arrays), macs, outputs))
+        layouts = [("depthwise_3x3" if runs_dw3x3(x, w, out, o) else "depthwise")] if depthwise else \
+            ["conv"] + (["conv8"] if out4[3] % 2 == 0 else [])  # conv8 writes channel pairs
+        for layout in layouts:
+            arrays = lw.pack_arrays(op, matrix, b, mults, shifts, out, layout, f4[1], input_offset=-x.zero_point)
+            if arrays is not None:
+                packings[layout] = arrays
+                candidates.append(policy.candidate(layout, array_bytes(arrays), macs, outputs))
     pick = policy.choose(lw.optimize, candidates)
     lw.record(call, pick.layout, pick.weight_bytes, candidates)
-    if pick.layout == layout:
-        filt = lw.filter_struct(call, arrays)
+    if pick.layout in packings:
+        filt = lw.filter_struct(call, packings[pick.layout])
         dims = (lw.dims(call, "input_dims", x.shape), lw.operand(x), lw.dims(call, "filter_dims", w.shape),
                 lw.dims(call, "output_dims", out.shape), lw.pointer(out))
-        if layout == "depthwise_3x3":  # each channel group is read into planes before it is written
+        if pick.layout == "depthwise_3x3":  # each channel group is read into planes before it is written
             lw.emit(call, K.DEPTHWISE_3X3, params, filt, *dims, scratch=(in4[1], in4[2]))
         elif depthwise:
             lw.emit(call, K.DEPTHWISE_FAST, params, filt, *dims)
         else:
-            lw.emit(call, K.CONV_FAST, params, filt, *dims, scratch=(f4[1], f4[2], in4[3]))
+            kernel = K.CONV_FAST8 if pick.layout == "conv8" else K.CONV_FAST
+            lw.emit(call, kernel, params, filt, *dims, scratch=(f4[1], f4[2], in4[3]))
         return
     lw.emit(call, K.DEPTHWISE if depthwise else K.CONV, params, lw.channel_quant(call, mults, shifts),
             lw.dims(call, "input_dims", x.shape), lw.operand(x), lw.dims(call, "filter_dims", w.shape),

@@ -1,7 +1,7 @@
 /* The tile loop of tk_fully_connected_fast8_s8 in Cortex-M4 assembly (a naked function: AAPCS arguments in r0-r3,
  * every other register saved by it): its MAC loop needs 13 registers and the job a 14th, which GCC spills.
- * Included by tk_fully_connected_fast8.c only, when TK_DSP; the layouts are pack.py's pack_fc8, the portable
- * equivalent is in tk_fully_connected_fast8.c. */
+ * Included by tk_fully_connected_fast.c only, when TK_DSP; the layouts are pack.py's pack_fc8, the portable
+ * equivalent is in tk_fully_connected_fast.c. */
 #ifndef TK_FC8_DSP_ASM_H
 #define TK_FC8_DSP_ASM_H
 

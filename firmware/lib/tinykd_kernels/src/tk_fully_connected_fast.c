@@ -1,6 +1,7 @@
-/* FULLY_CONNECTED on int8 weights packed two rows to an int16 (pipeline/compiler/pack.py, pack_fc8): the same
- * results as tk_fully_connected_s8, bit for bit, for every layer the compiler packs so, at one byte per weight.
- * The tile loop is tk_fc8_dsp_asm.h's on the Cortex-M4, the portable one below elsewhere. */
+/* FULLY_CONNECTED on weights packed offline (pipeline/compiler/pack.py): int16 (pack_matrix,
+ * tk_fully_connected_fast_s8) or int8 two rows to an int16 (pack_fc8, tk_fully_connected_fast8_s8). The same
+ * results as tk_fully_connected_s8, bit for bit, for every layer the compiler packs so. The inner loops are
+ * tk_fast_dsp.h's and tk_fc8_dsp_asm.h's on the Cortex-M4, tk_fast_portable.h's and the ones below elsewhere. */
 #include "tinykd_kernels.h"
 #include "tk_arch.h"
 #include "tk_fast.h"
@@ -17,6 +18,13 @@ typedef struct {
     int32_t low4;         /* activation min in each of the 4 bytes */
     int32_t high4;        /* activation max in each byte */
 } tk_fc8_job;
+
+static int32_t round_up4(int32_t n) { return (n + 3) & ~3; }
+
+int32_t tk_fully_connected_fast_scratch_size(int32_t accum_depth)
+{
+    return 2 * round_up4(accum_depth); /* one int16 column */
+}
 
 #if TK_DSP /* the byte offsets the assembly reads (tk_fc8_dsp_asm.h: LDRD) */
 TK_ASM_OFFSET(tk_fc8_job, bias, 0);
@@ -112,6 +120,52 @@ tk_status tk_fully_connected_fast8_s8(const tk_fc_params *params, const tk_packe
                 job.out_end = last + 4;
                 run(scratch, filter->weights + 2 * whole * groups, groups, &job);
                 memcpy(out + whole, last, (size_t)(output_depth - whole));
+            }
+        }
+    }
+    return TK_OK;
+}
+
+tk_status tk_fully_connected_fast_s8(const tk_fc_params *params, const tk_packed_filter *filter, int32_t batches,
+                                     int32_t accum_depth, int32_t output_depth, const int8_t *input, int8_t *output,
+                                     void *scratch)
+{
+    int32_t batch, out_c, i;
+
+    if (params == NULL || filter == NULL || input == NULL || output == NULL || scratch == NULL ||
+        filter->weights == NULL || filter->bias == NULL || filter->quant == NULL ||
+        params->activation.min > params->activation.max) {
+        return TK_ERR_ARGUMENT;
+    }
+    if (batches < 1 || accum_depth < 1 || output_depth < 1) {
+        return TK_ERR_SHAPE;
+    }
+    {
+        const int32_t depth = round_up4(accum_depth), groups = depth / 4;
+        const int32_t low = params->activation.min, high = params->activation.max;
+        const int32_t padded = (output_depth + 1) & ~1;
+        for (batch = 0; batch < batches; ++batch) {
+            int8_t *out = output + batch * output_depth;
+            tk_fill_column(scratch, 2, 0, input + batch * accum_depth, accum_depth, params->input_offset);
+            for (out_c = 0; out_c + 4 <= padded; out_c += 4) { /* four rows share each input load */
+                int32_t acc[4];
+                const int16_t *w = filter->weights + out_c * depth;
+                for (i = 0; i < 4; ++i) {
+                    acc[i] = filter->bias[out_c + i];
+                }
+                tk_mac_1x4(scratch, w, w + 2 * depth, groups, acc);
+                for (i = 0; i < 4 && out_c + i < output_depth; ++i) {
+                    out[out_c + i] = tk_fast_rescale(acc[i], filter->quant + 3 * (out_c + i), low, high);
+                }
+            }
+            if (out_c < padded) { /* a last pair of rows */
+                int32_t acc[2];
+                acc[0] = filter->bias[out_c];
+                acc[1] = filter->bias[out_c + 1];
+                tk_mac_1x2(scratch, 2, filter->weights + out_c * depth, groups, acc);
+                for (i = 0; i < 2 && out_c + i < output_depth; ++i) {
+                    out[out_c + i] = tk_fast_rescale(acc[i], filter->quant + 3 * (out_c + i), low, high);
+                }
             }
         }
     }
