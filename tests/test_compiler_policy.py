@@ -14,6 +14,7 @@ from pipeline.compiler import compile_model, pack, policy
 from pipeline.compiler.graph import build_graph
 from pipeline.config import load_config, with_overrides
 from pipeline.device_stages import compile_stage
+from pipeline.errors import PipelineError
 from pipeline.tflite_file import read_model
 
 GOLDEN_MODEL = Path(__file__).parent / "fixtures" / "golden_model" / "student_dsconv.tflite"  # CONV, DW, FC
@@ -126,13 +127,26 @@ def test_the_policy_and_each_layers_choice_are_recorded(tmp_path):
     assert "AOT (--optimize balanced)" in text and "fc8" in text
 
 
-@pytest.mark.parametrize("command", [["compile", GOLDEN_MODEL, "--out", "unused"], ["inspect", GOLDEN_MODEL]])
+@pytest.mark.parametrize("command", [["compile", GOLDEN_MODEL, "--out", "unused"], ["inspect", GOLDEN_MODEL], ["run"]])
 def test_an_unknown_policy_is_one_line_naming_it_and_the_choices(command):
     result = invoke(*command, "--optimize", "fast")
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "'fast'" in lines[0] and all(p in lines[0] for p in policy.POLICIES)
     assert "Traceback" not in result.output
+
+
+def test_run_passes_the_policy_to_the_compile_stage(monkeypatch, tmp_path):
+    from pipeline import pipeline_run
+    monkeypatch.chdir(tmp_path)  # the run folder (its lock and log) lands here
+    seen = {}
+
+    def stop(cfg, **kwargs):
+        seen["cfg"] = cfg
+        raise PipelineError("Stopped before the first stage.", "")
+    monkeypatch.setattr(pipeline_run, "run_all", stop)
+    result = invoke("run", "--optimize", "size")
+    assert result.exit_code == 2 and seen["cfg"].export.optimize == "size"
 
 
 def test_a_config_file_with_an_unknown_policy_names_the_key(tmp_path):
