@@ -5,6 +5,8 @@
     PYTHONPATH=. python bench/kernels.py --table                   # the README table from the JSON
     PYTHONPATH=. python bench/kernels.py --profile resnet8         # instructions per operator (not saved)
     PYTHONPATH=. python bench/kernels.py --cycles --label cycles   # the estimate vs MLPerf Tiny, from the JSON
+    PYTHONPATH=. python bench/kernels.py --label policies --models resnet8 --optimize speed size balanced
+    PYTHONPATH=. python bench/kernels.py --policy-table --label policies  # per model and --optimize policy
 
 Each model (random weights, full int8) is compiled by the AOT compiler, built for `qemu-cm4` by pipeline/device/build.py
 and validated in QEMU by the validate stage (pipeline/device/stages.py) against the TFLite Micro runtime's
@@ -13,7 +15,9 @@ instruction counts (instructions = ticks / 3.2). Writes bench/results/kernels.js
 instructions per inference and per MAC, MACs (CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED), flash text +
 rodata, the number of outputs that differ from TFLM (must be 0), and the estimated Cortex-M4 cycles of one
 inference with its milliseconds at the Nano 33 BLE's 64 MHz (pipeline/device/latency.py: the TRM's timings on a QEMU
-execution trace; low-high range; zero flash wait states). Other labels already in the file are kept.
+execution trace; low-high range; zero flash wait states). With --optimize, each model is compiled once per policy
+(pipeline/compiler/policy.py); the default policy's figures are the model's row, every policy's go under its
+"policies" (with the weight layout and constant bytes per layer). Other labels already in the file are kept.
 """
 from __future__ import annotations
 
@@ -35,8 +39,9 @@ from aot_models import aot_run, mlperf, student  # noqa: E402
 from device_helpers import validate_in  # noqa: E402
 from pipeline.device import cycles, emulator, latency, session  # noqa: E402
 from pipeline.artifacts import MODEL_INT8  # noqa: E402
-from pipeline.device.validation import instructions as instructions_of  # noqa: E402
+from pipeline.compiler.policy import DEFAULT as DEFAULT_POLICY, POLICIES  # noqa: E402
 from pipeline.device.build import build  # noqa: E402
+from pipeline.device.validation import instructions as instructions_of  # noqa: E402
 from pipeline.int8.inspect_tflite import inspect_model  # noqa: E402
 
 # name -> (int8 .tflite maker, inputs streamed; the big-input models get fewer: the UART runs ~20 KB/s)
@@ -78,13 +83,14 @@ def fashion_student() -> bytes:
     return mlperf_tiny.int8_tflite(mlperf_tiny.randomize(model, seed=1), low=0.0, high=1.0)
 
 
-def _prepare(name: str, model: bytes, samples: int, work: Path):
+def _prepare(name: str, model: bytes, samples: int, work: Path, optimize: str = DEFAULT_POLICY):
     """Run folder with the model and TFLM's outputs on random inputs (the oracle), and the compiled model."""
-    return work / name, aot_run(work / name, model, samples, seed=0)
+    return work / name, aot_run(work / name, model, samples, seed=0, optimize=optimize)
 
 
-def measure(name: str, model: bytes, samples: int, work: Path) -> dict:
-    run, compiled = _prepare(name, model, samples, work)
+def measure(name: str, model: bytes, samples: int, work: Path, optimize: str = DEFAULT_POLICY) -> dict:
+    work = work / optimize
+    run, compiled = _prepare(name, model, samples, work, optimize)
     started = time.time()
     report = validate_in("qemu", run, work / f"{name}-build", board=BUDGET, timeout=30.0)
     sizes, macs = report["firmware"], inspect_model(run / MODEL_INT8, arena=False)["macs"]
@@ -107,7 +113,24 @@ def measure(name: str, model: bytes, samples: int, work: Path) -> dict:
         "ms_at_64mhz": estimate["ms"], "ms_at_64mhz_low": estimate["ms_low"], "ms_at_64mhz_high": estimate["ms_high"],
         "trace": estimate["trace"],  # the execution log streamed through a FIFO: lines, bytes, seconds
         "seconds": round(time.time() - started, 1),
+        "optimize": optimize, "weight_bytes": compiled.weight_bytes,
+        "layers": [f"{e['op']} {e['layout']} {e['weight_bytes']}" for _, e in sorted(compiled.layers.items())],
     }
+
+
+def policy_table(results: dict, label: str) -> str:
+    """Markdown: per model and --optimize policy, instructions (per MAC), estimated cycles, flash, RAM and the
+    outputs that differ from TFLM."""
+    lines = ["| model | --optimize | instructions | instr/MAC | est. cycles | ms at 64 MHz | flash (text+rodata) | "
+             "RAM | constant data | outputs differing from TFLM |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, row in results.get(label, {}).items():
+        for optimize, m in (row.get("policies", {}) if isinstance(row, dict) else {}).items():
+            lines.append(f"| {name} | {optimize} | {m['instructions_per_inference']:,} | "
+                         f"{m['instructions_per_mac']:.3f} | {m['cycles']:,} | {m['ms_at_64mhz']:.1f} | "
+                         f"{m['flash_text_plus_rodata']:,} | {m['ram_bytes']:,} | {m['weight_bytes']:,} | "
+                         f"{m['mismatched_outputs']} |")
+    return "\n".join(lines)
 
 
 def profile(name: str, model: bytes, work: Path) -> dict:
@@ -213,7 +236,13 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="only print the README table (before vs after)")
     parser.add_argument("--profile", choices=list(MODELS), help="only print one model's instructions per operator")
     parser.add_argument("--cycles", action="store_true", help="only print the cycle estimates of --label")
+    parser.add_argument("--optimize", nargs="*", default=[DEFAULT_POLICY], choices=POLICIES,
+                        help="compile each model under these --optimize policies (the default's is the model's row)")
+    parser.add_argument("--policy-table", action="store_true", help="only print --label's per-policy table")
     args = parser.parse_args()
+    if args.policy_table:
+        print(policy_table(json.loads(args.out.read_text()), args.label))
+        return
     if args.table:
         print(table(json.loads(args.out.read_text())))
         return
@@ -240,7 +269,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tinykd-kernels-") as tmp:
         for name in args.models:
             make, samples = MODELS[name]
-            label[name] = measure(name, make(), samples, Path(tmp))
+            model = make()
+            policies = {optimize: measure(name, model, samples, Path(tmp), optimize) for optimize in args.optimize}
+            label[name] = dict(policies.get(DEFAULT_POLICY) or next(iter(policies.values())), policies=policies)
             label[name]["published"] = comparison(name, label[name])
             print(name, json.dumps(label[name]), flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)

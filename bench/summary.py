@@ -109,10 +109,14 @@ def train_speed(d: dict) -> list[tuple[str, str]]:
 
 
 def kernels(d: dict) -> list[tuple[str, str]]:
-    before, after = d["before"], d["after"]
-    rows = [(f"instructions per MAC on QEMU Cortex-M4, {name}: reference / fast kernels",
+    before = d["before"]
+    after = {**d["after"], **d.get("optimize", {})}  # "optimize": the models measured per --optimize policy
+    rows = [(f"instructions per MAC on QEMU Cortex-M4, {name}: reference / fast kernels (--optimize balanced)",
              f"{before[name]['instructions_per_mac']:.2f} / {m['instructions_per_mac']:.3f}")
             for name, m in after.items() if isinstance(m, dict) and name in before]
+    rows += [(f"flash (text+rodata) on QEMU Cortex-M4, {name}, --optimize speed / balanced / size",
+              " / ".join(f"{m['policies'][p]['flash_text_plus_rodata']:,}" for p in ("speed", "balanced", "size")))
+             for name, m in after.items() if isinstance(m, dict) and set(m.get("policies", {})) >= {"speed", "size"}]
     estimated = {name: m for name, m in d.get("cycles", {}).items() if isinstance(m, dict) and "cycles" in m}
     rows += [(f"estimated latency on the Nano 33 BLE (Cortex-M4 cycle model, 64 MHz), {name}",
               f"{m['ms_at_64mhz']:.1f} ms ({m['ms_at_64mhz_low']:.1f}-{m['ms_at_64mhz_high']:.1f}), "

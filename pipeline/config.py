@@ -197,14 +197,22 @@ class QuantizeConfig:
         _check(self.qat_batch_size >= 1, "quantize.qat_batch_size", self.qat_batch_size, "it must be >= 1")
 
 
+# How the AOT compiler picks each layer's kernel and weight layout (pipeline/compiler/policy.py): the default first.
+OPTIMIZE = ("balanced", "speed", "size")
+
+
 @dataclass(frozen=True)
 class ExportConfig:
     board: str = "nano33ble"  # nano33ble | esp32 | qemu-cm4: the budget (flash, RAM) the export must fit
     stand_in: str = "nano33ble"  # qemu-cm4 only: the board whose budget the emulator enforces
     arena_margin: float = 0.10  # added to the measured minimum arena (share of it, at least 256 bytes)
+    # AOT compiler, per layer: balanced (int8 weights wherever they run fast) | speed (fewest instructions) |
+    # size (fewest bytes of weights)
+    optimize: str = OPTIMIZE[0]
 
     def __post_init__(self):
         _choice("export.board", self.board, BOARD_CHOICES)
+        _choice("export.optimize", self.optimize, OPTIMIZE)
         _choice("export.stand_in", self.stand_in, BOARD_CHOICES[:2])
         _check(0.0 <= self.arena_margin <= 1.0, "export.arena_margin", self.arena_margin, "it must be in [0, 1]")
 

@@ -50,9 +50,9 @@ def function_tflite(build, input_shape, seed: int = 0) -> bytes:
     return mlperf_tiny.int8_tflite(function, seed=seed)
 
 
-def mismatches(model: bytes, samples: int, seed: int = 0) -> tuple[int, int, object]:
+def mismatches(model: bytes, samples: int, seed: int = 0, optimize: str = "balanced") -> tuple[int, int, object]:
     """(mismatching output elements, output elements, compiled model) over random int8 inputs."""
-    compiled = compile_model(model)
+    compiled = compile_model(model, optimize=optimize)
     x = np.random.default_rng(seed).integers(-128, 128, (samples, *compiled.input_shape[1:]), dtype=np.int8)
     with HostModel(compiled) as host:
         ours = host.run(x)
@@ -60,13 +60,13 @@ def mismatches(model: bytes, samples: int, seed: int = 0) -> tuple[int, int, obj
     return int((ours != golden).sum()), int(golden.size), compiled
 
 
-def aot_run(run, model: bytes, x, labels=None, seed: int = 0):
+def aot_run(run, model: bytes, x, labels=None, seed: int = 0, optimize: str = "balanced"):
     """A run folder for validating `model` on a device: the .tflite, its AOT C model in aot/, and golden.npz with
     the int8 inputs `x` (or that many seeded random ones), TFLM's outputs (the oracle) and `labels` (default:
-    TFLM's argmax). Returns the compiled model."""
+    TFLM's argmax), compiled with the `optimize` policy. Returns the compiled model."""
     run.mkdir(parents=True, exist_ok=True)
     (run / MODEL_INT8).write_bytes(model)
-    compiled = compile_model(model)
+    compiled = compile_model(model, optimize=optimize)
     compiled.write(run / "aot")
     if isinstance(x, int):
         x = np.random.default_rng(seed).integers(-128, 128, (x, *compiled.input_shape[1:]), dtype=np.int8)

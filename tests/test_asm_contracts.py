@@ -17,7 +17,8 @@ pytestmark = pytest.mark.skipif(ARM_GCC is None, reason="needs gcc-arm-none-eabi
 # struct the assembly reads: (the file that defines it, a kernel source whose assembly reads it)
 STRUCTS = {"tk_pair_job": ("tk_fast.h", "tk_conv_fast.c"), "tk_dw_job": ("tk_fast.h", "tk_depthwise_fast.c"),
            "tk_dw3_job": ("tk_depthwise_3x3.c", "tk_depthwise_3x3.c"),
-           "tk_dw3_fill": ("tk_depthwise_3x3.c", "tk_depthwise_3x3.c")}
+           "tk_dw3_fill": ("tk_depthwise_3x3.c", "tk_depthwise_3x3.c"),
+           "tk_fc8_job": ("tk_fully_connected_fast.c", "tk_fully_connected_fast.c")}
 FIELD = re.compile(r"^\s+[\w\s*]*?\**(\w+)(\[\d+\])?;")
 
 

@@ -45,8 +45,13 @@ MODELS = {"digits_student": (lambda: student("dsconv"), 100), "ds_cnn": (lambda:
           "kernel_mix": (lambda: keras_tflite(kernel_mix, (9, 10, 3), seed=3), 50),
           "op_mix": (lambda: function_tflite(op_cases.op_mix, (8, 8, 4), seed=3), 50),
           "prelu_mix": (lambda: keras_tflite(op_cases.prelu_mix, (6, 5, 3), seed=4), 30),
-          "dequantize_output": (op_cases.CONVERTER_CASES["dequantize_out_softmax"][0], 30)}
+          "dequantize_output": (op_cases.CONVERTER_CASES["dequantize_out_softmax"][0], 30),
+          "fc_autoencoder": (lambda: mlperf("fc_autoencoder"), 10), "resnet8": (lambda: mlperf("resnet8"), 3)}
 DSP_MODELS = {"digits_student", "ds_cnn", "kernel_mix"}
+# name: the kernel each --optimize policy must run in it (tests/test_kernels_qemu.py checks them all bit-exact)
+FC8, CONV8 = "tk_fully_connected_fast8_s8(", "tk_conv2d_fast8_s8("
+POLICY_KERNELS = {"fc_autoencoder": {"speed": FC8, "balanced": FC8, "size": "tk_fully_connected_s8("},
+                  "resnet8": {"speed": "tk_conv2d_fast_s8(", "balanced": CONV8, "size": "tk_conv2d_s8("}}
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -58,6 +63,8 @@ def test_kernels_are_bit_exact_with_tflm_in_qemu(name, tmp_path):
     assert claimed <= set(compiled.ops), f"{name} lacks {claimed - set(compiled.ops)}"
     if name in DSP_MODELS:
         assert "_fast_s8(" in compiled.source  # the fast kernels are what runs
+    if name in POLICY_KERNELS:
+        assert POLICY_KERNELS[name]["balanced"] in compiled.source
     if name in DSP_MODELS - {"digits_student"}:  # ... including the planar 3x3 depthwise
         assert "tk_depthwise_conv2d_3x3_fast_s8(" in compiled.source
     report = validate_in("qemu", run, tmp_path / "build")
@@ -66,6 +73,19 @@ def test_kernels_are_bit_exact_with_tflm_in_qemu(name, tmp_path):
         disassembly = subprocess.run(["arm-none-eabi-objdump", "-d", str(tmp_path / "build" / "firmware.elf")],
                                      capture_output=True, text=True, check=True).stdout
         assert "smlad" in disassembly and "smmlar" in disassembly and "sxtab16" in disassembly
+
+
+@pytest.mark.parametrize("optimize", ["speed", "size"])  # balanced: the default, checked above
+@pytest.mark.parametrize("name", sorted(POLICY_KERNELS))
+def test_every_optimize_policy_is_bit_exact_in_qemu(name, optimize, tmp_path):
+    """Each policy's kernels (int8 weights two rows to an int16, int16 weights, the reference kernels) give TFLM's
+    bits on the Cortex-M4."""
+    make, samples = MODELS[name]
+    compiled = aot_run(tmp_path / "run", make(), samples, seed=6, optimize=optimize)
+    assert POLICY_KERNELS[name][optimize] in compiled.source
+    assert {layer["optimize"] for layer in compiled.layers.values()} == {optimize}
+    report = validate_in("qemu", tmp_path / "run", tmp_path / "build")
+    assert report["samples"] == samples and report["mismatched_outputs"] == 0, report["first_mismatches"]
 
 
 def test_operator_profile_accounts_for_the_inference(tmp_path):

@@ -12,7 +12,7 @@ import sys
 import click
 
 from pipeline import runs, tflog
-from pipeline.config import METHODS, STRATEGIES, STUDENT_FAMILIES, ExportConfig, load_config
+from pipeline.config import METHODS, OPTIMIZE, STRATEGIES, STUDENT_FAMILIES, ExportConfig, load_config
 from pipeline.errors import PipelineError, environment_error, stage_of
 from pipeline.paths import run_folder
 from pipeline.targets import BOARDS
@@ -88,6 +88,13 @@ class BoardChoice(click.Choice):
 
 
 BOARD_HELP = f"Board whose flash/RAM budget the firmware must fit (default: {ExportConfig.board})."
+OPTIMIZE_HELP = ("AOT kernels per layer: balanced (int8 weights where they run fast), speed (fewest instructions) "
+                 f"or size (fewest weight bytes). Default: {ExportConfig.optimize}.")
+
+
+def optimize_option(command):
+    """--optimize: the AOT compiler's per-layer policy (config key export.optimize)."""
+    return click.option("--optimize", type=click.Choice(OPTIMIZE), help=OPTIMIZE_HELP)(command)
 
 
 def alias(old: str, new: str, **option):

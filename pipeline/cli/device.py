@@ -8,7 +8,7 @@ import json
 import click
 
 from pipeline.artifacts import AOT_FILES
-from pipeline.cli.common import BOARD_HELP, BoardChoice, alias, run_options
+from pipeline.cli.common import BOARD_HELP, BoardChoice, alias, optimize_option, run_options
 from pipeline.config import ENGINES, Config, DeviceConfig, load_config, with_overrides
 from pipeline.device.stages import EMULATORS, build_stage, compile_stage, flash_stage, validate_stage
 from pipeline.errors import PipelineError
@@ -31,13 +31,15 @@ def device_config(cfg: Config | None = None, board: str | None = None, **device)
 @click.command("compile")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for model.h/.c.")
-def compile_command(model, out_dir):
+@optimize_option
+def compile_command(model, out_dir, optimize):
     """Compile an int8 .tflite into plain C99 (model.h, model.c) for the AOT engine."""
-    m = compile_stage(load_config(None), model=model, out=out_dir, log=quiet)
+    cfg = with_overrides(load_config(None), "export", optimize=optimize)
+    m = compile_stage(cfg, model=model, out=out_dir, log=quiet)
     for name in AOT_FILES:
         click.echo(f"wrote {click.format_filename(out_dir)}/{name}")
-    click.echo(f"{len(m['ops'])} ops; arena {m['arena_bytes']:,} bytes; constant data {m['weight_bytes']:,} bytes; "
-               f"sha256 {m['model_sha256'][:16]}")
+    click.echo(f"{len(m['ops'])} ops; arena {m['arena_bytes']:,} bytes; constant data {m['weight_bytes']:,} bytes "
+               f"(--optimize {m['optimize']}); sha256 {m['model_sha256'][:16]}")
 
 
 @click.command("build")

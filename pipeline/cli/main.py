@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 
 from pipeline import __version__
 from pipeline.cli import device as cli_device
-from pipeline.cli.common import BOARD_HELP, BoardChoice, Group, config_options
+from pipeline.cli.common import BOARD_HELP, BoardChoice, Group, config_options, optimize_option
 from pipeline.config import ENGINES, QUANTIZE_MODES, load_config, with_overrides
 from pipeline.paths import run_folder
 from pipeline.targets import EMULATOR, budget_board
@@ -125,16 +126,22 @@ def export_settings(cfg, board: str | None, target: str | None, stand_in: str | 
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @click.option("--no-arena", is_flag=True, help="Skip measuring the TFLite Micro arena (~2 s).")
-def inspect(model, as_json, no_arena):
-    """Ops, tensors, shapes, quantization, parameters, MACs per layer and arena of a .tflite file."""
+@optimize_option
+def inspect(model, as_json, no_arena, optimize):
+    """Ops, tensors, shapes, quantization, parameters, MACs per layer and arena of a .tflite file; the AOT kernel
+    layout and constant bytes per layer under --optimize."""
     import json
 
+    from pipeline.compiler.layout import aot_layout, aot_lines
     from pipeline.device.latency import recorded, rows
     from pipeline.int8.inspect_tflite import format_report, inspect_model
+    optimize = with_overrides(load_config(None), "export", optimize=optimize).export.optimize
     info = inspect_model(model, arena=not no_arena)
+    info["aot"] = aot_layout(Path(model).read_bytes(), optimize)
     info["latency"] = recorded(model, info["sha256"])  # the run's estimate when `model` is a run's model
-    text = "\n".join([format_report(info), *(f"{what}: {value} ({how})" for what, value, how in rows(info["latency"]))])
-    click.echo(json.dumps(info, indent=2) if as_json else text)
+    latency = [f"{what}: {value} ({how})" for what, value, how in rows(info["latency"])]
+    click.echo(json.dumps(info, indent=2) if as_json else "\n".join([format_report(info), *latency,
+                                                                     *aot_lines(info["aot"])]))
 
 
 @cli.command()
@@ -146,12 +153,13 @@ def inspect(model, as_json, no_arena):
 @click.option("--allow-remote", is_flag=True, default=None, help="Let --port be a socket:// URL to another host.")
 @click.option("--validate-limit", type=int, help="Validate the first N test samples only (default 2000; 0 = all).")
 @click.option("--mode", type=click.Choice(QUANTIZE_MODES), help="qat (fine-tune with the teacher) or ptq.")
-def run(cfg, force, board, engine, port, flash, allow_remote, validate_limit, mode):
+@optimize_option
+def run(cfg, force, board, engine, port, flash, allow_remote, validate_limit, mode, optimize):
     """The whole pipeline: data -> teacher -> student -> int8 -> export -> AOT C -> firmware -> QEMU (or --port)
     validation -> report. Ends with the final table; every stage is skipped when unchanged."""
     from pipeline.cli.run import run_all
     from pipeline.report.render import load_manifest, summary_table
-    cfg = with_overrides(cfg, "export", board=board)
+    cfg = with_overrides(cfg, "export", board=board, optimize=optimize)
     cfg = with_overrides(cfg, "quantize", mode=mode)
     cfg = with_overrides(cfg, "device", engine=engine, port=port, flash=flash, allow_remote=allow_remote,
                          limit=validate_limit)

@@ -14,6 +14,7 @@ import jinja2
 import numpy as np
 
 from pipeline import __version__
+from pipeline.compiler import policy
 from pipeline.compiler.graph import Graph, build_graph
 from pipeline.compiler.lower import Lowering, c_float
 from pipeline.compiler.planner import MemoryPlan, plan_memory
@@ -46,6 +47,8 @@ class CompiledModel:
     graph: Graph | None = None        # the graph it was compiled from (tensor names and shapes)
     plan: MemoryPlan | None = None    # the static memory plan (offsets and lifetimes of the arena buffers)
     output_dtype: str = "int8"        # numpy dtype of the output: int8, or float32 after a final DEQUANTIZE
+    optimize: str = "balanced"        # the policy the layers were chosen by (pipeline/compiler/policy.py)
+    layers: dict | None = None        # op index -> layout, weight bytes and candidates of each weight layer
 
     def write(self, out_dir: str | Path) -> list[Path]:
         out = Path(out_dir)
@@ -56,16 +59,19 @@ class CompiledModel:
         return paths
 
 
-def compile_model(source: str | Path | bytes, prefix: str = "tk_model") -> CompiledModel:
+def compile_model(source: str | Path | bytes, prefix: str = "tk_model",
+                  optimize: str = policy.DEFAULT) -> CompiledModel:
     """Compiles an int8 .tflite (path or bytes); PipelineError for a malformed or unsupported model. Layers the
     fast kernels run exactly use them (packed weights, scratch in the arena); the others the reference kernels.
     `prefix` names the C API: `{prefix}_invoke`; macros `TK_MODEL_INPUT_BYTES`... and header `model.h` for the
     default (`tk_model`), `{PREFIX}_MODEL_INPUT_BYTES`... and `{prefix}_model.h` otherwise (a library: several
-    models in one firmware)."""
+    models in one firmware). `optimize`: how each layer chooses between exact kernels (policy.POLICIES)."""
+    if optimize not in policy.POLICIES:
+        raise PipelineError(f"Unknown optimize policy {optimize!r}.", f"Use one of: {', '.join(policy.POLICIES)}.")
     data, name = model_bytes(source)
     sha = hashlib.sha256(data).hexdigest()
     graph = build_graph(read_model(data, name), name)
-    lowering = Lowering(graph)
+    lowering = Lowering(graph, optimize)
     try:
         calls = [lowering.lower(op) for op in graph.ops]
     except PipelineError:
@@ -90,7 +96,8 @@ def compile_model(source: str | Path | bytes, prefix: str = "tk_model") -> Compi
     return CompiledModel(sha, _TEMPLATES.get_template("model.h.j2").render(**view),
                          _TEMPLATES.get_template("model.c.j2").render(**view), plan.arena_bytes, weight_bytes,
                          x.shape, y.shape, [op.name for op in graph.ops], (x.scale, x.zero_point),
-                         (y.scale, y.zero_point), graph, plan, "float32" if y.dtype == "FLOAT32" else "int8")
+                         (y.scale, y.zero_point), graph, plan, "float32" if y.dtype == "FLOAT32" else "int8",
+                         optimize, lowering.layers)
 
 
 def resolve(text: str, graph: Graph, plan: MemoryPlan) -> str:

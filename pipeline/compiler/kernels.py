@@ -19,11 +19,13 @@ class Kernel:
 
 CONV = Kernel("tk_conv2d_s8")
 CONV_FAST = Kernel("tk_conv2d_fast_s8", dsp=True, scratch=pack.conv_scratch_bytes)
+CONV_FAST8 = Kernel("tk_conv2d_fast8_s8", dsp=True, scratch=pack.conv_scratch_bytes)  # int8 weights
 DEPTHWISE = Kernel("tk_depthwise_conv2d_s8")
 DEPTHWISE_FAST = Kernel("tk_depthwise_conv2d_fast_s8", dsp=True)
 DEPTHWISE_3X3 = Kernel("tk_depthwise_conv2d_3x3_fast_s8", dsp=True, scratch=pack.dw3x3_scratch_bytes, in_place=True)
 FULLY_CONNECTED = Kernel("tk_fully_connected_s8")
 FULLY_CONNECTED_FAST = Kernel("tk_fully_connected_fast_s8", dsp=True, scratch=pack.fc_scratch_bytes)
+FULLY_CONNECTED_FAST8 = Kernel("tk_fully_connected_fast8_s8", dsp=True, scratch=pack.fc_scratch_bytes)  # int8 weights
 TRANSPOSE_CONV = Kernel("tk_transpose_conv2d_s8", scratch=lambda elements: 4 * elements)  # int32 accumulators
 MAX_POOL = Kernel("tk_max_pool2d_s8")
 AVG_POOL = Kernel("tk_avg_pool2d_s8", dsp=True)

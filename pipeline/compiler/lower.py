@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.compiler import pack, quant, registry
+from pipeline.compiler import pack, policy, quant, registry
 from pipeline.compiler.graph import ACTIVATIONS, Graph, Op, Tensor
 from pipeline.compiler.kernels import Kernel
 from pipeline.errors import PipelineError
@@ -90,11 +90,13 @@ class Lowering:
     scratch_ref) until the memory plan exists; `scratch_bytes` records the scratch each call needs and
     `in_place` the ops whose kernel writes exactly over its input (the memory planner's inputs)."""
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, optimize: str = policy.DEFAULT):
         self.graph = graph
+        self.optimize = optimize  # policy.POLICIES: how layers with several exact kernels choose
         self.scratch_bytes: dict[int, int] = {}
         self.in_place: set[int] = set()
         self.arrays: dict[str, ConstArray] = {}
+        self.layers: dict[int, dict] = {}  # op index -> the layout it runs, its weight bytes, the candidates
 
     def lower(self, op: Op) -> Call:
         spec = registry.spec(op.name)
@@ -157,30 +159,31 @@ class Lowering:
         return self.struct(call, "tk_channel_quant", "quant",
                            {"multiplier": m, "shift": s, "per_channel": int(len(multipliers) > 1)})
 
-    def packed(self, call: Call, op: Op, matrix: np.ndarray, b: Tensor | None, mults, shifts, out: Tensor,
-               layout: str, kernel_h: int = 1) -> str | None:
-        """A tk_packed_filter for (out_c, taps) weights in the kernel's `layout` ("conv", "fc", "depthwise",
-        "depthwise_3x3"), or None when the fast rescale is not exact for them. Convolution weights have their
-        filter rows (kernel_h of them) padded to 4 taps each."""
-        channels = matrix.shape[0]
+    def pack_arrays(self, op: Op, matrix: np.ndarray, b: Tensor | None, mults, shifts, out: Tensor, layout: str,
+                    kernel_h: int = 1, input_offset: int = 0) -> dict | None:
+        """pack.packed_arrays for a layer whose bias, if any, must be constant."""
         if b is not None and b.data is None:
             self.fail(op, f"tensor {b.name!r} must be constant")
-        bias = None if b is None else b.data
-        q = pack.fast_quant(mults, shifts, matrix, bias, out.zero_point, channels)
-        if q is None:
-            return None
-        i = op.index
-        if layout == "depthwise_3x3":
-            weights = pack.pack_depthwise_3x3(matrix)
-        elif layout == "depthwise":
-            weights = pack.pack_depthwise(matrix.T)
-        else:
-            weights = pack.pack_matrix(pack.pad_rows(matrix, kernel_h))
-        packed_bias = pack.pack_conv_bias(bias, channels) if layout == "conv" else pack.pack_bias(bias, channels, 2)
+        return pack.packed_arrays(matrix, None if b is None else b.data, mults, shifts, out.zero_point, layout,
+                                  kernel_h, input_offset)
+
+    def filter_struct(self, call: Call, arrays: dict) -> str:
+        """The tk_packed_filter of pack_arrays' arrays."""
+        i = call.op.index
         return self.struct(call, "tk_packed_filter", "filter", {
-            "weights": self.const(f"op{i}_packed_weights", weights, "int16_t"),
-            "bias": self.const(f"op{i}_packed_bias", packed_bias, "int32_t"),
-            "quant": self.const(f"op{i}_packed_quant", q, "int32_t")})
+            "weights": self.const(f"op{i}_packed_weights", arrays["weights"], "int16_t"),
+            "bias": self.const(f"op{i}_packed_bias", arrays["bias"], "int32_t"),
+            "quant": self.const(f"op{i}_packed_quant", arrays["quant"], "int32_t")})
+
+    def record(self, call: Call, layout: str, weight_bytes: int, candidates: list | None = None) -> None:
+        """What a weight layer runs: its layout, its constant bytes, and the candidates the policy weighed."""
+        out = self.graph.tensors[call.op.outputs[0]]
+        entry = {"op": call.op.name, "output": out.name, "layout": layout, "weight_bytes": int(weight_bytes),
+                 "optimize": self.optimize}
+        if candidates:
+            entry["candidates"] = {c.layout: {"weight_bytes": c.weight_bytes, "instructions": c.instructions}
+                                   for c in candidates}
+        self.layers[call.op.index] = entry
 
     def emit(self, call: Call, kernel: Kernel, *args: str, scratch: tuple = ()) -> None:
         """A call of `kernel`; `scratch`: the arguments of its scratch-size function (the buffer is appended to
@@ -213,6 +216,11 @@ class Lowering:
         if t is None or t.data is None:
             self.fail(op, f"the {what} must be constant")
         return t.data
+
+
+def array_bytes(arrays: dict) -> int:
+    """Bytes of a dict of numpy arrays (a layer's constant data)."""
+    return sum(int(a.nbytes) for a in arrays.values())
 
 
 def walk(dims, strides) -> dict:

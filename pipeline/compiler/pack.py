@@ -100,9 +100,33 @@ def pack_conv_bias(bias, channels: int) -> np.ndarray:
     return np.concatenate([pairs, pairs], axis=1).reshape(-1)
 
 
+def packed_arrays(matrix: np.ndarray, bias, mults, shifts, zero_point: int, layout: str, kernel_h: int = 1,
+                  input_offset: int = 0) -> dict | None:
+    """The arrays of a tk_packed_filter for (out_c, taps) weights in the kernel's `layout` ("conv", "fc", "fc8",
+    "depthwise", "depthwise_3x3"): {"weights": int16, "bias": int32, "quant": int32}, or None when the fast
+    rescale (or fc8's two-row packing) is not exact for them. Convolution weights have their filter rows (kernel_h
+    of them) padded to 4 taps each; fc8 needs the input offset (its range check)."""
+    channels = matrix.shape[0]
+    q = fast_quant(mults, shifts, matrix, bias, zero_point, channels)
+    if q is None:
+        return None
+    q = q.astype(np.int32)  # as model.c stores it (the byte counts of the policy)
+    if layout in ("fc8", "conv8"):
+        packed = pack_fc8(pad_rows(matrix, kernel_h), bias, input_offset, q, 2 if layout == "fc8" else 1)
+        return None if packed is None else dict(zip(("weights", "bias", "quant"), packed))
+    if layout == "depthwise_3x3":
+        weights = pack_depthwise_3x3(matrix)
+    elif layout == "depthwise":
+        weights = pack_depthwise(matrix.T)
+    else:
+        weights = pack_matrix(pad_rows(matrix, kernel_h))
+    packed_bias = pack_conv_bias(bias, channels) if layout == "conv" else pack_bias(bias, channels, 2)
+    return {"weights": weights, "bias": packed_bias, "quant": q}
+
+
 def pad_rows(weights: np.ndarray, kernel_h: int) -> np.ndarray:
     """(C, kh * kw * in_c) conv weights -> each filter row's kw * in_c taps padded with zeros to a multiple of 4
-    (tk_conv_fast.c's packed_depth: every filter row starts a group of 4 taps, so rows convert straight from
+    (tk_conv_fill.h's tk_packed_depth: every filter row starts a group of 4 taps, so rows convert straight from
     the input)."""
     channels, depth = weights.shape
     rows = weights.reshape(channels, kernel_h, depth // kernel_h)
@@ -120,3 +144,56 @@ def conv_scratch_bytes(kernel_h: int, kernel_w: int, in_channels: int) -> int:
 def fc_scratch_bytes(depth: int) -> int:
     """tk_fully_connected_fast_scratch_size: one int16 column of the input row padded to 4."""
     return 2 * round_up(depth, 4)
+
+
+# -- int8 weights, two rows to an int16 (tk_fully_connected_fast8_s8) -----------------------------------------
+# Row A of a pair in the low byte, row B in the high byte: h = wA + 256 * wB, one int16 per two weights (int8
+# density). SMLAD(x, h) accumulates mix = SA + 256 * SB; SMLAD(x, SXTB16(h)) accumulates SA alone (SXTB16 keeps
+# the low bytes, sign-extended: wA). Then 256 * SB = mix - SA modulo 2^32: exact when SB's range (known here from
+# the weights, the bias and the input range) spans less than 2^24, with mix started at 256 * (bB - low) so that
+# the difference is the non-negative 256 * (T - low) (T = SB + bB); the kernel takes it with LSR #7 (= 2 (T - low))
+# and adds 2 * low: the doubled accumulator of the fast rescale. Rows go in tiles of 4 (two pairs) so that each
+# input word serves four rows; per group of 4 taps the tile's words are pair 0 (k0, k2), pair 0 (k1, k3), pair 1
+# (k0, k2), pair 1 (k1, k3).
+MIX_RANGE = 1 << 24
+FC8_QUANT_WORDS = 14  # per tile: (m, s, n) A0, (m, s, n, 2 low) B0, (m, s, n) A1, (m, s, n, 2 low) B1
+
+
+def pack_fc8(weights: np.ndarray, bias, input_offset: int, quant: np.ndarray, pairs_per_tile: int = 2):
+    """(rows, K) int weights (offsets applied), their bias and fast_quant words -> (int16 weights, int32 bias
+    words a0, mix0, a1, mix1 per tile of 4 rows, int32 quant words per tile (FC8_QUANT_WORDS)), or None when a
+    weight is outside int8 or a pair's B row has too wide a range. With pairs_per_tile=1, CONV_2D's layout
+    (tk_conv2d_fast8_s8): per channel pair, per group, words (k0, k2) (k1, k3); bias (a, mix), 7 quant words."""
+    rows, depth = weights.shape
+    w = np.zeros((round_up(rows, 2 * pairs_per_tile), round_up(depth, 4)), np.int64)
+    w[:rows, :depth] = weights
+    if w.min() < -128 or w.max() > 127:
+        return None
+    b = np.zeros(w.shape[0], np.int64)
+    if bias is not None:
+        b[:rows] = np.asarray(bias, np.int64).reshape(-1)
+    wa, wb = w[0::2], w[1::2]                                 # (pairs, K): rows A and B of each pair
+    h = wa + 256 * wb
+    if h.min() < -(1 << 15) or h.max() >= 1 << 15:
+        return None
+    x_lo, x_hi = -128 + input_offset, 127 + input_offset
+    low = b[1::2] + np.minimum(wb * x_lo, wb * x_hi).sum(axis=1)  # T = SB + bB over every input
+    high = b[1::2] + np.maximum(wb * x_lo, wb * x_hi).sum(axis=1)
+    if (high - low).max() >= MIX_RANGE or np.abs(low).max() >= 1 << 29:
+        return None
+    mix = b[0::2] + 256 * (b[1::2] - low)                     # wraps like the int32 accumulator
+    bias_words = np.stack([b[0::2], mix], axis=1).reshape(-1)
+    q = np.zeros((w.shape[0], 3), np.int64)
+    q[:, 1] = 1                                               # padding rows: multiplier 0, shift 1
+    q[:len(quant) // 3] = np.asarray(quant, np.int64).reshape(-1, 3)[:w.shape[0]]
+    q = q.reshape(-1, 2, 3)                                   # (pair, A|B, (m, s, n))
+    quant_words = np.concatenate([q[:, 0], q[:, 1], 2 * low[:, None]], axis=1).reshape(-1)
+    tiles, groups = w.shape[0] // (2 * pairs_per_tile), w.shape[1] // 4
+    h = h.reshape(tiles, pairs_per_tile, groups, 2, 2)          # (tile, pair, group, high, b)
+    packed = h.transpose(0, 2, 1, 4, 3).reshape(-1)             # (tile, group, pair, a|b, low|high)
+    return packed.astype(np.int16), _int32(bias_words), _int32(quant_words)
+
+
+def _int32(values: np.ndarray) -> np.ndarray:
+    """int64 values as the int32 words of model.c, wrapping like the accumulator."""
+    return (values & 0xFFFFFFFF).astype(np.uint32).view(np.int32)

@@ -67,12 +67,12 @@ def compile_stage(cfg: Config, *, model: str | Path | None = None, out: str | Pa
     if run is not None:
         _needs(run, MODEL_INT8, "quantize")
         model = run.file(MODEL_INT8)
-        fp = fingerprint("compile", __version__, run.sha(MODEL_INT8), _sources_hash(COMPILER))
+        fp = fingerprint("compile", __version__, run.sha(MODEL_INT8), _sources_hash(COMPILER), cfg.export.optimize)
         if not force and run.is_fresh("compile", fp):
             log("compile   unchanged, skipped (--force reruns)")
             return run.metrics("compile")
     started = time.time()
-    compiled = compile_model(model)
+    compiled = compile_model(model, optimize=cfg.export.optimize)
     if run is not None:
         folder = run.write(AOT, compiled.write)
     else:
@@ -85,6 +85,8 @@ def compile_stage(cfg: Config, *, model: str | Path | None = None, out: str | Pa
         "model_sha256": compiled.sha256, "macs": info["macs"], "params": info["params"],
         "layers": [{"index": layer["index"], "op": layer["op"], "output": layer["outputs"][0],
                     "params": layer["params"], "macs": layer["macs"]} for layer in info["layers"]],
+        # the layers with weights: the kernel layout the --optimize policy chose and its constant bytes
+        "optimize": compiled.optimize, "aot_layers": aot_layers(compiled),
         # One entry per arena buffer: the bytes [offset, offset+size) are live from op `first` to op `last`.
         "memory_plan": [{"offset": b.offset, "size": b.size, "first": b.first, "last": b.last,
                          "tensors": [graph.tensors[t].name for t in b.tensors]} for b in plan.buffers],
@@ -93,8 +95,14 @@ def compile_stage(cfg: Config, *, model: str | Path | None = None, out: str | Pa
     if run is not None:
         run.record("compile", fp, [AOT], metrics, time.time() - started)
     log(f"compile   {len(compiled.ops)} ops -> {folder}/model.{{h,c}}: arena {compiled.arena_bytes:,} B, "
-        f"constant data {compiled.weight_bytes:,} B, {info['macs']:,} MACs")
+        f"constant data {compiled.weight_bytes:,} B, {info['macs']:,} MACs (--optimize {compiled.optimize})")
     return metrics
+
+
+def aot_layers(compiled) -> list[dict]:
+    """Per compiled op with weights (index after folding): op, output tensor, layout, constant bytes and the
+    candidates' bytes and estimated instructions."""
+    return [{"index": index, **entry} for index, entry in sorted((compiled.layers or {}).items())]
 
 
 @stage("build")

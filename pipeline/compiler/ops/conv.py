@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.compiler import kernels as K
-from pipeline.compiler import pack, quant
+from pipeline.compiler import pack, policy, quant
 from pipeline.compiler.graph import Tensor
-from pipeline.compiler.lower import PADDING_SAME, padding, to4d
+from pipeline.compiler.lower import PADDING_SAME, array_bytes, padding, to4d
 from pipeline.compiler.registry import NONE, ROWS, register
 
 
@@ -18,7 +18,7 @@ def conv_params(op, x, out, pads, multiplier, activation) -> dict:
             "pad_h": pads[0], "pad_w": pads[1], "depth_multiplier": multiplier, "activation": activation}
 
 
-@register("CONV_2D", K.CONV_FAST, K.CONV, in_place=ROWS,
+@register("CONV_2D", K.CONV_FAST, K.CONV_FAST8, K.CONV, in_place=ROWS,
           tests=("ops:conv_same_s2_rect", "ops:conv_dilated_same_relu", "ops:conv1d_keras_dil2_causal",
                  "qemu:kernel_mix"))
 def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
@@ -35,21 +35,35 @@ def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
     mults, shifts = quant.per_channel_multipliers(x.scale, w.scales, out.scale, out4[3])
     params = lw.struct(call, "tk_conv_params", "params",
                        conv_params(op, x, out, pads, multiplier, lw.activation(op, out)))
+    outputs = out4[0] * out4[1] * out4[2] * out4[3]
+    macs = outputs * f4[1] * f4[2] * (1 if depthwise else in4[3])
+    candidates = [policy.candidate("reference_dw" if depthwise else "reference_conv", reference_bytes(w, b, mults),
+                                   macs, outputs)]
+    packings = {}
     if o.dilationHFactor == 1 and o.dilationWFactor == 1 and multiplier == 1 and w.data is not None:
         taps = f4[1] * f4[2]
         matrix = w.data.reshape(taps, -1).T if depthwise else w.data.reshape(f4[0], -1)  # (out_c, taps)
-        layout = ("depthwise_3x3" if runs_dw3x3(x, w, out, o) else "depthwise") if depthwise else "conv"
-        filt = lw.packed(call, op, matrix, b, mults, shifts, out, layout, f4[1])
-        if filt is not None:
-            dims = (lw.dims(call, "input_dims", x.shape), lw.operand(x), lw.dims(call, "filter_dims", w.shape),
-                    lw.dims(call, "output_dims", out.shape), lw.pointer(out))
-            if layout == "depthwise_3x3":  # each channel group is read into planes before it is written
-                lw.emit(call, K.DEPTHWISE_3X3, params, filt, *dims, scratch=(in4[1], in4[2]))
-            elif depthwise:
-                lw.emit(call, K.DEPTHWISE_FAST, params, filt, *dims)
-            else:
-                lw.emit(call, K.CONV_FAST, params, filt, *dims, scratch=(f4[1], f4[2], in4[3]))
-            return
+        layouts = [("depthwise_3x3" if runs_dw3x3(x, w, out, o) else "depthwise")] if depthwise else \
+            ["conv"] + (["conv8"] if out4[3] % 2 == 0 else [])  # conv8 writes channel pairs
+        for layout in layouts:
+            arrays = lw.pack_arrays(op, matrix, b, mults, shifts, out, layout, f4[1], input_offset=-x.zero_point)
+            if arrays is not None:
+                packings[layout] = arrays
+                candidates.append(policy.candidate(layout, array_bytes(arrays), macs, outputs))
+    pick = policy.choose(lw.optimize, candidates)
+    lw.record(call, pick.layout, pick.weight_bytes, candidates)
+    if pick.layout in packings:
+        filt = lw.filter_struct(call, packings[pick.layout])
+        dims = (lw.dims(call, "input_dims", x.shape), lw.operand(x), lw.dims(call, "filter_dims", w.shape),
+                lw.dims(call, "output_dims", out.shape), lw.pointer(out))
+        if pick.layout == "depthwise_3x3":  # each channel group is read into planes before it is written
+            lw.emit(call, K.DEPTHWISE_3X3, params, filt, *dims, scratch=(in4[1], in4[2]))
+        elif depthwise:
+            lw.emit(call, K.DEPTHWISE_FAST, params, filt, *dims)
+        else:
+            kernel = K.CONV_FAST8 if pick.layout == "conv8" else K.CONV_FAST
+            lw.emit(call, kernel, params, filt, *dims, scratch=(f4[1], f4[2], in4[3]))
+        return
     lw.emit(call, K.DEPTHWISE if depthwise else K.CONV, params, lw.channel_quant(call, mults, shifts),
             lw.dims(call, "input_dims", x.shape), lw.operand(x), lw.dims(call, "filter_dims", w.shape),
             lw.weights(op, w, "int8_t"), lw.weights(op, b, "int32_t"), lw.dims(call, "output_dims", out.shape),
@@ -62,8 +76,8 @@ def lower_depthwise_conv_2d(lw, call, op, ins, outs):
     lower_conv_2d(lw, call, op, ins, outs, depthwise=True)
 
 
-@register("FULLY_CONNECTED", K.FULLY_CONNECTED_FAST, K.FULLY_CONNECTED,
-          tests=("ops:fc", "ops:fc_relu_flatten", "qemu:digits_student"))
+@register("FULLY_CONNECTED", K.FULLY_CONNECTED_FAST8, K.FULLY_CONNECTED_FAST, K.FULLY_CONNECTED,
+          tests=("ops:fc", "ops:fc_relu_flatten", "qemu:digits_student", "qemu:fc_autoencoder"))
 def lower_fully_connected(lw, call, op, ins, outs):
     x, w, b = (ins + [None])[:3]
     out = outs[0]
@@ -80,14 +94,25 @@ def lower_fully_connected(lw, call, op, ins, outs):
     params = lw.struct(call, "tk_fc_params", "params",
                        {"input_offset": -x.zero_point, "filter_offset": -w.zero_point,
                         "output_offset": out.zero_point, "activation": lw.activation(op, out)})
+    batches = x.size // depth
+    macs, outputs = batches * depth * units, batches * units
+    candidates = [policy.candidate("reference", reference_bytes(w, b, mults), macs, outputs)]
+    packings = {}
     if w.data is not None:
         matrix = w.data.reshape(units, depth).astype(np.int64) - w.zero_point  # filter offset applied
-        filt = lw.packed(call, op, matrix, b, mults, shifts, out, "fc")
-        if filt is not None:
-            lw.emit(call, K.FULLY_CONNECTED_FAST, params, filt, str(x.size // depth), str(depth), str(units),
-                    lw.operand(x), lw.pointer(out), scratch=(depth,))
-            return
-    lw.emit(call, K.FULLY_CONNECTED, params, lw.channel_quant(call, mults, shifts), str(x.size // depth),
+        for layout in ("fc8", "fc"):
+            arrays = lw.pack_arrays(op, matrix, b, mults, shifts, out, layout, input_offset=-x.zero_point)
+            if arrays is not None:
+                packings[layout] = arrays
+                candidates.append(policy.candidate(layout, array_bytes(arrays), macs, outputs))
+    pick = policy.choose(lw.optimize, candidates)
+    lw.record(call, pick.layout, pick.weight_bytes, candidates)
+    if pick.layout != "reference":
+        kernel = K.FULLY_CONNECTED_FAST8 if pick.layout == "fc8" else K.FULLY_CONNECTED_FAST
+        lw.emit(call, kernel, params, lw.filter_struct(call, packings[pick.layout]), str(batches), str(depth),
+                str(units), lw.operand(x), lw.pointer(out), scratch=(depth,))
+        return
+    lw.emit(call, K.FULLY_CONNECTED, params, lw.channel_quant(call, mults, shifts), str(batches),
             str(depth), str(units), lw.operand(x), lw.weights(op, w, "int8_t"), lw.weights(op, b, "int32_t"),
             lw.pointer(out))
 
@@ -113,6 +138,13 @@ def lower_transpose_conv(lw, call, op, ins, outs):
             lw.dims(call, "input_dims", x.shape), lw.operand(x), lw.dims(call, "filter_dims", w.shape),
             lw.weights(op, w, "int8_t"), lw.weights(op, b, "int32_t"), lw.dims(call, "output_dims", out.shape),
             lw.pointer(out), scratch=(out.size,))
+
+
+def reference_bytes(w: Tensor, b: Tensor | None, mults) -> int:
+    """Constant bytes of a reference kernel's layer: int8 weights, int32 biases, int32 multipliers and shifts."""
+    weights = 0 if w.data is None else int(np.asarray(w.data).size)
+    bias = 0 if b is None or b.data is None else 4 * int(np.asarray(b.data).size)
+    return weights + bias + 8 * len(mults)
 
 
 def runs_dw3x3(x: Tensor, w: Tensor, out: Tensor, options) -> bool:

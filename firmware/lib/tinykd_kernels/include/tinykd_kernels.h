@@ -335,6 +335,31 @@ tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter
                             void *scratch);
 
 /**
+ * @brief int8 CONV_2D on int8 weights packed two output channels to an int16: tk_conv2d_s8's results, bit for bit,
+ *        at one byte per weight.
+ *
+ * @param[in]  params       as tk_conv2d_fast_s8
+ * @param[in]  filter       packed by pack.py (pack_fc8 with one pair per tile: per channel pair, per group of 4
+ *                          taps, h = w0 + 256 w1 for taps (k0, k2) then (k1, k3); bias a, mix per pair; quant
+ *                          (m, s, n) channel 0, (m, s, n, 2 low) channel 1 per pair). All three arrays non-NULL
+ * @param[in]  input_dims   input shape. Format: [N, H, W, C_IN]
+ * @param[in]  input        input data, any alignment. Data type: int8
+ * @param[in]  filter_dims  shape of the filter before packing. Format: [C_OUT, KH, KW, C_IN]
+ * @param[in]  output_dims  output shape. Format: [N, H_OUT, W_OUT, C_OUT], C_OUT even
+ * @param[out] output       output data. Data type: int8
+ * @param[in]  scratch      tk_conv2d_fast_scratch_size(input_dims, filter_dims) bytes, provided by the caller
+ *
+ * @return as tk_conv2d_fast_s8, and TK_ERR_SHAPE for an odd C_OUT.
+ *
+ * @details Three output pixels per pass (the last pass repeats its last pixel), every channel pair of them per
+ *          call of the assembly loop: SMLAD with h and with SXTB16(h) per input word (see
+ *          tk_fully_connected_fast8_s8). Not in place.
+ */
+tk_status tk_conv2d_fast8_s8(const tk_conv_params *params, const tk_packed_filter *filter, const tk_dims *input_dims,
+                             const int8_t *input, const tk_dims *filter_dims, const tk_dims *output_dims,
+                             int8_t *output, void *scratch);
+
+/**
  * @brief Scratch bytes of tk_conv2d_fast_s8: 3 columns of KH * round_up(KW * C_IN, 4) int16 taps.
  *
  * @param[in]  input_dims   input shape. Format: [N, H, W, C_IN]
@@ -498,6 +523,30 @@ tk_status tk_fully_connected_s8(const tk_fc_params *params, const tk_channel_qua
 tk_status tk_fully_connected_fast_s8(const tk_fc_params *params, const tk_packed_filter *filter, int32_t batches,
                                      int32_t accum_depth, int32_t output_depth, const int8_t *input, int8_t *output,
                                      void *scratch);
+
+/**
+ * @brief int8 FULLY_CONNECTED on int8 weights packed two rows to an int16: tk_fully_connected_s8's results, bit
+ *        for bit, at one byte per weight.
+ *
+ * @param[in]  params        as tk_fully_connected_fast_s8
+ * @param[in]  filter        packed by pack.py (pack_fc8: rows in tiles of 4, two pairs with h = wA + 256 wB per
+ *                           int16; bias words a0, mix0, a1, mix1, 2 low0, 2 low1 per tile; fast_quant per row)
+ * @param[in]  batches       rows of the input, >= 1
+ * @param[in]  accum_depth   values per input row, >= 1
+ * @param[in]  output_depth  values per output row, >= 1
+ * @param[in]  input         input data, any alignment. Format: [batches, accum_depth]. Data type: int8
+ * @param[out] output        output data. Format: [batches, output_depth]. Data type: int8
+ * @param[in]  scratch       tk_fully_connected_fast_scratch_size(accum_depth) bytes, provided by the caller
+ *
+ * @return TK_ERR_ARGUMENT for a NULL pointer or activation min > max; TK_ERR_SHAPE for a size < 1; TK_OK otherwise.
+ *
+ * @details Per input word, SMLAD with h gives sum x wA + 256 sum x wB, SMLAD with SXTB16(h) sum x wA; the
+ *          compiler packs a layer so only when the difference is exact (pack_fc8). Four rows per pass share each
+ *          load of the input. Not in place.
+ */
+tk_status tk_fully_connected_fast8_s8(const tk_fc_params *params, const tk_packed_filter *filter, int32_t batches,
+                                      int32_t accum_depth, int32_t output_depth, const int8_t *input, int8_t *output,
+                                      void *scratch);
 
 /**
  * @brief Scratch bytes of tk_fully_connected_fast_s8: one row of round_up(accum_depth, 4) int16 values.

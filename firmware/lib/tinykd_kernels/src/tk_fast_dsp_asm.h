@@ -148,17 +148,45 @@ TK_NAKED static void tk_conv_pairs_2x2(TK_UNUSED const void *columns,
     "cmp     r0, r2\n\t"                                                         \
     "bne     10b\n\t"
 
+/* The entry of a 3-pixel channel loop (r0 columns, r2 groups, r3 job): the stack holds [sp] columns, [sp, #4] end of
+ * the columns, [sp, #8] job, [sp, #12] groups % 4. */
+#define TK_PAIRS_3X2_ENTRY                                                       \
+    "push    {r4-r11, lr}\n\t"                                               \
+    "and     r12, r2, #3\n\t"                                                \
+    "add     r2, r2, r2, lsl #1\n\t"    /* 3 * groups */                      \
+    "add     r2, r0, r2, lsl #3\n\t"    /* end of the columns: 24 bytes per group */ \
+    "push    {r0, r2, r3, r12}\n\t"
+
+/* Its end per channel pair: the 6 saturated bytes (p c) in r3 (p0 c0), r4, r5, r6, r7, lr (p2 c1) packed, clamped
+ * (CLAMP), stored (STRH per pixel), the job's pointers and pair count moved on (r12 = job); back to label 4 while
+ * pairs are left, then the return. */
+#define TK_PAIRS_3X2_STORE(CLAMP)                                                \
+    "bfi     r3, r4, #8, #8\n\t"         /* (p0, c0) (p0, c1) (p1, c0) (p1, c1) in r3, p2's in r7 */ \
+    "bfi     r5, r6, #8, #8\n\t"                                             \
+    "bfi     r7, lr, #8, #8\n\t"                                             \
+    "bfi     r3, r5, #16, #16\n\t"                                           \
+    CLAMP                                                                    \
+    "add     r11, r12, #8\n\t"                                               \
+    "ldm     r11, {r0, r2, r10}\n\t"     /* out0, out1, out2 */               \
+    "strh    r3, [r0], #2\n\t"                                               \
+    "lsr     r3, r3, #16\n\t"                                                \
+    "strh    r3, [r2], #2\n\t"                                               \
+    "strh    r7, [r10], #2\n\t"                                              \
+    "stm     r11, {r0, r2, r10}\n\t"                                         \
+    "ldr     r10, [r12, #20]\n\t"        /* pairs */                          \
+    "subs    r10, r10, #1\n\t"                                               \
+    "str     r10, [r12, #20]\n\t"                                            \
+    "bne     4b\n\t"                                                         \
+    "add     sp, sp, #16\n\t"                                                \
+    "pop     {r4-r11, pc}\n\t"
+
 /* tk_conv_pairs_3x2: tk_conv_pairs_2x2 for three pixels (columns of stride 6). Accumulators (p0, c0) r3, (p0, c1)
  * r4, (p1, c0) r5, (p1, c1) r6, (p2, c0) r7, (p2, c1) lr; the job lives on the stack: [sp] columns, [sp, #4] end
  * of the columns, [sp, #8] job, [sp, #12] groups % 4. CLAMP clamps the packed bytes to the activation range
  * (tk_conv_pairs_3x2) or is empty (tk_conv_pairs_3x2_full: the range is all of int8, SSAT's). */
 #define TK_CONV_PAIRS_3X2(CLAMP)                                                 \
     __asm__ volatile(                                                            \
-        "push    {r4-r11, lr}\n\t"                                               \
-        "and     r12, r2, #3\n\t"                                                \
-        "add     r2, r2, r2, lsl #1\n\t"    /* 3 * groups */                      \
-        "add     r2, r0, r2, lsl #3\n\t"    /* end of the columns: 24 bytes per group */ \
-        "push    {r0, r2, r3, r12}\n\t"                                          \
+        TK_PAIRS_3X2_ENTRY                                                       \
         "4:\n\t"                                                                 \
         "ldr     r12, [sp, #8]\n\t"                                              \
         "ldr     r11, [r12]\n\t"             /* bias (b0, b1, b0, b1) */          \
@@ -176,24 +204,7 @@ TK_NAKED static void tk_conv_pairs_2x2(TK_UNUSED const void *columns,
         "ldmia   r11!, {r0, r2, r8}\n\t"     /* channel 1 */                      \
         TK_RESCALE("r4") TK_RESCALE("r6") TK_RESCALE("lr")                       \
         "str     r11, [r12, #4]\n\t"                                             \
-        "bfi     r3, r4, #8, #8\n\t"         /* (p0, c0) (p0, c1) (p1, c0) (p1, c1) in r3, p2's in r7 */ \
-        "bfi     r5, r6, #8, #8\n\t"                                             \
-        "bfi     r7, lr, #8, #8\n\t"                                             \
-        "bfi     r3, r5, #16, #16\n\t"                                           \
-        CLAMP                                                                    \
-        "add     r11, r12, #8\n\t"                                               \
-        "ldm     r11, {r0, r2, r10}\n\t"     /* out0, out1, out2 */               \
-        "strh    r3, [r0], #2\n\t"                                               \
-        "lsr     r3, r3, #16\n\t"                                                \
-        "strh    r3, [r2], #2\n\t"                                               \
-        "strh    r7, [r10], #2\n\t"                                              \
-        "stm     r11, {r0, r2, r10}\n\t"                                         \
-        "ldr     r10, [r12, #20]\n\t"        /* pairs */                          \
-        "subs    r10, r10, #1\n\t"                                               \
-        "str     r10, [r12, #20]\n\t"                                            \
-        "bne     4b\n\t"                                                         \
-        "add     sp, sp, #16\n\t"                                                \
-        "pop     {r4-r11, pc}\n\t")
+        TK_PAIRS_3X2_STORE(CLAMP))
 
 #define TK_CLAMP_3X2                                                             \
     "ldrd    r8, r9, [r12, #24]\n\t"     /* low4, high4 */                       \
