@@ -158,7 +158,7 @@ def test_stack_overflow_is_caught_by_the_mpu_guard(tmp_path):
 
 def test_qemu_dies_with_tinykd_even_on_sigkill(firmware):
     """No orphan emulator: the QEMU child is killed by the kernel when the process that started it dies."""
-    script = ("import sys, time\nfrom pipeline import emulator\n"
+    script = ("import sys, time\nfrom pipeline.device import emulator\n"
               f"with emulator.qemu({str(firmware.elf)!r}) as emu:\n"
               "    print(emu.process.pid, flush=True)\n    time.sleep(60)\n")
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,

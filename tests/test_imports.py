@@ -39,7 +39,7 @@ def imports_of(name: str, path: Path, known: dict[str, Path]) -> set[str]:
             continue
         base = ".".join(package[:len(package) - node.level + 1] + [node.module or ""]).strip(".") \
             if node.level else node.module or ""
-        for alias in node.names:  # `from pipeline import session` imports a module; `from pipeline.x import f`, x
+        for alias in node.names:  # `from pipeline.device import session` imports a module; `from pipeline.x import f`, x
             found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
     return {module for module in found if module in known and module != name}
 
