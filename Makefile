@@ -12,8 +12,9 @@ BIN := $(VENV)/bin
 # chromium: headless, renders report.html in the tests to check that every plot loads.
 # cmake: builds the CMake package of `tinykd export --library` in the tests (users building it need it too).
 # clang-format-14: the C style of firmware/ (.clang-format), checked by tests/test_c_style.py.
+# espeak-ng: the speech synthesiser of the keyword-spotting data set (tinykd data kws).
 APT_PACKAGES := python3-venv dataset-fashion-mnist g++ gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
-                clang libclang-rt-14-dev chromium cmake clang-format-14
+                clang libclang-rt-14-dev chromium cmake clang-format-14 espeak-ng
 FUZZ_SECONDS ?= 600
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 2

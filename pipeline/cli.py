@@ -7,6 +7,7 @@ import sys
 import click
 
 from pipeline import __version__, cli_device
+from pipeline.audio import cli as audio_cli
 from pipeline.cli_common import BOARD_HELP, BoardChoice, Group, config_options
 from pipeline.config import ENGINES, QUANTIZE_MODES, load_config, with_overrides
 from pipeline.paths import run_folder
@@ -225,6 +226,7 @@ def verify(model, samples, run_name, seed, as_json):
 
 for command in cli_device.COMMANDS:  # compile, build, emulate, validate, flash
     cli.add_command(command)
+cli.add_command(audio_cli.data)  # tinykd data kws
 
 
 def main():
