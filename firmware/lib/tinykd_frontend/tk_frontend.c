@@ -33,14 +33,15 @@ static int top_bit64(uint64_t x)
     return high ? 63 - clz32(high) : 31 - clz32((uint32_t)x);
 }
 
-/* cos and sin of 2 pi k / TK_FE_FFT in Q31, k in [0, TK_FE_FFT / 2], from the quarter-wave table. */
-static void twiddle(int k, int64_t *cos_q31, int64_t *sin_q31)
+/* cos and sin of 2 pi k / TK_FE_FFT in Q31, k in [0, TK_FE_FFT / 2], from the quarter-wave table (cos pi is
+ * -(2^31 - 1), like cos 0). int32: every product with a sample is one 32 x 32 -> 64-bit multiply (SMULL). */
+static void twiddle(int k, int32_t *cos_q31, int32_t *sin_q31)
 {
     if (k <= FFT_QUARTER) {
         *cos_q31 = tk_fe_cos_q31[k];
         *sin_q31 = tk_fe_cos_q31[FFT_QUARTER - k];
     } else {
-        *cos_q31 = -(int64_t)tk_fe_cos_q31[FFT_HALF - k];
+        *cos_q31 = -tk_fe_cos_q31[FFT_HALF - k];
         *sin_q31 = tk_fe_cos_q31[k - FFT_QUARTER];
     }
 }
@@ -89,13 +90,13 @@ static void fft_halving(int32_t *z)
     for (int span = 1; span < FFT_HALF; span <<= 1) { /* butterflies of 2 * span points */
         const int step = TK_FE_FFT / (2 * span);      /* twiddle k = j * step: angle 2 pi j / (2 span) */
         for (int j = 0; j < span; ++j) {
-            int64_t c, s;
+            int32_t c, s;
             twiddle(j * step, &c, &s);
             for (int top = j; top < FFT_HALF; top += 2 * span) {
                 int32_t *a = z + 2 * top, *b = z + 2 * (top + span);
-                /* W b with W = c - i s, in Q31: |W b| <= |b| 2^31 < 2^61 */
-                const int64_t wb_re = c * b[0] + s * b[1];
-                const int64_t wb_im = c * b[1] - s * b[0];
+                /* W b with W = c - i s, in Q31: |W b| <= |b| 2^31 < 2^61.5 */
+                const int64_t wb_re = (int64_t)c * b[0] + (int64_t)s * b[1];
+                const int64_t wb_im = (int64_t)c * b[1] - (int64_t)s * b[0];
                 const int64_t a_re = (int64_t)a[0] * 2147483648LL, a_im = (int64_t)a[1] * 2147483648LL;
                 const int64_t round = 1LL << 31;
                 a[0] = (int32_t)((a_re + wb_re + round) >> 32); /* (a + W b) / 2 */
@@ -113,16 +114,12 @@ static uint64_t bin_power(const int32_t *z, int k)
 {
     const int32_t *zk = z + 2 * (k % FFT_HALF), *zn = z + 2 * ((FFT_HALF - k) % FFT_HALF);
     const int64_t e_re = (int64_t)zk[0] + zn[0], e_im = (int64_t)zk[1] - zn[1];
-    const int64_t b_re = (int64_t)zk[0] - zn[0], b_im = (int64_t)zk[1] + zn[1];
-    int64_t c, s;
-    if (k == FFT_HALF) {
-        c = -2147483647LL;
-        s = 0;
-    } else {
-        twiddle(k, &c, &s);
-    }
+    /* |Z| < 2^30: the sums and differences of two fit int32 */
+    const int32_t b_re = zk[0] - zn[0], b_im = zk[1] + zn[1];
+    int32_t c, s;
+    twiddle(k, &c, &s);
     /* W (2O) = (c - i s)(b_im - i b_re); |.| <= |B| 2^31 < 2^62 */
-    const int64_t wo_re = c * b_im - s * b_re, wo_im = -c * b_re - s * b_im;
+    const int64_t wo_re = (int64_t)c * b_im - (int64_t)s * b_re, wo_im = -(int64_t)c * b_re - (int64_t)s * b_im;
     const int64_t round = 1LL << 32;
     const int64_t x_re = (e_re * 2147483648LL + wo_re + round) >> 33; /* (2E + W 2O) / 4 = X / 2, |.| < 2^30 */
     const int64_t x_im = (e_im * 2147483648LL + wo_im + round) >> 33;
@@ -133,11 +130,11 @@ static uint64_t bin_power(const int32_t *z, int k)
 static int32_t log2_q12(uint64_t e)
 {
     const int top = top_bit64(e);
-    uint64_t m = top >= 30 ? e >> (top - 30) : e << (30 - top); /* [2^30, 2^31): 1.0 <= m < 2.0 */
+    uint32_t m = (uint32_t)(top >= 30 ? e >> (top - 30) : e << (30 - top)); /* [2^30, 2^31): 1.0 <= m < 2.0 */
     int32_t fraction = 0;
     for (int bit = 12; bit >= 0; --bit) {
-        m = (m * m) >> 30; /* m^2 < 2^62 */
-        if (m >= (1ULL << 31)) {
+        m = (uint32_t)(((uint64_t)m * m) >> 30); /* m^2 < 2^62: the result < 2^32 */
+        if (m >= 0x80000000u) {
             m >>= 1;
             fraction |= 1 << bit;
         }
