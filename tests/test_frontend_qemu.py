@@ -38,6 +38,6 @@ def test_qemu_features_are_bit_identical_to_the_host(tmp_path):
     instructions = device["ticks"] / bench.TICKS_PER_INSTRUCTION
     silent = [i for i, name in enumerate(named) if name in ("silence", "dc_only")]
     busy = np.delete(instructions, silent)
-    # a clip costs ~5.2 M instructions (bench/results/frontend.json); a constant one skips the FFT
+    # a clip costs ~4.2 M instructions (bench/results/frontend.json); a constant one skips the FFT
     assert 3e6 < busy.min() <= busy.max() < 8e6 and busy.max() / busy.min() < 1.05, busy
     assert instructions[silent].max() < 0.2 * busy.min()

@@ -90,19 +90,20 @@ static void fft_halving(int32_t *z)
     for (int span = 1; span < FFT_HALF; span <<= 1) { /* butterflies of 2 * span points */
         const int step = TK_FE_FFT / (2 * span);      /* twiddle k = j * step: angle 2 pi j / (2 span) */
         for (int j = 0; j < span; ++j) {
+            const int64_t round = 1LL << 31;
             int32_t c, s;
             twiddle(j * step, &c, &s);
             for (int top = j; top < FFT_HALF; top += 2 * span) {
                 int32_t *a = z + 2 * top, *b = z + 2 * (top + span);
-                /* W b with W = c - i s, in Q31: |W b| <= |b| 2^31 < 2^61.5 */
-                const int64_t wb_re = (int64_t)c * b[0] + (int64_t)s * b[1];
-                const int64_t wb_im = (int64_t)c * b[1] - (int64_t)s * b[0];
-                const int64_t a_re = (int64_t)a[0] * 2147483648LL, a_im = (int64_t)a[1] * 2147483648LL;
-                const int64_t round = 1LL << 31;
-                a[0] = (int32_t)((a_re + wb_re + round) >> 32); /* (a + W b) / 2 */
-                a[1] = (int32_t)((a_im + wb_im + round) >> 32);
-                b[0] = (int32_t)((a_re - wb_re + round) >> 32); /* (a - W b) / 2 */
-                b[1] = (int32_t)((a_im - wb_im + round) >> 32);
+                /* t = W b / 2 with W = c - i s in Q31: the rounded high word of a 64-bit sum of products
+                 * (|W b| 2^31 < 2^61.5) */
+                const int32_t t_re = (int32_t)(((int64_t)c * b[0] + (int64_t)s * b[1] + round) >> 32);
+                const int32_t t_im = (int32_t)(((int64_t)c * b[1] - (int64_t)s * b[0] + round) >> 32);
+                const int32_t h_re = (a[0] + 1) >> 1, h_im = (a[1] + 1) >> 1; /* a / 2, rounded */
+                a[0] = h_re + t_re;                                           /* (a + W b) / 2 */
+                a[1] = h_im + t_im;
+                b[0] = h_re - t_re; /* (a - W b) / 2 */
+                b[1] = h_im - t_im;
             }
         }
     }

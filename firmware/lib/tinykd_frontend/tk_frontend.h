@@ -15,9 +15,9 @@
  *              all-equal samples (max |y| = 0) gives the floor feature (TK_FE_ZERO_POINT) in every band.
  *   FFT        the 512-point real FFT of y zero-padded, as a 256-point complex FFT of the even/odd samples
  *              (radix-2, decimation in time, in place, Q31 twiddles) and a split step. Every butterfly halves
- *              its result (rounded), and so does the split step: X = DFT(y 2^s) / 512. A butterfly cannot grow
- *              the largest complex magnitude, so every intermediate stays below 2^30.5 and every product fits
- *              int64 (|.| < 2^63); the output |X| <= sum |y 2^s| / 512 < 2^29.
+ *              its result (a / 2 and W b / 2, each rounded), and so does the split step: X = DFT(y 2^s) / 512.
+ *              A butterfly cannot grow the largest complex magnitude, so every intermediate stays below 2^30.5
+ *              and every product fits int64 (|.| < 2^63); the output |X| <= sum |y 2^s| / 512 < 2^29.
  *   power      P[k] = Re X[k]^2 + Im X[k]^2 (uint64). By Parseval, sum_k P[k] <= sum_n (y[n] 2^s)^2 / 512 < 2^58.
  *   mel        40 triangular filters, evenly spaced on the HTK mel scale from 60 to 7600 Hz, as one (band, Q15
  *              weight) pair per FFT bin (tk_frontend_tables.h): the bin gives P w / 2^15 (truncated) to the band
@@ -40,8 +40,8 @@
  *     L = 4; the Q15 window's own rounding adds a floor of that order, so bands near it are only roughly right.
  *   Silence and constant frames give -128 in both.
  *
- * Cost (bench/frontend.py -> bench/results/frontend.json; bounded by tests/test_frontend_qemu.py): 5.23 M
- * instructions per 1 s clip on QEMU's Cortex-M4 (arm-none-eabi-gcc -O2; 107 k per frame; a constant clip 0.42 M),
+ * Cost (bench/frontend.py -> bench/results/frontend.json; bounded by tests/test_frontend_qemu.py): 4.15 M
+ * instructions per 1 s clip on QEMU's Cortex-M4 (arm-none-eabi-gcc -O2; 85 k per frame; a constant clip 0.42 M),
  * 1.4 KB of code and 2.2 KB of tables; TK_FE_SCRATCH_BYTES (2 KB) of scratch from the caller and 424 bytes of
  * stack; no malloc, no floating point.
  *
