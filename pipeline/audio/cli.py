@@ -8,7 +8,8 @@ from pipeline.audio.kws_data import COMMANDS, KwsConfig
 
 @click.group("data")
 def data():
-    """Make data sets: `tinykd data kws --out kws.npz` synthesises the keyword-spotting set offline."""
+    """Make data sets: `tinykd data kws --out kws.npz` synthesises the keyword-spotting set offline;
+    `tinykd data features kws.npz --out kws_features.npz` turns its audio into the front end's features."""
 
 
 @data.command("kws")
@@ -36,3 +37,15 @@ def kws(out, keywords, train_per_class, test_per_class, seed, jobs):
                f"{len(arrays['y_test']):,} test clips, {len(manifest['classes'])} classes, "
                f"{len(manifest['voices']['train'])} training / {len(manifest['voices']['test'])} held-out test "
                f"voices, made in {manifest['synthesis_seconds']} s. Synthetic speech (espeak-ng).")
+
+
+@data.command("features")
+@click.argument("raw", type=click.Path())
+@click.option("--out", required=True, type=click.Path(), help="The features .npz to write.")
+def features_command(raw, out):
+    """Audio clips (a `tinykd data kws` .npz) -> int8 log-mel features (49 frames x 40 bands) from the C front
+    end the device runs; the result trains like any data set: tinykd run --dataset FEATURES.npz."""
+    from pipeline.audio.features import write_features
+    from pipeline.audio.kws_data import check_out
+    path = write_features(raw, check_out(out), log=click.echo)
+    click.echo(f"wrote {path}: {path.stat().st_size / 1e6:.1f} MB. Train on it: tinykd run --dataset {path}")
