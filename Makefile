@@ -46,6 +46,7 @@ bench: install
 	$(BENCH_PY) bench/kernels.py
 	$(BENCH_PY) bench/reliability.py
 	$(BENCH_PY) bench/fuzz.py --seconds $(FUZZ_SECONDS)
+	$(BENCH_PY) bench/frontend.py
 	$(BIN)/python bench/summary.py --readme
 
 # Long libFuzzer run on the firmware's protocol parser and request handler; prints the execution count and

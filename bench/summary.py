@@ -133,6 +133,13 @@ def fuzz(d: dict) -> list[tuple[str, str]]:
              f"{d['executions']:,} executions in {d['seconds']:,} s, {d['crashes']} crashes")]
 
 
+def frontend(d: dict) -> list[tuple[str, str]]:
+    per_clip = d["instructions_per_clip"]
+    return [("audio front end, 1 s clip -> 49x40 int8 log-mel on QEMU Cortex-M4 (instructions, median of "
+             f"{d['clips']} clips)", f"{per_clip['median']:,} ({d['code_bytes']:,} B code + {d['table_bytes']:,} B "
+             f"tables; {'bit-identical' if d['bit_identical_to_host'] else 'DIFFERS'} to the host build)")]
+
+
 def generic(d) -> list[tuple[str, str]]:
     """Top-level numbers of a result file this script has no summarizer for yet."""
     if not isinstance(d, dict):
@@ -144,7 +151,7 @@ def generic(d) -> list[tuple[str, str]]:
 SUMMARIZERS = {"device": device, "memory": memory, "quantize": quantize, "qat_lr": qat_lr, "run_time": run_time,
                "run_time_fashion_mnist": run_time_fashion_mnist, "sensor": sensor, "kd_quality": kd_quality,
                "train_speed": train_speed,
-               "kernels": kernels, "reliability": reliability, "fuzz": fuzz}
+               "kernels": kernels, "reliability": reliability, "fuzz": fuzz, "frontend": frontend}
 
 
 def rows(results: Path = RESULTS) -> list[tuple[str, str, str]]:
