@@ -140,6 +140,16 @@ def frontend(d: dict) -> list[tuple[str, str]]:
              f"tables; {'bit-identical' if d['bit_identical_to_host'] else 'DIFFERS'} to the host build)")]
 
 
+def kws(d: dict) -> list[tuple[str, str]]:
+    return [("keyword spotting, synthetic speech, 12 classes, held-out voices: teacher / scratch / KD (float)",
+             f"{_pct(d['teacher'])} / {_pct(d['baseline'])} / {_pct(d['distilled_float'])} ({d['params']:,} vs "
+             f"{d['teacher_params']:,} params)"),
+            ("keyword spotting int8 (QAT): host TFLM / QEMU device, outputs differing",
+             f"{_pct(d['int8_host'])} / {_pct(d['device'])}, {d['mismatched_outputs']} of {d['device_samples']:,}"),
+            ("keyword spotting instructions per 1 s clip on QEMU Cortex-M4: front end / model",
+             f"{d['frontend_instructions_per_clip']:,} / {d['model_instructions_per_clip']:,}")]
+
+
 def generic(d) -> list[tuple[str, str]]:
     """Top-level numbers of a result file this script has no summarizer for yet."""
     if not isinstance(d, dict):
@@ -151,7 +161,8 @@ def generic(d) -> list[tuple[str, str]]:
 SUMMARIZERS = {"device": device, "memory": memory, "quantize": quantize, "qat_lr": qat_lr, "run_time": run_time,
                "run_time_fashion_mnist": run_time_fashion_mnist, "sensor": sensor, "kd_quality": kd_quality,
                "train_speed": train_speed,
-               "kernels": kernels, "reliability": reliability, "fuzz": fuzz, "frontend": frontend}
+               "kernels": kernels, "reliability": reliability, "fuzz": fuzz, "frontend": frontend,
+               "kws": kws}
 
 
 def rows(results: Path = RESULTS) -> list[tuple[str, str, str]]:
