@@ -66,6 +66,7 @@ def test_same_seed_same_file_and_the_pipeline_reads_it(small, tmp_path):
     (["--out", "/no/such/folder/kws.npz"], ["'/no/such/folder'", "does not exist"]),
     (["--out", "kws.wav"], ["'kws.wav'", ".npz"]),
     (["--train-per-class", "0"], ["--train-per-class 0", "1 to 100000"]),
+    (["--jobs", "64"], ["--jobs 64", "1 to 16"]),
 ])
 def test_bad_input_is_one_line(args, words, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
