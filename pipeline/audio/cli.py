@@ -19,7 +19,7 @@ def data():
               help="Training clips per class.")
 @click.option("--test-per-class", default=KwsConfig.test_per_class, show_default=True, type=int,
               help="Test clips per class (voices held out from training).")
-@click.option("--seed", default=KwsConfig.seed, show_default=True, type=int, help="Same seed, same file.")
+@click.option("--seed", default=KwsConfig.seed, show_default=True, type=int, help="Same seed, same clips.")
 @click.option("--jobs", default=KwsConfig.jobs, show_default=True, type=int, help="espeak-ng processes at once.")
 def kws(out, keywords, train_per_class, test_per_class, seed, jobs):
     """Synthetic keyword-spotting set: espeak-ng words in many voices, speeds and pitches, generated noise at

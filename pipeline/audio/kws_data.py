@@ -4,7 +4,8 @@ Classes: the keywords, then "unknown" (other words, said by the same voices) and
 zero). Every spoken clip is 1 s of 16 kHz int16: one word at a random offset (the time shift), a random speed, pitch,
 amplitude and peak level, with white, pink, brown or mains-hum noise at one of several SNRs (or none). The voices of
 the test split (accent + variant) are held out: their variants never speak in the training split, so test accuracy
-measures unseen voices. One seed decides everything: the same seed and settings give the same file, byte for byte.
+measures unseen voices. One seed decides everything: the same seed and settings give the same arrays (audio,
+labels, voices; only the manifest's timing differs).
 
 The .npz holds what `pipeline/data.py` reads (x_train/x_test int16 (n, 16000), y_train/y_test, groups_train: the
 voice of each training clip, so the validation split keeps voices apart too) plus class_names, voice_test and
@@ -45,7 +46,7 @@ class KwsConfig:
     keywords: tuple[str, ...] = COMMANDS  # the classes to spot (from VOCABULARY)
     train_per_class: int = 200  # clips per class in the training split
     test_per_class: int = 50  # clips per class in the test split (held-out voices)
-    seed: int = 0  # decides voices, words, speeds, pitches, noise, shifts: same seed, same file
+    seed: int = 0  # decides voices, words, speeds, pitches, noise, shifts: same seed, same clips
     test_every: int = 5  # every 5th voice variant (sorted) is held out for the test split
     speed_wpm: tuple[int, int] = (110, 220)  # espeak-ng -s range (words per minute)
     pitch: tuple[int, int] = (20, 80)  # espeak-ng -p range (0..99)
