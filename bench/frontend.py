@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline import build as firmware_build, emulator  # noqa: E402
 from pipeline.audio.frontend import PARAMS, features  # noqa: E402
 from pipeline.audio.frontend_tables import FRONTEND_DIR  # noqa: E402
+from pipeline.audio.model_input import render_c  # noqa: E402
 from pipeline.paths import FIRMWARE, KERNELS  # noqa: E402
 from pipeline.targets import board  # noqa: E402
 
@@ -35,22 +36,33 @@ TICKS_PER_INSTRUCTION = 3.2  # SysTick at 25 MHz virtual, one instruction per 12
 BOARD = "nano33ble"  # whose flash/RAM budget the test firmware is linked against
 
 
-def build_firmware(out: Path) -> Path:
-    """The test firmware for QEMU: the fixture + tk_frontend.c (the firmware build's flags) + the qemu_mps2 port."""
+def build_firmware(out: Path, model_dir: Path | None = None, table: np.ndarray | None = None) -> Path:
+    """The test firmware for QEMU: the fixture + tk_frontend.c (the firmware build's flags) + the qemu_mps2 port;
+    with `model_dir` (an AOT model.h/model.c) and `table` (pipeline/audio/model_input.py) also the model and the
+    kernels: raw audio to class."""
     port = FIRMWARE / "ports" / "qemu_mps2"
     b = board(BOARD)
     script = firmware_build._link_script(out, BOARD, b.flash_bytes, b.ram_bytes, 8192)
     elf = out / "frontend.elf"
-    subprocess.run(["arm-none-eabi-gcc", *firmware_build.ARM_FLAGS, *firmware_build.COMMON_FLAGS, "-Werror",
-                    "-fstack-usage", f"-I{port}", f"-I{KERNELS / 'include'}", f"-I{FRONTEND_DIR}", str(FIXTURE),
-                    str(FRONTEND_DIR / "tk_frontend.c"), str(port / "startup.c"), "--specs=nano.specs",
-                    "--specs=nosys.specs", "-nostartfiles", "-Wl,--gc-sections", "-T", str(script), "-o", str(elf)],
-                   check=True, cwd=out, capture_output=True, text=True)
+    sources = [FIXTURE, FRONTEND_DIR / "tk_frontend.c", port / "startup.c"]
+    includes = [port, KERNELS / "include", FRONTEND_DIR]
+    if model_dir is not None:
+        (out / "kws_input_table.h").write_text(render_c(table))
+        sources += sorted(Path(model_dir).glob("*.c")) + sorted(KERNELS.rglob("*.c"))
+        includes += [Path(model_dir), KERNELS, out]
+    done = subprocess.run(["arm-none-eabi-gcc", *firmware_build.ARM_FLAGS, *firmware_build.COMMON_FLAGS, "-Werror",
+                           *(["-DTK_KWS_MODEL"] if model_dir is not None else []), *[f"-I{i}" for i in includes],
+                           *map(str, sources), "--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles",
+                           "-Wl,--gc-sections", "-T", str(script), "-o", str(elf)], cwd=out, capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"test firmware build failed: {done.stderr[-2000:]}")
     return elf
 
 
-def run_in_qemu(elf: Path, pcm: np.ndarray, work: Path, timeout: float = 120.0) -> dict:
-    """Run the clips (n, 16000) int16 through the firmware: features (n, 49, 40) int8, levels int32, ticks (n,)."""
+def run_in_qemu(elf: Path, pcm: np.ndarray, work: Path, timeout: float = 120.0, output_bytes: int = 0) -> dict:
+    """Run the clips (n, 16000) int16 through the firmware: features (n, 49, 40) int8, levels int32, ticks (n,);
+    with `output_bytes` (a firmware with the model) also the model's int8 outputs and model_ticks."""
     pcm = np.ascontiguousarray(pcm, dtype="<i2")
     (work / "clips.bin").write_bytes(pcm.tobytes())
     command = emulator.qemu_command(elf, 0)
@@ -61,11 +73,16 @@ def run_in_qemu(elf: Path, pcm: np.ndarray, work: Path, timeout: float = 120.0) 
     ticks = {int(i): int(t) for i, t in re.findall(r"clip (\d+) ticks (\d+)", done.stdout)}
     n, size = len(pcm), PARAMS.frames * PARAMS.mel_bands
     raw = (work / "features.bin").read_bytes()
-    record = np.dtype([("features", "i1", size), ("levels", "<i4", size)])
-    rows = np.frombuffer(raw, dtype=record, count=n)
+    fields = [("features", "i1", size), ("levels", "<i4", size)] + ([("outputs", "i1", output_bytes)]
+                                                                    if output_bytes else [])
+    rows = np.frombuffer(raw, dtype=np.dtype(fields), count=n)
     shape = (n, PARAMS.frames, PARAMS.mel_bands)
-    return {"features": rows["features"].reshape(shape), "levels": rows["levels"].reshape(shape),
-            "ticks": np.array([ticks[i] for i in range(n)])}
+    result = {"features": rows["features"].reshape(shape), "levels": rows["levels"].reshape(shape),
+              "ticks": np.array([ticks[i] for i in range(n)])}
+    if output_bytes:
+        model_ticks = {int(i): int(t) for i, t in re.findall(r"model (\d+) ticks (\d+)", done.stdout)}
+        result.update(outputs=rows["outputs"], model_ticks=np.array([model_ticks[i] for i in range(n)]))
+    return result
 
 
 def sizes(out: Path) -> dict:
