@@ -48,8 +48,9 @@ def build_firmware(out: Path, model_dir: Path | None = None, table: np.ndarray |
     includes = [port, KERNELS / "include", FRONTEND_DIR]
     if model_dir is not None:
         (out / "kws_input_table.h").write_text(render_c(table))
-        sources += sorted(Path(model_dir).glob("*.c")) + sorted(KERNELS.rglob("*.c"))
-        includes += [Path(model_dir), KERNELS, out]
+        model_dir = Path(model_dir).resolve()
+        sources += sorted(model_dir.glob("*.c")) + sorted(KERNELS.rglob("*.c"))
+        includes += [model_dir, KERNELS, out]
     done = subprocess.run(["arm-none-eabi-gcc", *firmware_build.ARM_FLAGS, *firmware_build.COMMON_FLAGS, "-Werror",
                            *(["-DTK_KWS_MODEL"] if model_dir is not None else []), *[f"-I{i}" for i in includes],
                            *map(str, sources), "--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles",

@@ -1,7 +1,10 @@
 """Keyword spotting on synthetic speech, end to end: `tinykd data kws` (10,800 espeak-ng clips), `tinykd data
 features` (the C front end), `tinykd run` (teacher, DS-CNN-style student from scratch and with KD, QAT int8,
 AOT firmware validated in QEMU on every test clip). Accuracy is on the 14 held-out voice variants, also per voice
-variant, accent, SNR and class (from the int8 outputs on TFLite Micro: golden.npz). Writes bench/results/kws.json.
+variant, accent, SNR and class (from the int8 outputs on TFLite Micro: golden.npz). Then raw audio to class on the
+device: --device-clips test clips (evenly spread) as int16 audio through a QEMU firmware with the front end, the
+feature -> input table and the run's AOT model (bench/frontend.py), compared with the host bit for bit, with the
+instructions of each stage. Writes bench/results/kws.json.
 
     PYTHONPATH=. python bench/kws.py                       # ~30 min on 2 loaded cores; keeps models/kws-bench
     PYTHONPATH=. python bench/kws.py --data models/kws800.npz   # a raw set made before
@@ -63,9 +66,10 @@ def main() -> None:
     parser.add_argument("--root", default="models/kws-bench", help="Working folder (kept: reruns reuse it).")
     parser.add_argument("--features", help="With --run-dir: the features .npz that run trained on.")
     parser.add_argument("--run-dir", help="Summarize this finished run instead of running `tinykd run`.")
+    parser.add_argument("--device-clips", type=int, default=200, help="Raw test clips through the QEMU firmware.")
     args = parser.parse_args()
     if args.run_dir:
-        summarize(Path(args.data), Path(args.features), Path(args.run_dir), {"mode": "qat"})
+        summarize(Path(args.data), Path(args.features), Path(args.run_dir), {"mode": "qat"}, args.device_clips)
         return
     root = Path(args.root).resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -76,10 +80,39 @@ def main() -> None:
     if not features.is_file() or features.stat().st_mtime < raw.stat().st_mtime:
         tinykd("data", "features", str(raw), "--out", str(features), cwd=root)
     result = run(features, "qat", root, extra=("--config", str(CONFIG)))
-    summarize(raw, features, root / "models" / features.stem, result)
+    summarize(raw, features, root / "models" / features.stem, result, args.device_clips)
 
 
-def summarize(raw: Path, features: Path, run_dir: Path, result: dict) -> None:
+def raw_audio_on_device(raw: Path, run_dir: Path, clips: int) -> dict:
+    """`clips` raw test clips, spread over the classes, to class in QEMU against host features -> table -> TFLM."""
+    import tempfile
+
+    from frontend import TICKS_PER_INSTRUCTION, build_firmware, run_in_qemu
+    from pipeline.artifacts import MODEL_INT8
+    from pipeline.audio.frontend import features
+    from pipeline.audio.model_input import apply, input_table
+    from pipeline.compiler import compile_model
+    from pipeline.tflm import run as tflm_run
+    model = (run_dir / MODEL_INT8).read_bytes()
+    normalization = json.loads((run_dir / "run.json").read_text())["data"]["normalization"]
+    table = input_table(normalization, compile_model(model).input_quant)
+    with np.load(raw) as f:  # the test split is ordered by class: take clips evenly across it
+        pick = np.unique(np.linspace(0, len(f["y_test"]) - 1, clips).astype(int))
+        pcm, labels, classes = f["x_test"][pick], f["y_test"][pick], len(f["class_names"])
+    with tempfile.TemporaryDirectory() as tmp:
+        device = run_in_qemu(build_firmware(Path(tmp), run_dir / "aot", table), pcm, Path(tmp), timeout=1800,
+                             output_bytes=classes)
+    host_features = features(pcm)
+    host_outputs = tflm_run(model, apply(table, host_features)[..., None])
+    return {"clips": int(len(pcm)),
+            "features_differing": int(np.sum(np.any(device["features"] != host_features, axis=(1, 2)))),
+            "outputs_differing": int(np.sum(np.any(device["outputs"] != host_outputs, axis=1))),
+            "accuracy": round(float(np.mean(np.argmax(device["outputs"], axis=1) == labels)), 4),
+            "instructions_frontend_median": int(np.median(device["ticks"]) / TICKS_PER_INSTRUCTION),
+            "instructions_model_median": int(np.median(device["model_ticks"]) / TICKS_PER_INSTRUCTION)}
+
+
+def summarize(raw: Path, features: Path, run_dir: Path, result: dict, device_clips: int = 200) -> None:
     result = {**result, **figures(run_dir)}
     manifest = json.loads((run_dir / "run.json").read_text())
     with np.load(raw) as f:
@@ -89,10 +122,11 @@ def summarize(raw: Path, features: Path, run_dir: Path, result: dict) -> None:
                   kd_gain_pp=round(100 * (manifest["stages"]["distill"]["metrics"]["accuracy"] - result["baseline"]),
                                    2),
                   teacher_params=manifest["stages"]["teacher"]["metrics"].get("params"),
-                  frontend_instructions_per_clip=frontend, model_instructions_per_clip=result["instructions"],
+                  frontend_instructions_per_clip=frontend,
                   data_set={"clips": data["counts"]["train"]["clips"] + data["counts"]["test"]["clips"],
                             "synthesis_seconds": data["synthesis_seconds"], "audio_bytes": data["audio_bytes"],
                             "test_voices": len(data["voices"]["test"]), "synthetic_speech": data["synthetic_speech"]},
+                  raw_audio_on_device=raw_audio_on_device(raw, run_dir, device_clips),
                   **breakdown(features, run_dir / "golden.npz"))
     result["load_average_1min"] = round(os.getloadavg()[0], 2)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
