@@ -48,7 +48,7 @@ def test_clips_classes_and_manifest(small):
 
 @pytest.mark.slow
 @needs_espeak
-def test_same_seed_same_file_and_the_pipeline_reads_it(small, tmp_path):
+def test_same_seed_same_clips_and_the_pipeline_reads_it(small, tmp_path):
     from pipeline.audio.kws_data import write_npz
     again = make_kws(SMALL, log=lambda _: None)
     for key in ("x_train", "y_train", "x_test", "groups_train", "voice_test"):
