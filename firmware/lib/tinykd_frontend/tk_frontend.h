@@ -26,7 +26,7 @@
  *   log2       log2 E[m] in Q12: the integer part from the leading bit, 13 fraction bits by repeated squaring of
  *              the Q30 mantissa, rounded to 12. Undoing the scalings gives
  *                  L[m] = log2(sum_k |DFT(d w)[k]|^2 W[m][k]) = log2 E[m] - (2 s + 12)     (Q12, int32)
- *              with d in int16 sample units and w the real-valued Hann window (range about [-30, 47]).
+ *              with d in int16 sample units and w the real-valued Hann window (speech and noise: about -10 to 46).
  *   quantize   feature = clamp(round(5 L[m]) - 128, -128, 127): int8 with scale 1/5 (0.6 dB) and zero point
  *              -128, i.e. log2 energies [0, 51) (a full-scale sine reaches ~44). E[m] = 0 gives -128.
  *
