@@ -12,8 +12,9 @@ BIN := $(VENV)/bin
 # chromium: headless, renders report.html in the tests to check that every plot loads.
 # cmake: builds the CMake package of `tinykd export --library` in the tests (users building it need it too).
 # clang-format-14: the C style of firmware/ (.clang-format), checked by tests/test_c_style.py.
+# espeak-ng: the speech synthesiser of the keyword-spotting data set (tinykd data kws).
 APT_PACKAGES := python3-venv dataset-fashion-mnist g++ gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
-                clang libclang-rt-14-dev chromium cmake clang-format-14
+                clang libclang-rt-14-dev chromium cmake clang-format-14 espeak-ng
 FUZZ_SECONDS ?= 600
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 2
@@ -45,6 +46,8 @@ bench: install
 	$(BENCH_PY) bench/kernels.py
 	$(BENCH_PY) bench/reliability.py
 	$(BENCH_PY) bench/fuzz.py --seconds $(FUZZ_SECONDS)
+	$(BENCH_PY) bench/frontend.py
+	$(BENCH_PY) bench/kws.py
 	$(BIN)/python bench/summary.py --readme
 
 # Long libFuzzer run on the firmware's protocol parser and request handler; prints the execution count and

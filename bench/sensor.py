@@ -26,18 +26,23 @@ import sensor_sets  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "sensor.json"
 
 
-def run(npz: Path, mode: str, root: Path) -> dict:
+def run(npz: Path, mode: str, root: Path, extra: tuple[str, ...] = ("--layout", "series")) -> dict:
+    """`tinykd run` on `npz` in the folder `root` (run folder models/<npz stem>), `extra` options added."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "run", "--dataset", str(npz), "--layout", "series",
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "run", "--dataset", str(npz), *extra,
                            "--mode", mode, "--run", npz.stem], cwd=root, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"tinykd run failed on {npz.stem} ({mode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    manifest = json.loads((root / "models" / npz.stem / "run.json").read_text())
+    return {"mode": mode, "seconds": round(time.perf_counter() - started, 1), **figures(root / "models" / npz.stem)}
+
+
+def figures(run_dir: Path) -> dict:
+    """The headline figures of a finished run folder, from its run.json."""
+    manifest = json.loads((run_dir / "run.json").read_text())
     m = {name: entry["metrics"] for name, entry in manifest["stages"].items()}
     q, v = m["quantize"], m["validate"]
-    return {"mode": mode, "seconds": round(time.perf_counter() - started, 1),
-            "teacher": m["teacher"]["accuracy"], "baseline": m["baseline"]["accuracy"],
+    return {"teacher": m["teacher"]["accuracy"], "baseline": m["baseline"]["accuracy"],
             "student_float": q["float_accuracy"], "int8_host": q["int8_accuracy"], "int8_drop_pp": q["drop_pp"],
             "device": v["accuracy"], "device_samples": v["samples"], "mismatched_outputs": v["mismatched_outputs"],
             "params": m["distill"]["params"], "macs": m["distill"]["macs"],

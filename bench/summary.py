@@ -137,6 +137,26 @@ def fuzz(d: dict) -> list[tuple[str, str]]:
              f"{d['executions']:,} executions in {d['seconds']:,} s, {d['crashes']} crashes")]
 
 
+def frontend(d: dict) -> list[tuple[str, str]]:
+    per_clip = d["instructions_per_clip"]
+    return [("audio front end, 1 s clip -> 49x40 int8 log-mel on QEMU Cortex-M4 (instructions, median of "
+             f"{d['clips']} clips)", f"{per_clip['median']:,} ({d['code_bytes']:,} B code + {d['table_bytes']:,} B "
+             f"tables; {'bit-identical' if d['bit_identical_to_host'] else 'DIFFERS'} to the host build)")]
+
+
+def kws(d: dict) -> list[tuple[str, str]]:
+    a = d["raw_audio_on_device"]
+    return [("keyword spotting, synthetic speech, 12 classes, held-out voices: teacher / scratch / KD (float)",
+             f"{_pct(d['teacher'])} / {_pct(d['baseline'])} / {_pct(d['distilled_float'])} ({d['params']:,} vs "
+             f"{d['teacher_params']:,} params)"),
+            ("keyword spotting int8 (QAT): host TFLM / QEMU device, outputs differing",
+             f"{_pct(d['int8_host'])} / {_pct(d['device'])}, {d['mismatched_outputs']} of {d['device_samples']:,}"),
+            ("keyword spotting, raw int16 audio to class in QEMU (front end + AOT model): clips differing from the "
+             "host / accuracy", f"{a['outputs_differing']} of {a['clips']} / {_pct(a['accuracy'])}"),
+            ("keyword spotting instructions per 1 s clip on QEMU Cortex-M4: front end / model",
+             f"{a['instructions_frontend_median']:,} / {a['instructions_model_median']:,}")]
+
+
 def generic(d) -> list[tuple[str, str]]:
     """Top-level numbers of a result file this script has no summarizer for yet."""
     if not isinstance(d, dict):
@@ -148,7 +168,8 @@ def generic(d) -> list[tuple[str, str]]:
 SUMMARIZERS = {"device": device, "memory": memory, "quantize": quantize, "qat_lr": qat_lr, "run_time": run_time,
                "run_time_fashion_mnist": run_time_fashion_mnist, "sensor": sensor, "kd_quality": kd_quality,
                "train_speed": train_speed,
-               "kernels": kernels, "reliability": reliability, "fuzz": fuzz}
+               "kernels": kernels, "reliability": reliability, "fuzz": fuzz, "frontend": frontend,
+               "kws": kws}
 
 
 def rows(results: Path = RESULTS) -> list[tuple[str, str, str]]:

@@ -1,10 +1,11 @@
 """tinykd: knowledge distillation for microcontrollers.
 
 Stages (each a module with one public function, each a `tinykd` command), one sub-package per part:
-kd/ (data -> teacher -> distill) -> int8/ (quantize -> export) -> compiler/ (compile) -> device/ (build -> flash
--> validate -> cycles) -> report/ (report); cli/ is the command line. The modules at this level are what every
-stage shares: config, errors, runs (the run folder), artifacts (its file names), paths, targets (boards),
-progress, metrics, tflog, serial_url. A module imports only from its own level or below (tests/test_imports.py).
+kd/ (data -> teacher -> distill; audio/ beside it makes keyword data and features) -> int8/ (quantize ->
+export) -> compiler/ (compile) -> device/ (build -> flash -> validate -> cycles) -> report/ (report); cli/ is the
+command line. The modules at this level are what every stage shares: config, errors, runs (the run folder),
+artifacts (its file names), paths, targets (boards), progress, metrics, tflog, serial_url. A module imports only
+from its own level or below (tests/test_imports.py).
 """
 import os
 

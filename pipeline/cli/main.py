@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from pipeline import __version__
+from pipeline.cli import data as data_cli
 from pipeline.cli import device as cli_device
 from pipeline.cli.common import BOARD_HELP, BoardChoice, Group, config_options, optimize_option
 from pipeline.config import ENGINES, QUANTIZE_MODES, load_config, with_overrides
@@ -237,6 +238,7 @@ def verify(model, samples, run_name, seed, as_json):
 
 for command in cli_device.COMMANDS:  # compile, build, emulate, validate, flash
     cli.add_command(command)
+cli.add_command(data_cli.data)  # tinykd data kws
 
 
 def main():

@@ -30,6 +30,7 @@ FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian package datase
 FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 GROUPS_KEY = "groups_train"  # optional: a group id (subject, recording) per training sample
+NAMES_KEY = "class_names"  # optional: a name per class (strings), e.g. the keywords of `tinykd data kws`
 
 
 @dataclass
@@ -94,9 +95,8 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
         if not path.is_file():
             what = "is a folder, not a .npz file" if path.is_dir() else "does not exist"
             raise PipelineError(f"Data file '{source}' {what}.", "Give an existing .npz file.")
-        x_train, y_train, x_test, y_test, groups, extra = _npz(path)
+        x_train, y_train, x_test, y_test, groups, extra, names = _npz(path)
         unlabeled += [(source, extra)] if extra is not None else []
-        names = None
         sha = sha256_path(path)
     elif path.is_dir():
         x_train, y_train, x_test, y_test, names = image_folder(path, cfg.test_fraction, seed)
@@ -215,12 +215,17 @@ def _npz(path: Path):
             arrays = [f[k] for k in NPZ_KEYS]
             groups = f[GROUPS_KEY] if GROUPS_KEY in f.files else None
             unlabeled = f[UNLABELED_KEY] if UNLABELED_KEY in f.files else None
+            names = [str(n) for n in f[NAMES_KEY]] if NAMES_KEY in f.files else None
     except PipelineError:
         raise
     except Exception as e:  # noqa: BLE001 - numpy raises many kinds for a bad file
         raise PipelineError(f"Cannot read '{path}' as .npz ({e}).", "Save it with numpy.savez.")
     x_train, y_train, x_test, y_test = arrays
-    return x_train, _labels(path, "y_train", y_train), x_test, _labels(path, "y_test", y_test), groups, unlabeled
+    y_train, y_test = _labels(path, "y_train", y_train), _labels(path, "y_test", y_test)
+    if names is not None and y_train.size and len(names) != int(y_train.max()) + 1:
+        raise PipelineError(f"'{path}' names {len(names)} classes in {NAMES_KEY} but y_train's labels run to "
+                            f"{int(y_train.max())}.", f"Give one name per class in {NAMES_KEY}, or leave it out.")
+    return x_train, y_train, x_test, y_test, groups, unlabeled, names
 
 
 def _labels(source, key: str, y: np.ndarray) -> np.ndarray:
