@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.device import build as firmware_build, emulator  # noqa: E402
 from pipeline.audio.frontend import PARAMS, features  # noqa: E402
 from pipeline.audio.frontend_tables import FRONTEND_DIR  # noqa: E402
-from pipeline.audio.model_input import render_c  # noqa: E402
+from pipeline.device.audio_input import render_c  # noqa: E402
 from pipeline.paths import FIRMWARE, KERNELS  # noqa: E402
 from pipeline.targets import board  # noqa: E402
 
@@ -38,7 +38,7 @@ BOARD = "nano33ble"  # whose flash/RAM budget the test firmware is linked agains
 
 def build_firmware(out: Path, model_dir: Path | None = None, table: np.ndarray | None = None) -> Path:
     """The test firmware for QEMU: the fixture + tk_frontend.c (the firmware build's flags) + the qemu_mps2 port;
-    with `model_dir` (an AOT model.h/model.c) and `table` (pipeline/audio/model_input.py) also the model and the
+    with `model_dir` (an AOT model.h/model.c) and `table` (pipeline/device/audio_input.py) also the model and the
     kernels: raw audio to class."""
     port = FIRMWARE / "ports" / "qemu_mps2"
     b = board(BOARD)

@@ -90,7 +90,7 @@ def raw_audio_on_device(raw: Path, run_dir: Path, clips: int) -> dict:
     from frontend import TICKS_PER_INSTRUCTION, build_firmware, run_in_qemu
     from pipeline.artifacts import MODEL_INT8
     from pipeline.audio.frontend import features
-    from pipeline.audio.model_input import apply, input_table
+    from pipeline.device.audio_input import apply, input_table
     from pipeline.compiler import compile_model
     from pipeline.int8.tflm import run as tflm_run
     model = (run_dir / MODEL_INT8).read_bytes()
