@@ -40,10 +40,11 @@ def kernel_mix(x):
 
 
 def flat_mix(x):
-    """Convs whose taps go back to back (tk_conv_flat: filter rows of 3, 9, 6 or 2 taps): over 3 input channels
-    with stride 2 SAME (odd input sizes: padding on the bottom and right only) and VALID, 5x5 and 3x1 kernels, an
-    odd output channel count (the 1-pixel fallback), the 3-pixel loop (a 3x3 over 2 channels into 40 outputs is
-    conv8's under balanced), on an 11x13 input whose last pixel's rows end at the input's end."""
+    """Convs whose taps go back to back (tk_conv_flat: filter rows of 9, 6 or 2 taps): 3x3 over 3 input channels
+    with stride 2, SAME over odd sizes (padding on every side) and VALID, a 5x3 and a 3x1 kernel, an odd output
+    channel count (the odd-channel fallback), 2 input channels into 40 outputs, the int8-weight 3-pixel loop (under
+    balanced conv8 takes the stride-2 3x3 over RGB), on an 11x13 input whose last pixel's rows end at the input's
+    end."""
     from pipeline.kd.keras import keras
     L = keras.layers
     a = L.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
