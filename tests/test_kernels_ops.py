@@ -41,6 +41,17 @@ CASES = {
     "dw3x3_one_row_tail": ((5, 4, 4), lambda x: L.DepthwiseConv2D(3, padding="same")(x), "DEPTHWISE_CONV_2D"),
     "dw3x3_two_rows": ((2, 6, 4), lambda x: L.DepthwiseConv2D(3, padding="same", activation="relu")(x),
                        "DEPTHWISE_CONV_2D"),
+    # ... 3x3 stride 2 on the same planes (maps of >= 64 output pixels, >= 36 channels: ops/conv.py): padding 1 on
+    # top (odd height, SAME) or 0 (even height, VALID), the same for the left; an odd output row count (a last
+    # single row); clamped
+    "dw3x3_s2_same_odd": ((17, 15, 40), lambda x: L.DepthwiseConv2D(3, strides=2, padding="same")(x),
+                          "DEPTHWISE_CONV_2D"),
+    "dw3x3_s2_same_even_relu6": ((18, 16, 36), lambda x: L.ReLU(6.0)(L.DepthwiseConv2D(
+        3, strides=2, padding="same")(x)), "DEPTHWISE_CONV_2D"),
+    "dw3x3_s2_valid_mixed": ((19, 18, 36), lambda x: L.DepthwiseConv2D(3, strides=2)(x), "DEPTHWISE_CONV_2D"),
+    "dw3x3_s2_odd_rows_clamped": ((13, 20, 40), lambda x: L.Concatenate()([
+        L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu")(x), L.Conv2D(4, 1, strides=2)(x)]),
+        "DEPTHWISE_CONV_2D"),
     "dw_mult2_s2_valid": ((9, 9, 3), lambda x: L.DepthwiseConv2D(3, strides=2, depth_multiplier=2)(x),
                           "DEPTHWISE_CONV_2D"),
     "dw_relu_5x5": ((10, 10, 2), lambda x: L.DepthwiseConv2D(5, padding="same", activation="relu")(x),
@@ -113,6 +124,16 @@ def test_op_bit_exact_with_tflm(case):
             x, y = graph.tensors[q.inputs[0]], graph.tensors[q.outputs[0]]
             assert x.dtype == y.dtype == "INT8" and (x.scale, x.zero_point) != (y.scale, y.zero_point)
     _check(case, model, op)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(c for c in CASES if c.startswith("dw3x3_s2")))
+def test_depthwise_3x3_stride_2_runs_the_plane_kernel(case):
+    """The stride-2 cases above are the planar kernel's (tk_depthwise_conv2d_3x3_fast_s8), not the per-pixel one."""
+    from pipeline.compiler import compile_model
+    shape, build, _ = CASES[case]
+    source = compile_model(keras_tflite(build, shape, seed=len(case))).source
+    assert "tk_depthwise_conv2d_3x3_fast_s8(" in source and "tk_depthwise_conv2d_fast_s8(" not in source
 
 
 @pytest.mark.slow

@@ -39,15 +39,47 @@ def kernel_mix(x):
     return L.Dense(10)(L.Concatenate()([L.Flatten()(L.Conv2D(4, 3, strides=2)(e)), L.Flatten()(pooled)]))
 
 
+def flat_mix(x):
+    """Convs whose taps go back to back (tk_conv_flat: filter rows of 9, 6 or 2 taps): 3x3 over 3 input channels
+    with stride 2, SAME over odd sizes (padding on every side) and VALID, a 5x3 and a 3x1 kernel, an odd output
+    channel count (the odd-channel fallback), 2 input channels into 40 outputs, the int8-weight 3-pixel loop (under
+    balanced conv8 takes the stride-2 3x3 over RGB), on an 11x13 input whose last pixel's rows end at the input's
+    end."""
+    from pipeline.kd.keras import keras
+    L = keras.layers
+    a = L.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
+    b = L.Conv2D(5, 3, strides=2, padding="valid")(x)
+    c = L.Conv2D(6, (5, 3), padding="same")(x)
+    d = L.Conv2D(40, 3, padding="same")(L.Conv2D(2, 1)(c))
+    e = L.Conv2D(4, (3, 1), strides=(2, 1), padding="same")(L.Conv2D(2, 1)(x))
+    return L.Dense(10)(L.Concatenate()([L.Flatten()(t) for t in (a, b, c, d, e)]))
+
+
+def dw_s2_mix(x):
+    """The 3x3 stride-2 depthwise on planes (tk_dw3s2_*; maps of >= 64 output pixels and >= 36 channels, see
+    pipeline/compiler/ops/conv.py): padding 1 on top and 0 on the left (17x18 SAME), none (VALID; 16x18 SAME), 1 on
+    both (17x17 SAME), odd output row counts (a last single row), clamped (RELU, RELU6) and not."""
+    from pipeline.kd.keras import keras
+    L = keras.layers
+    dw = L.DepthwiseConv2D
+    a = dw(3, strides=2, padding="same", activation="relu")(x)
+    b = dw(3, strides=2)(x)
+    c = L.ReLU(6.0)(dw(3, strides=2, padding="same")(L.Conv2D(36, (2, 1))(x)))
+    d = dw(3, strides=2, padding="same")(L.Conv2D(40, (1, 2))(x))
+    return L.Dense(10)(L.Concatenate()([L.Flatten()(t) for t in (a, b, c, d)]))
+
+
 # name: (make the .tflite, samples); the first three exercise the fast kernels' DSP paths, the others the op
 # registry's kernels (each registry entry that names "qemu:NAME" must be in NAME's model).
 MODELS = {"digits_student": (lambda: student("dsconv"), 100), "ds_cnn": (lambda: mlperf("ds_cnn"), 50),
           "kernel_mix": (lambda: keras_tflite(kernel_mix, (9, 10, 3), seed=3), 50),
+          "flat_mix": (lambda: keras_tflite(flat_mix, (11, 13, 3), seed=7), 30),
+          "dw_s2_mix": (lambda: keras_tflite(dw_s2_mix, (17, 18, 40), seed=8), 10),
           "op_mix": (lambda: function_tflite(op_cases.op_mix, (8, 8, 4), seed=3), 50),
           "prelu_mix": (lambda: keras_tflite(op_cases.prelu_mix, (6, 5, 3), seed=4), 30),
           "dequantize_output": (op_cases.CONVERTER_CASES["dequantize_out_softmax"][0], 30),
           "fc_autoencoder": (lambda: mlperf("fc_autoencoder"), 10), "resnet8": (lambda: mlperf("resnet8"), 3)}
-DSP_MODELS = {"digits_student", "ds_cnn", "kernel_mix"}
+DSP_MODELS = {"digits_student", "ds_cnn", "kernel_mix", "flat_mix", "dw_s2_mix"}
 # name: the kernel each --optimize policy must run in it (tests/test_kernels_qemu.py checks them all bit-exact)
 FC8, CONV8 = "tk_fully_connected_fast8_s8(", "tk_conv2d_fast8_s8("
 POLICY_KERNELS = {"fc_autoencoder": {"speed": FC8, "balanced": FC8, "size": "tk_fully_connected_s8("},
@@ -65,7 +97,7 @@ def test_kernels_are_bit_exact_with_tflm_in_qemu(name, tmp_path):
         assert "_fast_s8(" in compiled.source  # the fast kernels are what runs
     if name in POLICY_KERNELS:
         assert POLICY_KERNELS[name]["balanced"] in compiled.source
-    if name in DSP_MODELS - {"digits_student"}:  # ... including the planar 3x3 depthwise
+    if name in DSP_MODELS - {"digits_student", "flat_mix"}:  # ... including the planar 3x3 depthwise
         assert "tk_depthwise_conv2d_3x3_fast_s8(" in compiled.source
     report = validate_in("qemu", run, tmp_path / "build")
     assert report["samples"] == samples and report["mismatched_outputs"] == 0, report["first_mismatches"]

@@ -124,11 +124,21 @@ def packed_arrays(matrix: np.ndarray, bias, mults, shifts, zero_point: int, layo
     return {"weights": weights, "bias": packed_bias, "quant": q}
 
 
+def flat_taps(kernel_h: int, row: int) -> bool:
+    """tk_conv_fill.h's tk_conv_flat: the taps of a pixel go back to back (padded to 4 once) when padding each of
+    the kernel_h filter rows of `row` taps to 4 would cost groups (a first conv over RGB: 27 taps, 36 as rows)."""
+    return kernel_h * round_up(row, 4) > round_up(kernel_h * row, 4)
+
+
 def pad_rows(weights: np.ndarray, kernel_h: int) -> np.ndarray:
     """(C, kh * kw * in_c) conv weights -> each filter row's kw * in_c taps padded with zeros to a multiple of 4
     (tk_conv_fill.h's tk_packed_depth: every filter row starts a group of 4 taps, so rows convert straight from
-    the input)."""
+    the input), or all taps padded once when that saves groups (flat_taps: the kernel stages the taps first)."""
     channels, depth = weights.shape
+    if flat_taps(kernel_h, depth // kernel_h):
+        padded = np.zeros((channels, round_up(depth, 4)), weights.dtype)
+        padded[:, :depth] = weights
+        return padded
     rows = weights.reshape(channels, kernel_h, depth // kernel_h)
     padded = np.zeros((channels, kernel_h, round_up(rows.shape[2], 4)), weights.dtype)
     padded[:, :, :rows.shape[2]] = rows
@@ -136,9 +146,13 @@ def pad_rows(weights: np.ndarray, kernel_h: int) -> np.ndarray:
 
 
 def conv_scratch_bytes(kernel_h: int, kernel_w: int, in_channels: int) -> int:
-    """tk_conv2d_fast_scratch_size: three int16 columns (filter rows padded to 4 taps)."""
-    depth = kernel_h * round_up(kernel_w * in_channels, 4)
-    return 3 * 2 * depth
+    """tk_conv2d_fast_scratch_size: three int16 columns (filter rows padded to 4 taps), and for flat taps two
+    int8 staging patches (TK_PATCH_BYTES: the taps rounded up + 4)."""
+    row = kernel_w * in_channels
+    if flat_taps(kernel_h, row):
+        depth = round_up(kernel_h * row, 4)
+        return 3 * 2 * depth + 2 * (depth + 4)
+    return 3 * 2 * kernel_h * round_up(row, 4)
 
 
 def fc_scratch_bytes(depth: int) -> int:

@@ -147,15 +147,31 @@ def reference_bytes(w: Tensor, b: Tensor | None, mults) -> int:
     return weights + bias + 8 * len(mults)
 
 
+# Stride 2 on planes converts 4 input pixels per output pixel: on small maps (MobileNet's 6x6, 3x3) that costs more
+# than the per-pixel kernel saves (bench/kernels.py --profile: 24x24 -16 %, 12x12 -6 %, 6x6 +11 %, 3x3 +60 %).
+DW3X3_S2_PIXELS = 64
+# ... and its planes (3 bytes per input value) must not outgrow half the input (few channels over a wide map):
+# MobileNetV1-0.25's 48x48x16 layer would add 20 KB to the arena for 0.6 % of the instructions.
+DW3X3_S2_SCRATCH = 0.5
+
+
 def runs_dw3x3(x: Tensor, w: Tensor, out: Tensor, options) -> bool:
     """Whether a DEPTHWISE_CONV_2D has the shape tk_depthwise_conv2d_3x3_fast_s8 takes (if its rescale is exact
-    too): 3x3, stride 1, dilation 1, depth multiplier 1, SAME (padding 1), channels in fours. That kernel writes
-    4 channels of every output row at a time, so the memory planner must not shift its output against its input
-    (writing exactly over it is fine: a group's input channels are in the planes before its outputs land there):
-    its Kernel entry says in_place."""
+    too): 3x3, dilation 1, depth multiplier 1, channels in fours; stride 1 with SAME (padding 1), or stride 2 with
+    padding 0 or 1 on top and left (SAME, VALID), DW3X3_S2_PIXELS output pixels or more and planes of at most
+    DW3X3_S2_SCRATCH of the input. That kernel writes 4 channels of every output row at a time, so the memory
+    planner must not shift its output against its input (writing exactly over it is fine: a group's input channels
+    are in the planes before its outputs land there, on bytes of the same channels): its Kernel entry says
+    in_place."""
     in4, f4, out4 = to4d(x.shape), to4d(w.shape), to4d(out.shape)
     o = options
     pads = (padding(o.padding, in4[1], 3, o.strideH, o.dilationHFactor, out4[1]),
             padding(o.padding, in4[2], 3, o.strideW, o.dilationWFactor, out4[2]))
-    return (f4[1:3] == (3, 3) and (o.strideH, o.strideW, o.dilationHFactor, o.dilationWFactor) == (1, 1, 1, 1)
-            and pads == (1, 1) and in4 == out4 and in4[3] % 4 == 0)
+    if f4[1:3] != (3, 3) or (o.dilationHFactor, o.dilationWFactor) != (1, 1) or in4[3] % 4 or in4[3] != out4[3]:
+        return False
+    if (o.strideH, o.strideW) == (2, 2):  # the taps stay within one padding row / column past the input's end
+        return (pads[0] in (0, 1) and pads[1] in (0, 1) and in4[0] == out4[0] and
+                2 * out4[1] + 1 - pads[0] <= in4[1] + 1 and 2 * out4[2] + 1 - pads[1] <= in4[2] + 1 and
+                out4[1] * out4[2] >= DW3X3_S2_PIXELS and
+                pack.dw3x3_scratch_bytes(in4[1], in4[2]) <= DW3X3_S2_SCRATCH * in4[1] * in4[2] * in4[3])
+    return (o.strideH, o.strideW) == (1, 1) and pads == (1, 1) and in4 == out4

@@ -13,7 +13,8 @@
 int32_t tk_conv2d_fast_scratch_size(const tk_dims *input_dims, const tk_dims *filter_dims)
 {
     const int32_t depth = tk_packed_depth(input_dims, filter_dims);
-    return 3 * 2 * depth; /* three int16 columns */
+    /* three int16 columns; a flat layer's two staging patches (tk_conv_fill.h) */
+    return 3 * 2 * depth + (tk_conv_flat(input_dims, filter_dims) ? 2 * TK_PATCH_BYTES(depth) : 0);
 }
 
 /* Columns of `stride` words per group <- the next `count` output pixels (slots 0 .. count - 1); `at` moves on. */
@@ -21,6 +22,23 @@ static inline TK_ALWAYS_INLINE void fill_tile(const conv_geometry *g, const tk_d
                                               int32_t stride, int32_t count)
 {
     int32_t slot;
+    if (count == 2 && g->flat) { /* both pixels' taps staged, then converted together */
+        int8_t *patch1 = g->patch + TK_PATCH_BYTES(4 * g->row_groups);
+        if (at[2] + 1 < out->w && tk_conv_stage_two(g, at, g->patch, patch1)) { /* inside: the common case */
+            at[2] += 2;
+            if (at[2] == out->w) {
+                at[2] = out->w - 1;
+                tk_next_pixel(out, at);
+            }
+        } else {
+            tk_conv_stage_patch(g, at[0], at[1], at[2], g->patch);
+            tk_next_pixel(out, at);
+            tk_conv_stage_patch(g, at[0], at[1], at[2], patch1);
+            tk_next_pixel(out, at);
+        }
+        tk_fill_two(columns, g->patch, patch1, g->row_groups, g->p->input_offset);
+        return;
+    }
     if (count == 2 && g->pointwise) {
         const int8_t *src[2];
         for (slot = 0; slot < 2; ++slot, tk_next_pixel(out, at)) {
@@ -60,11 +78,32 @@ tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter
         conv_geometry geometry;
         int32_t at[3] = {0, 0, 0}; /* the pixel's (batch, y, x) */
         tk_pair_job job;
-        tk_conv_init_geometry(&geometry, params, input_dims, input, filter_dims);
+        int contiguous;
+        tk_conv_init_geometry(&geometry, params, input_dims, input, filter_dims, scratch);
+        contiguous = geometry.pointwise && params->stride_h == 1 && params->stride_w == 1;
         job.low4 = tk_bytes4(low);
         job.high4 = tk_bytes4(high);
 
-        for (pixel = 0; pixel < pixels;) {
+        pixel = 0;
+        if (contiguous && tile == 2 && !(channels & 1)) { /* pointwise: pixel i's input is the input's pixel i */
+            const int32_t in_c = input_dims->c, offset = params->input_offset, pairs = channels / 2;
+            const int32_t *bias = filter->bias, *quant = filter->quant;
+            const int16_t *weights = filter->weights;
+            for (; pixels - pixel >= 2; pixel += 2) {
+                const int8_t *src = input + pixel * in_c;
+                job.bias = bias;
+                job.quant = quant;
+                job.out0 = output + pixel * channels;
+                job.out1 = job.out0 + channels;
+                job.pairs = pairs;
+                tk_fill_two(columns, src, src + in_c, groups, offset);
+                run(columns, weights, groups, &job);
+            }
+            at[0] = pixel / (output_dims->h * output_dims->w); /* the last pixel's (batch, y, x), if any */
+            at[1] = pixel / output_dims->w % output_dims->h;
+            at[2] = pixel % output_dims->w;
+        }
+        while (pixel < pixels) {
             int8_t *out0 = output + pixel * channels;
             int8_t *out1 = out0 + channels;
             int two;

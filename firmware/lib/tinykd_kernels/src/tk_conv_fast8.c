@@ -95,7 +95,7 @@ tk_status tk_conv2d_fast8_s8(const tk_conv_params *params, const tk_packed_filte
         conv_geometry geometry;
         int32_t at[3] = {0, 0, 0}; /* the next pixel's (batch, y, x) */
         tk_pair_job job;
-        tk_conv_init_geometry(&geometry, params, input_dims, input, filter_dims);
+        tk_conv_init_geometry(&geometry, params, input_dims, input, filter_dims, scratch);
         job.low4 = tk_bytes4(low);
         job.high4 = tk_bytes4(high);
         for (pixel = 0; pixel < pixels; pixel += 3) {

@@ -151,11 +151,83 @@ static TK_NOINLINE void fill_pixel_narrow(const conv_geometry *g, int32_t batch,
     }
 }
 
+/* patch <- the `bytes` bytes at src, a word at a time (up to 3 bytes more read, and written past the end). */
+static inline void copy_words(int8_t *patch, const int8_t *src, int32_t bytes)
+{
+    int32_t k;
+    for (k = 0; k < bytes; k += 4) {
+        int32_t word; /* unaligned LDR / STR on the M4 */
+        memcpy(&word, src + k, sizeof word);
+        memcpy(patch + k, &word, sizeof word);
+    }
+}
+
+void tk_conv_stage_patch(const conv_geometry *g, int32_t batch, int32_t out_y, int32_t out_x, int8_t *patch)
+{
+    const tk_conv_params *p = g->p;
+    const int32_t channels = g->in->c, in_h = g->in->h, in_w = g->in->w, kh = g->filter->h, kw = g->filter->w;
+    const int32_t in_y0 = out_y * p->stride_h - p->pad_h, in_x0 = out_x * p->stride_w - p->pad_w;
+    const int32_t row_bytes = kw * channels, row_step = g->row_step;
+    const int8_t zero_point = (int8_t)(-p->input_offset);             /* x + input offset = 0: TFLM skips the tap */
+    int32_t row = ((batch * in_h + in_y0) * in_w + in_x0) * channels; /* may be < 0 in padding */
+    int32_t filter_y;
+
+    if (in_y0 >= 0 && in_y0 + kh <= in_h && in_x0 >= 0 && in_x0 + kw <= in_w &&
+        row + (kh - 1) * row_step + ((row_bytes + 3) & ~3) <= g->input_bytes) { /* inside: the common case */
+        for (filter_y = 0; filter_y < kh; ++filter_y, row += row_step, patch += row_bytes) {
+            copy_words(patch, g->input + row, row_bytes); /* the next row overwrites the bytes past this one */
+        }
+        return;
+    }
+    {
+        const int32_t lo = tk_max32(0, -in_x0) * channels;
+        const int32_t hi = tk_max32(lo, tk_min32(kw, in_w - in_x0) * channels);
+        memset(patch, zero_point, (size_t)(kh * row_bytes + 4));
+        for (filter_y = 0; filter_y < kh; ++filter_y, row += row_step, patch += row_bytes) {
+            const int32_t in_y = in_y0 + filter_y;
+            if (in_y >= 0 && in_y < in_h && hi > lo) {
+                memcpy(patch + lo, g->input + row + lo, (size_t)(hi - lo));
+            }
+        }
+    }
+}
+
+int tk_conv_stage_two(const conv_geometry *g, const int32_t *at, int8_t *patch0, int8_t *patch1)
+{
+    const tk_conv_params *p = g->p;
+    const int32_t channels = g->in->c, kh = g->filter->h, kw = g->filter->w, row_step = g->row_step;
+    const int32_t in_y0 = at[1] * p->stride_h - p->pad_h, in_x0 = at[2] * p->stride_w - p->pad_w;
+    const int32_t next = p->stride_w * channels; /* from pixel 0's taps to pixel 1's */
+    const int32_t row_bytes = kw * channels, copied = (row_bytes + 3) & ~3;
+    const int32_t row = ((at[0] * g->in->h + in_y0) * g->in->w + in_x0) * channels;
+    const int8_t *src;
+    int32_t filter_y, k;
+    if (in_y0 < 0 || in_y0 + kh > g->in->h || in_x0 < 0 || in_x0 + p->stride_w + kw > g->in->w ||
+        row + (kh - 1) * row_step + next + copied > g->input_bytes) {
+        return 0;
+    }
+    for (src = g->input + row, filter_y = 0; filter_y < kh; ++filter_y, src += row_step) {
+        for (k = 0; k < copied; k += 4) { /* unaligned LDR / STR; the next row overwrites the bytes past this one */
+            int32_t word0, word1;
+            memcpy(&word0, src + k, sizeof word0);
+            memcpy(&word1, src + next + k, sizeof word1);
+            memcpy(patch0 + k, &word0, sizeof word0);
+            memcpy(patch1 + k, &word1, sizeof word1);
+        }
+        patch0 += row_bytes;
+        patch1 += row_bytes;
+    }
+    return 1;
+}
+
 /* Column `slot` <- the taps of the output pixel at (batch, out_y, out_x) (see fill_pixel_rows). */
 void tk_conv_fill_pixel(const conv_geometry *g, int32_t batch, int32_t out_y, int32_t out_x, void *columns,
                         int32_t stride, int32_t slot)
 {
-    if (g->pointwise) { /* 1x1: one row, inside */
+    if (g->flat) { /* staged, then converted as whole groups */
+        tk_conv_stage_patch(g, batch, out_y, out_x, g->patch);
+        tk_fill_groups(columns, stride, slot, 0, g->patch, g->row_groups, g->p->input_offset);
+    } else if (g->pointwise) { /* 1x1: one row, inside */
         tk_fill_groups(columns, stride, slot, 0, tk_pointwise_input(g, batch, out_y, out_x), g->row_groups,
                        g->p->input_offset);
     } else if (g->row_groups == 1) {
@@ -167,13 +239,16 @@ void tk_conv_fill_pixel(const conv_geometry *g, int32_t batch, int32_t out_y, in
 
 /* What filling the columns of a layer needs. */
 void tk_conv_init_geometry(conv_geometry *g, const tk_conv_params *params, const tk_dims *input_dims,
-                           const int8_t *input, const tk_dims *filter_dims)
+                           const int8_t *input, const tk_dims *filter_dims, void *scratch)
 {
+    const int32_t depth = tk_packed_depth(input_dims, filter_dims);
     g->p = params;
     g->in = input_dims;
     g->filter = filter_dims;
     g->input = input;
-    g->row_groups = tk_packed_depth(input_dims, filter_dims) / 4 / filter_dims->h; /* packed_depth: kh whole rows */
+    g->flat = tk_conv_flat(input_dims, filter_dims);
+    g->row_groups = g->flat ? depth / 4 : depth / 4 / filter_dims->h; /* packed_depth: kh whole rows, or flat */
+    g->patch = (int8_t *)scratch + 3 * 2 * depth; /* after three int16 columns (tk_conv2d_fast_scratch_size) */
     g->row_step = input_dims->w * input_dims->c;
     g->input_bytes = input_dims->n * input_dims->h * g->row_step;
     g->pointwise =

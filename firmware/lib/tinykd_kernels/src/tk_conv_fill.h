@@ -14,18 +14,33 @@ typedef struct {
     const tk_dims *in;
     const tk_dims *filter;
     const int8_t *input;
-    int32_t row_groups; /* groups of 4 taps per filter row (packed_depth) */
+    int32_t row_groups; /* groups of 4 taps per filter row (packed_depth; a flat layer: all its groups) */
     int32_t row_step;   /* bytes from one input row to the next */
     int32_t input_bytes;
     int pointwise; /* 1x1, no padding, channels in fours: a pixel's groups are its bytes, no more */
+    int flat;      /* taps packed back to back (tk_conv_flat): each pixel's are first staged at `patch` */
+    int8_t *patch; /* a flat layer's two staging patches (TK_PATCH_BYTES(depth) bytes each) in the scratch */
 } conv_geometry;
 
+/* Filter rows (kw * channels taps) whose padding to whole groups of 4 would add groups: a layer of few input
+ * channels, such as a first conv over RGB (3x3x3: 27 taps, 9 groups as rows of 9 but 7 back to back). */
+static inline int tk_conv_flat(const tk_dims *input_dims, const tk_dims *filter_dims)
+{
+    const int32_t row = filter_dims->w * input_dims->c;
+    return filter_dims->h * ((row + 3) & ~3) > ((filter_dims->h * row + 3) & ~3);
+}
+
 /* Taps per output pixel in the packed layout: each filter row (kw * channels taps) padded to a multiple of 4, so
- * that every row starts a group of 4 taps (the padding taps have zero weights). */
+ * that every row starts a group of 4 taps (the padding taps have zero weights); or, when that costs groups
+ * (tk_conv_flat), all taps back to back padded to a multiple of 4. */
 static inline int32_t tk_packed_depth(const tk_dims *input_dims, const tk_dims *filter_dims)
 {
-    return filter_dims->h * ((filter_dims->w * input_dims->c + 3) & ~3);
+    const int32_t row = filter_dims->w * input_dims->c;
+    return tk_conv_flat(input_dims, filter_dims) ? (filter_dims->h * row + 3) & ~3 : filter_dims->h * ((row + 3) & ~3);
 }
+
+/* Bytes of one staging patch of a flat layer: its taps, rounded up, + a word the row copies may run over. */
+#define TK_PATCH_BYTES(depth) ((depth) + 4)
 
 /* The input bytes of output pixel (batch, out_y, out_x) of a pointwise layer. */
 static inline const int8_t *tk_pointwise_input(const conv_geometry *g, int32_t batch, int32_t out_y, int32_t out_x)
@@ -46,9 +61,9 @@ static inline void tk_next_pixel(const tk_dims *out, int32_t *at)
     }
 }
 
-/* What filling the columns of a layer needs. */
+/* What filling the columns of a layer needs; `scratch`: the kernel's (tk_conv2d_fast_scratch_size). */
 void tk_conv_init_geometry(conv_geometry *g, const tk_conv_params *params, const tk_dims *input_dims,
-                           const int8_t *input, const tk_dims *filter_dims);
+                           const int8_t *input, const tk_dims *filter_dims, void *scratch);
 
 /* The arguments tk_conv2d_fast_s8 and tk_conv2d_fast8_s8 check alike: TK_OK, or the status to return. */
 tk_status tk_conv_check(const tk_conv_params *params, const tk_packed_filter *filter, const tk_dims *input_dims,
@@ -59,5 +74,13 @@ tk_status tk_conv_check(const tk_conv_params *params, const tk_packed_filter *fi
  * out_x), filter row by filter row (see tk_conv_fill.c). */
 void tk_conv_fill_pixel(const conv_geometry *g, int32_t batch, int32_t out_y, int32_t out_x, void *columns,
                         int32_t stride, int32_t slot);
+
+/* A flat layer's taps of output pixel (batch, out_y, out_x) as int8 in `patch` (filter rows back to back; the
+ * input zero point outside the image; the bytes past the taps any int8, their weights are 0). */
+void tk_conv_stage_patch(const conv_geometry *g, int32_t batch, int32_t out_y, int32_t out_x, int8_t *patch);
+
+/* tk_conv_stage_patch for the output pixel at `at` (batch, y, x) and the next one on its row, when both lie inside
+ * the image (their row copies inside the input): 1, or 0 (nothing staged). */
+int tk_conv_stage_two(const conv_geometry *g, const int32_t *at, int8_t *patch0, int8_t *patch1);
 
 #endif /* TK_CONV_FILL_H */

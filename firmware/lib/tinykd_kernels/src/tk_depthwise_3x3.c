@@ -1,13 +1,15 @@
-/* DEPTHWISE_CONV_2D 3x3, stride 1, SAME padding (1 on every side), depth multiplier 1, channels a multiple of 4,
- * on weights packed offline (pipeline/compiler/pack.py, pack_depthwise_3x3): the multiply-accumulates pair two
- * taps of one channel per SMLAD, which the interleaved channels of the NHWC input cannot give. So each group of 4
- * channels is first converted into 4 planes, one per channel, of int16 (x + input offset, 0 in the padding),
- * arranged for a 4-row output block: block b, input column j (padded, 0 .. w + 1) holds the 6 padded rows
- * 4b .. 4b + 5 as 3 words (x0, x1) (x2, x3) (x4, x5). An output column of a block then reads 3 such columns (9
- * words) for 36 MACs in 24 SMLAD / SMLAxy (tk_dw3x3_dsp_asm.h), the 6 weight pairs (k0, k1) (k1, k2) per filter
- * column staying in registers for the whole channel. A last block of 1-2 rows runs a 2-row loop straight into
- * the output (one row: row step 0, the real row stored last); one of 3 rows is computed whole into scratch and
- * its 3 rows copied. Same results as the reference kernel in tk_conv.c, bit for bit. */
+/* DEPTHWISE_CONV_2D 3x3, stride 1 with SAME padding (1 on every side) or stride 2 with padding 0 or 1 on top and
+ * left (SAME, VALID), depth multiplier 1, channels a multiple of 4, on weights packed offline
+ * (pipeline/compiler/pack.py, pack_depthwise_3x3): the multiply-accumulates pair two taps of one channel per SMLAD,
+ * which the interleaved channels of the NHWC input cannot give. So each group of 4 channels is first converted into 4
+ * planes, one per channel, of int16 (x + input offset, 0 in the padding), arranged for a 4-row output block: block b,
+ * input column j (padded, 0 .. w + 1) holds the 6 padded rows 4b .. 4b + 5 as 3 words (x0, x1) (x2, x3) (x4, x5). An
+ * output column of a block then reads 3 such columns (9 words) for 36 MACs in 24 SMLAD / SMLAxy (tk_dw3x3_dsp_asm.h),
+ * the 6 weight pairs (k0, k1) (k1, k2) per filter column staying in registers for the whole channel. A last block of
+ * 1-2 rows runs a 2-row loop straight into the output (one row: row step 0, the real row stored last); one of 3 rows is
+ * computed whole into scratch and its 3 rows copied. Stride 2 reads the same planes: a block's 6 rows give 2 output
+ * rows, an output column 3 input columns 2 apart (tk_dw3s2_even / _odd). Same results as the reference kernel in
+ * tk_conv.c, bit for bit. */
 #include "tinykd_kernels.h"
 #include "tk_arch.h"
 #include "tk_fast.h"
@@ -29,7 +31,8 @@ typedef struct {
     int32_t columns;    /* output columns (>= 1) */
     int32_t blocks;     /* blocks of output rows (>= 1) */
     int32_t out_skip;   /* bytes from the end of a block's columns to the next block's first output */
-    int32_t scratch[3]; /* the assembly's own (end of a block's columns, a weight pair) */
+    int32_t scratch[2]; /* the assembly's own (end of a block's columns, a weight pair) */
+    int32_t in_skip;    /* stride 2: plane bytes from the end of a block's columns to the next block's first */
 } tk_dw3_job;
 
 #if TK_DSP /* the byte offsets the assembly reads in its copy of the job ([sp, #offset], tk_dw3x3_dsp_asm.h) */
@@ -46,6 +49,7 @@ TK_ASM_OFFSET(tk_dw3_job, columns, 40);
 TK_ASM_OFFSET(tk_dw3_job, blocks, 44);
 TK_ASM_OFFSET(tk_dw3_job, out_skip, 48);
 TK_ASM_OFFSET(tk_dw3_job, scratch, 52);
+TK_ASM_OFFSET(tk_dw3_job, in_skip, 60);
 TK_STATIC_ASSERT(sizeof(tk_dw3_job) == 64, "tk_dw3_channel copies tk_dw3_job as 16 words");
 #endif
 
@@ -64,54 +68,6 @@ TK_ASM_OFFSET(tk_dw3_fill, plane_bytes, 4);
 TK_ASM_OFFSET(tk_dw3_fill, block_bytes, 8);
 TK_ASM_OFFSET(tk_dw3_fill, offsets, 12);
 TK_ASM_OFFSET(tk_dw3_fill, blocks, 16);
-#endif
-
-#if TK_DSP
-#include "tk_dw3x3_dsp_asm.h"
-#else
-/* Portable tk_dw3_channel (4 rows per block) and tk_dw3_channel2 (2 rows): the same integers. `weights`:
- * (k0, k1, k1, k2) per filter column, 12 values. */
-static void dw3_channel(const int32_t *plane, const int16_t *weights, const tk_dw3_job *job, int clamp, int rows)
-{
-    const tk_half *x = (const tk_half *)plane; /* 6 values per input column (written as words: may_alias) */
-    const int32_t quant[3] = {job->multiplier, job->shift, job->nudge};
-    const int32_t low = clamp ? (int8_t)job->low4 : -128, high = clamp ? (int8_t)job->high4 : 127;
-    int8_t *out = job->out;
-    int32_t block, column, i, j;
-    for (block = 0; block < job->blocks; ++block, x += 12, out += job->out_skip) {
-        for (column = 0; column < job->columns; ++column, x += 6, out += job->col_step) {
-            for (i = rows - 1; i >= 0; --i) { /* the last row first, as the assembly (row step 0: row 0 wins) */
-                int32_t acc = job->bias[0];
-                for (j = 0; j < 3; ++j) {
-                    const int16_t *k = weights + 4 * j;
-                    const tk_half *col = x + 6 * j;
-                    acc += col[i] * k[0] + col[i + 1] * k[1] + col[i + 2] * k[3];
-                }
-                out[i * job->row_step] = tk_fast_rescale(acc, quant, low, high);
-            }
-        }
-    }
-}
-
-static void tk_dw3_channel(const int32_t *plane, const int16_t *weights, const tk_dw3_job *job)
-{
-    dw3_channel(plane, weights, job, 0, 4);
-}
-
-static void tk_dw3_channel_clamped(const int32_t *plane, const int16_t *weights, const tk_dw3_job *job)
-{
-    dw3_channel(plane, weights, job, 1, 4);
-}
-
-static void tk_dw3_channel2(const int32_t *plane, const int16_t *weights, const tk_dw3_job *job)
-{
-    dw3_channel(plane, weights, job, 0, 2);
-}
-
-static void tk_dw3_channel2_clamped(const int32_t *plane, const int16_t *weights, const tk_dw3_job *job)
-{
-    dw3_channel(plane, weights, job, 1, 2);
-}
 #endif
 
 static int32_t blocks_of(int32_t rows) { return (rows + 3) / 4; }
@@ -168,22 +124,10 @@ static inline void put_pair(int32_t *at, int32_t words, const row_pair *p)
     at[3 * words] = p->lane[3];
 }
 
-#if !TK_DSP
-/* Portable tk_dw3_fill_blocks: `at` is the first block's word 1 in plane 0, `src` the input at its row 4b + 1. */
-static void tk_dw3_fill_blocks(int32_t *at, const int8_t *src, const tk_dw3_fill *fill)
-{
-    const int32_t words = fill->plane_bytes / 4, block_words = fill->block_bytes / 4, step = fill->row_step;
-    const int32_t offset = (int16_t)fill->offsets;
-    int32_t block;
-    for (block = 0; block < fill->blocks; ++block, at += block_words) {
-        const int8_t *x = src + 4 * block * step; /* no pointer past the input's end */
-        const row_pair upper = pair_of(x, x + step, offset);
-        const row_pair lower = pair_of(x + 2 * step, x + 3 * step, offset);
-        put_pair(at, words, &upper);
-        put_pair(at + 1, words, &lower);
-        put_pair(at + block_words - 1, words, &lower); /* the next block's word 0 */
-    }
-}
+#if TK_DSP
+#include "tk_dw3x3_dsp_asm.h"
+#else
+#include "tk_dw3x3_portable.h"
 #endif
 
 /* Input row `row` of a column (NULL in the padding). */
@@ -236,76 +180,147 @@ static void fill_planes(int32_t *planes, int32_t words, const tk_dims *in, const
     }
 }
 
-/* Where the channel loop writes: `blocks` blocks from `out`, rows `row_step` and columns `col_step` bytes apart. */
-static void aim(tk_dw3_job *job, int8_t *out, int32_t row_step, int32_t col_step, int32_t blocks)
+/* Where the channel loop writes: `blocks` blocks of `rows` output rows from `out`, rows `row_step` and columns
+ * `col_step` bytes apart. */
+static void aim(tk_dw3_job *job, int8_t *out, int32_t rows, int32_t row_step, int32_t col_step, int32_t blocks)
 {
     job->out = out;
     job->row_step = row_step;
     job->col_step = col_step;
     job->blocks = blocks;
-    job->out_skip = 4 * row_step - job->columns * col_step; /* used between blocks only */
+    job->out_skip = rows * row_step - job->columns * col_step; /* used between blocks only */
+}
+
+typedef void (*dw3_loop)(const int32_t *, const int16_t *, const tk_dw3_job *);
+
+/* What a layer's channels share, computed once (the channel loops' calls could change what a pointer reads). */
+typedef struct {
+    int32_t rows;         /* output rows */
+    int32_t row_step;     /* bytes from an output row to the next */
+    int32_t channels;     /* bytes from an output column to the next */
+    int32_t block_words;  /* from a block of a plane to the next */
+    int32_t columns;      /* input columns (stride 1) */
+    dw3_loop loop, loop2; /* stride 1: blocks of 4 rows, a last one of 2 (1) rows; stride 2: blocks of 2 rows */
+} dw3_layer;
+
+/* Stride 1 (padding 1): one channel's output, at `out`, from its plane. */
+static inline TK_ALWAYS_INLINE void stride1_channel(const int32_t *plane, const int16_t *weights, tk_dw3_job *job,
+                                                    int8_t *out, const dw3_layer *l, int8_t *last_block)
+{
+    const int32_t full = l->rows / 4, last_rows = l->rows % 4, row_step = l->row_step;
+    int32_t row, col;
+    if (full > 0) {
+        aim(job, out, 4, row_step, l->channels, full);
+        l->loop(plane, weights, job);
+    }
+    if (last_rows > 0 && last_rows <= 2) { /* 2 rows straight to the output (1: row step 0) */
+        aim(job, out + full * 4 * row_step, 4, last_rows == 2 ? row_step : 0, l->channels, 1);
+        l->loop2(plane + full * l->block_words, weights, job);
+    } else if (last_rows > 0) { /* 4 rows into last_block (column-major), then the valid ones */
+        aim(job, last_block, 4, 1, 4, 1);
+        l->loop(plane + full * l->block_words, weights, job);
+        out += full * 4 * row_step;
+        for (row = 0; row < last_rows; ++row, out += row_step) {
+            for (col = 0; col < l->columns; ++col) {
+                out[col * l->channels] = last_block[4 * col + row];
+            }
+        }
+    }
+}
+
+/* Stride 2: one channel's output from its plane, `plane` at the padded column of output column 0's first tap;
+ * blocks of 2 output rows (a last single row: row step 0). */
+static inline TK_ALWAYS_INLINE void stride2_channel(const int32_t *plane, const int16_t *weights, tk_dw3_job *job,
+                                                    int8_t *out, const dw3_layer *l)
+{
+    const int32_t full = l->rows / 2;
+    if (full > 0) {
+        aim(job, out, 2, l->row_step, l->channels, full);
+        l->loop2(plane, weights, job);
+    }
+    if (l->rows & 1) {
+        aim(job, out + full * 2 * l->row_step, 2, 0, l->channels, 1);
+        l->loop2(plane + full * l->block_words, weights, job);
+    }
+}
+
+/* TK_OK, or why the layer is not one this kernel takes: 3x3, depth multiplier 1, channels in fours; stride 1
+ * with padding 1 (the output the input's size), or stride 2 with padding 0 or 1 whose taps stay within one padding
+ * row or column past the input's end (SAME and VALID). */
+static tk_status check(const tk_conv_params *p, const tk_dims *in, const tk_dims *f, const tk_dims *out)
+{
+    const int s2 =
+        p->stride_h == 2 && p->stride_w == 2 && p->pad_h >= 0 && p->pad_h <= 1 && p->pad_w >= 0 && p->pad_w <= 1;
+    if (p->depth_multiplier != 1 || !(s2 || (p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 1 && p->pad_w == 1))) {
+        return TK_ERR_ARGUMENT;
+    }
+    if (f->h != 3 || f->w != 3 || f->c != in->c || out->c != in->c || out->n != in->n || (in->c & 3) || in->h < 1 ||
+        in->w < 1 || out->h < 1 || out->w < 1) {
+        return TK_ERR_SHAPE;
+    }
+    if (s2 ? 2 * out->h + 1 - p->pad_h > in->h + 1 || 2 * out->w + 1 - p->pad_w > in->w + 1
+           : out->h != in->h || out->w != in->w) {
+        return TK_ERR_SHAPE;
+    }
+    return TK_OK;
 }
 
 tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk_packed_filter *filter,
                                           const tk_dims *input_dims, const int8_t *input, const tk_dims *filter_dims,
                                           const tk_dims *output_dims, int8_t *output, void *scratch)
 {
+    tk_status status;
     if (params == NULL || filter == NULL || input_dims == NULL || input == NULL || filter_dims == NULL ||
-        output_dims == NULL || output == NULL || scratch == NULL || !tk_fast_conv_ok(params, filter) ||
-        params->depth_multiplier != 1 || params->stride_h != 1 || params->stride_w != 1 || params->pad_h != 1 ||
-        params->pad_w != 1) {
+        output_dims == NULL || output == NULL || scratch == NULL || !tk_fast_conv_ok(params, filter)) {
         return TK_ERR_ARGUMENT;
     }
-    if (filter_dims->h != 3 || filter_dims->w != 3 || filter_dims->c != input_dims->c ||
-        output_dims->c != input_dims->c || output_dims->n != input_dims->n || output_dims->h != input_dims->h ||
-        output_dims->w != input_dims->w || (input_dims->c & 3) || input_dims->h < 1 || input_dims->w < 1) {
-        return TK_ERR_SHAPE;
+    status = check(params, input_dims, filter_dims, output_dims);
+    if (status != TK_OK) {
+        return status;
     }
     {
-        const int32_t channels = input_dims->c, h = input_dims->h, w = input_dims->w;
-        const int32_t words = plane_words(input_dims), full = h / 4, last_rows = h % 4;
-        const int32_t row_step = w * channels, image = h * row_step;
+        const int32_t channels = input_dims->c, w = input_dims->w, words = plane_words(input_dims);
+        const int32_t image = input_dims->h * w * channels, out_image = output_dims->h * output_dims->w * channels;
         const int clamp = params->activation.min > -128 || params->activation.max < 127;
-        void (*run)(const int32_t *, const int16_t *, const tk_dw3_job *) =
-            clamp ? tk_dw3_channel_clamped : tk_dw3_channel;
-        void (*run_last)(const int32_t *, const int16_t *, const tk_dw3_job *) = /* a last block of <= 2 rows */
-            clamp ? tk_dw3_channel2_clamped : tk_dw3_channel2;
+        const int s2 = params->stride_h == 2;
+        const int32_t first = s2 ? 3 * (1 - params->pad_w) : 0; /* stride 2: output column 0's first tap */
         int32_t *planes = (int32_t *)scratch;
         int8_t *last_block = (int8_t *)(planes + 4 * words); /* 4 bytes per column */
-        int32_t batch, g, lane, row, col;
+        int32_t batch, g, lane;
         tk_dw3_job job;
+        dw3_layer layer;
+        layer.rows = output_dims->h;
+        layer.row_step = output_dims->w * channels;
+        layer.channels = channels;
+        layer.block_words = (w + 2) * 3;
+        layer.columns = w;
+        layer.loop = clamp ? tk_dw3_channel_clamped : tk_dw3_channel;
+        layer.loop2 = clamp ? tk_dw3_channel2_clamped : tk_dw3_channel2;
+        if (s2) { /* the loop of the padding on top */
+            layer.loop2 = params->pad_h ? (clamp ? tk_dw3s2_even_clamped : tk_dw3s2_even)
+                                        : (clamp ? tk_dw3s2_odd_clamped : tk_dw3s2_odd);
+        }
         job.low4 = tk_bytes4(params->activation.min);
         job.high4 = tk_bytes4(params->activation.max);
-        job.columns = w;
+        job.columns = output_dims->w;
+        job.in_skip = 12 * (w + 2) - 24 * output_dims->w; /* stride 2 only */
         memset(planes, 0, (size_t)(4 * words) * sizeof *planes);
         for (batch = 0; batch < input_dims->n; ++batch) {
             for (g = 0; g < channels / 4; ++g) {
                 fill_planes(planes, words, input_dims, input + batch * image, g, params->input_offset);
                 for (lane = 0; lane < 4; ++lane) {
                     const int32_t channel = 4 * g + lane;
-                    const int32_t *plane = planes + lane * words;
+                    const int32_t *plane = planes + lane * words + first;
                     const int16_t *weights = filter->weights + 12 * channel;
-                    int8_t *out = output + batch * image + channel;
+                    int8_t *out = output + batch * out_image + channel;
                     job.bias[0] = job.bias[1] = filter->bias[channel];
                     job.multiplier = filter->quant[3 * channel];
                     job.shift = filter->quant[3 * channel + 1];
                     job.nudge = filter->quant[3 * channel + 2];
-                    if (full > 0) {
-                        aim(&job, out, row_step, channels, full);
-                        run(plane, weights, &job);
-                    }
-                    if (last_rows > 0 && last_rows <= 2) { /* 2 rows straight to the output (1: row step 0) */
-                        aim(&job, out + full * 4 * row_step, last_rows == 2 ? row_step : 0, channels, 1);
-                        run_last(plane + full * (w + 2) * 3, weights, &job);
-                    } else if (last_rows > 0) { /* 4 rows into last_block (column-major), then the valid ones */
-                        aim(&job, last_block, 1, 4, 1);
-                        run(plane + full * (w + 2) * 3, weights, &job);
-                        out += full * 4 * row_step;
-                        for (row = 0; row < last_rows; ++row, out += row_step) {
-                            for (col = 0; col < w; ++col) {
-                                out[col * channels] = last_block[4 * col + row];
-                            }
-                        }
+                    if (s2) {
+                        stride2_channel(plane, weights, &job, out, &layer);
+                    } else {
+                        stride1_channel(plane, weights, &job, out, &layer, last_block);
                     }
                 }
             }

@@ -35,10 +35,13 @@
     "smlad   r5, r2, " K12 ", r5\n\t"
 
 /* The channel loop (see tk_dw3_job, whose 16 words are copied to the stack: [sp, #4 * field]; the assembly keeps
- * the end of a block's columns in word 13 and the last weight pair in word 14). COLUMN is TK_DW3_COLUMN (4 rows)
- * or TK_DW3_COLUMN2; FINISH rescales the accumulators to bytes in r4.. (r1-r3, lr scratch), clamps them if the
- * activation needs it and stores them at r1 (out), r1 + r2 (row step), ... */
-#define TK_DW3_CHANNEL(COLUMN, FINISH)                                                                \
+ * the end of a block's columns in word 13 and the last weight pair in word 14). BIAS loads the accumulators;
+ * an output column takes 3 input columns from r0 and moves r0 on by 12 << STRIDE_LOG2 bytes (REWIND: 36 less
+ * that); NEXT_BLOCK moves r0 from the end of a block's columns to the next block's first. COLUMN multiplies one
+ * input column (TK_DW3_COLUMN: 4 rows, TK_DW3_COLUMN2, TK_DW3S2_*); FINISH rescales the accumulators to bytes in
+ * r4.. (r1-r3, lr scratch), clamps them if the activation needs it and stores them at r1 (out), r1 + r2 (row
+ * step), ... */
+#define TK_DW3_LOOP(BIAS, STRIDE_LOG2, REWIND, NEXT_BLOCK, COLUMN, FINISH)                            \
     __asm__ volatile(                                                                                 \
         "push    {r4-r11, lr}\n\t"                                                                    \
         "add     r2, r2, #32\n\t"                                                                     \
@@ -51,13 +54,12 @@
         "1:\n\t"                             /* a block of output rows */                              \
         "ldr     r1, [sp, #40]\n\t"          /* columns */                                             \
         "add     r1, r1, r1, lsl #1\n\t"                                                              \
-        "add     r1, r0, r1, lsl #2\n\t"     /* end of the block's output columns: 12 bytes each */    \
+        "add     r1, r0, r1, lsl #2 + " STRIDE_LOG2 "\n\t" /* end of the block's output columns */       \
         "str     r1, [sp, #52]\n\t"                                                                   \
         "2:\n\t"                             /* an output column */                                    \
-        "ldrd    r4, r5, [sp]\n\t"           /* bias, twice */                                         \
-        "ldrd    r6, r7, [sp]\n\t"                                                                    \
+        BIAS                                                                                          \
         COLUMN("r8", "r9") COLUMN("r10", "r11") COLUMN("r12", "lr")                                   \
-        "sub     r0, r0, #24\n\t"            /* the next output column starts one input column on */   \
+        "sub     r0, r0, #" REWIND "\n\t"     /* the next output column's first input column */         \
         "ldrd    r1, r2, [sp, #8]\n\t"       /* multiplier, right shift */                             \
         "ldr     r3, [sp, #16]\n\t"          /* nudge */                                               \
         FINISH                                                                                        \
@@ -67,7 +69,7 @@
         "ldr     r1, [sp, #52]\n\t"                                                                   \
         "cmp     r0, r1\n\t"                                                                          \
         "bne     2b\n\t"                                                                              \
-        "add     r0, r0, #24\n\t"            /* past the block's 2 last (padding) input columns */     \
+        NEXT_BLOCK                                                                                    \
         "ldr     r1, [sp, #28]\n\t"                                                                   \
         "ldr     r3, [sp, #48]\n\t"          /* out skip: to the next block's first output */          \
         "add     r1, r1, r3\n\t"                                                                      \
@@ -78,6 +80,12 @@
         "bne     1b\n\t"                                                                              \
         "add     sp, sp, #64\n\t"                                                                     \
         "pop     {r4-r11, pc}\n\t")
+
+/* Stride 1: 4 accumulators (bias, twice, from words 0-1), output columns one input column apart, 2 padding columns
+ * after a block's. */
+#define TK_DW3_CHANNEL(COLUMN, FINISH)                                                                \
+    TK_DW3_LOOP("ldrd    r4, r5, [sp]\n\t" "ldrd    r6, r7, [sp]\n\t", "0", "24",                      \
+                "add     r0, r0, #24\n\t", COLUMN, FINISH)
 
 /* 4 rows: rescale r4-r7 (lr scratch, then the weight pair again), optionally clamp the 4 bytes at once, store. */
 #define TK_DW3_FINISH4(CLAMP)                                                                         \
@@ -165,6 +173,28 @@ TK_NAKED static void tk_dw3_fill_blocks(TK_UNUSED int32_t *at, TK_UNUSED const i
         "pop     {r4-r11, pc}\n\t");
 }
 
+/* Stride 2: a block's 6 padded rows x0 .. x5 give 2 output rows. With one padding row on top (SAME over an odd
+ * height) row 0 takes x0 k0 + x1 k1 + x2 k2 and row 1 x2 .. x4 (EVEN); with none (VALID, SAME over an even
+ * height) rows x1 .. x3 and x3 .. x5 (ODD). 5 instructions per 6 MACs; accumulators r4, r5. */
+#define TK_DW3S2_EVEN(K01, K12)                 \
+    "ldmia   r0!, {r1, r2, r3}\n\t"             \
+    "smlad   r4, r1, " K01 ", r4\n\t"           \
+    "smlabt  r4, r2, " K12 ", r4\n\t"           \
+    "smlad   r5, r2, " K01 ", r5\n\t"           \
+    "smlabt  r5, r3, " K12 ", r5\n\t"
+#define TK_DW3S2_ODD(K01, K12)                  \
+    "ldmia   r0!, {r1, r2, r3}\n\t"             \
+    "smlatb  r4, r1, " K01 ", r4\n\t"           \
+    "smlad   r4, r2, " K12 ", r4\n\t"           \
+    "smlatb  r5, r2, " K01 ", r5\n\t"           \
+    "smlad   r5, r3, " K12 ", r5\n\t"
+
+/* Stride 2: 2 accumulators, output columns 2 input columns (24 bytes) apart, the input skip (job word 15) after a
+ * block's columns. FINISH is TK_DW3_FINISH2. */
+#define TK_DW3S2_CHANNEL(COLUMN, FINISH)                                                              \
+    TK_DW3_LOOP("ldrd    r4, r5, [sp]\n\t", "1", "12", "ldr     r1, [sp, #60]\n\t" "add     r0, r0, r1\n\t", \
+                COLUMN, FINISH)
+
 #define TK_DW3_FUNCTION(name)                                                                   \
     TK_NAKED static void name(TK_UNUSED const int32_t *plane, TK_UNUSED const int16_t *weights, \
                               TK_UNUSED const tk_dw3_job *job)
@@ -173,6 +203,10 @@ TK_DW3_FUNCTION(tk_dw3_channel) { TK_DW3_CHANNEL(TK_DW3_COLUMN, TK_DW3_FINISH4("
 TK_DW3_FUNCTION(tk_dw3_channel_clamped) { TK_DW3_CHANNEL(TK_DW3_COLUMN, TK_DW3_FINISH4(TK_DW3_CLAMP4)); }
 TK_DW3_FUNCTION(tk_dw3_channel2) { TK_DW3_CHANNEL(TK_DW3_COLUMN2, TK_DW3_FINISH2("")); }
 TK_DW3_FUNCTION(tk_dw3_channel2_clamped) { TK_DW3_CHANNEL(TK_DW3_COLUMN2, TK_DW3_FINISH2(TK_DW3_CLAMP2)); }
+TK_DW3_FUNCTION(tk_dw3s2_even) { TK_DW3S2_CHANNEL(TK_DW3S2_EVEN, TK_DW3_FINISH2("")); }
+TK_DW3_FUNCTION(tk_dw3s2_even_clamped) { TK_DW3S2_CHANNEL(TK_DW3S2_EVEN, TK_DW3_FINISH2(TK_DW3_CLAMP2)); }
+TK_DW3_FUNCTION(tk_dw3s2_odd) { TK_DW3S2_CHANNEL(TK_DW3S2_ODD, TK_DW3_FINISH2("")); }
+TK_DW3_FUNCTION(tk_dw3s2_odd_clamped) { TK_DW3S2_CHANNEL(TK_DW3S2_ODD, TK_DW3_FINISH2(TK_DW3_CLAMP2)); }
 /* clang-format on */
 
 #endif /* TK_DW3X3_DSP_ASM_H */
