@@ -92,3 +92,10 @@ def test_a_keyword_run_reports_its_audio(models_root, tmp_path):
     assert 'alt="spectrograms, one test clip per class"' in html.read_text()
     images = html.read_text().count("<img ")
     assert images_decoded(html, tmp_path) == f"{images}/{images}"
+
+
+def test_device_features_are_claimed_only_when_recorded():
+    from pipeline.report.audio import FEATURES_MISMATCHED, _device_note
+    assert "did not run the front end on the device" in _device_note({"samples": 20, "accuracy": 0.5})
+    note = _device_note({"samples": 20, FEATURES_MISMATCHED: 1})
+    assert "19 of 20 validated clips bit-identical" in note
