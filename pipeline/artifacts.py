@@ -7,6 +7,7 @@
       student_int8.tflite  MODEL_INT8      the int8 model: the single source of truth for both engines
       golden.npz           GOLDEN          int8 test inputs, TFLM's outputs for them, labels (quantize stage)
       misclassified.npz    MISCLASSIFIED   the first test samples the int8 model gets wrong (quantize, for the report)
+      audio_clips.npz      AUDIO_CLIPS     keyword data: one test clip's features per class (quantize, for the report)
       export/              EXPORT          C array, op resolver, I/O and arena headers (export stage, TFLM engine)
       aot/                 AOT             model.h, model.c (compile stage, AOT engine)
       firmware/            FIRMWARE        firmware.elf for QEMU, its map and link script (build stage)
@@ -20,6 +21,7 @@ BASELINE = "baseline.keras"
 MODEL_INT8 = "student_int8.tflite"
 GOLDEN = "golden.npz"
 MISCLASSIFIED = "misclassified.npz"
+AUDIO_CLIPS = "audio_clips.npz"
 QAT_WEIGHTS = "student_qat_weights.h5"  # fine-tuned fake-quant weights (qat), legacy HDF5: loads by topology
 EXPORT = "export"
 AOT = "aot"

@@ -46,6 +46,22 @@ def test_report_shows_the_manifest_numbers(e2e_run, tmp_path):
         assert figure in html_path.read_text(), figure
 
 
+def chromium_flags(tmp_path) -> list[str]:
+    return ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
+
+
+def images_decoded(html, tmp_path) -> str:
+    """`decoded/all` <img> of a report page in headless Chromium (the page sets it on load: naturalWidth > 0)."""
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is missing: `make install` installs it (APT_PACKAGES)"
+    dom = subprocess.run([chromium, *chromium_flags(tmp_path), "--dump-dom", html.as_uri()], capture_output=True,
+                         text=True, timeout=120).stdout
+    found = re.search(r'data-images="(\d+/\d+)"', dom)
+    return found[1] if found else "no data-images attribute"
+
+
 @pytest.mark.slow
 def test_report_html_renders_in_chromium(e2e_run, tmp_path):
     chromium = shutil.which("chromium")
@@ -55,12 +71,8 @@ def test_report_html_renders_in_chromium(e2e_run, tmp_path):
     assert "src=\"http" not in text and "<link" not in text  # self-contained: nothing fetched
     images = len(re.findall(r"<img ", text))
     assert images >= 5  # accuracy, confusion, budget, MACs, memory plan
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
-    dom = subprocess.run([chromium, *flags, "--dump-dom", html.as_uri()], capture_output=True, text=True,
-                         timeout=120).stdout
-    assert f'data-images="{images}/{images}"' in dom  # set on load when every <img> decoded (naturalWidth > 0)
+    assert images_decoded(html, tmp_path) == f"{images}/{images}"
+    flags = chromium_flags(tmp_path)
     shot = tmp_path / "report.png"
     subprocess.run([chromium, *flags, "--window-size=1000,1400", f"--screenshot={shot}", html.as_uri()],
                    capture_output=True, timeout=120)

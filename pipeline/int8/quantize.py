@@ -17,7 +17,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from pipeline.artifacts import GOLDEN, MISCLASSIFIED, MODEL_INT8, QAT_WEIGHTS, STUDENT, TEACHER_LOGITS
+from pipeline.artifacts import AUDIO_CLIPS, GOLDEN, MISCLASSIFIED, MODEL_INT8, QAT_WEIGHTS, STUDENT, TEACHER_LOGITS
+from pipeline.audio.breakdown import audio_breakdown
 from pipeline.config import Config
 from pipeline.kd.data import Dataset, load_dataset
 from pipeline.errors import PipelineError, stage
@@ -101,6 +102,11 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     run.write(MISCLASSIFIED, lambda path: np.savez(path, index=wrong, x=data.x_test[wrong],
                                                    true=result["labels"][wrong], predicted=result["predicted"][wrong]))
     artifacts.append(MISCLASSIFIED)
+    audio = audio_breakdown(cfg.data.dataset, result["predicted"], result["labels"])  # None unless keyword data
+    if audio:
+        metrics["audio"] = audio[0]
+        run.write(AUDIO_CLIPS, lambda path: np.savez(path, **audio[1]))
+        artifacts.append(AUDIO_CLIPS)
     run.write(MODEL_INT8, lambda path: path.write_bytes(model))
     run.write(GOLDEN, lambda path: np.savez(path, inputs=result["inputs"], outputs=result["outputs"],
                                             labels=result["labels"]))

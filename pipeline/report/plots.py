@@ -174,3 +174,26 @@ def misclassified_grid(x: np.ndarray, true: np.ndarray, predicted: np.ndarray, n
             ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
         ax.set_title(f"{name(int(t))} -> {name(int(p))}", fontsize=7, color=INK)
     return _png(fig)
+
+
+def spectrograms(features: np.ndarray, titles: list[str], hop_ms: float, top_hz: float) -> str:
+    """One image per clip of int8 log-mel features (frames, mel bands): time across, mel band up, one shared
+    color scale (the int8 value, -128 = no energy)."""
+    n = len(features)
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.7 * cols + 0.8, 2.5 * rows), squeeze=False, layout="constrained")
+    for ax in axes.flat:
+        ax.axis("off")
+    for k, (ax, clip, title) in enumerate(zip(axes.flat, features, titles)):
+        ax.axis("on")
+        frames, bands = clip.shape
+        image = ax.imshow(clip.T, origin="lower", aspect="auto", cmap="magma", vmin=-128, vmax=127,
+                          extent=(0, frames * hop_ms / 1000, 0, bands))
+        ax.set_title(title, fontsize=8, color=INK)
+        ax.set_xlabel("time (s)", fontsize=8)
+        if k % cols == 0:
+            ax.set_ylabel(f"mel band (to {top_hz / 1000:g} kHz)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="int8 feature")
+    return _png(fig)

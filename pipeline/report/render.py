@@ -1,5 +1,6 @@
 """Report stage: models/<run>/report.md and a self-contained report.html, from the manifest (and the test samples
-the int8 model gets wrong, misclassified.npz, an artifact the quantize stage lists in it).
+the int8 model gets wrong, misclassified.npz, and for keyword data audio_clips.npz: artifacts the quantize stage
+lists in it; the audio section is report/audio.py).
 
 Every number shown is read from run.json (the stages recorded it when they measured it); this module only
 selects, formats and draws. Derived figures are plain arithmetic on recorded ones (a share of a budget, a
@@ -14,10 +15,11 @@ import jinja2
 import numpy as np
 
 from pipeline import __version__
-from pipeline.artifacts import MISCLASSIFIED, MODEL_INT8, REPORTS
+from pipeline.artifacts import AUDIO_CLIPS, MISCLASSIFIED, MODEL_INT8, REPORTS
 from pipeline.errors import PipelineError, stage
 from pipeline.device.latency import rows as latency_rows
 from pipeline.paths import TEMPLATES
+from pipeline.report.audio import audio_images, audio_view
 from pipeline.report.sections import kd_gain_pp, kd_verdict, per_class, settings, size_ratio
 from pipeline.runs import MANIFEST, atomic_path, corrupt_manifest, read_manifest
 
@@ -272,16 +274,19 @@ def _images(v: dict) -> dict[str, str]:
     return images
 
 
-def render(manifest: dict, misclassified: dict | None = None) -> tuple[str, str]:
-    """(report.md, report.html) text for a manifest (and the quantize stage's misclassified test samples)."""
+def render(manifest: dict, misclassified: dict | None = None, audio_clips: dict | None = None) -> tuple[str, str]:
+    """(report.md, report.html) text for a manifest (and the quantize stage's misclassified test samples and, for
+    keyword data, its audio_clips.npz)."""
     v = view(manifest)
+    v["audio"] = audio_view(manifest, audio_clips)
     v["misclassified"] = _misclassified(misclassified, v["classes"])
     v["misclassified_samples"] = misclassified
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                              autoescape=jinja2.select_autoescape(["html.j2"]))
     markdown = env.get_template("report.md.j2").render(**v, summary=_summary(v))
-    html = env.get_template("report.html.j2").render(**v, images=_images(v))
+    images = {**_images(v), **audio_images(v["audio"], audio_clips)}
+    html = env.get_template("report.html.j2").render(**v, images=images)
     return markdown, html
 
 
@@ -290,12 +295,13 @@ def write_report(run_dir: str | Path) -> list[Path]:
     """Write report.md and report.html into the run folder (atomically); returns their paths."""
     run_dir = Path(run_dir)
     manifest = load_manifest(run_dir)
-    samples = None
-    if MISCLASSIFIED in manifest.get("artifacts", {}) and (run_dir / MISCLASSIFIED).is_file():
-        with np.load(run_dir / MISCLASSIFIED) as f:
-            samples = {k: f[k] for k in f.files}
+    arrays = {}
+    for name in (MISCLASSIFIED, AUDIO_CLIPS):  # the quantize stage's arrays for the report, when it listed them
+        if name in manifest.get("artifacts", {}) and (run_dir / name).is_file():
+            with np.load(run_dir / name) as f:
+                arrays[name] = {k: f[k] for k in f.files}
     try:
-        markdown, html = render(manifest, samples)
+        markdown, html = render(manifest, arrays.get(MISCLASSIFIED), arrays.get(AUDIO_CLIPS))
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:  # a hand-edited value
         raise corrupt_manifest(run_dir / MANIFEST, f"{type(e).__name__}: {e}") from None
     paths = []
