@@ -124,7 +124,8 @@ def test_the_policy_and_each_layers_choice_are_recorded(tmp_path):
     aot = json.loads(result.output)["aot"]
     assert aot["optimize"] == "speed" and {layer["layout"] for layer in aot["layers"]} >= {"conv", "fc8"}
     text = invoke("inspect", GOLDEN_MODEL, "--no-arena").output
-    assert "AOT (--optimize balanced)" in text and "fc8" in text
+    # balanced: the FC layer's int8 kernel would save 200 weight bytes for ~1.4 KB of code: the reference runs it
+    assert "AOT (--optimize balanced)" in text and "fc8" not in text
 
 
 @pytest.mark.parametrize("command", [["compile", GOLDEN_MODEL, "--out", "unused"], ["inspect", GOLDEN_MODEL], ["run"]])
@@ -154,3 +155,19 @@ def test_a_config_file_with_an_unknown_policy_names_the_key(tmp_path):
     config.write_text('[export]\noptimize = "fast"\n')
     with pytest.raises(Exception, match="export.optimize.*fast"):
         load_config(config)
+
+
+def _layer(pick: str, **candidates: tuple[int, int]) -> dict:
+    """A Lowering.layers entry: the pick and its candidates as (weight bytes, instructions), reference first."""
+    return {"layout": pick, "candidates": {k: {"weight_bytes": b, "instructions": i} for k, (b, i) in candidates.items()}}
+
+
+def test_an_int8_layout_is_left_out_when_its_code_outweighs_what_it_saves():
+    small = {0: _layer("fc8", reference=(368, 2520), fc8=(600, 388), fc=(800, 612))}
+    assert policy.unprofitable("balanced", small) == {"fc8"}
+    # the same layer 100 times over: 100 x 200 bytes saved against fc is worth the kernel's code
+    big = {n: _layer("fc8", reference=(36_800, 252_000), fc8=(60_000, 38_800), fc=(80_000, 61_200)) for n in range(3)}
+    assert policy.unprofitable("balanced", big) == set()
+    assert policy.unprofitable("speed", small) == policy.unprofitable("size", small) == set()
+    # the fast int16 layouts are never dropped for the reference kernels, however small the model
+    assert policy.unprofitable("balanced", {0: _layer("conv", reference_conv=(168, 43_008), conv=(352, 6758))}) == set()

@@ -71,15 +71,11 @@ def compile_model(source: str | Path | bytes, prefix: str = "tk_model",
     data, name = model_bytes(source)
     sha = hashlib.sha256(data).hexdigest()
     graph = build_graph(read_model(data, name), name)
-    lowering = Lowering(graph, optimize)
-    try:
-        calls = [lowering.lower(op) for op in graph.ops]
-    except PipelineError:
-        raise
-    except (AttributeError, IndexError, KeyError, TypeError, ValueError, ZeroDivisionError) as e:
-        # inconsistent options or shapes in a flatbuffer that parsed: still the user's file, not our bug
-        raise PipelineError(f"{name} is malformed: its operators are inconsistent ({type(e).__name__}: {e}).",
-                            "Re-export the model.") from None
+    lowering, calls = _lower(graph, name, optimize, frozenset())
+    exclude = policy.unprofitable(optimize, lowering.layers)
+    if exclude:  # int8 layouts not worth their kernel code: compile again without them
+        graph = build_graph(read_model(data, name), name)
+        lowering, calls = _lower(graph, name, optimize, exclude)
     plan = plan_memory(graph, lowering.scratch_bytes, lowering.in_place)
     for call in calls:  # the arena places, now that the plan has them
         call.statements = [(function, [resolve(arg, graph, plan) for arg in args])
@@ -98,6 +94,18 @@ def compile_model(source: str | Path | bytes, prefix: str = "tk_model",
                          x.shape, y.shape, [op.name for op in graph.ops], (x.scale, x.zero_point),
                          (y.scale, y.zero_point), graph, plan, "float32" if y.dtype == "FLOAT32" else "int8",
                          optimize, lowering.layers)
+
+
+def _lower(graph: Graph, name: str, optimize: str, exclude: frozenset[str]) -> tuple[Lowering, list]:
+    lowering = Lowering(graph, optimize, exclude)
+    try:
+        return lowering, [lowering.lower(op) for op in graph.ops]
+    except PipelineError:
+        raise
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+        # inconsistent options or shapes in a flatbuffer that parsed: still the user's file, not our bug
+        raise PipelineError(f"{name} is malformed: its operators are inconsistent ({type(e).__name__}: {e}).",
+                            "Re-export the model.") from None
 
 
 def resolve(text: str, graph: Graph, plan: MemoryPlan) -> str:

@@ -90,9 +90,10 @@ class Lowering:
     scratch_ref) until the memory plan exists; `scratch_bytes` records the scratch each call needs and
     `in_place` the ops whose kernel writes exactly over its input (the memory planner's inputs)."""
 
-    def __init__(self, graph: Graph, optimize: str = policy.DEFAULT):
+    def __init__(self, graph: Graph, optimize: str = policy.DEFAULT, exclude: frozenset[str] = frozenset()):
         self.graph = graph
         self.optimize = optimize  # policy.POLICIES: how layers with several exact kernels choose
+        self.exclude = exclude  # layouts the policy found not worth their kernel code (policy.unprofitable)
         self.scratch_bytes: dict[int, int] = {}
         self.in_place: set[int] = set()
         self.arrays: dict[str, ConstArray] = {}

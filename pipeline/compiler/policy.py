@@ -8,7 +8,10 @@ layer (CompiledModel.layers: the manifest's compile metrics and `tinykd inspect`
   size      the fewest bytes (ties: fewer instructions): never more than the reference kernels' int8 weights,
             int32 biases and multipliers, since the reference kernel is always a candidate
   balanced  the least instructions + BYTE_PRICE x bytes (the default): weights stay int8 wherever an int8
-            layout costs fewer than BYTE_PRICE instructions per byte it saves
+            layout costs fewer than BYTE_PRICE instructions per byte it saves. A layout's kernel code is flash
+            too, paid once per model: an int8 layout whose layers together save less than its code costs
+            (CODE_BYTES) is left out and the model compiled again (`unprofitable`), so a tiny model does not
+            link an int8 kernel to save a few hundred bytes of weights.
 """
 from __future__ import annotations
 
@@ -38,6 +41,12 @@ COSTS = {
 }
 
 
+# Flash of each fast layout's own kernel code (text of the functions only it calls), arm-none-eabi-gcc 12 -O2
+# -mcpu=cortex-m4, `arm-none-eabi-nm -S` on the kernel objects. Shared helpers and the reference kernels are left
+# out: only the order of magnitude matters to `unprofitable`.
+CODE_BYTES = {"fc": 980, "fc8": 1392, "conv": 6800, "conv8": 1652, "depthwise": 2124, "depthwise_3x3": 4050}
+
+
 @dataclass(frozen=True)
 class Candidate:
     layout: str          # a key of COSTS
@@ -50,10 +59,12 @@ def candidate(layout: str, weight_bytes: int, macs: int, outputs: int) -> Candid
     return Candidate(layout, int(weight_bytes), round(per_mac * macs + per_output * outputs))
 
 
-def choose(policy: str, candidates: list[Candidate]) -> Candidate:
-    """The candidate `policy` picks (see the module doc)."""
+def choose(policy: str, candidates: list[Candidate], exclude: frozenset[str] = frozenset()) -> Candidate:
+    """The candidate `policy` picks (see the module doc), never a layout in `exclude` (the reference kernels,
+    always first among the candidates, stay)."""
     if policy not in POLICIES:
         raise ValueError(f"optimize policy {policy!r}: one of {', '.join(POLICIES)}")
+    candidates = [c for n, c in enumerate(candidates) if n == 0 or c.layout not in exclude]
     fastest = min(candidates, key=lambda c: (c.instructions, c.weight_bytes))
     smallest = min(candidates, key=lambda c: (c.weight_bytes, c.instructions))
     if policy == "speed":
@@ -61,3 +72,38 @@ def choose(policy: str, candidates: list[Candidate]) -> Candidate:
     if policy == "size":
         return smallest
     return min(candidates, key=lambda c: (c.instructions + BYTE_PRICE * c.weight_bytes, c.instructions))
+
+
+INT8_LAYOUTS = ("conv8", "fc8")  # the layouts that exist to save flash: dropped when their code costs more
+
+
+def _picks(layers: dict[int, dict], exclude: frozenset[str]) -> list[Candidate]:
+    """Each layer's balanced pick among its recorded candidates (the reference kernel first), `exclude` left out."""
+    return [choose("balanced", [Candidate(name, c["weight_bytes"], c["instructions"])
+                                for name, c in layer["candidates"].items()], exclude)
+            for layer in layers.values() if layer.get("candidates")]
+
+
+def _model_cost(layers: dict[int, dict], exclude: frozenset[str]) -> float:
+    """Balanced cost of the whole model: its layers' instructions and weight bytes, and the code of each fast
+    layout it links (once)."""
+    picks = _picks(layers, exclude)
+    code = sum(CODE_BYTES.get(layout, 0) for layout in {c.layout for c in picks})
+    return sum(c.instructions + BYTE_PRICE * c.weight_bytes for c in picks) + BYTE_PRICE * code
+
+
+def unprofitable(policy: str, layers: dict[int, dict]) -> frozenset[str]:
+    """Under balanced, the int8 layouts (INT8_LAYOUTS) to leave out of the model compiled with `layers`
+    (Lowering.layers: each layer's pick and candidates): greedily, while leaving one out lowers the whole model's
+    balanced cost once the kernel code of every layout it links is counted (a tiny model saves fewer weight bytes
+    than the int8 kernel's code). Empty for the other policies."""
+    exclude: frozenset[str] = frozenset()
+    if policy != "balanced":
+        return exclude
+    while True:
+        cost = _model_cost(layers, exclude)
+        used = {c.layout for c in _picks(layers, exclude)} & set(INT8_LAYOUTS)
+        options = sorted((_model_cost(layers, exclude | {layout}), layout) for layout in used)
+        if not options or options[0][0] >= cost:
+            return exclude
+        exclude |= {options[0][1]}

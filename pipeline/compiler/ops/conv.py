@@ -50,7 +50,7 @@ def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
             if arrays is not None:
                 packings[layout] = arrays
                 candidates.append(policy.candidate(layout, array_bytes(arrays), macs, outputs))
-    pick = policy.choose(lw.optimize, candidates)
+    pick = policy.choose(lw.optimize, candidates, lw.exclude)
     lw.record(call, pick.layout, pick.weight_bytes, candidates)
     if pick.layout in packings:
         filt = lw.filter_struct(call, packings[pick.layout])
@@ -105,7 +105,7 @@ def lower_fully_connected(lw, call, op, ins, outs):
             if arrays is not None:
                 packings[layout] = arrays
                 candidates.append(policy.candidate(layout, array_bytes(arrays), macs, outputs))
-    pick = policy.choose(lw.optimize, candidates)
+    pick = policy.choose(lw.optimize, candidates, lw.exclude)
     lw.record(call, pick.layout, pick.weight_bytes, candidates)
     if pick.layout != "reference":
         kernel = K.FULLY_CONNECTED_FAST8 if pick.layout == "fc8" else K.FULLY_CONNECTED_FAST
