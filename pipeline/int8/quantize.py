@@ -18,6 +18,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from pipeline.artifacts import GOLDEN, MISCLASSIFIED, MODEL_INT8, QAT_WEIGHTS, STUDENT, TEACHER_LOGITS
+from pipeline.audio.features import raw_test_clips
 from pipeline.config import Config
 from pipeline.kd.data import Dataset, load_dataset
 from pipeline.errors import PipelineError, stage
@@ -102,8 +103,9 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
                                                    true=result["labels"][wrong], predicted=result["predicted"][wrong]))
     artifacts.append(MISCLASSIFIED)
     run.write(MODEL_INT8, lambda path: path.write_bytes(model))
+    audio = raw_test_clips(cfg.data.dataset) or {}  # features made by the front end: the raw clips go along
     run.write(GOLDEN, lambda path: np.savez(path, inputs=result["inputs"], outputs=result["outputs"],
-                                            labels=result["labels"]))
+                                            labels=result["labels"], **audio))
     run.record("quantize", fp, artifacts, metrics, time.time() - started)
     return metrics
 
