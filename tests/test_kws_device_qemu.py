@@ -91,8 +91,8 @@ def test_raw_clips_stream_over_the_serial_link_and_match_the_host_bit_for_bit(tm
 
 @pytest.mark.slow
 def test_audio_requests_out_of_order_and_firmware_without_front_end_are_refused(tmp_path):
-    """On the host port: a chunk past what the device holds is ERROR 2 (one line); a run with raw clips against
-    firmware without the front end stops at the handshake with one line naming the device and the fix."""
+    """On the host port: a chunk past what the device holds is ERROR 2 (one line); golden clips of the wrong length
+    and a run with raw clips against firmware without the front end stop at the handshake with one line each."""
     from pipeline.device import emulator, session
     from pipeline.device import protocol as P
     from pipeline.device.link import Link
@@ -110,6 +110,12 @@ def test_audio_requests_out_of_order_and_firmware_without_front_end_are_refused(
         assert reply.features == features(pcm)[0].tobytes()
         link.bye()
         link.port.close()
+    with np.load(run / "golden.npz") as golden:
+        short = {**golden, "pcm": golden["pcm"][:, :15999]}
+    np.savez(run / "golden.npz", **short)
+    with pytest.raises(PipelineError, match=r"int16 of shape \(1, 15999\).*16000 samples") as error:
+        session.validate_emulated(emulator.host(exe), run, progress=False, finish=False)
+    assert "\n" not in str(error.value)
     plain, exe = audio_run(tmp_path / "plain", pcm, target="host", frontend=False)
     with pytest.raises(PipelineError, match="has no audio front end") as error:
         session.validate_emulated(emulator.host(exe), plain, progress=False)

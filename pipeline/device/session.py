@@ -28,6 +28,7 @@ from pipeline.progress import Ticker, interactive
 from pipeline.runs import sha256_file
 from pipeline.device.validation import summarize
 
+CLIP_SAMPLES = 16000  # TK_FE_CLIP_SAMPLES: one raw clip the device's front end takes
 MAX_RESETS = 5  # device resets in a row without a validated sample before giving up (a crash loop)
 TIMEOUT = DeviceConfig.timeout  # seconds to wait for one reply: the one default, from the settings
 
@@ -183,6 +184,11 @@ def _audio_arrays(golden: dict, hello: P.Hello, url: str) -> dict | None:
         raise PipelineError(f"The device on '{url}' has no audio front end, and this run validates raw audio clips.",
                             "Build its firmware from this run (`tinykd build`, which links the front end) and "
                             "flash it.")
+    pcm = golden["pcm"]
+    if pcm.dtype != np.int16 or pcm.ndim != 2 or pcm.shape[1] != CLIP_SAMPLES:
+        raise PipelineError(f"The golden data's raw clips are {pcm.dtype} of shape {pcm.shape}; the device's front "
+                            f"end takes int16 clips of {CLIP_SAMPLES} samples (1 s at 16 kHz).",
+                            f"Rerun `{WRITTEN_BY} --force` on data from `tinykd data features`.")
     count = len(golden["pcm"])
     return {"features": np.zeros((count, int(np.prod(golden["inputs"].shape[1:]))), np.int8),
             "frontend_ticks": np.zeros(count, np.int64)}
