@@ -29,7 +29,8 @@ def main(run_dir: str) -> dict:
     if "mismatched_features" not in metrics:
         sys.exit(f"'{run_dir}' was not validated on raw audio: its data did not come from `tinykd data features`.")
     result = {"run": Path(run_dir).name, "data": manifest["data"]["name"], "board": metrics["board"],
-              **{k: round(metrics[k], 3) for k in KEYS}, "link": "QEMU UART0 over TCP (pyserial socket://), -icount shift=7",
+              **{k: round(metrics[k], 3) for k in KEYS},
+              "link": "QEMU UART0 over TCP (pyserial socket://), -icount shift=7",
               "note": "seconds per clip: wall time of the whole validation / clips (16 AUDIO chunks each), 2 cores "
                       "shared with other jobs; the model is a 5-epoch width-8 student (accuracy near chance: this "
                       "measures the link and bit-exactness, bench/kws.json the accuracy)"}

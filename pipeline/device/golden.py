@@ -2,7 +2,8 @@
 
 It holds the int8 test inputs, the TFLite Micro runtime's outputs for them (the oracle: a device output must be
 bit-identical) and the labels; for data made by the audio front end also the raw test clips and their features
-(the device then gets the clips and must compute the same features). Older and hand-made files name the arrays differently: the first name found wins.
+(the device then gets the clips and must compute the same features). Older and hand-made files name the arrays
+differently: the first name found wins.
 """
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def golden_file(run_dir: str | Path) -> Path:
 
 
 def load_golden(run_dir: str | Path, limit: int = 0) -> dict[str, np.ndarray]:
-    """{"inputs", "outputs", "labels"} (and "pcm", "features" when present) of the run's golden.npz, the first `limit` samples (0 = all)."""
+    """{"inputs", "outputs", "labels"} (and "pcm", "features" when present) of the run's golden.npz, the first
+    `limit` samples (0 = all)."""
     path = golden_file(run_dir)
     with np.load(path) as data:
         golden = {}
