@@ -48,6 +48,7 @@ bench: install
 	$(BENCH_PY) bench/fuzz.py --seconds $(FUZZ_SECONDS)
 	$(BENCH_PY) bench/frontend.py
 	$(BENCH_PY) bench/kws.py
+	$(BENCH_PY) bench/kws_link.py models/kws-bench
 	$(BIN)/python bench/summary.py --readme
 
 # Long libFuzzer run on the firmware's protocol parser and request handler; prints the execution count and

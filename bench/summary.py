@@ -157,6 +157,15 @@ def kws(d: dict) -> list[tuple[str, str]]:
              f"{a['instructions_frontend_median']:,} / {a['instructions_model_median']:,}")]
 
 
+def kws_link(d: dict) -> list[tuple[str, str]]:
+    return [("keyword spotting, raw clips over the emulated serial link (`tinykd validate`, AUDIO): features / "
+             "outputs differing from the host", f"{d['mismatched_features']} / {d['mismatched_outputs']} of "
+             f"{d['samples']:,} clips"),
+            ("keyword spotting over the link: front end / model instructions per clip, seconds per 1 s clip",
+             f"{d['frontend_instructions_median']:,.0f} / {d['instructions_median']:,.0f}, "
+             f"{d['seconds_per_clip']:.2f} s")]
+
+
 def generic(d) -> list[tuple[str, str]]:
     """Top-level numbers of a result file this script has no summarizer for yet."""
     if not isinstance(d, dict):
@@ -169,7 +178,7 @@ SUMMARIZERS = {"device": device, "memory": memory, "quantize": quantize, "qat_lr
                "run_time_fashion_mnist": run_time_fashion_mnist, "sensor": sensor, "kd_quality": kd_quality,
                "train_speed": train_speed,
                "kernels": kernels, "reliability": reliability, "fuzz": fuzz, "frontend": frontend,
-               "kws": kws}
+               "kws": kws, "kws_link": kws_link}
 
 
 def rows(results: Path = RESULTS) -> list[tuple[str, str, str]]:

@@ -15,6 +15,7 @@ TEMPLATES = PACKAGE / "templates"  # Jinja2 templates of the generated C, the re
 COMPILER = PACKAGE / "compiler"  # the AOT compiler's sources (their hash decides whether compile reruns)
 FIRMWARE = REPO / "firmware"  # the app, the ports and the kernels the build stage compiles
 KERNELS = FIRMWARE / "lib" / "tinykd_kernels"  # the AOT engine's portable C kernels
+FRONTEND = FIRMWARE / "lib" / "tinykd_frontend"  # the fixed-point audio front end (host ctypes and firmware)
 RENODE_SCRIPT = FIRMWARE / "renode" / "nano33ble.resc"  # Renode's Nano 33 BLE machine
 README = REPO / "README.md"  # holds the op coverage table generated from the compiler's registry
 BUILD = Path("build")  # firmware built outside a run folder goes under ./build/firmware/ (relative to the cwd)

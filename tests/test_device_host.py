@@ -229,14 +229,14 @@ def test_build_refuses_a_folder_without_a_model(tmp_path):
 
 
 def test_a_device_speaking_another_protocol_version_is_refused(run_dir):
-    """A fake device on a socket answers HELLO with version 2."""
+    """A fake device on a socket answers HELLO with version 1 (before AUDIO)."""
     def device(server):
         connection, _ = server.accept()
         decoder = P.Decoder()
         with connection:
             while data := connection.recv(4096):
                 for frame in decoder.feed(data):
-                    payload = b"\x00" * 4 + frame.payload if frame.type == P.PING else b"\x02" + bytes(40)
+                    payload = b"\x00" * 4 + frame.payload if frame.type == P.PING else b"\x01" + bytes(40)
                     connection.sendall(P.encode(frame.type | P.REPLY, frame.seq, payload))
 
     with socket.socket() as server:
@@ -244,7 +244,7 @@ def test_a_device_speaking_another_protocol_version_is_refused(run_dir):
         server.listen(1)
         threading.Thread(target=device, args=(server,), daemon=True).start()
         result = invoke("validate", "--port", f"socket://127.0.0.1:{server.getsockname()[1]}", "--run-dir", run_dir)
-    assert result.exit_code == 2 and "protocol version 2" in result.output and "speaks protocol version 1" in \
+    assert result.exit_code == 2 and "protocol version 1" in result.output and "speaks protocol version 2" in \
         result.output
 
 

@@ -108,3 +108,23 @@ def test_c_parser_survives_random_bytes_under_sanitizers(parser_check):
     rng = random.Random(2)
     junk = bytes(rng.randrange(256) for _ in range(200_000)) + b"\xA5\x5A\xff\xff\xff\xff" + bytes(10)
     subprocess.run([str(parser_check), "parse"], input=junk, capture_output=True, check=True)
+
+
+def test_a_raw_clip_goes_in_chunks_that_fit_a_frame_and_reassemble():
+    clip = bytes(range(256)) * 125  # 32,000 bytes: 16,000 int16 samples
+    chunks = P.audio_chunks(clip, P.MAX_PAYLOAD)
+    assert len(chunks) == 16 and all(len(c) <= P.MAX_PAYLOAD and len(c) % 2 == 0 for c in chunks)
+    held = bytearray(len(clip))
+    for chunk in chunks:
+        (offset,) = P.AUDIO_CHUNK.unpack_from(chunk)
+        held[2 * offset:2 * offset + len(chunk) - 2] = chunk[2:]
+    assert bytes(held) == clip and P.AUDIO_CHUNK.unpack_from(chunks[1])[0] == 1023
+
+
+def test_audio_reply_splits_ticks_features_and_output():
+    payload = P.AUDIO_REPLY.pack(10, 20, 30) + bytes([1]) * 1960 + bytes([2]) * 12
+    reply = P.AudioReply.decode(payload, 1960)
+    assert (reply.frontend_ticks, reply.model_ticks, reply.clip_crc) == (10, 20, 30)
+    assert reply.features == bytes([1]) * 1960 and reply.output == bytes([2]) * 12
+    with pytest.raises(P.PayloadError):
+        P.AudioReply.decode(payload[:100], 1960)

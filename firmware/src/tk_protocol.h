@@ -21,7 +21,7 @@ extern "C" {
 #include <stddef.h>
 #include <stdint.h>
 
-#define TK_PROTO_VERSION 1u
+#define TK_PROTO_VERSION 2u
 #define TK_PROTO_SYNC0 0xA5u
 #define TK_PROTO_SYNC1 0x5Au
 #ifndef TK_PROTO_MAX_PAYLOAD
@@ -31,7 +31,8 @@ extern "C" {
 #define TK_PROTO_CRC_BYTES 4u
 #define TK_PROTO_OVERHEAD (TK_PROTO_HEADER_BYTES + TK_PROTO_CRC_BYTES)
 #define TK_PROTO_MAX_FRAME (TK_PROTO_MAX_PAYLOAD + TK_PROTO_OVERHEAD)
-#define TK_PROTO_REPLY 0x80u /* a reply's type is its request's type | TK_PROTO_REPLY */
+#define TK_PROTO_REPLY 0x80u         /* a reply's type is its request's type | TK_PROTO_REPLY */
+#define TK_PROTO_FLAG_FRONTEND 0x01u /* HELLO flags: the firmware runs the audio front end (answers AUDIO) */
 
 /* Message types (host -> device requests; the device answers each with type | 0x80 or TK_MSG_ERROR). */
 typedef enum {
@@ -41,6 +42,7 @@ typedef enum {
     TK_MSG_RESET = 0x04, /* empty -> ack, then the device resets (and sends TK_MSG_BOOT) */
     TK_MSG_PING = 0x05,  /* up to 16 bytes -> boot id + the same bytes (resynchronisation) */
     TK_MSG_BYE = 0x06,   /* empty -> ack, then an emulator exits with status 0; a board just acks */
+    TK_MSG_AUDIO = 0x07, /* u16 offset + int16 samples of a clip -> samples held; the last chunk -> features + output */
     TK_MSG_BOOT = 0x7E,  /* unsolicited, seq 0, sent once at start-up: boot id */
     TK_MSG_ERROR = 0x7F  /* reply to a request that failed: code, request type, message */
 } tk_msg_type_t;

@@ -56,3 +56,32 @@ def make_features(raw_path: str | Path, log: Callable[[str], None] = print) -> d
 
 def write_features(raw_path: str | Path, out: str | Path, log: Callable[[str], None] = print) -> Path:
     return write_npz(make_features(raw_path, log), out)
+
+
+def raw_test_clips(dataset: str | Path) -> dict[str, np.ndarray] | None:
+    """{"pcm": (n, 16000) int16, "features": (n, 49, 40) int8} of the test clips of a features .npz that `tinykd data
+    features` wrote (read back from the raw-audio .npz its manifest names, checked by SHA-256); None for any other
+    data set. The device validation streams these clips and compares its features with these."""
+    path = Path(dataset)
+    if path.suffix != ".npz" or not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as f:
+        if "manifest" not in f.files or "x_test" not in f.files:
+            return None
+        frontend = json.loads(str(f["manifest"])).get("frontend")
+        if not frontend:
+            return None
+        test_features = f["x_test"]
+    raw = Path(frontend["raw_audio"])
+    if not raw.is_absolute() and not raw.is_file():
+        raw = path.parent / raw.name
+    if not raw.is_file() or sha256_path(raw) != frontend["raw_audio_sha256"]:
+        raise PipelineError(f"The features '{path}' were made from '{frontend['raw_audio']}', which is "
+                            f"{'changed' if raw.is_file() else 'gone'}: the device validation needs its raw clips.",
+                            f"Put it back, or remake both: tinykd data kws --out RAW.npz, then tinykd data features "
+                            f"RAW.npz --out {path}.")
+    pcm = read_raw(raw)["x_test"]
+    if len(pcm) != len(test_features):
+        raise PipelineError(f"'{raw}' has {len(pcm)} test clips, the features '{path}' {len(test_features)}.",
+                            f"Remake the features: tinykd data features {raw} --out {path}.")
+    return {"pcm": pcm.astype(np.int16), "features": test_features.astype(np.int8)}

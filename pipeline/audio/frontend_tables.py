@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pipeline.paths import FIRMWARE
+from pipeline.paths import FRONTEND
 
-FRONTEND_DIR = FIRMWARE / "lib" / "tinykd_frontend"
+FRONTEND_DIR = FRONTEND
 TABLES_HEADER = FRONTEND_DIR / "tk_frontend_tables.h"
 PER_LINE = 12  # values per line of the generated tables
 

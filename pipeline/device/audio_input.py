@@ -8,8 +8,11 @@ end): the two cannot disagree, and a test clip's device input equals its golden 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from pipeline.artifacts import GOLDEN
 from pipeline.errors import PipelineError
 
 PER_LINE = 16
@@ -24,6 +27,23 @@ def input_table(normalization: dict, input_quant: tuple[float, int]) -> np.ndarr
     shift, scale = (np.float32(normalization[k]) for k in ("shift", "scale"))
     x = ((np.arange(-128, 128).astype(np.float32) - shift) / scale).astype(np.float32)  # as pipeline/kd/data.py
     return quantize_input(x, *input_quant)
+
+
+def has_audio(run_dir: str | Path) -> bool:
+    """Whether the run's golden data carries raw clips (its data came from the front end: `tinykd data features`)."""
+    path = Path(run_dir) / GOLDEN
+    if not path.is_file():
+        return False
+    with np.load(path) as golden:
+        return "pcm" in golden.files
+
+
+def run_table(run) -> np.ndarray | None:
+    """The feature -> input table of a run (pipeline.runs.Run) whose golden data carries raw clips, else None."""
+    if not has_audio(run.path):
+        return None
+    io = run.metrics("quantize")["input"]
+    return input_table(run.manifest["data"]["normalization"], (io["scale"], io["zero_point"]))
 
 
 def apply(table: np.ndarray, features: np.ndarray) -> np.ndarray:

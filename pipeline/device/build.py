@@ -19,8 +19,8 @@ from pipeline import __version__
 from pipeline.artifacts import AOT_FILES, FIRMWARE_ELF
 from pipeline.config import ExportConfig
 from pipeline.errors import PipelineError
-from pipeline.paths import BUILD, FIRMWARE, KERNELS
-from pipeline.device.protocol import INFER_REPLY, MAX_PAYLOAD
+from pipeline.paths import BUILD, FIRMWARE, FRONTEND, KERNELS
+from pipeline.device.protocol import AUDIO_REPLY, INFER_REPLY, MAX_PAYLOAD
 from pipeline.targets import board as get_board
 from pipeline.targets import target as check_target
 
@@ -48,11 +48,13 @@ class BuildResult:
 
 def build(target: str, model_dir: str | Path, budget: str = ExportConfig.board, out_dir: str | Path | None = None,
           sanitize: bool = False, stack_bytes: int = 8192, defines: dict | None = None,
-          engine: list[str | Path] | None = None) -> BuildResult:
+          engine: list[str | Path] | None = None, input_table=None) -> BuildResult:
     """Compile the firmware for `target` around the model in `model_dir` (model.h + model.c + any other .c).
     `defines` adds -DNAME=VALUE macros. The protocol's frame buffer grows to the model's input and output (see
     payload_bytes) unless `defines` sets TK_PROTO_MAX_PAYLOAD. `engine`: C or C++ sources implementing
-    firmware/src/engine.h instead of engine_aot.c (C++ static constructors run before main on QEMU too)."""
+    firmware/src/engine.h instead of engine_aot.c (C++ static constructors run before main on QEMU too).
+    `input_table` ((256,) int8, pipeline/device/audio_input.py): link the audio front end and this feature -> input
+    table, so the firmware answers AUDIO (raw clips) as well as INFER."""
     check_target(target)
     board = get_board(budget)
     model_dir = Path(model_dir)
@@ -75,7 +77,14 @@ def build(target: str, model_dir: str | Path, budget: str = ExportConfig.board, 
     if KERNELS.is_dir():
         sources += sorted(KERNELS.rglob("*.c"))
         includes += [KERNELS] + ([KERNELS / "include"] if (KERNELS / "include").is_dir() else [])
-    defines = {"TK_PROTO_MAX_PAYLOAD": f"{payload_bytes(model_dir / 'model.h')}u", **(defines or {})}
+    payload = payload_bytes(model_dir / "model.h", audio=input_table is not None)
+    if input_table is not None:
+        from pipeline.device.audio_input import render_c
+        (out / "tk_input_table.h").write_text(render_c(input_table, "tk_input_table"))
+        sources.append(FRONTEND / "tk_frontend.c")
+        includes += [FRONTEND, out]
+        defines = {"TK_APP_FRONTEND": "1", **(defines or {})}
+    defines = {"TK_PROTO_MAX_PAYLOAD": f"{payload}u", **(defines or {})}
     model_flags = [f"-I{path}" for path in includes] + [f"-D{k}={v}" for k, v in defines.items()]
     flags = COMMON_FLAGS + model_flags
     sources = _compile_cxx(sources, model_flags, out, target)
@@ -100,11 +109,15 @@ def _compile_cxx(sources: list[Path], flags: list[str], out: Path, target: str) 
     return compiled
 
 
-def payload_bytes(model_header: Path) -> int:
+def payload_bytes(model_header: Path, audio: bool = False) -> int:
     """The protocol payload the model needs: its input in one frame, its output plus the INFER reply's header in
-    another, never below the firmware's default 2 KB (engine_aot.c refuses a build where they do not fit)."""
+    another, never below the firmware's default 2 KB (engine_aot.c refuses a build where they do not fit). With
+    `audio`, also the AUDIO reply: its header, the features (the model's input) and the output."""
     sizes = dict(re.findall(r"#define TK_MODEL_(INPUT|OUTPUT)_BYTES (\d+)", model_header.read_text()))
-    return max(MAX_PAYLOAD, int(sizes.get("INPUT", 0)), int(sizes.get("OUTPUT", 0)) + INFER_REPLY.size)
+    needed = [MAX_PAYLOAD, int(sizes.get("INPUT", 0)), int(sizes.get("OUTPUT", 0)) + INFER_REPLY.size]
+    if audio:
+        needed.append(AUDIO_REPLY.size + int(sizes.get("INPUT", 0)) + int(sizes.get("OUTPUT", 0)))
+    return max(needed)
 
 
 def _tool(name: str) -> str:

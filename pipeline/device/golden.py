@@ -1,7 +1,9 @@
 """The golden data a device is checked against: `golden.npz`, written by the quantize stage.
 
 It holds the int8 test inputs, the TFLite Micro runtime's outputs for them (the oracle: a device output must be
-bit-identical) and the labels. Older and hand-made files name the arrays differently: the first name found wins.
+bit-identical) and the labels; for data made by the audio front end also the raw test clips and their features
+(the device then gets the clips and must compute the same features). Older and hand-made files name the arrays
+differently: the first name found wins.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ GOLDEN_KEYS = {  # accepted names of each golden array (first found wins)
     # DEQUANTIZE), from the TFLM runtime
     "labels": ("labels", "y", "y_test"),  # (N,) int class labels
 }
+AUDIO_KEYS = ("pcm", "features")  # (N, 16000) int16 raw test clips, (N, 49, 40) int8 host front-end features
 WRITTEN_BY = "tinykd quantize"  # the command whose stage writes golden.npz: the hints name it
 
 
@@ -30,7 +33,8 @@ def golden_file(run_dir: str | Path) -> Path:
 
 
 def load_golden(run_dir: str | Path, limit: int = 0) -> dict[str, np.ndarray]:
-    """{"inputs", "outputs", "labels"} of the run's golden.npz, the first `limit` samples (0 = all)."""
+    """{"inputs", "outputs", "labels"} (and "pcm", "features" when present) of the run's golden.npz, the first
+    `limit` samples (0 = all)."""
     path = golden_file(run_dir)
     with np.load(path) as data:
         golden = {}
@@ -40,6 +44,9 @@ def load_golden(run_dir: str | Path, limit: int = 0) -> dict[str, np.ndarray]:
                 raise PipelineError(f"'{path}' has no '{name}' array (looked for {', '.join(keys)}; "
                                     f"it has {', '.join(data.files)}).", f"Rerun `{WRITTEN_BY}`.")
             golden[name] = data[key][:limit] if limit else data[key]
+        for name in AUDIO_KEYS:  # raw clips and their front-end features, when the data came from the front end
+            if name in data.files:
+                golden[name] = data[name][:limit] if limit else data[name]
     if golden["inputs"].dtype != np.int8 or golden["outputs"].dtype not in (np.int8, np.float32):
         raise PipelineError(f"'{path}' must hold int8 inputs and int8 (or float32) outputs, not "
                             f"{golden['inputs'].dtype} and {golden['outputs'].dtype}.", f"Rerun `{WRITTEN_BY}`.")

@@ -23,12 +23,15 @@ import numpy as np
 
 from pipeline import __version__
 from pipeline.artifacts import GOLDEN, MODEL_INT8
-from pipeline.paths import KERNELS, TEMPLATES as PACKAGE_TEMPLATES
+from pipeline.paths import FRONTEND, KERNELS, TEMPLATES as PACKAGE_TEMPLATES
 from pipeline.compiler.codegen import compile_model
 from pipeline.compiler.lower import c_float
+from pipeline.device.audio_input import run_table
 from pipeline.errors import PipelineError
 from pipeline.runs import Run, atomic_path
 
+FRONTEND_SOURCES = ("tk_frontend.c", "tk_frontend.h", "tk_frontend_tables.h")
+FRONTEND_FUNCTIONS = ("tk_frontend_scratch_size", "tk_frontend_frame_s16", "tk_frontend_clip_s16")
 MARKER = ".tinykd-library"  # in every folder `export --library` writes: holds the library name and model hash
 FORMATS = ("arduino", "platformio", "cmake")
 C_KEYWORDS = {"auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
@@ -84,6 +87,9 @@ def write_library(run_dir: str | Path, out: str | Path, name: str, fmt: str = "c
         "input_scale": c_float(in_scale), "input_zero_point": int(in_zero), "output_scale": c_float(out_scale),
         "output_zero_point": int(out_zero), "output_float": compiled.output_dtype == "float32",
     }
+    table = run_table(run)  # audio data: NAME_features (front end + the feature -> input table) too
+    view.update(frontend=table is not None, table_lines=[] if table is None else _lines([str(int(v)) for v in table],
+                                                                                         16))
     with np.load(run.file(GOLDEN)) as golden:
         q, label = golden["inputs"][0].astype(np.float32), int(golden["labels"][0])
     sample = ((q - in_zero) * np.float32(in_scale)).reshape(-1, len(shift)) * scale + shift  # back to raw units
@@ -116,6 +122,10 @@ def _cmake_tree(root: Path, files: dict[str, str], view: dict) -> None:
     _write(root / "CMakeLists.txt", TEMPLATES.get_template("CMakeLists.txt.j2").render(**view))
     _write(root / "examples" / "host" / "main.c", TEMPLATES.get_template("example_main.c.j2").render(**view))
     shutil.copytree(KERNELS, root / "kernels")
+    if view["frontend"]:
+        (root / "frontend").mkdir()
+        for source in FRONTEND_SOURCES:
+            shutil.copy(FRONTEND / source, root / "frontend" / source)
 
 
 def _arduino_tree(root: Path, files: dict[str, str], view: dict, library_json: bool) -> None:
@@ -126,6 +136,13 @@ def _arduino_tree(root: Path, files: dict[str, str], view: dict, library_json: b
     for kernel in [*sorted((KERNELS / "src").iterdir()), KERNELS / "include" / "tk_arch.h"]:
         shutil.copy(kernel, root / "src" / kernel.name)
     _namespaced_kernels(root / "src", view["name"])
+    if view["frontend"]:  # flat in src/ under this library's names, like the kernels
+        renames = "".join(f"#define {f} {view['name']}_{f}\n" for f in FRONTEND_FUNCTIONS)
+        for source in FRONTEND_SOURCES:
+            text = (FRONTEND / source).read_text()
+            if source == "tk_frontend.h":
+                text = text.replace("#define TK_FRONTEND_H\n", f"#define TK_FRONTEND_H\n{renames}", 1)
+            _write(root / "src" / source, text)
     _write(root / "library.properties", TEMPLATES.get_template("library.properties.j2").render(**view))
     if library_json:
         _write(root / "library.json", TEMPLATES.get_template("library.json.j2").render(**view))

@@ -11,16 +11,19 @@ import zlib
 from dataclasses import dataclass
 
 SYNC = b"\xA5\x5A"
-VERSION = 1
+VERSION = 2  # 2: AUDIO (raw clips through the device's front end) and HELLO's front-end flag
 MAX_PAYLOAD = 2048  # TK_PROTO_MAX_PAYLOAD; the device reports its own in HELLO
 HEADER = struct.Struct("<2sBBH")  # sync, type, seq, length
 CRC = struct.Struct("<I")
 INFER_REPLY = struct.Struct("<II")  # ticks, input CRC: the header of an INFER reply, before the output tensor
+AUDIO_CHUNK = struct.Struct("<H")  # offset of the chunk's first sample in the clip: the header of an AUDIO request
+AUDIO_REPLY = struct.Struct("<III")  # front-end ticks, model ticks, CRC of the clip: before features and output
+FLAG_FRONTEND = 0x01  # HELLO flags: the firmware runs the audio front end (answers AUDIO)
 REPLY = 0x80
 
-HELLO, INFER, STATS, RESET, PING, BYE, BOOT, ERROR = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x7E, 0x7F
-NAMES = {HELLO: "HELLO", INFER: "INFER", STATS: "STATS", RESET: "RESET", PING: "PING", BYE: "BYE", BOOT: "BOOT",
-         ERROR: "ERROR"}
+HELLO, INFER, STATS, RESET, PING, BYE, AUDIO, BOOT, ERROR = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x7E, 0x7F
+NAMES = {HELLO: "HELLO", INFER: "INFER", STATS: "STATS", RESET: "RESET", PING: "PING", BYE: "BYE", AUDIO: "AUDIO",
+         BOOT: "BOOT", ERROR: "ERROR"}
 ERRORS = {1: "unknown type", 2: "bad length", 3: "engine failed", 4: "CRC mismatch", 5: "payload too long"}
 ERR_CRC, ERR_TOO_LONG = 4, 5
 
@@ -131,17 +134,18 @@ class Hello:
     flash_bytes: int  # firmware text + rodata + data (0 if the port cannot tell)
     ram_bytes: int  # data + bss + stack (0 if the port cannot tell)
     stack_bytes: int
+    flags: int = 0  # FLAG_FRONTEND: the device answers AUDIO
 
     @classmethod
     def decode(cls, payload: bytes) -> "Hello":
         r = _Reader(payload)
-        version, _flags, max_payload, boot_id, tick_hz = r.take("BBHII")
+        version, flags, max_payload, boot_id, tick_hz = r.take("BBHII")
         sha = r.take("8s").hex()
         engine, board = r.text(), r.text()
         tin, tout = r.tensor(), r.tensor()
         arena, weights, flash, ram, stack = r.take("IIIII")
         return cls(version, max_payload, boot_id, tick_hz, sha, engine, board, tin, tout, arena, weights, flash,
-                   ram, stack)
+                   ram, stack, flags)
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,29 @@ class InferReply:
     def decode(cls, payload: bytes) -> "InferReply":
         ticks, input_crc = _Reader(payload).take(INFER_REPLY.format.lstrip("<"))
         return cls(ticks, input_crc, payload[INFER_REPLY.size:])
+
+
+@dataclass(frozen=True)
+class AudioReply:
+    frontend_ticks: int  # elapsed ticks of the front end on the clip
+    model_ticks: int  # elapsed ticks of the model on the clip's features (through the input table)
+    clip_crc: int  # zlib.crc32 of the clip's int16 samples as the device held them
+    features: bytes  # int8 front-end features (49 x 40)
+    output: bytes  # int8 output tensor
+
+    @classmethod
+    def decode(cls, payload: bytes, feature_bytes: int) -> "AudioReply":
+        fe_ticks, model_ticks, crc = _Reader(payload).take(AUDIO_REPLY.format.lstrip("<"))
+        end = AUDIO_REPLY.size + feature_bytes
+        if len(payload) < end:
+            raise PayloadError(f"AUDIO reply too short: needed {end} bytes, got {len(payload)}")
+        return cls(fe_ticks, model_ticks, crc, payload[AUDIO_REPLY.size:end], payload[end:])
+
+
+def audio_chunks(clip: bytes, max_payload: int) -> list[bytes]:
+    """AUDIO request payloads carrying `clip` (int16 little-endian samples): offset u16 + as many samples as fit."""
+    per = (max_payload - AUDIO_CHUNK.size) // 2 * 2
+    return [AUDIO_CHUNK.pack(start // 2) + clip[start:start + per] for start in range(0, len(clip), per)]
 
 
 @dataclass(frozen=True)

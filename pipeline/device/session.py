@@ -28,6 +28,7 @@ from pipeline.progress import Ticker, interactive
 from pipeline.runs import sha256_file
 from pipeline.device.validation import summarize
 
+CLIP_SAMPLES = 16000  # TK_FE_CLIP_SAMPLES: one raw clip the device's front end takes
 MAX_RESETS = 5  # device resets in a row without a validated sample before giving up (a crash loop)
 TIMEOUT = DeviceConfig.timeout  # seconds to wait for one reply: the one default, from the settings
 
@@ -127,19 +128,22 @@ def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = TIM
         dtype = golden["outputs"].dtype  # int8, or float32 after a final DEQUANTIZE
         outputs = np.zeros((count, hello.output.bytes // dtype.itemsize), dtype)  # (N, output values)
         ticks = np.zeros(count, np.int64)
+        audio = _audio_arrays(golden, hello, url)  # raw clips: features and front-end ticks too, else None
         wrong, index, start = 0, 0, time.perf_counter()
         lines = Ticker("validate", count, log) if progress and log and not interactive() else None
         with tqdm(total=count, desc="validate", unit="sample", disable=not progress or lines is not None,
                   leave=False) as bar:
             while index < count:
-                sample = inputs[index].tobytes()
+                sample = golden["pcm"][index].astype("<i2").tobytes() if audio else inputs[index].tobytes()
                 try:
-                    reply = P.InferReply.decode(link.request(P.INFER, sample).payload)
+                    reply = stream_clip(link, sample, inputs.shape[1]) if audio else \
+                        P.InferReply.decode(link.request(P.INFER, sample).payload)
                 except DeviceReset:
                     resets.seen()  # a reset device may run other firmware: handshake again
                     hello = handshake(link, expected_sha, golden, url, resets)
-                    continue  # resend the same sample
-                if reply.input_crc != zlib.crc32(sample) or len(reply.output) != hello.output.bytes:
+                    continue  # resend the same sample (a clip from its first chunk)
+                crc = reply.clip_crc if audio else reply.input_crc
+                if crc != zlib.crc32(sample) or len(reply.output) != hello.output.bytes:
                     link.retried += 1  # a reply to some other input: never record it
                     wrong += 1
                     if wrong > retries:
@@ -149,7 +153,10 @@ def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = TIM
                 wrong = 0
                 resets.progress()
                 outputs[index] = np.frombuffer(reply.output, dtype)
-                ticks[index] = reply.ticks
+                ticks[index] = reply.model_ticks if audio else reply.ticks
+                if audio:
+                    audio["features"][index] = np.frombuffer(reply.features, np.int8)
+                    audio["frontend_ticks"][index] = reply.frontend_ticks
                 index += 1
                 bar.update(1)
                 if lines:
@@ -166,7 +173,38 @@ def validate(url: str, run_dir: str | Path, limit: int = 0, timeout: float = TIM
             link.bye()
     finally:
         link.port.close()
-    return summarize(golden, outputs, ticks, seconds, hello, stats, link, resets.total, icount_shift)
+    return summarize(golden, outputs, ticks, seconds, hello, stats, link, resets.total, icount_shift, audio)
+
+
+def _audio_arrays(golden: dict, hello: P.Hello, url: str) -> dict | None:
+    """Where a validation on raw clips keeps the device's features and front-end ticks; None without clips."""
+    if "pcm" not in golden:
+        return None
+    if not hello.flags & P.FLAG_FRONTEND:
+        raise PipelineError(f"The device on '{url}' has no audio front end, and this run validates raw audio clips.",
+                            "Build its firmware from this run (`tinykd build`, which links the front end) and "
+                            "flash it.")
+    pcm = golden["pcm"]
+    if pcm.dtype != np.int16 or pcm.ndim != 2 or pcm.shape[1] != CLIP_SAMPLES:
+        raise PipelineError(f"The golden data's raw clips are {pcm.dtype} of shape {pcm.shape}; the device's front "
+                            f"end takes int16 clips of {CLIP_SAMPLES} samples (1 s at 16 kHz).",
+                            f"Rerun `{WRITTEN_BY} --force` on data from `tinykd data features`.")
+    count = len(golden["pcm"])
+    return {"features": np.zeros((count, int(np.prod(golden["inputs"].shape[1:]))), np.int8),
+            "frontend_ticks": np.zeros(count, np.int64)}
+
+
+def stream_clip(link: Link, clip: bytes, feature_bytes: int) -> P.AudioReply:
+    """One raw clip to the device in AUDIO chunks (each acknowledged with the samples held); the last chunk's reply
+    carries the device's features and output. A chunk the device did not take in order is a protocol error."""
+    chunks = P.audio_chunks(clip, link.max_payload)
+    for chunk in chunks[:-1]:
+        held = P.AUDIO_CHUNK.unpack_from(link.request(P.AUDIO, chunk).payload)[0]
+        expected = P.AUDIO_CHUNK.unpack_from(chunk)[0] + (len(chunk) - P.AUDIO_CHUNK.size) // 2
+        if held != expected:
+            raise PipelineError(f"The device on '{link.url}' holds {held} samples of the clip, not {expected}.",
+                                "Its firmware is faulty: rebuild it.")
+    return P.AudioReply.decode(link.request(P.AUDIO, chunks[-1]).payload, feature_bytes)
 
 
 def validate_emulated(context, run_dir: str | Path, finish: bool = True, **options) -> dict:

@@ -30,7 +30,8 @@ from pipeline.targets import EMULATOR, budget_board
 SOURCE_SUFFIXES = (".py", ".j2", ".c", ".h", ".ld", ".S")
 EMULATORS = ("qemu", "host", "renode")  # where `validate_stage(emulator=...)` runs firmware
 VALIDATION_KEYS = ("samples", "accuracy", "host_accuracy", "mismatched_outputs", "mismatched_values", "latency_us",
-                   "tick_hz", "throughput_samples_per_s", "instructions_median", "confusion")  # recorded in run.json
+                   "tick_hz", "throughput_samples_per_s", "instructions_median", "confusion",  # recorded in run.json
+                   "mismatched_features", "frontend_instructions_median", "seconds_per_clip")  # raw audio only
 
 
 def _sources_hash(*folders: Path) -> str:
@@ -108,29 +109,33 @@ def aot_layers(compiled) -> list[dict]:
 @stage("build")
 def build_stage(cfg: Config, *, model_dir: str | Path | None = None, out: str | Path | None = None,
                 target: str = EMULATOR, sanitize: bool = False, force: bool = False,
-                log: Callable[[str], None] = print) -> dict:
+                log: Callable[[str], None] = print, input_table=None) -> dict:
     """Firmware for QEMU's Cortex-M4 around aot/, linked against the board's budget; record its section sizes.
     Given `model_dir` (model.h + model.c), build that for `target` (qemu-cm4 | host, optionally under ASan/UBSan)
-    into `out` (default: build/firmware/TARGET-BOARD) and record nothing. Returns the figures and `elf`."""
+    into `out` (default: build/firmware/TARGET-BOARD) and record nothing. Returns the figures and `elf`. A run whose
+    golden data carries raw clips (or an `input_table`) gets the audio front end linked in (AUDIO requests)."""
+    from pipeline.device.audio_input import run_table
     from pipeline.device.build import build
     from pipeline.paths import FIRMWARE as FIRMWARE_SOURCES
 
     budget = _budget_board(cfg)
     if model_dir is not None:
-        result = build(target, model_dir, budget=budget, out_dir=out, sanitize=sanitize)
+        result = build(target, model_dir, budget=budget, out_dir=out, sanitize=sanitize, input_table=input_table)
         metrics = _build_metrics(result, str(result.elf))
         _log_build(log, result, budget)
         return metrics
     run = Run(cfg.run_dir)
     _needs(run, AOT, "compile")
-    fp = fingerprint("build", EMULATOR, budget, run.sha(AOT), _sources_hash(FIRMWARE_SOURCES))
+    table = run_table(run)
+    audio = [] if table is None else [hashlib.sha256(table.tobytes()).hexdigest()[:16]]
+    fp = fingerprint("build", EMULATOR, budget, run.sha(AOT), _sources_hash(FIRMWARE_SOURCES), *audio)
     if not force and run.is_fresh("build", fp):
         log("build     unchanged, skipped (--force reruns)")
         return run.metrics("build")
     started = time.time()
     built = {}
     run.write(FIRMWARE, lambda folder: built.update(result=build(EMULATOR, run.file(AOT), budget=budget,
-                                                                 out_dir=folder)))
+                                                                 out_dir=folder, input_table=table)))
     result = built["result"]
     metrics = _build_metrics(result, f"{FIRMWARE}/{result.elf.name}")
     run.record("build", fp, [FIRMWARE], metrics, time.time() - started)
@@ -222,6 +227,7 @@ def validate_stage(cfg: Config, *, emulator: str | None = None, model_dir: str |
 def _emulated(cfg: Config, run: Run, emulator: str, model_dir, elf, sanitize: bool, build_dir, log):
     """(emulator context, firmware figures, whether it must exit by itself) for `validate_stage(emulator=...)`."""
     from pipeline.device import emulator as emulators
+    from pipeline.device.audio_input import run_table
 
     if emulator not in EMULATORS:
         raise PipelineError(f"Unknown emulator '{emulator}': choose one of {', '.join(EMULATORS)}.",
@@ -234,7 +240,7 @@ def _emulated(cfg: Config, run: Run, emulator: str, model_dir, elf, sanitize: bo
         return emulators.renode(elf, log=run.file(RENODE_LOG)), {}, False
     target = EMULATOR if emulator == "qemu" else "host"
     built = build_stage(cfg, model_dir=model_dir if model_dir is not None else run.file(AOT), out=build_dir,
-                        target=target, sanitize=sanitize, log=log)
+                        target=target, sanitize=sanitize, log=log, input_table=run_table(run))
     start = emulators.qemu if emulator == "qemu" else emulators.host
     return start(built["elf"]), {k: v for k, v in _firmware_figures(built).items() if k != "warnings"}, True
 

@@ -18,6 +18,10 @@ from pipeline.metrics import confusion_matrix
 
 def check_bit_exact(report: dict, recorded: bool) -> None:
     """A device output that differs from TFLM's on the host is an engine bug: one error, wherever it is found."""
+    if report.get("mismatched_features"):
+        raise PipelineError(f"{report['mismatched_features']} of {report['samples']} clips' device features differ "
+                            f"from the host's front end{' (recorded in run.json)' if recorded else ''}.",
+                            "The front end is not bit-exact on the device: report it with the run folder.")
     if report["mismatched_outputs"]:
         raise PipelineError(f"{report['mismatched_outputs']} of {report['samples']} device outputs differ from the "
                             f"host's{' (recorded in run.json)' if recorded else ''}.",
@@ -30,7 +34,7 @@ def _bits(values: np.ndarray) -> np.ndarray:
 
 
 def summarize(golden, outputs, ticks, seconds, hello: P.Hello, stats: P.Stats, link: Link, resets: int,
-              icount_shift: int | None) -> dict:
+              icount_shift: int | None, audio: dict | None = None) -> dict:
     expected = golden["outputs"].reshape(len(outputs), -1)  # (N, output values)
     labels = golden["labels"].reshape(-1)
     differ = _bits(outputs) != _bits(expected)  # bit for bit, floats included
@@ -60,7 +64,23 @@ def summarize(golden, outputs, ticks, seconds, hello: P.Hello, stats: P.Stats, l
         icount_shift = ICOUNT_SHIFT
     if icount_shift is not None:
         report["instructions_median"] = instructions(median, hello.tick_hz, icount_shift)
+    if audio is not None:
+        report.update(_audio_figures(golden, audio, report, hello, icount_shift))
     return report
+
+
+def _audio_figures(golden: dict, audio: dict, report: dict, hello: P.Hello, icount_shift: int | None) -> dict:
+    """Raw clips: the device's features against the host front end's, bit for bit, and the front end's cost."""
+    expected = golden["features"].reshape(len(audio["features"]), -1)
+    differ = np.any(audio["features"] != expected, axis=1)
+    fe_median = float(statistics.median(audio["frontend_ticks"].tolist())) if len(differ) else 0.0
+    figures = {"mismatched_features": int(differ.sum()), "first_feature_mismatches": [int(i) for i in
+                                                                                       np.flatnonzero(differ)[:5]],
+               "frontend_ticks_median": fe_median, "frontend_latency_us": fe_median / hello.tick_hz * 1e6,
+               "seconds_per_clip": report["seconds"] / len(differ) if len(differ) else 0.0}
+    if icount_shift is not None:
+        figures["frontend_instructions_median"] = instructions(fe_median, hello.tick_hz, icount_shift)
+    return figures
 
 
 def instructions(ticks: float, tick_hz: int, icount_shift: int) -> float:
@@ -81,4 +101,12 @@ def format_report(report: dict) -> str:
         f"throughput: {report['throughput_samples_per_s']:.1f} samples/s   link: {report['link']['retries']} "
         f"retries, {report['link']['resets']} resets",
     ]
+    if "mismatched_features" in report:
+        fe = report.get("frontend_instructions_median")
+        lines[2:2] = [f"raw clips: features differing from the host's front end: {report['mismatched_features']}"
+                      + (f" (first: {report['first_feature_mismatches']})" if report["mismatched_features"]
+                         else " (bit-identical)"),
+                      f"front end: {report['frontend_latency_us']:.1f} µs" + (f" = {fe:,.0f} instructions"
+                                                                               if fe is not None else "")
+                      + f"   {report['seconds_per_clip']:.3f} s per 1 s clip over the link"]
     return "\n".join(lines)

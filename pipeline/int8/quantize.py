@@ -19,6 +19,7 @@ import numpy as np
 
 from pipeline.artifacts import AUDIO_CLIPS, GOLDEN, MISCLASSIFIED, MODEL_INT8, QAT_WEIGHTS, STUDENT, TEACHER_LOGITS
 from pipeline.audio.breakdown import audio_breakdown
+from pipeline.audio.features import raw_test_clips
 from pipeline.config import Config
 from pipeline.kd.data import Dataset, load_dataset
 from pipeline.errors import PipelineError, stage
@@ -108,8 +109,9 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
         run.write(AUDIO_CLIPS, lambda path: np.savez(path, **audio[1]))
         artifacts.append(AUDIO_CLIPS)
     run.write(MODEL_INT8, lambda path: path.write_bytes(model))
+    clips = raw_test_clips(cfg.data.dataset) or {}  # features made by the front end: the raw clips go along
     run.write(GOLDEN, lambda path: np.savez(path, inputs=result["inputs"], outputs=result["outputs"],
-                                            labels=result["labels"]))
+                                            labels=result["labels"], **clips))
     run.record("quantize", fp, artifacts, metrics, time.time() - started)
     return metrics
 
