@@ -58,7 +58,8 @@ def qat_lr(d: dict) -> list[tuple[str, str]]:
     rows = []
     for dataset, r in d["datasets"].items():
         chosen = r["by_rate"][str(r["chosen_on_validation"])]  # keys are str(rate)
-        rows.append((f"QAT learning rate chosen on validation, {dataset} (of {', '.join(f'{x:g}' for x in d['rates'])})",
+        rates = ", ".join(f"{x:g}" for x in d["rates"])
+        rows.append((f"QAT learning rate chosen on validation, {dataset} (of {rates})",
                      f"{r['chosen_on_validation']:g} (validation {_pct(chosen['val_mean'])})"))
     return rows
 

@@ -113,7 +113,7 @@ class DataConfig:
 class TeacherConfig:
     path: str = ""  # your own teacher (.keras, .h5 or SavedModel folder, tf_keras); empty = train the built-in one
     unsafe: bool = False  # allow Lambda layers in your teacher: their Python code runs on load (trusted files only)
-    width: int = 0  # filters of the built-in teacher's first block, doubling per block; 0 = auto (pipeline/kd/sizing.py)
+    width: int = 0  # filters of the built-in teacher's first block, doubling per block; 0 = auto (kd/sizing.py)
     epochs: int = 0  # training epochs of the built-in teacher; 0 = auto: sized to the data (pipeline/kd/sizing.py)
     batch_size: int = 64  # training batch size of the built-in teacher
     learning_rate: float = 2e-3  # Adam learning rate of the built-in teacher

@@ -183,7 +183,8 @@ class Run:
                 return False
             if not self.intact(name):
                 raise PipelineError(f"Artifact '{self.file(name)}' does not match its SHA-256 in {MANIFEST}: it was "
-                                    "changed after tinykd wrote it.", "Restore it, or rerun with --force to rebuild it.")
+                                    "changed after tinykd wrote it.",
+                                    "Restore it, or rerun with --force to rebuild it.")
         return True
 
     def metrics(self, stage: str) -> dict[str, Any]:

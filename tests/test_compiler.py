@@ -205,7 +205,8 @@ def test_memory_plan_overlaps_only_a_conv_output_below_its_input(name):
     overlapped = {(op.inputs[0], op.outputs[0]): planner.overlap_shift(graph, op)
                   for op in graph.ops if op.index in plan.overlaps}
     # element-wise ops in place: output at its input's offset (each element read before it is written)
-    overlapped.update({(t, op.outputs[0]): 0 for op in graph.ops if registry.spec(op.name).in_place in (registry.ELEMENTWISE, registry.VIEW)
+    in_place = (registry.ELEMENTWISE, registry.VIEW)
+    overlapped.update({(t, op.outputs[0]): 0 for op in graph.ops if registry.spec(op.name).in_place in in_place
                        for t in op.inputs if plan.offsets.get(t, -1) == plan.offsets.get(op.outputs[0])})
     tensors = sorted(plan.offsets)
     for i, a in enumerate(tensors):

@@ -159,7 +159,8 @@ def test_a_config_file_with_an_unknown_policy_names_the_key(tmp_path):
 
 def _layer(pick: str, **candidates: tuple[int, int]) -> dict:
     """A Lowering.layers entry: the pick and its candidates as (weight bytes, instructions), reference first."""
-    return {"layout": pick, "candidates": {k: {"weight_bytes": b, "instructions": i} for k, (b, i) in candidates.items()}}
+    return {"layout": pick,
+            "candidates": {k: {"weight_bytes": b, "instructions": i} for k, (b, i) in candidates.items()}}
 
 
 def test_an_int8_layout_is_left_out_when_its_code_outweighs_what_it_saves():

@@ -1,5 +1,6 @@
-"""No import cycle in pipeline/, and no module imports a stage above its own: every `import` of a pipeline module, at the top of a file or inside a function
-(a lazy import is still a dependency), read with ast. Imports under `if TYPE_CHECKING:` never run and are left out."""
+"""No import cycle in pipeline/, and no module imports a stage above its own: every `import` of a pipeline module,
+at the top of a file or inside a function (a lazy import is still a dependency), read with ast. Imports under
+`if TYPE_CHECKING:` never run and are left out."""
 import ast
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def imports_of(name: str, path: Path, known: dict[str, Path]) -> set[str]:
             continue
         base = ".".join(package[:len(package) - node.level + 1] + [node.module or ""]).strip(".") \
             if node.level else node.module or ""
-        for alias in node.names:  # `from pipeline.device import session` imports a module; `from pipeline.x import f`, x
+        for alias in node.names:  # `from pipeline.kd import data` imports a module; `from pipeline.x import f`, x
             found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
     return {module for module in found if module in known and module != name}
 

@@ -110,8 +110,8 @@ def test_flash_wraps_pio_upload_with_the_model_folder():
     board = SimpleNamespace(device="/dev/ttyACM0", vid=0x2341, pid=0x805A, serial_number="s")
     flashed = flash("nano33ble", "/dev/ttyACM0", FIXTURE_MODEL, runner=runner, lister=lambda: [board])
     command = flashed.command
-    assert flashed.port == "/dev/ttyACM0" and command == ["pio", "run", "--project-dir", str(ROOT), "-e", "nano33ble", "-t", "upload",
-                       "--upload-port", "/dev/ttyACM0"]
+    assert flashed.port == "/dev/ttyACM0" and command == ["pio", "run", "--project-dir", str(ROOT), "-e", "nano33ble",
+                                                          "-t", "upload", "--upload-port", "/dev/ttyACM0"]
     assert calls == [(command, str(FIXTURE_MODEL.resolve()))]
     assert flash_command("esp32", "/dev/ttyUSB0", engine="tflm")[5] == "esp32dev_tflm"
 

@@ -1,6 +1,6 @@
 """Property-based tests (hypothesis) for the two parsers that read untrusted bytes on the host: the serial frame
-codec (pipeline/device/protocol.py) and the .tflite reader (pipeline/int8/tflite_file.py). Bounded and seeded by hypothesis's
-database-free derandomize, so they are fast and repeatable."""
+codec (pipeline/device/protocol.py) and the .tflite reader (pipeline/int8/tflite_file.py). Bounded and seeded by
+hypothesis's database-free derandomize, so they are fast and repeatable."""
 import flatbuffers
 import numpy as np
 import pytest

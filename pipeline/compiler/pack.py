@@ -12,8 +12,9 @@ be done once is done here, at compile time:
   SaturatingRoundingDoublingHighMul(acc, M) = floor((acc * M + 2^30) / 2^31); then its RoundingDivideByPOT by
   2^rs plus the output zero point is (t + (t >> 31) + 2^(rs-1) + zp * 2^rs) >> rs for rs >= 1 (floor of a
   floor folds the added integers in). The kernels take the sign from acc instead of t (equal but for t = 0,
-  where both give zp), so the sum is one SMMLAR: (SMMLAR(acc, M, nudge + (acc >> 31))) >> rs, then SSAT. `fast_quant` refuses a layer where any of this could overflow int32 or
-  where rs = 0: the compiler then emits the reference kernel, so results never depend on a precondition.
+  where both give zp), so the sum is one SMMLAR: (SMMLAR(acc, M, nudge + (acc >> 31))) >> rs, then SSAT.
+  `fast_quant` refuses a layer where any of this could overflow int32 or where rs = 0: the compiler then emits
+  the reference kernel, so results never depend on a precondition.
 """
 from __future__ import annotations
 

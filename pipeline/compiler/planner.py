@@ -4,7 +4,8 @@ Tensors live from the op that writes them to the last op that reads them. An ele
 ELEMENTWISE in its registry entry: ADD, SOFTMAX, ...) writes over an input that dies with it, and a VIEW (RESHAPE,
 EXPAND_DIMS, SQUEEZE) reuses its input's bytes: the kernels read each element before they write it, so sharing
 is exact. Buffers are then placed largest first at the lowest offset free during their whole lifetime (the
-greedy-by-size strategy of TFLM's GreedyMemoryPlanner). The model's input and output stay in the caller's buffers and take no arena space.
+greedy-by-size strategy of TFLM's GreedyMemoryPlanner). The model's input and output stay in the caller's buffers
+and take no arena space.
 
 A ROWS op (CONV_2D, DEPTHWISE_CONV_2D) whose input dies with it may also write over that input, its output starting
 `overlap_shift` bytes lower: the kernels write output rows in order, and once output row y is being written only
