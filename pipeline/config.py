@@ -22,7 +22,7 @@ METHOD_FIELDS = {"hinton": ("temperature", "alpha"), "lskd": ("temperature", "al
 MAX_FOLDS = 10  # cross-fitting past this costs more teacher training than it gains in target quality
 STRATEGIES = ("none", "mirrored", "multiworker")
 STUDENT_FAMILIES = ("conv", "dsconv", "dense")
-LAYOUTS = ("auto", "image", "series")
+LAYOUTS = ("auto", "image", "series", "spectrogram")
 QUANTIZE_MODES = ("qat", "ptq")
 BOARD_CHOICES = ("nano33ble", "esp32", "qemu-cm4")
 # Widths past these are typos, not models: a 256-filter first block already makes a student of millions of
@@ -88,7 +88,9 @@ class RunConfig:
 @dataclass(frozen=True)
 class DataConfig:
     dataset: str = "digits"  # digits | fashion_mnist | a .npz file | an image folder (one sub-folder per class)
-    layout: str = "auto"  # how a .npz sample of rank 2 is read: auto/image (H x W) or series (T x C)
+    # how a .npz sample of rank 2 is read: auto/image (H x W), series (T x C) or spectrogram (time x frequency:
+    # SpecAugment when training); auto reads the features of `tinykd data features` as spectrograms
+    layout: str = "auto"
     val_fraction: float = 0.1  # share of the training data held out to pick the best checkpoint
     test_fraction: float = 0.2  # share held out as the test set when the data has no test split of its own
     limit: int = 0  # train on at most this many samples (0 = all): for quick experiments and tests

@@ -31,7 +31,8 @@ def test_features_file_trains_like_any_data_set(tmp_path):
     assert manifest["synthetic_speech"] == "test"
     assert manifest["frontend"]["feature_shape"] == [49, 40] and manifest["frontend"]["feature_scale"] == 0.2
     data = load_dataset(DataConfig(dataset=str(tmp_path / "f.npz")))
-    assert data.kind == "image" and data.input_shape == (49, 40, 1)
+    assert data.kind == "spectrogram" and data.input_shape == (49, 40, 1)  # SpecAugment when training
+    assert load_dataset(DataConfig(dataset=str(tmp_path / "f.npz"), layout="image")).kind == "image"
     assert data.class_names == ["yes", "no", "silence"] and data.split == "groups"
 
 

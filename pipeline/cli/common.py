@@ -12,7 +12,7 @@ import sys
 import click
 
 from pipeline import runs, tflog
-from pipeline.config import METHODS, OPTIMIZE, STRATEGIES, STUDENT_FAMILIES, ExportConfig, load_config
+from pipeline.config import LAYOUTS, METHODS, OPTIMIZE, STRATEGIES, STUDENT_FAMILIES, ExportConfig, load_config
 from pipeline.errors import PipelineError, environment_error, stage_of
 from pipeline.paths import run_folder
 from pipeline.targets import BOARDS
@@ -156,7 +156,8 @@ def config_options(command):
         click.option("--seed", type=int, help="Seed for splits, weights, shuffling (default 0)."),
         click.option("--force", is_flag=True, help="Rerun stages even when their inputs are unchanged."),
         click.option("--dataset", help="digits | fashion_mnist | FILE.npz | image folder."),
-        click.option("--layout", type=click.Choice(["auto", "image", "series"]), help="How rank-2 .npz samples read."),
+        click.option("--layout", type=click.Choice(list(LAYOUTS)),
+                     help="How .npz samples read (auto: `tinykd data features` files are spectrograms)."),
         click.option("--limit", type=int, help="Train on at most N samples (0 = all)."),
         click.option("--unlabeled", help="A .npz of unlabeled samples (x_unlabeled): the teacher labels them softly."),
         click.option("--label-fraction", type=float, help="Students keep only this stratified share of the labels."),

@@ -113,8 +113,9 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
     for where, x in unlabeled:
         check_unlabeled(where, x, x_train.shape[1:])
     x_unlabeled = np.concatenate([x for _, x in unlabeled]) if unlabeled else x_train[:0]
-    x_unlabeled = _layout(source, x_train, x_unlabeled, cfg.layout)[1]  # shaped as x_train will be
-    x_train, x_test, kind = _layout(source, x_train, x_test, cfg.layout)
+    layout = "spectrogram" if cfg.layout == "auto" and _is_features(path) else cfg.layout
+    x_unlabeled = _layout(source, x_train, x_unlabeled, layout)[1]  # shaped as x_train will be
+    x_train, x_test, kind = _layout(source, x_train, x_test, layout)
     names = names or [str(i) for i in range(int(y_train.max()) + 1)]
     normalization = _normalization(source, x_train, kind)
     shift, scale = (np.asarray(normalization[k], dtype=np.float32) for k in ("shift", "scale"))
@@ -275,8 +276,22 @@ def _check_arrays(source, x_train, y_train, x_test, y_test) -> None:
                             "np.unique(y, return_inverse=True).")
 
 
+def _is_features(path: Path) -> bool:
+    """Whether `path` is a .npz of spectrograms that `tinykd data features` wrote (its manifest names the front end)."""
+    if path.suffix != ".npz" or not path.is_file():
+        return False
+    with np.load(path, allow_pickle=False) as f:
+        return "manifest" in f.files and '"frontend"' in str(f["manifest"])
+
+
 def _layout(source, x_train, x_test, layout: str):
     rank = x_train.ndim - 1
+    if layout == "spectrogram":
+        if rank == 2 or (rank == 3 and x_train.shape[-1] == 1):
+            return (x_train, x_test, "spectrogram") if rank == 3 else (x_train[..., None], x_test[..., None],
+                                                                       "spectrogram")
+        raise PipelineError(f"Samples of '{source}' have shape {x_train.shape[1:]}: --layout spectrogram needs "
+                            "time x frequency (or time x frequency x 1).", "Use --layout auto for other data.")
     if rank == 3:
         return x_train, x_test, "image"
     if rank == 1:

@@ -19,7 +19,8 @@ from pipeline.runs import Run, fingerprint
 from pipeline.kd.sizing import sized
 from pipeline.kd.teacher import soft_targets, teacher_stage, unlabeled_sha
 from pipeline.kd.transfer import student_arrays
-from pipeline.kd.train import Schedule, Trainer, accuracy, augmenter, evaluate, fit, make_strategy, set_seed
+from pipeline.kd.augment import augmenter
+from pipeline.kd.train import Schedule, Trainer, accuracy, evaluate, fit, make_strategy, set_seed
 from pipeline.kd.zoo import build_student, describe
 
 # Settings outside the training schedule: the loss's (losses.loss_settings) and whether a baseline is trained.
@@ -92,7 +93,7 @@ def student_stage(stage: str, cfg: Config, data: Dataset, run: Run, strategy=Non
         teacher = keras.models.load_model(run.file("teacher.keras"), compile=False) if online else None
         trainer = Trainer(student=student, loss_fn=hard_labels if hard else make_loss(cfg.distill),
                           teacher=teacher, teacher_probabilities=bool(run.metrics("teacher").get("probabilities")),
-                          augment=augmenter(data.input_shape, cfg.run.seed) if cfg.distill.augment else None)
+                          augment=augmenter(data.kind, data.input_shape, cfg.run.seed) if cfg.distill.augment else None)
         final = {}  # test accuracy of the last epoch's weights (the student keeps the best validation epoch's)
         info = fit(trainer, train=train, val=(data.x_val, data.y_val), seed=cfg.run.seed,
                    checkpoints=run.checkpoints(stage), key=fp, log=log, label=stage,

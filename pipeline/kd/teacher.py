@@ -21,7 +21,8 @@ from pipeline.runs import Run, fingerprint, sha256_path
 from pipeline.kd.losses import hard_labels
 from pipeline.kd.keras import keras
 from pipeline.kd.transfer import student_arrays
-from pipeline.kd.train import Schedule, Trainer, augmenter, evaluate, fit, set_seed, teacher_logits_of
+from pipeline.kd.augment import augment_name, augmenter
+from pipeline.kd.train import Schedule, Trainer, evaluate, fit, set_seed, teacher_logits_of
 from pipeline.kd.zoo import build_teacher, describe, load_teacher
 
 LOGITS = "teacher_logits.npy"  # (n_train, K) float32: the soft targets of the training samples
@@ -96,7 +97,7 @@ def train_teachers(cfg: Config, data: Dataset, run: Run, fp: str, folds: int, lo
     t = cfg.teacher
     what = f"{folds} cross-fitted CNNs" if folds > 1 else "the built-in CNN"
     log(f"teacher   training {what} (width {t.width}, {count(t.epochs, 'epoch')}"
-        + (", shifts and flips)" if t.augment and t.flip else ", shifts)" if t.augment else ")"))
+        + (f", {augment_name(data.kind, t.flip)})" if t.augment else ")"))
     ids = fold_ids(data.y_train, folds, cfg.run.seed)
     logits = np.zeros((len(data.y_train), data.num_classes), np.float32)
     members, history = [], []
@@ -105,7 +106,7 @@ def train_teachers(cfg: Config, data: Dataset, run: Run, fp: str, folds: int, lo
         set_seed(cfg.run.seed + k)
         model = build_teacher(t, data.input_shape, data.num_classes, seed=cfg.run.seed + k,
                               name=f"teacher_fold{k}" if folds > 1 else "teacher")
-        augment = augmenter(data.input_shape, cfg.run.seed + k, flip=t.flip) if t.augment else None
+        augment = augmenter(data.kind, data.input_shape, cfg.run.seed + k, flip=t.flip) if t.augment else None
         label = "teacher" if folds == 1 else f"teacher {k + 1}/{folds}"
         info = fit(Trainer(student=model, loss_fn=hard_labels, augment=augment),
                    train=(data.x_train[fit_on], data.y_train[fit_on]), val=(data.x_val, data.y_val),

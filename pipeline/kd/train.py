@@ -58,18 +58,6 @@ def set_seed(seed: int) -> None:
     keras.backend.experimental.enable_tf_random_generator()
 
 
-def augmenter(input_shape: tuple[int, ...], seed: int, *, flip: bool = False):
-    """Random shifts for images (up to 10% each way, zero fill: pad and crop), and left-right mirroring with
-    `flip`; small noise for series."""
-    if len(input_shape) == 3:
-        shift = keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed, name="shift")
-        if not flip:
-            return shift
-        return keras.Sequential([shift, keras.layers.RandomFlip("horizontal", seed=seed + 1, name="flip")],
-                                name="augment")
-    return keras.layers.GaussianNoise(0.05, seed=seed, name="noise")
-
-
 class Trainer(keras.Model):
     """Trains `student` with `loss_fn(labels, student_logits, teacher_logits)`; evaluates on hard labels."""
 
