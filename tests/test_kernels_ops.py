@@ -52,6 +52,17 @@ CASES = {
     "dw3x3_s2_odd_rows_clamped": ((13, 20, 40), lambda x: L.Concatenate()([
         L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu")(x), L.Conv2D(4, 1, strides=2)(x)]),
         "DEPTHWISE_CONV_2D"),
+    # ... the plane fill's last block of 1-3 rows inside, after no whole block (tk_dw3_fill_column: 1, 3, 4 rows)
+    "dw3x3_one_row": ((1, 6, 4), lambda x: L.DepthwiseConv2D(3, padding="same")(x), "DEPTHWISE_CONV_2D"),
+    "dw3x3_three_rows_relu": ((3, 4, 8), lambda x: L.DepthwiseConv2D(3, padding="same", activation="relu")(x),
+                              "DEPTHWISE_CONV_2D"),
+    "dw3x3_four_rows": ((4, 5, 12), lambda x: L.DepthwiseConv2D(3, padding="same")(x), "DEPTHWISE_CONV_2D"),
+    # 3x3 per pixel (small stride-2 maps: tk_depthwise_conv2d_fast_s8, weights group-major): inside, on the border
+    # gathered (up to 64 channels) or through the clipped window (68 channels)
+    "dw3x3_pixel_s2_same": ((9, 7, 8), lambda x: L.DepthwiseConv2D(3, strides=2, padding="same")(x),
+                            "DEPTHWISE_CONV_2D"),
+    "dw3x3_pixel_s2_68ch": ((7, 6, 68), lambda x: L.DepthwiseConv2D(3, strides=2, padding="same")(x),
+                            "DEPTHWISE_CONV_2D"),
     "dw_mult2_s2_valid": ((9, 9, 3), lambda x: L.DepthwiseConv2D(3, strides=2, depth_multiplier=2)(x),
                           "DEPTHWISE_CONV_2D"),
     "dw_relu_5x5": ((10, 10, 2), lambda x: L.DepthwiseConv2D(5, padding="same", activation="relu")(x),

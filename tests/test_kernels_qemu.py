@@ -69,17 +69,34 @@ def dw_s2_mix(x):
     return L.Dense(10)(L.Concatenate()([L.Flatten()(t) for t in (a, b, c, d)]))
 
 
+def dw_fill_mix(x):
+    """The 3x3 depthwise's DSP paths the models above do not reach: the plane fill's last block with 1 and 2 rows
+    inside (7 and 6 rows: tk_dw3_fill_column), the per-pixel kernel's group-major weights (small stride-2 maps)
+    inside, gathered on the border (8 channels) and through the clipped window (68 channels), and a 5x5 filter
+    (the tap-major layout, tk_dw_window)."""
+    from pipeline.kd.keras import keras
+    L = keras.layers
+    dw = L.DepthwiseConv2D
+    a = dw(3, padding="same", activation="relu")(x)
+    b = dw(3, padding="same")(L.Conv2D(8, (2, 1))(x))
+    c = dw(3, strides=2, padding="same")(x)
+    d = dw(3, strides=2, padding="same", activation="relu")(L.Conv2D(68, 1)(x))
+    e = dw(5, padding="same")(x)
+    return L.Dense(10)(L.Concatenate()([L.Flatten()(t) for t in (a, b, c, d, e)]))
+
+
 # name: (make the .tflite, samples); the first three exercise the fast kernels' DSP paths, the others the op
 # registry's kernels (each registry entry that names "qemu:NAME" must be in NAME's model).
 MODELS = {"digits_student": (lambda: student("dsconv"), 100), "ds_cnn": (lambda: mlperf("ds_cnn"), 50),
           "kernel_mix": (lambda: keras_tflite(kernel_mix, (9, 10, 3), seed=3), 50),
           "flat_mix": (lambda: keras_tflite(flat_mix, (11, 13, 3), seed=7), 30),
           "dw_s2_mix": (lambda: keras_tflite(dw_s2_mix, (17, 18, 40), seed=8), 10),
+          "dw_fill_mix": (lambda: keras_tflite(dw_fill_mix, (7, 6, 8), seed=9), 20),
           "op_mix": (lambda: function_tflite(op_cases.op_mix, (8, 8, 4), seed=3), 50),
           "prelu_mix": (lambda: keras_tflite(op_cases.prelu_mix, (6, 5, 3), seed=4), 30),
           "dequantize_output": (op_cases.CONVERTER_CASES["dequantize_out_softmax"][0], 30),
           "fc_autoencoder": (lambda: mlperf("fc_autoencoder"), 10), "resnet8": (lambda: mlperf("resnet8"), 3)}
-DSP_MODELS = {"digits_student", "ds_cnn", "kernel_mix", "flat_mix", "dw_s2_mix"}
+DSP_MODELS = {"digits_student", "ds_cnn", "kernel_mix", "flat_mix", "dw_s2_mix", "dw_fill_mix"}
 # name: the kernel each --optimize policy must run in it (tests/test_kernels_qemu.py checks them all bit-exact)
 FC8, CONV8 = "tk_fully_connected_fast8_s8(", "tk_conv2d_fast8_s8("
 POLICY_KERNELS = {"fc_autoencoder": {"speed": FC8, "balanced": FC8, "size": "tk_fully_connected_s8("},

@@ -62,14 +62,22 @@ def pack_matrix(weights: np.ndarray) -> np.ndarray:
     return w.transpose(0, 2, 4, 1, 3).reshape(-1).astype(np.int16)
 
 
-def pack_depthwise(weights: np.ndarray) -> np.ndarray:
-    """(taps, C) int depthwise weights -> flat int16, doubled, channels in groups of four per tap:
-    index order (tap, group, a|b, low|high) with channel 4q + r in word a (r = 0, 2) or b (r = 1, 3)."""
+def pack_depthwise(weights: np.ndarray, kernel_h: int = 1) -> np.ndarray:
+    """(taps, C) int depthwise weights -> flat int16, doubled, channels in groups of four per tap: index order
+    (tap, group, a|b, low|high) with channel 4q + r in word a (r = 0, 2) or b (r = 1, 3). A 3x3 filter over channels
+    in fours (dw_group_major) goes group-major instead, (group, tap, a|b, low|high): tk_dw_3x3_pixel reads a
+    group's 9 taps back to back."""
     taps, channels = weights.shape
     w = np.zeros((taps, round_up(channels, 4)), np.int64)
     w[:, :channels] = 2 * weights.astype(np.int64)
     w = w.reshape(taps, -1, 2, 2)                     # (tap, group, high, b)
-    return w.transpose(0, 1, 3, 2).reshape(-1).astype(np.int16)
+    order = (1, 0, 3, 2) if dw_group_major(kernel_h, taps, channels) else (0, 1, 3, 2)
+    return w.transpose(order).reshape(-1).astype(np.int16)
+
+
+def dw_group_major(kernel_h: int, taps: int, channels: int) -> bool:
+    """tk_depthwise_fast.c's whole_3x3: a 3x3 filter over a multiple of 4 channels (TK_DW3_GROUP, tk_fast.h)."""
+    return kernel_h == 3 and taps == 9 and channels % 4 == 0
 
 
 def pack_depthwise_3x3(weights: np.ndarray) -> np.ndarray:
@@ -118,7 +126,7 @@ def packed_arrays(matrix: np.ndarray, bias, mults, shifts, zero_point: int, layo
     if layout == "depthwise_3x3":
         weights = pack_depthwise_3x3(matrix)
     elif layout == "depthwise":
-        weights = pack_depthwise(matrix.T)
+        weights = pack_depthwise(matrix.T, kernel_h)
     else:
         weights = pack_matrix(pad_rows(matrix, kernel_h))
     packed_bias = pack_conv_bias(bias, channels) if layout == "conv" else pack_bias(bias, channels, 2)

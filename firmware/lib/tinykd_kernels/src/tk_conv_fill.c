@@ -192,6 +192,18 @@ void tk_conv_stage_patch(const conv_geometry *g, int32_t batch, int32_t out_y, i
     }
 }
 
+/* patch <- the 3 words at src (unaligned LDR / STR). */
+static inline void copy3(int8_t *patch, const int8_t *src)
+{
+    int32_t word0, word1, word2;
+    memcpy(&word0, src, sizeof word0);
+    memcpy(&word1, src + 4, sizeof word1);
+    memcpy(&word2, src + 8, sizeof word2);
+    memcpy(patch, &word0, sizeof word0);
+    memcpy(patch + 4, &word1, sizeof word1);
+    memcpy(patch + 8, &word2, sizeof word2);
+}
+
 int tk_conv_stage_two(const conv_geometry *g, const int32_t *at, int8_t *patch0, int8_t *patch1)
 {
     const tk_conv_params *p = g->p;
@@ -206,7 +218,15 @@ int tk_conv_stage_two(const conv_geometry *g, const int32_t *at, int8_t *patch0,
         row + (kh - 1) * row_step + next + copied > g->input_bytes) {
         return 0;
     }
-    for (src = g->input + row, filter_y = 0; filter_y < kh; ++filter_y, src += row_step) {
+    src = g->input + row;
+    if (copied == 12) { /* 3x3 over RGB, the usual first conv: the row's 3 words straight */
+        for (filter_y = 0; filter_y < kh; ++filter_y, src += row_step, patch0 += row_bytes, patch1 += row_bytes) {
+            copy3(patch0, src);
+            copy3(patch1, src + next);
+        }
+        return 1;
+    }
+    for (filter_y = 0; filter_y < kh; ++filter_y, src += row_step) {
         for (k = 0; k < copied; k += 4) { /* unaligned LDR / STR; the next row overwrites the bytes past this one */
             int32_t word0, word1;
             memcpy(&word0, src + k, sizeof word0);

@@ -53,21 +53,26 @@ TK_ASM_OFFSET(tk_dw3_job, in_skip, 60);
 TK_STATIC_ASSERT(sizeof(tk_dw3_job) == 64, "tk_dw3_channel copies tk_dw3_job as 16 words");
 #endif
 
-/* tk_dw3_fill_blocks' constants: per block of 4 input rows of one column, rows 4b + 1 .. 4b + 4 all inside. */
+/* tk_dw3_fill_column's constants: block b of a column holds the padded rows 4b .. 4b + 5 (input rows 4b - 1 ..
+ * 4b + 4); the first `blocks` have rows 4b + 1 .. 4b + 4 all inside, the next one `tail` of them. */
 typedef struct {
     int32_t row_step;    /* input bytes from one row to the next */
     int32_t plane_bytes; /* from one channel's plane to the next */
     int32_t block_bytes; /* from one block to the next in a plane */
     int32_t offsets;     /* the input offset in both halfwords */
-    int32_t blocks;      /* blocks to fill (>= 1) */
+    int32_t blocks;      /* blocks with all 4 rows inside (>= 0) */
+    int32_t tail;        /* rows inside of the block after them (0 .. 3) */
+    int32_t zero_points; /* the input zero point in each byte: x + offset = 0 (the padding) */
 } tk_dw3_fill;
 
-#if TK_DSP /* tk_dw3_fill_blocks loads the 5 words with one LDM, in this order */
+#if TK_DSP /* tk_dw3_fill_column loads the first 5 words with one LDM, in this order, then the last two */
 TK_ASM_OFFSET(tk_dw3_fill, row_step, 0);
 TK_ASM_OFFSET(tk_dw3_fill, plane_bytes, 4);
 TK_ASM_OFFSET(tk_dw3_fill, block_bytes, 8);
 TK_ASM_OFFSET(tk_dw3_fill, offsets, 12);
 TK_ASM_OFFSET(tk_dw3_fill, blocks, 16);
+TK_ASM_OFFSET(tk_dw3_fill, tail, 20);
+TK_ASM_OFFSET(tk_dw3_fill, zero_points, 24);
 #endif
 
 static int32_t blocks_of(int32_t rows) { return (rows + 3) / 4; }
@@ -130,53 +135,23 @@ static inline void put_pair(int32_t *at, int32_t words, const row_pair *p)
 #include "tk_dw3x3_portable.h"
 #endif
 
-/* Input row `row` of a column (NULL in the padding). */
-static inline const int8_t *row_at(const int8_t *column, int32_t row, int32_t rows, int32_t row_step)
-{
-    return row >= 0 && row < rows ? column + row * row_step : NULL;
-}
-
-/* One input column of the 4 planes (`at`: block 0's 3 words in plane 0; planes `words` apart): block b holds
- * padded rows 4b .. 4b + 5, i.e. input rows 4b - 1 .. 4b + 4 in pairs; its last pair is the next block's first.
- * The blocks whose rows are all inside go to tk_dw3_fill_blocks; pairs wholly in the padding are never written
- * (0 since the first fill). */
-static void fill_column(int32_t *at, int32_t words, int32_t block_words, const int8_t *column, const tk_dims *in,
-                        int32_t offset)
-{
-    const int32_t rows = in->h, blocks = blocks_of(rows), row_step = in->w * in->c;
-    const int32_t inside = rows >= 5 ? (rows - 1) / 4 : 0; /* blocks b with rows 4b + 1 .. 4b + 4 inside */
-    row_pair pair = pair_of(NULL, column, offset);
-    int32_t block, row;
-    put_pair(at, words, &pair);
-    if (inside > 0) {
-        tk_dw3_fill fill;
-        fill.row_step = row_step;
-        fill.plane_bytes = 4 * words;
-        fill.block_bytes = 4 * block_words;
-        fill.offsets = tk_offset_pair(offset);
-        fill.blocks = inside;
-        tk_dw3_fill_blocks(at + 1, column + row_step, &fill);
-    }
-    for (block = inside, row = 1 + 4 * inside, at += inside * block_words; block < blocks && row < rows;
-         ++block, row += 4, at += block_words) {
-        pair = pair_of(row_at(column, row, rows, row_step), row_at(column, row + 1, rows, row_step), offset);
-        put_pair(at + 1, words, &pair);
-        pair = pair_of(row_at(column, row + 2, rows, row_step), row_at(column, row + 3, rows, row_step), offset);
-        put_pair(at + 2, words, &pair);
-        if (block + 1 < blocks) {
-            put_pair(at + block_words, words, &pair);
-        }
-    }
-}
-
-/* planes <- channels 4g .. 4g + 3 of one batch's input (the padding columns stay 0 from the first fill). */
+/* planes <- channels 4g .. 4g + 3 of one batch's input, column by column (tk_dw3_fill_column; the padding columns
+ * stay 0 from the first fill). Pairs wholly in the padding below the last block are never written. */
 static void fill_planes(int32_t *planes, int32_t words, const tk_dims *in, const int8_t *input, int32_t g,
                         int32_t offset)
 {
-    const int32_t block_words = 3 * (in->w + 2);
+    const int32_t rows = in->h, inside = rows >= 5 ? (rows - 1) / 4 : 0; /* blocks with rows 4b + 1 .. 4b + 4 */
+    tk_dw3_fill fill;
     int32_t col;
+    fill.row_step = in->w * in->c;
+    fill.plane_bytes = 4 * words;
+    fill.block_bytes = 4 * 3 * (in->w + 2);
+    fill.offsets = tk_offset_pair(offset);
+    fill.blocks = inside;
+    fill.tail = rows - 1 - 4 * inside;
+    fill.zero_points = tk_bytes4(-offset);
     for (col = 0; col < in->w; ++col) {
-        fill_column(planes + 3 * (col + 1), words, block_words, input + col * in->c + 4 * g, in, offset);
+        tk_dw3_fill_column(planes + 3 * (col + 1), input + col * in->c + 4 * g, &fill);
     }
 }
 

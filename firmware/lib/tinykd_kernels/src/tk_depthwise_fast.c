@@ -69,6 +69,8 @@ tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_pac
         const int32_t offset = params->input_offset, row_step = in_w * channels, tap_words = groups * 4;
         const int32_t low4 = tk_bytes4(params->activation.min), high4 = tk_bytes4(params->activation.max);
         const int whole_3x3 = kh == 3 && kw == 3 && !(channels & 3);
+        /* int16 values from a tap's weights to the next, and from a group's to the next (tk_fast.h) */
+        const int32_t tap_step = whole_3x3 ? 4 : tap_words, group_step = whole_3x3 ? TK_DW3_GROUP : 4;
         const int gather = whole_3x3 && 9 * channels <= TK_DW_WINDOW_BYTES;
         int32_t window_words[TK_DW_WINDOW_BYTES / 4]; /* word-aligned */
         tk_dw_job job, gathered;
@@ -99,7 +101,7 @@ tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_pac
                     const int inside = rows > 0 && cols > 0; /* else the window misses the input: bias only */
                     /* the first tap inside the window (the input itself when there is none) */
                     const int8_t *x = input + (inside ? (origin + y_lo * in_w + x_lo) * channels : 0);
-                    const int16_t *w = filter->weights + (inside ? (y_lo * kw + x_lo) * tap_words : 0);
+                    const int16_t *w = filter->weights + (inside ? (y_lo * kw + x_lo) * tap_step : 0);
                     const int32_t *bias = filter->bias, *quant = filter->quant;
                     if (whole_3x3 && rows == 3 && cols == 3) { /* inside the input: every group in assembly */
                         tk_dw_3x3_pixel(x, w, &job, out);
@@ -110,14 +112,14 @@ tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_pac
                         tk_dw_3x3_pixel((const int8_t *)window_words, filter->weights, &gathered, out);
                         continue;
                     }
-                    for (group = 0; group < full; ++group, x += 4, w += 4, bias += 4, quant += 12) {
+                    for (group = 0; group < full; ++group, x += 4, w += group_step, bias += 4, quant += 12) {
                         int32_t acc[4];
                         acc[0] = bias[0];
                         acc[1] = bias[1];
                         acc[2] = bias[2];
                         acc[3] = bias[3];
                         if (inside) {
-                            tk_dw_window(x, row_step, channels, w, kw * tap_words, tap_words, rows, cols, offset, acc);
+                            tk_dw_window(x, row_step, channels, w, kw * tap_step, tap_step, rows, cols, offset, acc);
                         }
                         tk_fast_rescale4(acc, quant, out + 4 * group, low4, high4);
                     }

@@ -137,39 +137,75 @@
     "pkhbt   r11, r8, r9, lsl #16\n\t"                                                                \
     "pkhtb   r9, r9, r8, asr #16\n\t"
 
-/* Row pair's 4 words to the 4 planes at r0 + DISP (r3: plane stride in bytes; lr scratch). */
-#define TK_DW3_PUT(DISP)                                                                              \
-    "str     r10, [r0, #" DISP "]\n\t"                                                                 \
-    "add     lr, r0, r3\n\t"                                                                          \
-    "str     r11, [lr, #" DISP "]\n\t"                                                                 \
-    "add     lr, lr, r3\n\t"                                                                          \
-    "str     r7, [lr, #" DISP "]\n\t"                                                                  \
-    "add     lr, lr, r3\n\t"                                                                          \
-    "str     r9, [lr, #" DISP "]\n\t"
+/* Row pair's 4 words to the 4 planes at r0 (r3: plane stride in bytes; lr scratch). */
+#define TK_DW3_PUT                                                                                    \
+    "str     r10, [r0]\n\t"                                                                          \
+    "str     r11, [r0, r3]\n\t"                                                                      \
+    "str     r7, [r0, r3, lsl #1]\n\t"                                                               \
+    "add     lr, r0, r3, lsl #1\n\t"                                                                 \
+    "str     r9, [lr, r3]\n\t"
 
-/* tk_dw3_fill_blocks (see tk_dw3_fill in tk_depthwise_3x3.c): per block, rows (1, 2) to word 1, rows (3, 4) to
- * word 2 and to the next block's word 0; 44 instructions per block of 4 rows x 4 channels. */
-TK_NAKED static void tk_dw3_fill_blocks(TK_UNUSED int32_t *at, TK_UNUSED const int8_t *src,
+/* tk_dw3_fill_column (see tk_dw3_fill in tk_depthwise_3x3.c): one input column of the 4 planes, `at` at block 0's
+ * word 0 in plane 0, `src` at the column's row 0. Word 0 of block 0 takes (padding, row 0): the zero point's word
+ * for the padding row (x + offset = 0); then the blocks whose rows are all inside (42 instructions per block of 4
+ * rows x 4 channels: rows (1, 2) to word 1, rows (3, 4) to word 2 and to the next block's word 0);
+ * then the last block's 1-3 rows inside (`tail`), the zero point's word for the rows past the input. */
+TK_NAKED static void tk_dw3_fill_column(TK_UNUSED int32_t *at, TK_UNUSED const int8_t *src,
                                         TK_UNUSED const tk_dw3_fill *fill)
 {
     __asm__ volatile(
         "push    {r4-r11, lr}\n\t"
+        "push    {r2}\n\t"                        /* [sp]: fill */
         "ldm     r2, {r2, r3, r4, r5, r12}\n\t"   /* row step, plane bytes, block bytes, offsets, blocks */
+        "sub     r4, r4, #8\n\t"                 /* from a block's word 2 to the next block's word 0 */
+        "ldr     r6, [sp]\n\t"
+        "ldr     r6, [r6, #24]\n\t"              /* the padding row: the zero point in each byte */
+        "ldr     r7, [r1]\n\t"                   /* row 0 */
+        TK_DW3_ROW_PAIR
+        TK_DW3_PUT
+        "add     r0, r0, #4\n\t"                 /* block 0's word 1 */
+        "add     r1, r1, r2\n\t"                 /* row 1 */
+        "cmp     r12, #0\n\t"
+        "beq     2f\n\t"
         "1:\n\t"
         "ldr     r6, [r1]\n\t"
         "ldr     r7, [r1, r2]\n\t"
         TK_DW3_ROW_PAIR
-        TK_DW3_PUT("0")
+        TK_DW3_PUT                               /* word 1: rows (1, 2) */
         "add     r1, r1, r2, lsl #1\n\t"
         "ldr     r6, [r1]\n\t"
         "ldr     r7, [r1, r2]\n\t"
         TK_DW3_ROW_PAIR
-        TK_DW3_PUT("4")
-        "add     r0, r0, r4\n\t"                 /* the next block's word 1 */
-        TK_DW3_PUT("-4")
+        "add     r0, r0, #4\n\t"
+        TK_DW3_PUT                               /* word 2: rows (3, 4) */
+        "add     r0, r0, r4\n\t"
+        TK_DW3_PUT                               /* ... and the next block's word 0 */
+        "add     r0, r0, #4\n\t"                 /* the next block's word 1 */
         "add     r1, r1, r2, lsl #1\n\t"
         "subs    r12, r12, #1\n\t"
         "bne     1b\n\t"
+        "2:\n\t"
+        "ldr     r12, [sp]\n\t"
+        "ldrd    r12, r4, [r12, #20]\n\t"        /* rows of the last block inside (0 .. 3), the zero point word */
+        "cmp     r12, #0\n\t"
+        "ble     3f\n\t"
+        "ldr     r6, [r1]\n\t"
+        "mov     r7, r4\n\t"
+        "cmp     r12, #2\n\t"
+        "it      ge\n\t"
+        "ldrge   r7, [r1, r2]\n\t"
+        TK_DW3_ROW_PAIR
+        TK_DW3_PUT
+        "mov     r6, r4\n\t"
+        "cmp     r12, #3\n\t"
+        "it      ge\n\t"
+        "ldrge   r6, [r1, r2, lsl #1]\n\t"
+        "mov     r7, r4\n\t"
+        TK_DW3_ROW_PAIR
+        "add     r0, r0, #4\n\t"
+        TK_DW3_PUT
+        "3:\n\t"
+        "add     sp, sp, #4\n\t"
         "pop     {r4-r11, pc}\n\t");
 }
 

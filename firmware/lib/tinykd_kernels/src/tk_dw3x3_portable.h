@@ -50,19 +50,28 @@ TK_DW3_PORTABLE(tk_dw3s2_even_clamped, 1, 2, 2, 0)
 TK_DW3_PORTABLE(tk_dw3s2_odd, 0, 2, 2, 1)
 TK_DW3_PORTABLE(tk_dw3s2_odd_clamped, 1, 2, 2, 1)
 
-/* Portable tk_dw3_fill_blocks: `at` is the first block's word 1 in plane 0, `src` the input at its row 4b + 1. */
-static void tk_dw3_fill_blocks(int32_t *at, const int8_t *src, const tk_dw3_fill *fill)
+/* Portable tk_dw3_fill_column: `at` is block 0's word 0 in plane 0, `src` the column's row 0. */
+static void tk_dw3_fill_column(int32_t *at, const int8_t *src, const tk_dw3_fill *fill)
 {
     const int32_t words = fill->plane_bytes / 4, block_words = fill->block_bytes / 4, step = fill->row_step;
     const int32_t offset = (int16_t)fill->offsets;
+    row_pair upper = pair_of(NULL, src, offset), lower;
     int32_t block;
+    put_pair(at, words, &upper);
     for (block = 0; block < fill->blocks; ++block, at += block_words) {
-        const int8_t *x = src + 4 * block * step; /* no pointer past the input's end */
-        const row_pair upper = pair_of(x, x + step, offset);
-        const row_pair lower = pair_of(x + 2 * step, x + 3 * step, offset);
-        put_pair(at, words, &upper);
-        put_pair(at + 1, words, &lower);
-        put_pair(at + block_words - 1, words, &lower); /* the next block's word 0 */
+        const int8_t *x = src + (4 * block + 1) * step; /* no pointer past the input's end */
+        upper = pair_of(x, x + step, offset);
+        lower = pair_of(x + 2 * step, x + 3 * step, offset);
+        put_pair(at + 1, words, &upper);
+        put_pair(at + 2, words, &lower);
+        put_pair(at + block_words, words, &lower); /* the next block's word 0 */
+    }
+    if (fill->tail > 0) { /* the last block's rows inside: 1 to 3 */
+        const int8_t *x = src + (4 * block + 1) * step;
+        upper = pair_of(x, fill->tail >= 2 ? x + step : NULL, offset);
+        lower = pair_of(fill->tail >= 3 ? x + 2 * step : NULL, NULL, offset);
+        put_pair(at + 1, words, &upper);
+        put_pair(at + 2, words, &lower);
     }
 }
 

@@ -47,6 +47,10 @@ TK_ASM_OFFSET(tk_pair_job, high4, 28);
 TK_STATIC_ASSERT(sizeof(tk_pair_job) == 32, "tk_conv_pairs_2x2u copies tk_pair_job as 8 words");
 #endif
 
+/* A 3x3 depthwise layer over channels in fours has its packed weights group-major (pack.py, pack_depthwise):
+ * per group of 4 channels its 9 taps back to back, 4 values each. */
+#define TK_DW3_GROUP 36
+
 /* Every group of 4 channels of one depthwise output pixel whose 3x3 window lies inside the input
  * (tk_dw_3x3_pixel); channels a multiple of 4. */
 typedef struct {
@@ -133,17 +137,17 @@ static inline void tk_fast_rescale4(const int32_t *acc, const int32_t *quant, in
 }
 
 #if !TK_DSP
-/* Portable tk_dw_3x3_pixel (the DSP one is in assembly): x and w at tap (0, 0) of channel 0. */
+/* Portable tk_dw_3x3_pixel (the DSP one is in assembly): x and w at tap (0, 0) of channel 0; the weights
+ * group-major (TK_DW3_GROUP values per group of 4 channels: its 9 taps back to back). */
 static inline void tk_dw_3x3_pixel(const int8_t *x, const int16_t *w, const tk_dw_job *job, int8_t *out)
 {
     int32_t group, i;
-    for (group = 0; group < job->groups; ++group, x += 4, w += 4, out += 4) {
+    for (group = 0; group < job->groups; ++group, x += 4, w += TK_DW3_GROUP, out += 4) {
         int32_t acc[4];
         for (i = 0; i < 4; ++i) {
             acc[i] = job->bias[4 * group + i];
         }
-        tk_dw_window(x, job->row_step, job->channels, w, 3 * job->channels, job->channels, 3, 3, (int16_t)job->offsets,
-                     acc);
+        tk_dw_window(x, job->row_step, job->channels, w, 12, 4, 3, 3, (int16_t)job->offsets, acc);
         tk_fast_rescale4(acc, job->quant + 12 * group, out, job->low4, job->high4);
     }
 }

@@ -215,11 +215,11 @@ TK_PAIRS_FUNCTION(tk_conv_pairs_3x2) { TK_CONV_PAIRS_3X2(TK_CLAMP_3X2); }
 TK_PAIRS_FUNCTION(tk_conv_pairs_3x2_full) { TK_CONV_PAIRS_3X2(""); }
 
 /* One depthwise tap for 4 channels: the input word at `addr`, its packed weights at r1 (then r1 steps to the next
- * tap, 2 * channels bytes on), acc (c0, c1, c2, c3) in r4, r5, r6, r7; r8 = the input offset pair. */
+ * tap: a group's 9 taps are back to back, pack.py's group-major 3x3 layout), acc (c0, c1, c2, c3) in r4, r5, r6,
+ * r7; r8 = the input offset pair. */
 #define TK_DW_TAP(addr)                   \
     "ldr     r9, " addr "\n\t"            \
-    "ldrd    r12, lr, [r1]\n\t"           \
-    "add     r1, r1, r3, lsl #1\n\t"      \
+    "ldrd    r12, lr, [r1], #8\n\t"       \
     "sxtab16 r10, r8, r9\n\t"             \
     "sxtab16 r11, r8, r9, ror #8\n\t"     \
     "smlabb  r4, r10, r12, r4\n\t"        \
@@ -233,9 +233,9 @@ TK_PAIRS_FUNCTION(tk_conv_pairs_3x2_full) { TK_CONV_PAIRS_3X2(""); }
     "ldmia   r2!, {r9, r10, r11}\n\t"     \
     TK_RESCALE_WITH(r, "r9", "r10", "r11", "r12")
 
-/* tk_dw_3x3_pixel (see tk_dw_job in tk_fast.h): per group of 4 channels, the bias, the 9 taps unrolled (9
- * instructions each: taps are 2 * channels bytes apart in the packed weights), the rescale, the clamp of the 4
- * bytes at once and one STR. Stack: job, out, bias, quant, groups left. */
+/* tk_dw_3x3_pixel (see tk_dw_job in tk_fast.h): per group of 4 channels, the bias, the 9 taps unrolled (8
+ * instructions each: a group's packed weights are its 9 taps back to back), the rescale, the clamp of the 4 bytes
+ * at once and one STR. Stack: job, out, bias, quant, groups left. */
 TK_NAKED static void tk_dw_3x3_pixel(TK_UNUSED const int8_t *x,
                                      TK_UNUSED const int16_t *w,
                                      TK_UNUSED const tk_dw_job *job,
@@ -258,10 +258,7 @@ TK_NAKED static void tk_dw_3x3_pixel(TK_UNUSED const int8_t *x,
         "add     r0, r0, r2\n\t"
         TK_DW_TAP("[r0]") TK_DW_TAP("[r0, r3]") TK_DW_TAP("[r0, r3, lsl #1]")
         "sub     r0, r0, r2, lsl #1\n\t"       /* the next group's first tap */
-        "add     r0, r0, #4\n\t"
-        "sub     r1, r1, r3, lsl #4\n\t"       /* back 9 taps (18 * channels bytes), on 4 channels */
-        "sub     r1, r1, r3, lsl #1\n\t"
-        "add     r1, r1, #8\n\t"
+        "add     r0, r0, #4\n\t"                /* (r1: at the next group's first tap) */
         "ldr     r2, [sp, #12]\n\t"            /* quant */
         TK_DW_RESCALE("r4") TK_DW_RESCALE("r5") TK_DW_RESCALE("r6") TK_DW_RESCALE("r7")
         "str     r2, [sp, #12]\n\t"
