@@ -1,6 +1,7 @@
-"""Keyword-spotting student experiments behind bench/kws.toml's choices (README "Keyword spotting"), kept as run.
+"""Keyword-spotting student experiments behind bench/kws.toml's choices (README "Keyword spotting"), kept as run:
+an experiment record, not part of `make bench`.
 
-    TDIR=models/kwsT python bench/kws_students.py NAME WIDTH METHOD AUGMENT EPOCHS [T ALPHA DEPTH]
+    TDIR=models/kwsT python bench/experiments/kws_students.py NAME WIDTH METHOD AUGMENT EPOCHS [T ALPHA DEPTH]
 
 METHOD: none (scratch) or a KD loss; AUGMENT: none (KD on the teacher's cached logits of TDIR) or one of `augs`
 below (the teacher then runs online on every augmented batch). Data: /work/exp/kws800_features.npz (`tinykd data
@@ -12,7 +13,7 @@ import json
 import sys
 import time
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2]))
 from pipeline.config import load_config, StudentConfig, DistillConfig  # noqa
 from pipeline.kd.data import load_dataset  # noqa
 from pipeline.kd.keras import keras, tf  # noqa
