@@ -81,6 +81,12 @@ def test_spectrogram_layout_reads_time_by_frequency_and_refuses_other_shapes(tmp
     data = load_dataset(DataConfig(dataset=str(path), layout="spectrogram"))
     assert data.kind == "spectrogram" and data.input_shape == (20, 10, 1)
     assert load_dataset(DataConfig(dataset=str(path))).kind == "image"  # no front-end manifest: auto = image
+    with np.load(path) as f:
+        arrays = dict(f)
+    for manifest in ("my own notes, not JSON", '["frontend"]', '{"frontend": {}}'):
+        np.savez(path, **arrays, manifest=np.array(manifest))
+        expected = "spectrogram" if manifest.startswith("{") else "image"
+        assert load_dataset(DataConfig(dataset=str(path))).kind == expected, manifest
     np.savez(path, x_train=np.zeros((40, 20, 10, 3), np.float32), y_train=np.arange(40) % 2,
              x_test=np.zeros((6, 20, 10, 3), np.float32), y_test=np.arange(6) % 2)
     with pytest.raises(PipelineError) as e:

@@ -1,105 +1,79 @@
-"""Keyword-spotting student experiments behind bench/kws.toml's choices (README "Keyword spotting"), kept as run:
-an experiment record, not part of `make bench`.
+"""Keyword-spotting student experiments behind bench/kws.toml's choices (README "Keyword spotting"): an experiment
+record, not part of `make bench`.
 
-    TDIR=models/kwsT python bench/experiments/kws_students.py NAME WIDTH METHOD AUGMENT EPOCHS [T ALPHA DEPTH]
+    python bench/experiments/kws_students.py NAME --features F.npz --teacher-run models/kwsT --width 22 \
+        --method hinton --augment none --epochs 60
 
-METHOD: none (scratch) or a KD loss; AUGMENT: none (KD on the teacher's cached logits of TDIR) or one of `augs`
-below (the teacher then runs online on every augmented batch). Data: /work/exp/kws800_features.npz (`tinykd data
-kws --train-per-class 800 --test-per-class 100`, then `tinykd data features`); teachers: `tinykd distill --config
-bench/kws.toml --run kwsT --epochs 1` (kwsT: image shifts, before the spectrogram layout; kwsTs: SpecAugment).
-The SpecAug class here is this experiment's first version of pipeline/kd/augment.py's SpecAugment (shift 8 frames
-instead of 7). Appends a JSON line per run to /work/exp/results.jsonl (bench/results/kws_students.jsonl)."""
+--method none trains from scratch; a KD method with --augment none trains on the teacher run's cached logits,
+with --augment spectrogram the teacher runs online on every SpecAugmented batch (pipeline/kd/augment.py).
+Data: `tinykd data kws --train-per-class 800 --test-per-class 100`, then `tinykd data features`; teacher runs:
+`tinykd distill --config bench/kws.toml --run kwsT --epochs 1` (kwsT had image shifts, before the spectrogram
+layout; kwsTs SpecAugment). Appends a JSON line per run to --out. bench/results/kws_students.jsonl holds the runs
+behind README; its "spec" rows came from this script's first version, whose own SpecAugment shifted up to 8 frames
+(pipeline's: 7) from an unseeded generator.
+"""
+import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2]))
-from pipeline.config import load_config, StudentConfig, DistillConfig  # noqa
-from pipeline.kd.data import load_dataset  # noqa
-from pipeline.kd.keras import keras, tf  # noqa
-from pipeline.kd.losses import hard_labels, make_loss  # noqa
-from pipeline.kd.train import Trainer, fit, Schedule, set_seed, evaluate  # noqa
-from pipeline.kd.augment import augmenter  # noqa
-from pipeline.kd.zoo import build_student, describe  # noqa
-import numpy as np  # noqa
-import os  # noqa
-TDIR = os.environ.get("TDIR", "/work/exp/models/kwsT")
+import numpy as np
 
-name, width, method, aug, epochs = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
-T = float(sys.argv[6]) if len(sys.argv) > 6 else 4.0
-alpha = float(sys.argv[7]) if len(sys.argv) > 7 else 0.9
-depth = int(sys.argv[8]) if len(sys.argv) > 8 else 3
-cfg = load_config("/work/main/bench/kws.toml", {"data": {"dataset": "/work/exp/kws800_features.npz"}})
-data = load_dataset(cfg.data, 0)
-set_seed(0)
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.config import DistillConfig, StudentConfig, load_config  # noqa: E402
+from pipeline.kd.augment import augmenter  # noqa: E402
+from pipeline.kd.data import load_dataset  # noqa: E402
+from pipeline.kd.keras import keras  # noqa: E402
+from pipeline.kd.losses import hard_labels, make_loss  # noqa: E402
+from pipeline.kd.train import Schedule, Trainer, evaluate, fit, set_seed  # noqa: E402
+from pipeline.kd.zoo import build_student, describe  # noqa: E402
 
 
-class SpecAug(keras.layers.Layer):
-    """time shift (+-shift frames, zero fill), freq shift (+-fshift bands), 2 time masks <= tw, 2 freq masks <= fw"""
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name")
+    parser.add_argument("--features", required=True, help="The .npz of `tinykd data features`.")
+    parser.add_argument("--teacher-run", required=True, help="A run folder with teacher.keras and its logits.")
+    parser.add_argument("--width", type=int, default=22)
+    parser.add_argument("--depth", type=int, default=3)
+    parser.add_argument("--method", default="hinton", help="none (scratch) or a KD loss.")
+    parser.add_argument("--augment", choices=["none", "spectrogram", "image"], default="none")
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("-T", "--temperature", type=float, default=4.0)
+    parser.add_argument("--alpha", type=float, default=0.9)
+    parser.add_argument("--out", default="kws_students.jsonl")
+    args = parser.parse_args()
 
-    def __init__(self, shift=8, fshift=2, tw=6, fw=5, masks=2, mix=0.0, **kw):
-        super().__init__(**kw)
-        self.shift, self.fshift, self.tw, self.fw, self.masks, self.mix = shift, fshift, tw, fw, masks, mix
-        self.gen = tf.random.Generator.from_seed(1)
-
-    def call(self, x, training=False):
-        if not training:
-            return x
-        b = tf.shape(x)[0]
-        t, f = x.shape[1], x.shape[2]
-        out = x
-        if self.shift or self.fshift:
-            trans = keras.layers.RandomTranslation  # noqa
-            dt = self.gen.uniform([b], -self.shift, self.shift + 1, dtype=tf.int32)
-            df = self.gen.uniform([b], -self.fshift, self.fshift + 1, dtype=tf.int32)
-            ti = tf.range(t)[None, :] - dt[:, None]  # (b, t)
-            fi = tf.range(f)[None, :] - df[:, None]
-            tv = tf.cast((ti >= 0) & (ti < t), x.dtype)
-            fv = tf.cast((fi >= 0) & (fi < f), x.dtype)
-            out = tf.gather(out, tf.clip_by_value(ti, 0, t - 1), batch_dims=1, axis=1)
-            out = tf.gather(out, tf.clip_by_value(fi, 0, f - 1), batch_dims=1, axis=2)
-            out = out * tv[:, :, None, None] * fv[:, None, :, None]
-        for _ in range(self.masks):
-            for size, n, ax in ((self.tw, t, 1), (self.fw, f, 2)):
-                if not size:
-                    continue
-                w = self.gen.uniform([b], 0, size + 1, dtype=tf.int32)
-                s = self.gen.uniform([b], 0, n, dtype=tf.int32)
-                r = tf.range(n)[None, :]
-                keep = tf.cast(~((r >= s[:, None]) & (r < s[:, None] + w[:, None])), x.dtype)
-                out = out * (keep[:, :, None, None] if ax == 1 else keep[:, None, :, None])
-        if self.mix:
-            lam = self.gen.uniform([b, 1, 1, 1], 0, self.mix)
-            perm = tf.random.shuffle(tf.range(b))
-            out = (1 - lam) * out + lam * tf.gather(out, perm)
-        return out
-
-
-augs = {"none": None, "shift": augmenter("image", data.input_shape, 0),
-        "spec": SpecAug(), "specmix": SpecAug(mix=0.4), "tshift": SpecAug(fshift=0, tw=0, fw=0),
-        "spec1": SpecAug(masks=1), "specw": SpecAug(shift=8, fshift=3, tw=8, fw=6)}
-augment = augs[aug]
-student = build_student(StudentConfig(family="dsconv", width=width, depth=depth), data.input_shape, data.num_classes)
-teacher = None
-if method != "none":
-    teacher = keras.models.load_model(TDIR + "/teacher.keras", compile=False)
-dcfg = DistillConfig(method=method if method != "none" else "hinton", temperature=T, alpha=alpha)
-loss = hard_labels if method == "none" else make_loss(dcfg)
-if method != "none" and augment is None:  # cached in-sample logits
-    logits = np.load(TDIR + "/teacher_logits.npy")
-    train = (data.x_train, data.y_train, logits)
-    trainer = Trainer(student=student, loss_fn=loss)
-else:
+    cfg = load_config(ROOT / "bench" / "kws.toml", {"data": {"dataset": args.features}})
+    data = load_dataset(cfg.data, 0)
+    set_seed(0)
+    teacher_run = Path(args.teacher_run)
+    student = build_student(StudentConfig(family="dsconv", width=args.width, depth=args.depth), data.input_shape,
+                            data.num_classes)
+    augment = None if args.augment == "none" else augmenter(args.augment, data.input_shape, 0)
+    kd = args.method != "none"
+    loss = make_loss(DistillConfig(method=args.method, temperature=args.temperature, alpha=args.alpha)) if kd \
+        else hard_labels
+    teacher = keras.models.load_model(teacher_run / "teacher.keras", compile=False) if kd and augment else None
     train = (data.x_train, data.y_train)
-    trainer = Trainer(student=student, loss_fn=loss, teacher=teacher, augment=augment)
-t0 = time.time()
-info = fit(trainer, train=train, val=(data.x_val, data.y_val), seed=0, log=lambda s: None, label=name,
-           schedule=Schedule(epochs, 64, 5e-3))
-m = evaluate(student, data.x_test, data.y_test, data.num_classes)
-rec = {"name": name, "width": width, "depth": depth, "method": method, "aug": aug, "epochs": epochs, "T": T,
-       "alpha": alpha, "test": m["accuracy"], "val": info["best_val_accuracy"], "best_epoch": info["best_epoch"],
-       **describe(student), "seconds": round(time.time() - t0)}
-print(json.dumps(rec))
-with open("/work/exp/results.jsonl", "a") as f:
-    f.write(json.dumps(rec) + "\n")
-student.save(f"/work/exp/{name}.keras")
+    if kd and augment is None:  # the teacher's logits cached on the clean training clips
+        train = (*train, np.load(teacher_run / "teacher_logits.npy"))
+    started = time.time()
+    info = fit(Trainer(student=student, loss_fn=loss, teacher=teacher, augment=augment), train=train,
+               val=(data.x_val, data.y_val), seed=0, log=lambda line: None, label=args.name,
+               schedule=Schedule(args.epochs, 64, 5e-3))
+    record = {"name": args.name, "width": args.width, "depth": args.depth, "method": args.method,
+              "aug": args.augment, "epochs": args.epochs, "T": args.temperature, "alpha": args.alpha,
+              "test": evaluate(student, data.x_test, data.y_test, data.num_classes)["accuracy"],
+              "val": info["best_val_accuracy"], "best_epoch": info["best_epoch"], **describe(student),
+              "seconds": round(time.time() - started)}
+    print(json.dumps(record))
+    with open(args.out, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+if __name__ == "__main__":
+    main()

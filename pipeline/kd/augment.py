@@ -30,11 +30,7 @@ def augmenter(kind: str, input_shape: tuple[int, ...], seed: int, *, flip: bool 
 
 def augment_name(kind: str, flip: bool = False) -> str:
     """What `augmenter` does to this kind of data, for the log."""
-    if kind == "spectrogram":
-        return "SpecAugment"
-    if kind == "series":
-        return "noise"
-    return "shifts and flips" if flip else "shifts"
+    return {"spectrogram": "SpecAugment", "series": "noise"}.get(kind, "shifts and flips" if flip else "shifts")
 
 
 def _bounds(n: int, fraction: float) -> int:
@@ -64,12 +60,12 @@ class SpecAugment(keras.__internal__.layers.BaseRandomLayer):
         batch = tf.shape(x)[0]
         keep = []  # (batch, frames) and (batch, bands) 0/1: what survives shift and masks on each axis
         for axis, (n, shift, mask) in enumerate(zip((self.frames, self.bands), self.shifts, self.masks), start=1):
-            index = tf.range(n)[None, :] - self._ints(batch, -shift, shift)[:, None]  # source of each position
+            position = tf.range(n)[None, :]  # (1, n)
+            index = position - self._ints(batch, -shift, shift)[:, None]  # (batch, n): source of each position
             x = tf.gather(x, tf.clip_by_value(index, 0, n - 1), axis=axis, batch_dims=1)
             alive = (index >= 0) & (index < n)
             for _ in range(MASKS):
                 start, width = self._ints(batch, 0, n - 1)[:, None], self._ints(batch, 0, mask)[:, None]
-                position = tf.range(n)[None, :]
                 alive &= (position < start) | (position >= start + width)
             keep.append(tf.cast(alive, x.dtype))
         return x * keep[0][:, :, None, None] * keep[1][:, None, :, None]

@@ -12,6 +12,7 @@ one shift/scale for all channels (uint8 pixels: 0 and 255).
 from __future__ import annotations
 
 import gzip
+import json
 from dataclasses import dataclass
 import zipfile
 from pathlib import Path
@@ -86,7 +87,7 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
     """Load, check and split the data set named by `cfg.dataset`."""
     source = cfg.dataset
     path = Path(source)
-    sha, groups, unlabeled = "", None, []
+    sha, groups, unlabeled, auto = "", None, [], "auto"
     if source == BUILT_IN[0]:
         x_train, y_train, x_test, y_test, names = _digits(cfg.test_fraction, seed)
     elif source == BUILT_IN[1]:
@@ -95,7 +96,7 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
         if not path.is_file():
             what = "is a folder, not a .npz file" if path.is_dir() else "does not exist"
             raise PipelineError(f"Data file '{source}' {what}.", "Give an existing .npz file.")
-        x_train, y_train, x_test, y_test, groups, extra, names = _npz(path)
+        x_train, y_train, x_test, y_test, groups, extra, names, auto = _npz(path)
         unlabeled += [(source, extra)] if extra is not None else []
         sha = sha256_path(path)
     elif path.is_dir():
@@ -113,7 +114,7 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
     for where, x in unlabeled:
         check_unlabeled(where, x, x_train.shape[1:])
     x_unlabeled = np.concatenate([x for _, x in unlabeled]) if unlabeled else x_train[:0]
-    layout = "spectrogram" if cfg.layout == "auto" and _is_features(path) else cfg.layout
+    layout = auto if cfg.layout == "auto" else cfg.layout
     x_unlabeled = _layout(source, x_train, x_unlabeled, layout)[1]  # shaped as x_train will be
     x_train, x_test, kind = _layout(source, x_train, x_test, layout)
     names = names or [str(i) for i in range(int(y_train.max()) + 1)]
@@ -217,6 +218,7 @@ def _npz(path: Path):
             groups = f[GROUPS_KEY] if GROUPS_KEY in f.files else None
             unlabeled = f[UNLABELED_KEY] if UNLABELED_KEY in f.files else None
             names = [str(n) for n in f[NAMES_KEY]] if NAMES_KEY in f.files else None
+            auto = _manifest_layout(f)
     except PipelineError:
         raise
     except Exception as e:  # noqa: BLE001 - numpy raises many kinds for a bad file
@@ -226,7 +228,17 @@ def _npz(path: Path):
     if names is not None and y_train.size and len(names) != int(y_train.max()) + 1:
         raise PipelineError(f"'{path}' names {len(names)} classes in {NAMES_KEY} but y_train's labels run to "
                             f"{int(y_train.max())}.", f"Give one name per class in {NAMES_KEY}, or leave it out.")
-    return x_train, y_train, x_test, y_test, groups, unlabeled, names
+    return x_train, y_train, x_test, y_test, groups, unlabeled, names, auto
+
+
+def _manifest_layout(f) -> str:
+    """What `--layout auto` means for this .npz: spectrogram for the features `tinykd data features` wrote (their
+    manifest names the front end), else auto."""
+    try:
+        manifest = json.loads(str(f["manifest"])) if "manifest" in f.files else {}
+    except ValueError:  # a user's own manifest need not be JSON
+        return "auto"
+    return "spectrogram" if isinstance(manifest, dict) and "frontend" in manifest else "auto"
 
 
 def _labels(source, key: str, y: np.ndarray) -> np.ndarray:
@@ -276,20 +288,13 @@ def _check_arrays(source, x_train, y_train, x_test, y_test) -> None:
                             "np.unique(y, return_inverse=True).")
 
 
-def _is_features(path: Path) -> bool:
-    """Whether `path` is a .npz of spectrograms that `tinykd data features` wrote (its manifest names the front end)."""
-    if path.suffix != ".npz" or not path.is_file():
-        return False
-    with np.load(path, allow_pickle=False) as f:
-        return "manifest" in f.files and '"frontend"' in str(f["manifest"])
-
-
 def _layout(source, x_train, x_test, layout: str):
     rank = x_train.ndim - 1
     if layout == "spectrogram":
-        if rank == 2 or (rank == 3 and x_train.shape[-1] == 1):
-            return (x_train, x_test, "spectrogram") if rank == 3 else (x_train[..., None], x_test[..., None],
-                                                                       "spectrogram")
+        if rank == 2:
+            return x_train[..., None], x_test[..., None], "spectrogram"
+        if rank == 3 and x_train.shape[-1] == 1:
+            return x_train, x_test, "spectrogram"
         raise PipelineError(f"Samples of '{source}' have shape {x_train.shape[1:]}: --layout spectrogram needs "
                             "time x frequency (or time x frequency x 1).", "Use --layout auto for other data.")
     if rank == 3:
