@@ -172,3 +172,21 @@ def test_an_int8_layout_is_left_out_when_its_code_outweighs_what_it_saves():
     assert policy.unprofitable("speed", small) == policy.unprofitable("size", small) == set()
     # the fast int16 layouts are never dropped for the reference kernels, however small the model
     assert policy.unprofitable("balanced", {0: _layer("conv", reference_conv=(168, 43_008), conv=(352, 6758))}) == set()
+
+
+def test_narrow_stream_holds_each_channels_taps_bias_rescale_and_the_last_channel_flag():
+    """pack_narrow: per output channel 8 words, the doubled taps as int16 pairs (k0, k2) (k1, k3) (k4, k6)
+    (k5, k7), the doubled bias, then fast_quant's row, with NARROW_LAST on the last channel's shift only."""
+    rng = np.random.default_rng(0)
+    weights, bias = rng.integers(-128, 128, (5, 8)), rng.integers(-1000, 1000, 5)
+    quant = pack.fast_quant([1 << 30] * 5, [-7] * 5, weights, bias, 3, 5)
+    stream = pack.pack_narrow(weights, bias, quant).reshape(5, 8)
+    halves = stream[:, :4].astype(np.int32).view(np.int16).reshape(5, 4, 2)  # little-endian: (low, high)
+    taps = np.empty((5, 8), np.int64)
+    taps[:, [0, 1, 4, 5]] = halves[:, :, 0]
+    taps[:, [2, 3, 6, 7]] = halves[:, :, 1]
+    assert (taps == 2 * weights).all() and (stream[:, 4] == 2 * bias).all()
+    rows = quant.reshape(-1, 3)[:5]
+    assert (stream[:, 5] == rows[:, 0]).all() and (stream[:, 7] == rows[:, 2]).all()
+    assert list(stream[:, 6] & 0xFF) == list(rows[:, 1])
+    assert list(stream[:, 6] & pack.NARROW_LAST) == [0, 0, 0, 0, pack.NARROW_LAST]

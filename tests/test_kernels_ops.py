@@ -29,6 +29,13 @@ CASES = {
     "conv_narrow_2ch": ((7, 6, 2), lambda x: L.Conv2D(6, (3, 2), padding="same", activation="relu")(x),
                         "CONV_2D"),
     "conv_1x1_relu6": ((6, 6, 8), lambda x: L.ReLU(6.0)(L.Conv2D(8, 1)(x)), "CONV_2D"),
+    # ... 1x1 over exactly 8 channels (tk_conv2d_narrow_s8, one pixel at a time): an odd channel count (the loop
+    # entered at its second half), a single channel, a RELU that clamps nothing; one that clamps (the other kernels)
+    "conv_1x1_narrow_odd": ((5, 7, 8), lambda x: L.Conv2D(5, 1)(x), "CONV_2D"),
+    "conv_1x1_narrow_one": ((3, 3, 8), lambda x: L.Conv2D(1, 1)(x), "CONV_2D"),
+    "conv_1x1_narrow_relu": ((9, 4, 8), lambda x: L.Conv2D(24, 1, activation="relu")(x), "CONV_2D"),
+    "conv_1x1_narrow_clamped": ((4, 5, 8), lambda x: L.Concatenate()([
+        L.Conv2D(6, 1, activation="relu")(x), L.Conv2D(4, 1)(x)]), "CONV_2D"),
     # DEPTHWISE_CONV_2D: depth multiplier, strides, padding
     "dw_same": ((8, 8, 4), lambda x: L.DepthwiseConv2D(3, padding="same")(x), "DEPTHWISE_CONV_2D"),
     # ... 3x3 SAME stride 1 on channels in fours (planes of 4-row blocks): a last block of 3 rows, a clamped
@@ -145,6 +152,18 @@ def test_depthwise_3x3_stride_2_runs_the_plane_kernel(case):
     shape, build, _ = CASES[case]
     source = compile_model(keras_tflite(build, shape, seed=len(case))).source
     assert "tk_depthwise_conv2d_3x3_fast_s8(" in source and "tk_depthwise_conv2d_fast_s8(" not in source
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(c for c in CASES if c.startswith("conv_1x1_narrow")))
+def test_1x1_over_8_channels_runs_the_narrow_kernel_unless_it_clamps(case):
+    """The cases above run tk_conv2d_narrow_s8, but for the RELU that clamps, which keeps another conv kernel."""
+    from pipeline.compiler import compile_model
+    shape, build, _ = CASES[case]
+    compiled = compile_model(keras_tflite(build, shape, seed=len(case)))
+    layouts = [layer["layout"] for _, layer in sorted(compiled.layers.items())]
+    assert sorted(layouts) == (["conv8", "narrow"] if case.endswith("clamped") else ["narrow"])
+    assert compiled.source.count("tk_conv2d_narrow_s8(") == 1
 
 
 @pytest.mark.slow

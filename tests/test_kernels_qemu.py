@@ -36,7 +36,10 @@ def kernel_mix(x):
     # a 1x1 conv over 12 channels (an odd count of groups: the 2-pixel fill's single group first), an average pool
     # over 8 channels (a partial chunk of 16)
     pooled = L.AveragePooling2D(3, strides=2)(L.Conv2D(8, 1)(L.Conv2D(12, 1)(a)))
-    return L.Dense(10)(L.Concatenate()([L.Flatten()(L.Conv2D(4, 3, strides=2)(e)), L.Flatten()(pooled)]))
+    # a 1x1 conv over 8 channels into an odd count (tk_conv2d_narrow_s8's loop entered at its second half)
+    narrow = L.Conv2D(5, 1)(L.Conv2D(8, 1)(a))
+    return L.Dense(10)(L.Concatenate()([L.Flatten()(L.Conv2D(4, 3, strides=2)(e)), L.Flatten()(pooled),
+                                        L.Flatten()(narrow)]))
 
 
 def flat_mix(x):
@@ -116,6 +119,8 @@ def test_kernels_are_bit_exact_with_tflm_in_qemu(name, tmp_path):
         assert POLICY_KERNELS[name]["balanced"] in compiled.source
     if name in DSP_MODELS - {"digits_student", "flat_mix"}:  # ... including the planar 3x3 depthwise
         assert "tk_depthwise_conv2d_3x3_fast_s8(" in compiled.source
+    if name in ("digits_student", "kernel_mix"):  # ... and the 1x1 over 8 channels, an even and an odd count
+        assert "tk_conv2d_narrow_s8(" in compiled.source
     report = validate_in("qemu", run, tmp_path / "build")
     assert report["samples"] == samples and report["mismatched_outputs"] == 0, report["first_mismatches"]
     if name in DSP_MODELS:  # the image really holds the DSP inner loops (not the portable ones)

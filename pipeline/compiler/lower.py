@@ -169,12 +169,11 @@ class Lowering:
                                   kernel_h, input_offset)
 
     def filter_struct(self, call: Call, arrays: dict) -> str:
-        """The tk_packed_filter of pack_arrays' arrays."""
+        """The tk_packed_filter of pack_arrays' arrays (NULL for one a layout does not have)."""
         i = call.op.index
         return self.struct(call, "tk_packed_filter", "filter", {
-            "weights": self.const(f"op{i}_packed_weights", arrays["weights"], "int16_t"),
-            "bias": self.const(f"op{i}_packed_bias", arrays["bias"], "int32_t"),
-            "quant": self.const(f"op{i}_packed_quant", arrays["quant"], "int32_t")})
+            field: self.const(f"op{i}_packed_{field}", arrays[field], ctype) if field in arrays else "NULL"
+            for field, ctype in (("weights", "int16_t"), ("bias", "int32_t"), ("quant", "int32_t"))})
 
     def record(self, call: Call, layout: str, weight_bytes: int, candidates: list | None = None) -> None:
         """What a weight layer runs: its layout, its constant bytes, and the candidates the policy weighed."""

@@ -62,6 +62,24 @@ def pack_matrix(weights: np.ndarray) -> np.ndarray:
     return w.transpose(0, 2, 4, 1, 3).reshape(-1).astype(np.int16)
 
 
+NARROW_TAPS = 8     # tk_conv2d_narrow_s8: a 1x1 conv over exactly this many input channels
+NARROW_LAST = 1 << 8  # set in the last channel's right-shift word (the kernel's ASR reads the low byte only)
+
+
+def pack_narrow(weights: np.ndarray, bias, quant: np.ndarray) -> np.ndarray:
+    """(C, 8) int 1x1 conv weights, bias, fast_quant's rows -> tk_conv2d_narrow_s8's stream, 8 int32 per output
+    channel: the doubled taps as int16 pairs (k0, k2) (k1, k3) (k4, k6) (k5, k7) (what SXTAB16 of the pixel's two
+    input words lines up with), the doubled bias, multiplier, right shift (NARROW_LAST on the last channel), nudge."""
+    channels = weights.shape[0]
+    w = (2 * weights.astype(np.int64)).reshape(channels, 2, 2, 2)     # (channel, group, high, b)
+    halves = w.transpose(0, 1, 3, 2).reshape(channels, 4, 2) & 0xFFFF  # words (group, b): (low, high)
+    words = (halves[:, :, 0] | halves[:, :, 1] << 16).astype(np.uint32).view(np.int32).astype(np.int64)
+    q = np.asarray(quant, np.int64).reshape(-1, 3)[:channels].copy()
+    q[-1, 1] |= NARROW_LAST
+    packed_bias = pack_bias(bias, channels, 1).astype(np.int64).reshape(channels, 1)
+    return np.concatenate([words, packed_bias, q], axis=1).reshape(-1).astype(np.int32)
+
+
 def pack_depthwise(weights: np.ndarray, kernel_h: int = 1) -> np.ndarray:
     """(taps, C) int depthwise weights -> flat int16, doubled, channels in groups of four per tap: index order
     (tap, group, a|b, low|high) with channel 4q + r in word a (r = 0, 2) or b (r = 1, 3). A 3x3 filter over channels
@@ -112,7 +130,8 @@ def pack_conv_bias(bias, channels: int) -> np.ndarray:
 def packed_arrays(matrix: np.ndarray, bias, mults, shifts, zero_point: int, layout: str, kernel_h: int = 1,
                   input_offset: int = 0) -> dict | None:
     """The arrays of a tk_packed_filter for (out_c, taps) weights in the kernel's `layout` ("conv", "fc", "fc8",
-    "depthwise", "depthwise_3x3"): {"weights": int16, "bias": int32, "quant": int32}, or None when the fast
+    "depthwise", "depthwise_3x3"; "narrow": its stream alone, {"quant": int32}): {"weights": int16, "bias": int32,
+    "quant": int32}, or None when the fast
     rescale (or fc8's two-row packing) is not exact for them. Convolution weights have their filter rows (kernel_h
     of them) padded to 4 taps each; fc8 needs the input offset (its range check)."""
     channels = matrix.shape[0]
@@ -120,6 +139,8 @@ def packed_arrays(matrix: np.ndarray, bias, mults, shifts, zero_point: int, layo
     if q is None:
         return None
     q = q.astype(np.int32)  # as model.c stores it (the byte counts of the policy)
+    if layout == "narrow":
+        return {"quant": pack_narrow(matrix, bias, q)}
     if layout in ("fc8", "conv8"):
         packed = pack_fc8(pad_rows(matrix, kernel_h), bias, input_offset, q, 2 if layout == "fc8" else 1)
         return None if packed is None else dict(zip(("weights", "bias", "quant"), packed))

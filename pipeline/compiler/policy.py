@@ -36,6 +36,7 @@ COSTS = {
     "fc8": (0.9, 10.0),             # tk_fully_connected_fast8_s8, int8 weights two rows to an int16 (pack_fc8)
     "conv": (0.8, 6.0),             # tk_conv2d_fast_s8, int16 weights (pack_matrix)
     "conv8": (0.9, 8.0),            # tk_conv2d_fast8_s8, int8 weights two channels to an int16 (pack_fc8)
+    "narrow": (1.0, 4.0),           # tk_conv2d_narrow_s8, 1x1 over 8 channels, one stream (pack_narrow)
     "depthwise": (1.8, 6.0),        # tk_depthwise_conv2d_fast_s8, int16 (pack_depthwise)
     "depthwise_3x3": (1.2, 4.0),    # tk_depthwise_conv2d_3x3_fast_s8, int16 (pack_depthwise_3x3)
 }
@@ -44,7 +45,8 @@ COSTS = {
 # Flash of each fast layout's own kernel code (text of the functions only it calls), arm-none-eabi-gcc 12 -O2
 # -mcpu=cortex-m4, `arm-none-eabi-nm -S` on the kernel objects. Shared helpers and the reference kernels are left
 # out: only the order of magnitude matters to `unprofitable`.
-CODE_BYTES = {"fc": 980, "fc8": 1392, "conv": 6800, "conv8": 1652, "depthwise": 2092, "depthwise_3x3": 3720}
+CODE_BYTES = {"fc": 980, "fc8": 1392, "conv": 6800, "conv8": 1652, "narrow": 384, "depthwise": 2092,
+              "depthwise_3x3": 3720}
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ def conv_params(op, x, out, pads, multiplier, activation) -> dict:
             "pad_h": pads[0], "pad_w": pads[1], "depth_multiplier": multiplier, "activation": activation}
 
 
-@register("CONV_2D", K.CONV_FAST, K.CONV_FAST8, K.CONV, in_place=ROWS,
+@register("CONV_2D", K.CONV_FAST, K.CONV_FAST8, K.CONV_NARROW, K.CONV, in_place=ROWS,
           tests=("ops:conv_same_s2_rect", "ops:conv_dilated_same_relu", "ops:conv1d_keras_dil2_causal",
-                 "qemu:kernel_mix"))
+                 "ops:conv_1x1_narrow_odd", "qemu:kernel_mix"))
 def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
     x, w, b = (ins + [None])[:3]
     out, o = outs[0], op.options
@@ -33,8 +33,8 @@ def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
             lw.fail(op, f"output channels {out4[3]} are not a multiple of input channels {in4[3]}")
         multiplier = out4[3] // in4[3]
     mults, shifts = quant.per_channel_multipliers(x.scale, w.scales, out.scale, out4[3])
-    params = lw.struct(call, "tk_conv_params", "params",
-                       conv_params(op, x, out, pads, multiplier, lw.activation(op, out)))
+    activation = lw.activation(op, out)
+    params = lw.struct(call, "tk_conv_params", "params", conv_params(op, x, out, pads, multiplier, activation))
     outputs = out4[0] * out4[1] * out4[2] * out4[3]
     macs = outputs * f4[1] * f4[2] * (1 if depthwise else in4[3])
     candidates = [policy.candidate("reference_dw" if depthwise else "reference_conv", reference_bytes(w, b, mults),
@@ -44,7 +44,8 @@ def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
         taps = f4[1] * f4[2]
         matrix = w.data.reshape(taps, -1).T if depthwise else w.data.reshape(f4[0], -1)  # (out_c, taps)
         layouts = [("depthwise_3x3" if runs_dw3x3(x, w, out, o) else "depthwise")] if depthwise else \
-            ["conv"] + (["conv8"] if out4[3] % 2 == 0 else [])  # conv8 writes channel pairs
+            ["conv"] + (["conv8"] if out4[3] % 2 == 0 else []) + \
+            (["narrow"] if runs_narrow(in4, f4, out4, (o.strideH, o.strideW), pads, activation) else [])
         for layout in layouts:
             arrays = lw.pack_arrays(op, matrix, b, mults, shifts, out, layout, f4[1], input_offset=-x.zero_point)
             if arrays is not None:
@@ -60,6 +61,8 @@ def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
             lw.emit(call, K.DEPTHWISE_3X3, params, filt, *dims, scratch=(in4[1], in4[2]))
         elif depthwise:
             lw.emit(call, K.DEPTHWISE_FAST, params, filt, *dims)
+        elif pick.layout == "narrow":
+            lw.emit(call, K.CONV_NARROW, params, filt, *dims)
         else:
             kernel = K.CONV_FAST8 if pick.layout == "conv8" else K.CONV_FAST
             lw.emit(call, kernel, params, filt, *dims, scratch=(f4[1], f4[2], in4[3]))
@@ -68,6 +71,14 @@ def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
             lw.dims(call, "input_dims", x.shape), lw.operand(x), lw.dims(call, "filter_dims", w.shape),
             lw.weights(op, w, "int8_t"), lw.weights(op, b, "int32_t"), lw.dims(call, "output_dims", out.shape),
             lw.pointer(out))
+
+
+def runs_narrow(in4, f4, out4, strides, pads, activation: dict) -> bool:
+    """Whether tk_conv2d_narrow_s8 takes a CONV_2D: 1x1, stride 1, no padding, exactly 8 input channels, and an
+    activation that clamps nothing (its loop has no clamp)."""
+    return (f4[1:] == (1, 1, pack.NARROW_TAPS) and in4[3] == pack.NARROW_TAPS and strides == (1, 1) and
+            tuple(pads) == (0, 0) and (activation["min"], activation["max"]) == (-128, 127) and
+            in4[:3] == out4[:3])
 
 
 @register("DEPTHWISE_CONV_2D", K.DEPTHWISE_3X3, K.DEPTHWISE_FAST, K.DEPTHWISE, in_place=ROWS,

@@ -360,6 +360,33 @@ tk_status tk_conv2d_fast8_s8(const tk_conv_params *params, const tk_packed_filte
                              int8_t *output, void *scratch);
 
 /**
+ * @brief int8 CONV_2D 1x1, stride 1, over exactly 8 input channels, on a per-channel stream: tk_conv2d_s8's
+ *        results, bit for bit, for a layer whose activation clamps nothing.
+ *
+ * @param[in]  params       stride 1, padding 0, activation -128 .. 127 (else TK_ERR_ARGUMENT); input_offset as
+ *                          tk_conv2d_s8 (output_offset unused: it is in the stream's nudges)
+ * @param[in]  filter       packed by pack.py (pack_narrow): only quant is read, the stream of 8 words per output
+ *                          channel (taps (k0, k2) (k1, k3) (k4, k6) (k5, k7) as doubled int16 pairs, doubled bias,
+ *                          multiplier, right shift with bit 8 set on the last channel, nudge); weights and bias
+ *                          may be NULL
+ * @param[in]  input_dims   input shape. Format: [N, H, W, 8]
+ * @param[in]  input        input data, any alignment. Data type: int8
+ * @param[in]  filter_dims  shape of the filter before packing. Format: [C_OUT, 1, 1, 8]
+ * @param[in]  output_dims  output shape. Format: [N, H, W, C_OUT]
+ * @param[out] output       output data. Data type: int8
+ *
+ * @return TK_ERR_ARGUMENT for a NULL pointer (quant), a stride other than 1, a padding or a clamping activation;
+ *         TK_ERR_SHAPE for other than 8 input channels, a filter other than 1x1 or an output of another size;
+ *         TK_OK otherwise.
+ *
+ * @details One pixel at a time: its 8 inputs stay in 4 registers while the channels stream past them (one LDM,
+ *          4 SMLAD, the rescale and a byte store each). No scratch. Not in place.
+ */
+tk_status tk_conv2d_narrow_s8(const tk_conv_params *params, const tk_packed_filter *filter, const tk_dims *input_dims,
+                              const int8_t *input, const tk_dims *filter_dims, const tk_dims *output_dims,
+                              int8_t *output);
+
+/**
  * @brief Scratch bytes of tk_conv2d_fast_s8: 3 columns of KH * round_up(KW * C_IN, 4) int16 taps.
  *
  * @param[in]  input_dims   input shape. Format: [N, H, W, C_IN]
