@@ -22,9 +22,11 @@ static inline TK_ALWAYS_INLINE void fill_tile(const conv_geometry *g, const tk_d
                                               int32_t stride, int32_t count)
 {
     int32_t slot;
-    if (count == 2 && g->flat) { /* both pixels' taps staged, then converted together */
+    if (count == 2 && g->flat) { /* both pixels' taps staged, then converted together (3x3 RGB: straight) */
         int8_t *patch1 = g->patch + TK_PATCH_BYTES(4 * g->row_groups);
-        if (at[2] + 1 < out->w && tk_conv_stage_two(g, at, g->patch, patch1)) { /* inside: the common case */
+        const int inside = at[2] + 1 < out->w;
+        const int direct = inside && g->rgb3x3 && tk_conv_fill_rgb_two(g, at, columns);
+        if (direct || (inside && tk_conv_stage_two(g, at, g->patch, patch1))) { /* inside: the common case */
             at[2] += 2;
             if (at[2] == out->w) {
                 at[2] = out->w - 1;
@@ -36,7 +38,9 @@ static inline TK_ALWAYS_INLINE void fill_tile(const conv_geometry *g, const tk_d
             tk_conv_stage_patch(g, at[0], at[1], at[2], patch1);
             tk_next_pixel(out, at);
         }
-        tk_fill_two(columns, g->patch, patch1, g->row_groups, g->p->input_offset);
+        if (!direct) {
+            tk_fill_two(columns, g->patch, patch1, g->row_groups, g->p->input_offset);
+        }
         return;
     }
     if (count == 2 && g->pointwise) {

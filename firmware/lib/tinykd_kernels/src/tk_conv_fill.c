@@ -192,39 +192,30 @@ void tk_conv_stage_patch(const conv_geometry *g, int32_t batch, int32_t out_y, i
     }
 }
 
-/* patch <- the 3 words at src (unaligned LDR / STR). */
-static inline void copy3(int8_t *patch, const int8_t *src)
+/* The input bytes of the pixel at `at` (batch, y, x) when it and the next one on its row lie inside the image,
+ * with every row copy of both (whole words: `copied` bytes) inside the input; else NULL. */
+static inline const int8_t *two_inside(const conv_geometry *g, const int32_t *at, int32_t next, int32_t copied)
 {
-    int32_t word0, word1, word2;
-    memcpy(&word0, src, sizeof word0);
-    memcpy(&word1, src + 4, sizeof word1);
-    memcpy(&word2, src + 8, sizeof word2);
-    memcpy(patch, &word0, sizeof word0);
-    memcpy(patch + 4, &word1, sizeof word1);
-    memcpy(patch + 8, &word2, sizeof word2);
+    const tk_conv_params *p = g->p;
+    const int32_t kh = g->filter->h, kw = g->filter->w, channels = g->in->c;
+    const int32_t in_y0 = at[1] * p->stride_h - p->pad_h, in_x0 = at[2] * p->stride_w - p->pad_w;
+    const int32_t row = ((at[0] * g->in->h + in_y0) * g->in->w + in_x0) * channels;
+    if (in_y0 < 0 || in_y0 + kh > g->in->h || in_x0 < 0 || in_x0 + p->stride_w + kw > g->in->w ||
+        row + (kh - 1) * g->row_step + next + copied > g->input_bytes) {
+        return NULL;
+    }
+    return g->input + row;
 }
 
 int tk_conv_stage_two(const conv_geometry *g, const int32_t *at, int8_t *patch0, int8_t *patch1)
 {
-    const tk_conv_params *p = g->p;
-    const int32_t channels = g->in->c, kh = g->filter->h, kw = g->filter->w, row_step = g->row_step;
-    const int32_t in_y0 = at[1] * p->stride_h - p->pad_h, in_x0 = at[2] * p->stride_w - p->pad_w;
-    const int32_t next = p->stride_w * channels; /* from pixel 0's taps to pixel 1's */
-    const int32_t row_bytes = kw * channels, copied = (row_bytes + 3) & ~3;
-    const int32_t row = ((at[0] * g->in->h + in_y0) * g->in->w + in_x0) * channels;
-    const int8_t *src;
+    const int32_t kh = g->filter->h, row_step = g->row_step;
+    const int32_t next = g->p->stride_w * g->in->c; /* from pixel 0's taps to pixel 1's */
+    const int32_t row_bytes = g->filter->w * g->in->c, copied = (row_bytes + 3) & ~3;
+    const int8_t *src = two_inside(g, at, next, copied);
     int32_t filter_y, k;
-    if (in_y0 < 0 || in_y0 + kh > g->in->h || in_x0 < 0 || in_x0 + p->stride_w + kw > g->in->w ||
-        row + (kh - 1) * row_step + next + copied > g->input_bytes) {
+    if (src == NULL) {
         return 0;
-    }
-    src = g->input + row;
-    if (copied == 12) { /* 3x3 over RGB, the usual first conv: the row's 3 words straight */
-        for (filter_y = 0; filter_y < kh; ++filter_y, src += row_step, patch0 += row_bytes, patch1 += row_bytes) {
-            copy3(patch0, src);
-            copy3(patch1, src + next);
-        }
-        return 1;
     }
     for (filter_y = 0; filter_y < kh; ++filter_y, src += row_step) {
         for (k = 0; k < copied; k += 4) { /* unaligned LDR / STR; the next row overwrites the bytes past this one */
@@ -237,6 +228,45 @@ int tk_conv_stage_two(const conv_geometry *g, const int32_t *at, int8_t *patch0,
         patch0 += row_bytes;
         patch1 += row_bytes;
     }
+    return 1;
+}
+
+static inline uint32_t word_at(const int8_t *src)
+{
+    uint32_t word;
+    memcpy(&word, src, sizeof word); /* an unaligned LDR */
+    return word;
+}
+
+/* One group of tk_fill_two's 2-pixel columns: (p0 a, p1 a, p0 b, p1 b) <- 4 taps of each pixel + the offsets. */
+static inline void put_two(tk_word *col, uint32_t pixel0, uint32_t pixel1, int32_t offsets)
+{
+    tk_put_bytes_group(col, 2, (int32_t)pixel0, offsets);
+    tk_put_bytes_group(col + 1, 2, (int32_t)pixel1, offsets);
+}
+
+/* The 27 taps of a 3x3 RGB pixel are its 3 input rows of 9 bytes, back to back: a group of 4 inside a row is one
+ * unaligned load, one across two rows two shifted loads; the 28th tap (weight 0) reads the last row's 10th byte. */
+int tk_conv_fill_rgb_two(const conv_geometry *g, const int32_t *at, void *columns)
+{
+    const int32_t next = g->p->stride_w * 3, offsets = tk_offset_pair(g->p->input_offset), rs = g->row_step;
+    const int8_t *a0 = two_inside(g, at, next, 12), *a1, *a2, *b0, *b1, *b2;
+    tk_word *col = (tk_word *)columns;
+    if (a0 == NULL) {
+        return 0;
+    }
+    a1 = a0 + rs;
+    a2 = a1 + rs;
+    b0 = a0 + next;
+    b1 = b0 + rs;
+    b2 = b1 + rs;
+    put_two(col, word_at(a0), word_at(b0), offsets);
+    put_two(col + 4, word_at(a0 + 4), word_at(b0 + 4), offsets);
+    put_two(col + 8, word_at(a0 + 5) >> 24 | word_at(a1) << 8, word_at(b0 + 5) >> 24 | word_at(b1) << 8, offsets);
+    put_two(col + 12, word_at(a1 + 3), word_at(b1 + 3), offsets);
+    put_two(col + 16, word_at(a1 + 5) >> 16 | word_at(a2) << 16, word_at(b1 + 5) >> 16 | word_at(b2) << 16, offsets);
+    put_two(col + 20, word_at(a2 + 2), word_at(b2 + 2), offsets);
+    put_two(col + 24, word_at(a2 + 6), word_at(b2 + 6), offsets);
     return 1;
 }
 
@@ -267,6 +297,7 @@ void tk_conv_init_geometry(conv_geometry *g, const tk_conv_params *params, const
     g->filter = filter_dims;
     g->input = input;
     g->flat = tk_conv_flat(input_dims, filter_dims);
+    g->rgb3x3 = g->flat && tk_conv_rgb3x3(input_dims, filter_dims);
     g->row_groups = g->flat ? depth / 4 : depth / 4 / filter_dims->h; /* packed_depth: kh whole rows, or flat */
     g->patch = (int8_t *)scratch + 3 * 2 * depth; /* after three int16 columns (tk_conv2d_fast_scratch_size) */
     g->row_step = input_dims->w * input_dims->c;

@@ -19,6 +19,7 @@ typedef struct {
     int32_t input_bytes;
     int pointwise; /* 1x1, no padding, channels in fours: a pixel's groups are its bytes, no more */
     int flat;      /* taps packed back to back (tk_conv_flat): each pixel's are first staged at `patch` */
+    int rgb3x3;    /* flat, 3x3 over 3 channels: pixel pairs inside the image fill straight (tk_conv_fill_rgb_two) */
     int8_t *patch; /* a flat layer's two staging patches (TK_PATCH_BYTES(depth) bytes each) in the scratch */
 } conv_geometry;
 
@@ -82,5 +83,16 @@ void tk_conv_stage_patch(const conv_geometry *g, int32_t batch, int32_t out_y, i
 /* tk_conv_stage_patch for the output pixel at `at` (batch, y, x) and the next one on its row, when both lie inside
  * the image (their row copies inside the input): 1, or 0 (nothing staged). */
 int tk_conv_stage_two(const conv_geometry *g, const int32_t *at, int8_t *patch0, int8_t *patch1);
+
+/* Whether a flat layer is a 3x3 conv over 3 channels (27 taps, 7 groups): tk_conv_fill_rgb_two's. */
+static inline int tk_conv_rgb3x3(const tk_dims *input_dims, const tk_dims *filter_dims)
+{
+    return input_dims->c == 3 && filter_dims->h == 3 && filter_dims->w == 3;
+}
+
+/* The 2-pixel columns (stride 4, tk_fill_two's) of a 3x3 conv over 3 channels, for the output pixel at `at` and the
+ * next one on its row, straight from the input rows (no staging) when both lie inside the image: 1, or 0 (nothing
+ * written). */
+int tk_conv_fill_rgb_two(const conv_geometry *g, const int32_t *at, void *columns);
 
 #endif /* TK_CONV_FILL_H */
