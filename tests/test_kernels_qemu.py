@@ -88,6 +88,20 @@ def dw_fill_mix(x):
     return L.Dense(10)(L.Concatenate()([L.Flatten()(t) for t in (a, b, c, d, e)]))
 
 
+def conv8_mix(x):
+    """The int8-weight conv (balanced picks it for all of these: few pixels, many weights) on both of its 3-pixel
+    loops: unrolled up to 64 groups of taps (the whole sequence at 256 taps), clamped (a RELU concatenated with
+    negative values) and not, 45 groups of a 3x3 over 20 channels; looped past 64 (260 taps); 20 pixels (a last
+    pass of 2)."""
+    from pipeline.kd.keras import keras
+    L = keras.layers
+    a = L.Conv2D(24, 1)(L.Conv2D(256, 1)(x))
+    b = L.Concatenate()([L.Conv2D(30, 1, activation="relu")(L.Conv2D(128, 1)(x)), L.Conv2D(4, 1)(x)])
+    c = L.Conv2D(12, 1)(L.Conv2D(260, 1)(x))
+    d = L.Conv2D(10, 3, padding="same")(L.Conv2D(20, 1)(x))
+    return L.Dense(10)(L.Concatenate()([L.Flatten()(t) for t in (a, b, c, d)]))
+
+
 # name: (make the .tflite, samples); the first three exercise the fast kernels' DSP paths, the others the op
 # registry's kernels (each registry entry that names "qemu:NAME" must be in NAME's model).
 MODELS = {"digits_student": (lambda: student("dsconv"), 100), "ds_cnn": (lambda: mlperf("ds_cnn"), 50),
@@ -95,11 +109,12 @@ MODELS = {"digits_student": (lambda: student("dsconv"), 100), "ds_cnn": (lambda:
           "flat_mix": (lambda: keras_tflite(flat_mix, (11, 13, 3), seed=7), 30),
           "dw_s2_mix": (lambda: keras_tflite(dw_s2_mix, (17, 18, 40), seed=8), 10),
           "dw_fill_mix": (lambda: keras_tflite(dw_fill_mix, (7, 6, 8), seed=9), 20),
+          "conv8_mix": (lambda: keras_tflite(conv8_mix, (4, 5, 16), seed=11), 20),
           "op_mix": (lambda: function_tflite(op_cases.op_mix, (8, 8, 4), seed=3), 50),
           "prelu_mix": (lambda: keras_tflite(op_cases.prelu_mix, (6, 5, 3), seed=4), 30),
           "dequantize_output": (op_cases.CONVERTER_CASES["dequantize_out_softmax"][0], 30),
           "fc_autoencoder": (lambda: mlperf("fc_autoencoder"), 10), "resnet8": (lambda: mlperf("resnet8"), 3)}
-DSP_MODELS = {"digits_student", "ds_cnn", "kernel_mix", "flat_mix", "dw_s2_mix", "dw_fill_mix"}
+DSP_MODELS = {"digits_student", "ds_cnn", "kernel_mix", "flat_mix", "dw_s2_mix", "dw_fill_mix", "conv8_mix"}
 # name: the kernel each --optimize policy must run in it (tests/test_kernels_qemu.py checks them all bit-exact)
 FC8, CONV8 = "tk_fully_connected_fast8_s8(", "tk_conv2d_fast8_s8("
 POLICY_KERNELS = {"fc_autoencoder": {"speed": FC8, "balanced": FC8, "size": "tk_fully_connected_s8("},
@@ -114,13 +129,15 @@ def test_kernels_are_bit_exact_with_tflm_in_qemu(name, tmp_path):
     claimed = {spec.name for spec in registry.ops().values() if f"qemu:{name}" in spec.tests}
     assert claimed <= set(compiled.ops), f"{name} lacks {claimed - set(compiled.ops)}"
     if name in DSP_MODELS:
-        assert "_fast_s8(" in compiled.source  # the fast kernels are what runs
+        assert "_fast_s8(" in compiled.source or "_fast8_s8(" in compiled.source  # the fast kernels are what runs
     if name in POLICY_KERNELS:
         assert POLICY_KERNELS[name]["balanced"] in compiled.source
-    if name in DSP_MODELS - {"digits_student", "flat_mix"}:  # ... including the planar 3x3 depthwise
+    if name in DSP_MODELS - {"digits_student", "flat_mix", "conv8_mix"}:  # ... including the planar 3x3 depthwise
         assert "tk_depthwise_conv2d_3x3_fast_s8(" in compiled.source
     if name in ("digits_student", "kernel_mix"):  # ... and the 1x1 over 8 channels, an even and an odd count
         assert "tk_conv2d_narrow_s8(" in compiled.source
+    if name == "conv8_mix":  # ... and every conv on int8 weights
+        assert {layer["layout"] for layer in compiled.layers.values() if layer["op"] == "CONV_2D"} == {"conv8"}
     report = validate_in("qemu", run, tmp_path / "build")
     assert report["samples"] == samples and report["mismatched_outputs"] == 0, report["first_mismatches"]
     if name in DSP_MODELS:  # the image really holds the DSP inner loops (not the portable ones)

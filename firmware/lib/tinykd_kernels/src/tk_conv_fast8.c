@@ -12,6 +12,7 @@
 
 #if TK_DSP
 #include "tk_conv8_dsp_asm.h"
+#include "tk_conv8_unrolled_dsp_asm.h"
 #else
 /* Portable tk_conv8_pairs_3x2: per channel pair, a = sum x * w0 and mix = sum x * (w0 + 256 w1) modulo 2^32 for
  * each of 3 pixels (columns of stride 6), then channel 1's 2 T = (mix - a) / 128 + 2 low (pack_fc8). */
@@ -90,11 +91,17 @@ tk_status tk_conv2d_fast8_s8(const tk_conv_params *params, const tk_packed_filte
         const int32_t groups = tk_packed_depth(input_dims, filter_dims) / 4, channels = output_dims->c;
         const int32_t low = params->activation.min, high = params->activation.max;
         const int32_t pixels = output_dims->n * output_dims->h * output_dims->w;
+        const int clamp = low > -128 || high < 127;
         void (*run)(const void *, const int16_t *, int32_t, tk_pair_job *) =
-            low > -128 || high < 127 ? tk_conv8_pairs_3x2 : tk_conv8_pairs_3x2_full;
+            clamp ? tk_conv8_pairs_3x2 : tk_conv8_pairs_3x2_full;
         conv_geometry geometry;
         int32_t at[3] = {0, 0, 0}; /* the next pixel's (batch, y, x) */
         tk_pair_job job;
+#if TK_DSP
+        if (groups <= TK_UNROLLED8_GROUPS) { /* no loop counter: the unrolled sequence */
+            run = tk_conv8_pairs_3x2u;       /* clamps or not by the job's bounds */
+        }
+#endif
         tk_conv_init_geometry(&geometry, params, input_dims, input, filter_dims, scratch);
         job.low4 = tk_bytes4(low);
         job.high4 = tk_bytes4(high);
