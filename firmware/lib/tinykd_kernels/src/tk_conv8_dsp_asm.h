@@ -16,10 +16,11 @@
 
 /* One word (a: taps 0, 2; b: taps 1, 3) of a group of 4 taps for 3 pixels x 2 channels: the word of the 3 pixels
  * (LDM), h = w0 + 256 w1 per halfword (LDR): SMLAD into the 3 mixes, SXTB16 (w0), SMLAD into the 3 a's: 9
- * instructions per 12 MACs. a (p0, p1, p2) r3, r5, r7; mix r4, r6, lr. */
+ * instructions per 12 MACs, 36 bytes (fixed 32-bit encodings: tk_conv8_unrolled_dsp_asm.h jumps into a sequence of
+ * them). a (p0, p1, p2) r3, r5, r7; mix r4, r6, lr. */
 #define TK_MAC8_3X2_WORD                 \
-    "ldmia   r0!, {r8, r9, r10}\n\t"     \
-    "ldr     r11, [r1], #4\n\t"          \
+    "ldmia.w r0!, {r8, r9, r10}\n\t"     \
+    "ldr.w   r11, [r1], #4\n\t"          \
     "smlad   r4, r8, r11, r4\n\t"        \
     "smlad   r6, r9, r11, r6\n\t"        \
     "smlad   lr, r10, r11, lr\n\t"       \

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "tk_arch.h"
+#include "tk_conv8_dsp_asm.h"
 #include "tk_fast.h"
 
 /* Groups of 4 taps up to which tk_conv2d_fast8_s8 takes the unrolled loop (4.6 KB of code). */
@@ -20,18 +21,7 @@
  * string literals and the macro calls. */
 /* clang-format off */
 
-/* One word of a group (TK_MAC8_3X2_WORD with fixed 32-bit encodings: 36 bytes). */
-#define TK_MAC8U_WORD                    \
-    "ldmia.w r0!, {r8, r9, r10}\n\t"     \
-    "ldr.w   r11, [r1], #4\n\t"          \
-    "smlad   r4, r8, r11, r4\n\t"        \
-    "smlad   r6, r9, r11, r6\n\t"        \
-    "smlad   lr, r10, r11, lr\n\t"       \
-    "sxtb16  r11, r11\n\t"               \
-    "smlad   r3, r8, r11, r3\n\t"        \
-    "smlad   r5, r9, r11, r5\n\t"        \
-    "smlad   r7, r10, r11, r7\n\t"
-#define TK_MAC8U_GROUP TK_MAC8U_WORD TK_MAC8U_WORD
+#define TK_MAC8U_GROUP TK_MAC8_3X2_WORD TK_MAC8_3X2_WORD /* 72 bytes */
 #define TK_MAC8U_GROUP4 TK_MAC8U_GROUP TK_MAC8U_GROUP TK_MAC8U_GROUP TK_MAC8U_GROUP
 #define TK_MAC8U_GROUP16 TK_MAC8U_GROUP4 TK_MAC8U_GROUP4 TK_MAC8U_GROUP4 TK_MAC8U_GROUP4
 #define TK_MAC8U_GROUP64 TK_MAC8U_GROUP16 TK_MAC8U_GROUP16 TK_MAC8U_GROUP16 TK_MAC8U_GROUP16
