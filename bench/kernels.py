@@ -4,6 +4,7 @@
     PYTHONPATH=. python bench/kernels.py --label before --models ds_cnn resnet8
     PYTHONPATH=. python bench/kernels.py --table                   # the README table from the JSON
     PYTHONPATH=. python bench/kernels.py --profile resnet8         # instructions per operator (not saved)
+    PYTHONPATH=. python bench/kernels.py --functions resnet8       # ... per function (not saved)
     PYTHONPATH=. python bench/kernels.py --cycles --label cycles   # the estimate vs MLPerf Tiny, from the JSON
     PYTHONPATH=. python bench/kernels.py --label policies --models resnet8 --optimize speed size balanced
     PYTHONPATH=. python bench/kernels.py --policy-table --label policies  # per model and --optimize policy
@@ -22,6 +23,7 @@ execution trace; low-high range; zero flash wait states). With --optimize, each 
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import subprocess
 import sys
@@ -158,6 +160,29 @@ def profile(name: str, model: bytes, work: Path) -> dict:
             "inference_instructions": report["instructions_median"]}
 
 
+def functions(name: str, model: bytes, work: Path) -> list[tuple[str, int]]:
+    """Instructions of one inference per function of the firmware (the kernels' inner loops, their C drivers),
+    most first: the QEMU execution trace of pipeline/device/cycles.py, each block's instructions counted against
+    the function (`arm-none-eabi-nm`) it starts in."""
+    run, _ = _prepare(name, model, 1, work)
+    validate_in("qemu", run, work / f"{name}-build", board=BUDGET, timeout=60.0)
+    elf = work / f"{name}-build" / "firmware.elf"
+    trace, _ = cycles.trace_inference(elf, run)
+    symbols = sorted((int(address, 16) & ~1, symbol) for address, _, kind, symbol in  # (Thumb bit)
+                     (line.split() for line in subprocess.run(["arm-none-eabi-nm", "-n", "-S", str(elf)],
+                                                              capture_output=True, text=True, check=True)
+                      .stdout.splitlines() if len(line.split()) == 4) if kind in "tTwW")
+    starts = [address for address, _ in symbols]
+    counts: dict[str, int] = {}
+    for (block, first, last, _), times in trace.counts.items():
+        insns = trace.blocks[block][first:last]
+        if insns:
+            at = bisect.bisect_right(starts, insns[0].address) - 1
+            symbol = symbols[at][1] if at >= 0 else "?"
+            counts[symbol] = counts.get(symbol, 0) + times * len(insns)
+    return sorted(counts.items(), key=lambda item: -item[1])
+
+
 def profile_table(prof: dict) -> str:
     """Markdown of `profile`'s result: per operator, MACs, instructions, share and instructions per MAC."""
     total = sum(op["instructions"] or 0 for op in prof["ops"])
@@ -235,6 +260,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--table", action="store_true", help="only print the README table (before vs after)")
     parser.add_argument("--profile", choices=list(MODELS), help="only print one model's instructions per operator")
+    parser.add_argument("--functions", choices=list(MODELS), help="only print one model's instructions per function")
     parser.add_argument("--cycles", action="store_true", help="only print the cycle estimates of --label")
     parser.add_argument("--optimize", nargs="*", default=[DEFAULT_POLICY], choices=POLICIES,
                         help="compile each model under these --optimize policies (the default's is the model's row)")
@@ -248,6 +274,14 @@ def main() -> None:
         return
     if args.cycles:
         print(cycles_table(json.loads(args.out.read_text()), args.label))
+        return
+    if args.functions:
+        with tempfile.TemporaryDirectory(prefix="tinykd-functions-") as tmp:
+            counts = functions(args.functions, MODELS[args.functions][0](), Path(tmp))
+        total = sum(n for _, n in counts)
+        print(f"{args.functions}: {total:,} instructions in one inference\n| function | instructions | share |\n"
+              "| --- | ---: | ---: |")
+        print("\n".join(f"| `{name}` | {n:,} | {100 * n / total:.1f}% |" for name, n in counts if n >= total // 1000))
         return
     if args.profile:
         with tempfile.TemporaryDirectory(prefix="tinykd-profile-") as tmp:

@@ -102,6 +102,15 @@ def conv8_mix(x):
     return L.Dense(10)(L.Concatenate()([L.Flatten()(t) for t in (a, b, c, d)]))
 
 
+def narrow_mix(x):
+    """The 1x1 over 8 channels in assembly (tk_conv2d_narrow_s8): 32 output channels written over their dying input
+    a few rows lower (the planner's row shift: each pixel is read before its outputs land), then one and three."""
+    from pipeline.kd.keras import keras
+    L = keras.layers
+    h = L.Conv2D(8, 1)(L.Conv2D(32, 1)(L.Conv2D(8, 3, padding="same")(x)))
+    return L.Dense(10)(L.Concatenate()([L.Flatten()(L.Conv2D(1, 1)(h)), L.Flatten()(L.Conv2D(3, 1)(h))]))
+
+
 # name: (make the .tflite, samples); the first three exercise the fast kernels' DSP paths, the others the op
 # registry's kernels (each registry entry that names "qemu:NAME" must be in NAME's model).
 MODELS = {"digits_student": (lambda: student("dsconv"), 100), "ds_cnn": (lambda: mlperf("ds_cnn"), 50),
@@ -110,11 +119,13 @@ MODELS = {"digits_student": (lambda: student("dsconv"), 100), "ds_cnn": (lambda:
           "dw_s2_mix": (lambda: keras_tflite(dw_s2_mix, (17, 18, 40), seed=8), 10),
           "dw_fill_mix": (lambda: keras_tflite(dw_fill_mix, (7, 6, 8), seed=9), 20),
           "conv8_mix": (lambda: keras_tflite(conv8_mix, (4, 5, 16), seed=11), 20),
+          "narrow_mix": (lambda: keras_tflite(narrow_mix, (9, 9, 3), seed=12), 20),
           "op_mix": (lambda: function_tflite(op_cases.op_mix, (8, 8, 4), seed=3), 50),
           "prelu_mix": (lambda: keras_tflite(op_cases.prelu_mix, (6, 5, 3), seed=4), 30),
           "dequantize_output": (op_cases.CONVERTER_CASES["dequantize_out_softmax"][0], 30),
           "fc_autoencoder": (lambda: mlperf("fc_autoencoder"), 10), "resnet8": (lambda: mlperf("resnet8"), 3)}
-DSP_MODELS = {"digits_student", "ds_cnn", "kernel_mix", "flat_mix", "dw_s2_mix", "dw_fill_mix", "conv8_mix"}
+DSP_MODELS = {"digits_student", "ds_cnn", "kernel_mix", "flat_mix", "dw_s2_mix", "dw_fill_mix", "conv8_mix",
+              "narrow_mix"}
 # name: the kernel each --optimize policy must run in it (tests/test_kernels_qemu.py checks them all bit-exact)
 FC8, CONV8 = "tk_fully_connected_fast8_s8(", "tk_conv2d_fast8_s8("
 POLICY_KERNELS = {"fc_autoencoder": {"speed": FC8, "balanced": FC8, "size": "tk_fully_connected_s8("},
@@ -132,10 +143,13 @@ def test_kernels_are_bit_exact_with_tflm_in_qemu(name, tmp_path):
         assert "_fast_s8(" in compiled.source or "_fast8_s8(" in compiled.source  # the fast kernels are what runs
     if name in POLICY_KERNELS:
         assert POLICY_KERNELS[name]["balanced"] in compiled.source
-    if name in DSP_MODELS - {"digits_student", "flat_mix", "conv8_mix"}:  # ... including the planar 3x3 depthwise
+    if name in DSP_MODELS - {"digits_student", "flat_mix", "conv8_mix", "narrow_mix"}:  # ... and the 3x3 planes
         assert "tk_depthwise_conv2d_3x3_fast_s8(" in compiled.source
     if name in ("digits_student", "kernel_mix"):  # ... and the 1x1 over 8 channels, an even and an odd count
         assert "tk_conv2d_narrow_s8(" in compiled.source
+    if name == "narrow_mix":  # ... on 1, 3 and 32 channels, the last over its own input
+        narrow = {i for i, layer in compiled.layers.items() if layer["layout"] == "narrow"}
+        assert len(narrow) == 3 and narrow & compiled.plan.overlaps, (compiled.layers, compiled.plan.overlaps)
     if name == "conv8_mix":  # ... and every conv on int8 weights
         assert {layer["layout"] for layer in compiled.layers.values() if layer["op"] == "CONV_2D"} == {"conv8"}
     report = validate_in("qemu", run, tmp_path / "build")
@@ -175,3 +189,17 @@ def test_operator_profile_accounts_for_the_inference(tmp_path):
     assert convs and all(op["instructions"] >= op["macs"] / 2 for op in convs)  # SMLAD: 2 MACs at most
     # the operators account for most of the inference; the rest is the per-operator reporting
     assert 0.5 * prof["inference_instructions"] < sum(counts) < prof["inference_instructions"]
+
+
+def test_function_profile_accounts_for_the_inference(tmp_path):
+    """bench/kernels.py --functions: the execution trace's blocks, counted per firmware function, add up to the
+    traced inference and name the kernels that model runs (the digits student: the narrow 1x1 and 3x3 planes)."""
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location("bench_kernels", Path(__file__).parents[1] / "bench" / "kernels.py")
+    kernels = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kernels)
+    counts = dict(kernels.functions("digits_student", student("dsconv"), tmp_path))
+    assert all(n > 0 for n in counts.values()) and "?" not in counts
+    assert {"tk_narrow_pixels", "tk_dw3_channel", "tk_conv2d_narrow_s8", "tk_engine_invoke"} <= set(counts)
+    assert 40_000 < sum(counts.values()) < 80_000  # one inference: ~60 K instructions (bench/kernels.py --profile)

@@ -380,7 +380,8 @@ tk_status tk_conv2d_fast8_s8(const tk_conv_params *params, const tk_packed_filte
  *         TK_OK otherwise.
  *
  * @details One pixel at a time: its 8 inputs stay in 4 registers while the channels stream past them (one LDM,
- *          4 SMLAD, the rescale and a byte store each). No scratch. Not in place.
+ *          4 SMLAD, the rescale and a byte store each). No scratch. Not in place, but its output may start
+ *          below its input (the planner's row shift): each pixel's 8 bytes are loaded before its outputs are stored.
  */
 tk_status tk_conv2d_narrow_s8(const tk_conv_params *params, const tk_packed_filter *filter, const tk_dims *input_dims,
                               const int8_t *input, const tk_dims *filter_dims, const tk_dims *output_dims,

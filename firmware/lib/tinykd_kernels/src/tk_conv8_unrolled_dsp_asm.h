@@ -14,8 +14,10 @@
 #include "tk_conv8_dsp_asm.h"
 #include "tk_fast.h"
 
-/* Groups of 4 taps up to which tk_conv2d_fast8_s8 takes the unrolled loop (4.6 KB of code). */
+/* Groups of 4 taps up to which tk_conv2d_fast8_s8 takes the unrolled loop (the sequence: 4.6 KB of code). The
+ * assembly below spells it out (the entry arithmetic, the size check): change them together. */
 #define TK_UNROLLED8_GROUPS 64
+TK_STATIC_ASSERT(TK_UNROLLED8_GROUPS == 64, "tk_conv8_pairs_3x2u unrolls exactly 64 groups");
 
 /* The assembly below is laid out by hand, one instruction per line with its comment: clang-format would join the
  * string literals and the macro calls. */
@@ -27,8 +29,8 @@
 #define TK_MAC8U_GROUP64 TK_MAC8U_GROUP16 TK_MAC8U_GROUP16 TK_MAC8U_GROUP16 TK_MAC8U_GROUP16
 
 /* tk_conv8_pairs_3x2 (tk_pair_job; columns of stride 6) with groups <= TK_UNROLLED8_GROUPS, clamped or not (one
- * function: a second copy of the sequence would cost 4.9 KB for the 2 instructions per channel pair the test
- * costs). r2: the bias (a, mix per pair), r12: the quant words (7 per pair), both for the whole call. Stack: [sp]
+ * function of 4.9 KB: a second copy of the 4.6 KB sequence would cost more than the 2 instructions per channel
+ * pair the test costs). r2: the bias (a, mix per pair), r12: the quant words (7 per pair), both for the whole call. Stack: [sp]
  * columns, [sp, #4] the entry address (Thumb bit set), [sp, #8] 0 when the activation is all of int8, [sp, #12]
  * out0, out1, out2, [sp, #24] the end of quant, [sp, #28] low4, high4. */
 TK_PAIRS_FUNCTION(tk_conv8_pairs_3x2u)

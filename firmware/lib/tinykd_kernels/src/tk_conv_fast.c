@@ -26,7 +26,8 @@ static inline TK_ALWAYS_INLINE void fill_tile(const conv_geometry *g, const tk_d
         int8_t *patch1 = g->patch + TK_PATCH_BYTES(4 * g->row_groups);
         const int inside = at[2] + 1 < out->w;
         const int direct = inside && g->rgb3x3 && tk_conv_fill_rgb_two(g, at, columns);
-        if (direct || (inside && tk_conv_stage_two(g, at, g->patch, patch1))) { /* inside: the common case */
+        /* (a 3x3 RGB pair tk_conv_fill_rgb_two refused fails the same bounds in tk_conv_stage_two) */
+        if (direct || (inside && !g->rgb3x3 && tk_conv_stage_two(g, at, g->patch, patch1))) {
             at[2] += 2;
             if (at[2] == out->w) {
                 at[2] = out->w - 1;

@@ -250,6 +250,8 @@ static inline void put_two(tk_word *col, uint32_t pixel0, uint32_t pixel1, int32
 int tk_conv_fill_rgb_two(const conv_geometry *g, const int32_t *at, void *columns)
 {
     const int32_t next = g->p->stride_w * 3, offsets = tk_offset_pair(g->p->input_offset), rs = g->row_step;
+    /* each row read as 3 whole words from its start, as tk_conv_stage_two copies it (the last load, at +6, ends
+     * at +10) */
     const int8_t *a0 = two_inside(g, at, next, 12), *a1, *a2, *b0, *b1, *b2;
     tk_word *col = (tk_word *)columns;
     if (a0 == NULL) {

@@ -41,7 +41,7 @@ TK_ASM_OFFSET(tk_narrow_job, odd, 8);
 
 /* Every pixel from `input` to job->end (8 bytes each, any alignment), every channel of the stream, outputs in
  * order from `output`: 11 instructions per output (two channels per loop pass, the stream's last-channel flag
- * ends it), 13 per pixel. */
+ * ends it), 14 per pixel. */
 TK_NAKED static void tk_narrow_pixels(TK_UNUSED const int8_t *input, TK_UNUSED const int32_t *stream,
                                       TK_UNUSED int8_t *output, TK_UNUSED const tk_narrow_job *job)
 {
@@ -94,7 +94,7 @@ static void tk_narrow_run(const int8_t *input, const int32_t *stream, int8_t *ou
         do {
             int32_t acc = s[4];
             int32_t quant[3];
-            for (i = 0; i < 8; ++i) { /* word i / 2 holds taps (i & 1) and (i & 1) + 2 of the group i / 4 */
+            for (i = 0; i < 8; ++i) { /* tap i: word 2 (i / 4) + i % 2, its high half when i & 2 */
                 const int32_t word = s[(i >> 2) * 2 + (i & 1)];
                 const int32_t w = (i & 2) ? (int16_t)((uint32_t)word >> 16) : (int16_t)(word & 0xFFFF);
                 acc += (input[i] + offset) * w;
