@@ -80,6 +80,11 @@ CASES = {
     # pools (SAME / VALID, strides), MEAN (global average)
     "maxpool_valid": ((8, 8, 3), lambda x: L.MaxPool2D(2)(x), "MAX_POOL_2D"),
     "maxpool_same_s1": ((7, 7, 2), lambda x: L.MaxPool2D(3, strides=1, padding="same")(x), "MAX_POOL_2D"),
+    # ... channels in fours (a byte-wise max per word): windows clipped at the border, a RELU that clamps (its
+    # output concatenated with negative values keeps their zero point)
+    "maxpool_8ch_s2_same": ((7, 9, 8), lambda x: L.MaxPool2D(3, strides=2, padding="same")(x), "MAX_POOL_2D"),
+    "maxpool_12ch_relu_clamped": ((6, 6, 12), lambda x: L.Concatenate()([
+        L.ReLU()(L.MaxPool2D(2)(x)), L.Conv2D(4, 2, strides=2)(x)]), "MAX_POOL_2D"),
     "avgpool_same": ((7, 9, 3), lambda x: L.AveragePooling2D(3, strides=2, padding="same")(x), "AVERAGE_POOL_2D"),
     "avgpool_valid": ((8, 8, 4), lambda x: L.AveragePooling2D(2)(x), "AVERAGE_POOL_2D"),
     "mean_gap": ((5, 6, 8), lambda x: L.GlobalAveragePooling2D()(L.Conv2D(8, 1)(x)), "MEAN"),

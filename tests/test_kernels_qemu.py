@@ -36,10 +36,12 @@ def kernel_mix(x):
     # a 1x1 conv over 12 channels (an odd count of groups: the 2-pixel fill's single group first), an average pool
     # over 8 channels (a partial chunk of 16)
     pooled = L.AveragePooling2D(3, strides=2)(L.Conv2D(8, 1)(L.Conv2D(12, 1)(a)))
-    # a 1x1 conv over 8 channels into an odd count (tk_conv2d_narrow_s8's loop entered at its second half)
+    # a 1x1 conv over 8 channels into an odd count (tk_conv2d_narrow_s8's loop entered at its second half); a max
+    # pool over 8 channels whose fused RELU clamps (the byte-wise max per word)
     narrow = L.Conv2D(5, 1)(L.Conv2D(8, 1)(a))
+    maxed = L.ReLU()(L.MaxPool2D(2)(L.Conv2D(8, 1)(a)))
     return L.Dense(10)(L.Concatenate()([L.Flatten()(L.Conv2D(4, 3, strides=2)(e)), L.Flatten()(pooled),
-                                        L.Flatten()(narrow)]))
+                                        L.Flatten()(narrow), L.Flatten()(maxed)]))
 
 
 def flat_mix(x):

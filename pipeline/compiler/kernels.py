@@ -28,7 +28,7 @@ FULLY_CONNECTED = Kernel("tk_fully_connected_s8")
 FULLY_CONNECTED_FAST = Kernel("tk_fully_connected_fast_s8", dsp=True, scratch=pack.fc_scratch_bytes)
 FULLY_CONNECTED_FAST8 = Kernel("tk_fully_connected_fast8_s8", dsp=True, scratch=pack.fc_scratch_bytes)  # int8 weights
 TRANSPOSE_CONV = Kernel("tk_transpose_conv2d_s8", scratch=lambda elements: 4 * elements)  # int32 accumulators
-MAX_POOL = Kernel("tk_max_pool2d_s8")
+MAX_POOL = Kernel("tk_max_pool2d_s8", dsp=True)  # channels in fours: SSUB8 + SEL per 4 channels
 AVG_POOL = Kernel("tk_avg_pool2d_s8", dsp=True)
 MEAN_HW = Kernel("tk_mean_hw_s8")
 REDUCE = Kernel("tk_reduce_s8")

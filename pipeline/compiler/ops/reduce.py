@@ -23,7 +23,8 @@ def _pool(lw, call, op, ins, outs, kernel):
 
 
 @register("MAX_POOL_2D", K.MAX_POOL,
-          tests=("ops:maxpool_valid", "ops:maxpool_23_same", "ops:maxpool1d", "qemu:digits_student"))
+          tests=("ops:maxpool_valid", "ops:maxpool_23_same", "ops:maxpool1d", "ops:maxpool_12ch_relu_clamped",
+                 "qemu:digits_student", "qemu:kernel_mix"))
 def lower_max_pool_2d(lw, call, op, ins, outs):
     _pool(lw, call, op, ins, outs, K.MAX_POOL)
 

@@ -70,6 +70,14 @@ static inline int32_t tk_smmlar(int32_t x, int32_t m, int32_t a)
     return r;
 }
 
+/* The byte-wise maximum of two words of 4 signed bytes: SSUB8 sets the GE flags where a >= b, SEL keeps a there. */
+static inline int32_t tk_max4(int32_t a, int32_t b)
+{
+    int32_t ge;
+    __asm__("ssub8 %[ge], %[a], %[b]\n\tsel %[a], %[a], %[b]" : [a] "+r"(a), [ge] "=&r"(ge) : [b] "r"(b) : "cc");
+    return a;
+}
+
 /* Each of the 4 signed bytes of v clamped to [low, high] given in each byte of low4 / high4: SSUB8 sets the GE
  * flags where v >= low, SEL keeps v there and takes low elsewhere; the same against high. */
 static inline int32_t tk_clamp4(int32_t v, int32_t low4, int32_t high4)

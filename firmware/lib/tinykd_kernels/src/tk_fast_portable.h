@@ -19,6 +19,18 @@ static inline int32_t tk_smmlar(int32_t x, int32_t m, int32_t a)
 
 static inline int32_t tk_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
 
+/* The byte-wise maximum of two words of 4 signed bytes. */
+static inline int32_t tk_max4(int32_t a, int32_t b)
+{
+    uint32_t r = 0;
+    int32_t i;
+    for (i = 0; i < 4; ++i) {
+        const int32_t x = (int8_t)(a >> (8 * i)), y = (int8_t)(b >> (8 * i));
+        r |= ((uint32_t)(x > y ? x : y) & 0xFFu) << (8 * i);
+    }
+    return (int32_t)r;
+}
+
 /* Each of the 4 signed bytes of v clamped to [low, high] given in each byte of low4 / high4. */
 static inline int32_t tk_clamp4(int32_t v, int32_t low4, int32_t high4)
 {

@@ -6,6 +6,7 @@
 #include "tk_fixedpoint.h"
 
 #include <stddef.h>
+#include <string.h>
 
 typedef enum { POOL_MAX, POOL_AVERAGE } pool_kind;
 
@@ -67,6 +68,29 @@ static void window_sums(const int8_t *x, int32_t row_step, int32_t depth, int32_
 #endif
 }
 
+/* The max pool of channels in fours at one output pixel: a byte-wise maximum per word of 4 channels (SSUB8 + SEL
+ * on the DSP extension) over the rows x cols window whose first pixel is `x`, started at the activation min and
+ * clamped to its max. */
+static void window_max4(const int8_t *x, int32_t row_step, int32_t depth, int32_t rows, int32_t cols,
+                        const tk_activation *activation, int8_t *out)
+{
+    const int32_t low4 = tk_bytes4(activation->min), high4 = tk_bytes4(activation->max);
+    int32_t channel, r, c;
+    for (channel = 0; channel < depth; channel += 4) {
+        const int8_t *row = x + channel;
+        int32_t m = low4;
+        for (r = 0; r < rows; ++r, row += row_step) {
+            for (c = 0; c < cols; ++c) {
+                int32_t v;
+                memcpy(&v, row + c * depth, sizeof v); /* an unaligned LDR */
+                m = tk_max4(m, v);
+            }
+        }
+        m = tk_clamp4(m, low4, high4);
+        memcpy(out + channel, &m, sizeof m);
+    }
+}
+
 /* The average of a window from its sum: rounded half away from zero, then clamped. */
 static int8_t average_of(int32_t sum, int32_t count, const tk_activation *activation)
 {
@@ -103,6 +127,14 @@ static tk_status pool2d(pool_kind kind, const tk_pool_params *params, const tk_d
                     const int32_t count = (y_end - y_start) * (x_end - x_start);
                     if (count <= 0) {
                         return TK_ERR_SHAPE; /* a window entirely in the padding */
+                    }
+                    if (kind == POOL_MAX && !(depth & 3)) { /* channels in fours */
+                        window_max4(input +
+                                        ((batch * input_h + in_y_origin + y_start) * input_w + in_x_origin + x_start) *
+                                            depth,
+                                    input_w * depth, depth, y_end - y_start, x_end - x_start, &params->activation,
+                                    output + ((batch * output_h + out_y) * output_w + out_x) * depth);
+                        continue;
                     }
                     if (kind == POOL_AVERAGE && !(depth & 3) && count <= 256) { /* channels in fours */
                         const int8_t *x =
