@@ -37,11 +37,11 @@ def kernel_mix(x):
     # over 8 channels (a partial chunk of 16)
     pooled = L.AveragePooling2D(3, strides=2)(L.Conv2D(8, 1)(L.Conv2D(12, 1)(a)))
     # a 1x1 conv over 8 channels into an odd count (tk_conv2d_narrow_s8's loop entered at its second half); a max
-    # pool over 8 channels whose fused RELU clamps (the byte-wise max per word)
+    # pool over 8 channels whose fused RELU clamps (the byte-wise max per word), one over 6 (4 + 2 one by one)
     narrow = L.Conv2D(5, 1)(L.Conv2D(8, 1)(a))
     maxed = L.ReLU()(L.MaxPool2D(2)(L.Conv2D(8, 1)(a)))
     return L.Dense(10)(L.Concatenate()([L.Flatten()(L.Conv2D(4, 3, strides=2)(e)), L.Flatten()(pooled),
-                                        L.Flatten()(narrow), L.Flatten()(maxed)]))
+                                        L.Flatten()(narrow), L.Flatten()(maxed), L.Flatten()(L.MaxPool2D(2)(a))]))
 
 
 def flat_mix(x):

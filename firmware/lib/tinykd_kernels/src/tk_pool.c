@@ -68,15 +68,15 @@ static void window_sums(const int8_t *x, int32_t row_step, int32_t depth, int32_
 #endif
 }
 
-/* The max pool of channels in fours at one output pixel: a byte-wise maximum per word of 4 channels (SSUB8 + SEL
- * on the DSP extension) over the rows x cols window whose first pixel is `x`, started at the activation min and
- * clamped to its max. */
+/* The max pool at one output pixel of the channels [0, depth & ~3) in fours: a byte-wise maximum per word of 4
+ * channels (SSUB8 + SEL on the DSP extension) over the rows x cols window whose first pixel is `x`, started at the
+ * activation min and clamped to its max. The 1-3 channels past them are the caller's. */
 static void window_max4(const int8_t *x, int32_t row_step, int32_t depth, int32_t rows, int32_t cols,
                         const tk_activation *activation, int8_t *out)
 {
     const int32_t low4 = tk_bytes4(activation->min), high4 = tk_bytes4(activation->max);
     int32_t channel, r, c;
-    for (channel = 0; channel < depth; channel += 4) {
+    for (channel = 0; channel + 4 <= depth; channel += 4) {
         const int8_t *row = x + channel;
         int32_t m = low4;
         for (r = 0; r < rows; ++r, row += row_step) {
@@ -128,13 +128,14 @@ static tk_status pool2d(pool_kind kind, const tk_pool_params *params, const tk_d
                     if (count <= 0) {
                         return TK_ERR_SHAPE; /* a window entirely in the padding */
                     }
-                    if (kind == POOL_MAX && !(depth & 3)) { /* channels in fours */
+                    channel = 0;
+                    if (kind == POOL_MAX && depth >= 4) { /* channels in fours; the 1-3 after them below */
                         window_max4(input +
                                         ((batch * input_h + in_y_origin + y_start) * input_w + in_x_origin + x_start) *
                                             depth,
                                     input_w * depth, depth, y_end - y_start, x_end - x_start, &params->activation,
                                     output + ((batch * output_h + out_y) * output_w + out_x) * depth);
-                        continue;
+                        channel = depth & ~3;
                     }
                     if (kind == POOL_AVERAGE && !(depth & 3) && count <= 256) { /* channels in fours */
                         const int8_t *x =
@@ -152,7 +153,7 @@ static tk_status pool2d(pool_kind kind, const tk_pool_params *params, const tk_d
                         }
                         continue;
                     }
-                    for (channel = 0; channel < depth; ++channel) {
+                    for (; channel < depth; ++channel) {
                         int32_t acc = kind == POOL_MAX ? TK_INT8_MIN : 0; /* sum: |acc| <= window * 128 */
                         for (filter_y = y_start; filter_y < y_end; ++filter_y) {
                             for (filter_x = x_start; filter_x < x_end; ++filter_x) {
