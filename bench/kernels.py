@@ -5,6 +5,7 @@
     PYTHONPATH=. python bench/kernels.py --table                   # the README table from the JSON
     PYTHONPATH=. python bench/kernels.py --profile resnet8         # instructions per operator (not saved)
     PYTHONPATH=. python bench/kernels.py --functions resnet8       # ... per function (not saved)
+    PYTHONPATH=. python bench/kernels.py --profile models/run/student_int8.tflite  # ... of your own model
     PYTHONPATH=. python bench/kernels.py --cycles --label cycles   # the estimate vs MLPerf Tiny, from the JSON
     PYTHONPATH=. python bench/kernels.py --label policies --models resnet8 --optimize speed size balanced
     PYTHONPATH=. python bench/kernels.py --policy-table --label policies  # per model and --optimize policy
@@ -253,14 +254,24 @@ def git_commit() -> str:
                           text=True).stdout.strip()
 
 
+def model_of(parser: argparse.ArgumentParser, name: str) -> bytes:
+    """The .tflite of a built-in model name, or of a file."""
+    if name in MODELS:
+        return MODELS[name][0]()
+    if name.endswith(".tflite") and Path(name).is_file():
+        return Path(name).read_bytes()
+    parser.error(f"model {name!r}: one of {', '.join(MODELS)}, or an int8 .tflite file that exists")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--label", default="after", help="key to store the figures under (before, after, ...)")
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--table", action="store_true", help="only print the README table (before vs after)")
-    parser.add_argument("--profile", choices=list(MODELS), help="only print one model's instructions per operator")
-    parser.add_argument("--functions", choices=list(MODELS), help="only print one model's instructions per function")
+    parser.add_argument("--profile", metavar="MODEL", help="only print one model's instructions per operator (a name "
+                        "above or an int8 .tflite file)")
+    parser.add_argument("--functions", metavar="MODEL", help="only print one model's instructions per function")
     parser.add_argument("--cycles", action="store_true", help="only print the cycle estimates of --label")
     parser.add_argument("--optimize", nargs="*", default=[DEFAULT_POLICY], choices=POLICIES,
                         help="compile each model under these --optimize policies (the default's is the model's row)")
@@ -277,7 +288,7 @@ def main() -> None:
         return
     if args.functions:
         with tempfile.TemporaryDirectory(prefix="tinykd-functions-") as tmp:
-            counts = functions(args.functions, MODELS[args.functions][0](), Path(tmp))
+            counts = functions(Path(args.functions).stem, model_of(parser, args.functions), Path(tmp))
         total = sum(n for _, n in counts)
         print(f"{args.functions}: {total:,} instructions in one inference\n| function | instructions | share |\n"
               "| --- | ---: | ---: |")
@@ -285,7 +296,7 @@ def main() -> None:
         return
     if args.profile:
         with tempfile.TemporaryDirectory(prefix="tinykd-profile-") as tmp:
-            print(profile_table(profile(args.profile, MODELS[args.profile][0](), Path(tmp))))
+            print(profile_table(profile(Path(args.profile).stem, model_of(parser, args.profile), Path(tmp))))
         return
 
     results = json.loads(args.out.read_text()) if args.out.is_file() else {}

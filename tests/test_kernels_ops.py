@@ -64,6 +64,12 @@ CASES = {
     "dw3x3_three_rows_relu": ((3, 4, 8), lambda x: L.DepthwiseConv2D(3, padding="same", activation="relu")(x),
                               "DEPTHWISE_CONV_2D"),
     "dw3x3_four_rows": ((4, 5, 12), lambda x: L.DepthwiseConv2D(3, padding="same")(x), "DEPTHWISE_CONV_2D"),
+    # ... channels not in fours: the last group's 1-3 channels gathered first (the KWS student's 22), stride 1 and 2
+    "dw3x3_22ch_relu": ((9, 7, 22), lambda x: L.DepthwiseConv2D(3, padding="same", activation="relu")(x),
+                        "DEPTHWISE_CONV_2D"),
+    "dw3x3_3ch": ((5, 6, 3), lambda x: L.DepthwiseConv2D(3, padding="same")(x), "DEPTHWISE_CONV_2D"),
+    "dw3x3_s2_same_odd_41ch": ((17, 15, 41), lambda x: L.DepthwiseConv2D(3, strides=2, padding="same")(x),
+                               "DEPTHWISE_CONV_2D"),
     # 3x3 per pixel (small stride-2 maps: tk_depthwise_conv2d_fast_s8, weights group-major): inside, on the border
     # gathered (up to 64 channels) or through the clipped window (68 channels)
     "dw3x3_pixel_s2_same": ((9, 7, 8), lambda x: L.DepthwiseConv2D(3, strides=2, padding="same")(x),
@@ -90,6 +96,9 @@ CASES = {
     "avgpool_valid": ((8, 8, 4), lambda x: L.AveragePooling2D(2)(x), "AVERAGE_POOL_2D"),
     "mean_gap": ((5, 6, 8), lambda x: L.GlobalAveragePooling2D()(L.Conv2D(8, 1)(x)), "MEAN"),
     "mean_keepdims": ((4, 4, 6), lambda x: L.GlobalAveragePooling2D(keepdims=True)(L.Conv2D(6, 1)(x)), "MEAN"),
+    # ... channels in fours summed 16 at a time in int16 lanes (two chunks of 64 and 16; too many pixels for them)
+    "mean_80ch": ((3, 4, 80), lambda x: L.GlobalAveragePooling2D()(x), "MEAN"),
+    "mean_300px": ((20, 15, 4), lambda x: L.GlobalAveragePooling2D()(x), "MEAN"),
     # ADD (residual), SOFTMAX, LOGISTIC, RESHAPE, PAD, CONCATENATION
     "add": ((6, 6, 4), lambda x: L.Add()([L.Conv2D(4, 1)(x), L.Conv2D(4, 3, padding="same")(x)]), "ADD"),
     "add_relu": ((16,), lambda x: L.ReLU()(L.Add()([L.Dense(8)(x), L.Dense(8)(x)])), "ADD"),

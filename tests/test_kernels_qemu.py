@@ -71,14 +71,15 @@ def dw_s2_mix(x):
     b = dw(3, strides=2)(x)
     c = L.ReLU(6.0)(dw(3, strides=2, padding="same")(L.Conv2D(36, (2, 1))(x)))
     d = dw(3, strides=2, padding="same")(L.Conv2D(40, (1, 2))(x))
-    return L.Dense(10)(L.Concatenate()([L.Flatten()(t) for t in (a, b, c, d)]))
+    e = dw(3, strides=2, padding="same")(L.Conv2D(43, 1)(x))  # a last group of 3 channels, gathered
+    return L.Dense(10)(L.Concatenate()([L.Flatten()(t) for t in (a, b, c, d, e)]))
 
 
 def dw_fill_mix(x):
     """The 3x3 depthwise's DSP paths the models above do not reach: the plane fill's last block with 1 and 2 rows
     inside (7 and 6 rows: tk_dw3_fill_column), the per-pixel kernel's group-major weights (small stride-2 maps)
-    inside, gathered on the border (8 channels) and through the clipped window (68 channels), and a 5x5 filter
-    (the tap-major layout, tk_dw_window)."""
+    inside, gathered on the border (8 channels) and through the clipped window (68 channels), a 5x5 filter (the
+    tap-major layout, tk_dw_window), and planes over 6 channels (a last group of 2)."""
     from pipeline.kd.keras import keras
     L = keras.layers
     dw = L.DepthwiseConv2D
@@ -87,7 +88,8 @@ def dw_fill_mix(x):
     c = dw(3, strides=2, padding="same")(x)
     d = dw(3, strides=2, padding="same", activation="relu")(L.Conv2D(68, 1)(x))
     e = dw(5, padding="same")(x)
-    return L.Dense(10)(L.Concatenate()([L.Flatten()(t) for t in (a, b, c, d, e)]))
+    f = dw(3, padding="same")(L.Conv2D(6, 1)(x))  # a last group of 2 channels, gathered
+    return L.Dense(10)(L.Concatenate()([L.Flatten()(t) for t in (a, b, c, d, e, f)]))
 
 
 def conv8_mix(x):

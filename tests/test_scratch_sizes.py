@@ -36,10 +36,12 @@ def test_conv_scratch_matches_the_library(kernels, kh, kw, channels):
         pack.conv_scratch_bytes(kh, kw, channels)
 
 
-@pytest.mark.parametrize("h, w, channels", [(25, 5, 64), (2, 6, 4), (7, 5, 8), (48, 48, 8), (1, 1, 4)])
+@pytest.mark.parametrize("h, w, channels", [(25, 5, 64), (2, 6, 4), (7, 5, 8), (48, 48, 8), (1, 1, 4), (24, 20, 22),
+                                             (3, 3, 1)])
 def test_depthwise_3x3_scratch_matches_the_library(kernels, h, w, channels):
     x = Dims(1, h, w, channels)
-    assert kernels.tk_depthwise_conv2d_3x3_fast_scratch_size(ctypes.byref(x)) == pack.dw3x3_scratch_bytes(h, w)
+    expected = pack.dw3x3_scratch_bytes(h, w, channels)
+    assert kernels.tk_depthwise_conv2d_3x3_fast_scratch_size(ctypes.byref(x)) == expected
 
 
 @pytest.mark.parametrize("depth", [1, 4, 63, 64, 250])

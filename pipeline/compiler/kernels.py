@@ -30,7 +30,7 @@ FULLY_CONNECTED_FAST8 = Kernel("tk_fully_connected_fast8_s8", dsp=True, scratch=
 TRANSPOSE_CONV = Kernel("tk_transpose_conv2d_s8", scratch=lambda elements: 4 * elements)  # int32 accumulators
 MAX_POOL = Kernel("tk_max_pool2d_s8", dsp=True)  # channels in fours: SSUB8 + SEL per 4 channels
 AVG_POOL = Kernel("tk_avg_pool2d_s8", dsp=True)
-MEAN_HW = Kernel("tk_mean_hw_s8")
+MEAN_HW = Kernel("tk_mean_hw_s8", dsp=True)  # channels in fours, <= 256 pixels: SXTAB16 sums
 REDUCE = Kernel("tk_reduce_s8")
 ADD = Kernel("tk_add_s8", dsp=True)
 BINARY = Kernel("tk_binary_s8")                  # broadcasting ADD, SUB, MUL, MAXIMUM, MINIMUM, PRELU

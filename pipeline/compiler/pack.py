@@ -107,11 +107,12 @@ def pack_depthwise_3x3(weights: np.ndarray) -> np.ndarray:
     return pairs.reshape(-1).astype(np.int16)
 
 
-def dw3x3_scratch_bytes(in_h: int, in_w: int) -> int:
+def dw3x3_scratch_bytes(in_h: int, in_w: int, channels: int) -> int:
     """tk_depthwise_conv2d_3x3_fast_scratch_size: 4 int16 planes of 4-row blocks (3 words per padded input column)
-    plus one block of output bytes."""
+    plus one block of output bytes, and when the channels do not come in fours the last group's input gathered (a
+    word per pixel)."""
     plane_words = (in_h + 3) // 4 * (in_w + 2) * 3
-    return 4 * (4 * plane_words + in_w)
+    return 4 * (4 * plane_words + in_w) + (4 * in_h * in_w if channels % 4 else 0)
 
 
 def pack_bias(bias, channels: int, multiple: int) -> np.ndarray:

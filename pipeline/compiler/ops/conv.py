@@ -58,7 +58,7 @@ def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
         dims = (lw.dims(call, "input_dims", x.shape), lw.operand(x), lw.dims(call, "filter_dims", w.shape),
                 lw.dims(call, "output_dims", out.shape), lw.pointer(out))
         if pick.layout == "depthwise_3x3":  # each channel group is read into planes before it is written
-            lw.emit(call, K.DEPTHWISE_3X3, params, filt, *dims, scratch=(in4[1], in4[2]))
+            lw.emit(call, K.DEPTHWISE_3X3, params, filt, *dims, scratch=(in4[1], in4[2], in4[3]))
         elif depthwise:
             lw.emit(call, K.DEPTHWISE_FAST, params, filt, *dims)
         elif pick.layout == "narrow":
@@ -168,7 +168,8 @@ DW3X3_S2_SCRATCH = 0.5
 
 def runs_dw3x3(x: Tensor, w: Tensor, out: Tensor, options) -> bool:
     """Whether a DEPTHWISE_CONV_2D has the shape tk_depthwise_conv2d_3x3_fast_s8 takes (if its rescale is exact
-    too): 3x3, dilation 1, depth multiplier 1, channels in fours; stride 1 with SAME (padding 1), or stride 2 with
+    too): 3x3, dilation 1, depth multiplier 1 (channels in fours, a last 1-3 gathered first); stride 1 with SAME
+    (padding 1), or stride 2 with
     padding 0 or 1 on top and left (SAME, VALID), DW3X3_S2_PIXELS output pixels or more and planes of at most
     DW3X3_S2_SCRATCH of the input. That kernel writes 4 channels of every output row at a time, so the memory
     planner must not shift its output against its input (writing exactly over it is fine: a group's input channels
@@ -178,11 +179,11 @@ def runs_dw3x3(x: Tensor, w: Tensor, out: Tensor, options) -> bool:
     o = options
     pads = (padding(o.padding, in4[1], 3, o.strideH, o.dilationHFactor, out4[1]),
             padding(o.padding, in4[2], 3, o.strideW, o.dilationWFactor, out4[2]))
-    if f4[1:3] != (3, 3) or (o.dilationHFactor, o.dilationWFactor) != (1, 1) or in4[3] % 4 or in4[3] != out4[3]:
+    if f4[1:3] != (3, 3) or (o.dilationHFactor, o.dilationWFactor) != (1, 1) or in4[3] != out4[3]:
         return False
     if (o.strideH, o.strideW) == (2, 2):  # the taps stay within one padding row / column past the input's end
         return (pads[0] in (0, 1) and pads[1] in (0, 1) and in4[0] == out4[0] and
                 2 * out4[1] + 1 - pads[0] <= in4[1] + 1 and 2 * out4[2] + 1 - pads[1] <= in4[2] + 1 and
                 out4[1] * out4[2] >= DW3X3_S2_PIXELS and
-                pack.dw3x3_scratch_bytes(in4[1], in4[2]) <= DW3X3_S2_SCRATCH * in4[1] * in4[2] * in4[3])
+                pack.dw3x3_scratch_bytes(*in4[1:]) <= DW3X3_S2_SCRATCH * in4[1] * in4[2] * in4[3])
     return (o.strideH, o.strideW) == (1, 1) and pads == (1, 1) and in4 == out4

@@ -452,7 +452,8 @@ tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_pac
  * @param[in]  params       strides == 1, dilations == 1, pads == 1, depth_multiplier == 1, input offset, activation
  * @param[in]  filter       packed by pack.py (pack_depthwise_3x3: per channel, per filter column (k0, k1)
  *                          (k1, k2); pack_bias; fast_quant): see tk_packed_filter. All three arrays non-NULL
- * @param[in]  input_dims   input shape. Format: [N, H, W, C], H >= 1, W >= 1, C a multiple of 4
+ * @param[in]  input_dims   input shape. Format: [N, H, W, C], H >= 1, W >= 1, C >= 1 (in groups of 4: a last group
+ *                          of 1-3 channels is first gathered into the scratch, a word per pixel)
  * @param[in]  input        input data, any alignment. Data type: int8
  * @param[in]  filter_dims  shape of the filter before packing. Format: [1, 3, 3, C]
  * @param[in]  output_dims  output shape: the input's. Format: [N, H, W, C]
@@ -461,7 +462,7 @@ tk_status tk_depthwise_conv2d_fast_s8(const tk_conv_params *params, const tk_pac
  *
  * @return TK_ERR_ARGUMENT for a NULL pointer, a stride, dilation, depth multiplier other than 1, a pad other
  *         than 1 or an activation outside -128 <= min <= max <= 127; TK_ERR_SHAPE for a filter other than 3x3, a
- *         channel count that is not a multiple of 4 or not the same in input, filter and output, an output shape
+ *         channel count that is not the same in input, filter and output, an output shape
  *         other than the input's, or H or W < 1; TK_OK otherwise.
  *
  * @details Each group of 4 channels is first copied into 4 int16 planes in the scratch (input offset added, zeros
@@ -474,7 +475,7 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
 
 /**
  * @brief Scratch bytes of tk_depthwise_conv2d_3x3_fast_s8: 4 planes of ceil(H / 4) * (W + 2) * 3 words, plus one
- *        4-row block of output bytes (4 * W).
+ *        4-row block of output bytes (4 * W), plus 4 * H * W when C is not a multiple of 4.
  *
  * @param[in]  input_dims   input shape. Format: [N, H, W, C]
  * @return     the size in bytes (a multiple of 4)

@@ -1,15 +1,15 @@
 /* DEPTHWISE_CONV_2D 3x3, stride 1 with SAME padding (1 on every side) or stride 2 with padding 0 or 1 on top and
- * left (SAME, VALID), depth multiplier 1, channels a multiple of 4, on weights packed offline
- * (pipeline/compiler/pack.py, pack_depthwise_3x3): the multiply-accumulates pair two taps of one channel per SMLAD,
- * which the interleaved channels of the NHWC input cannot give. So each group of 4 channels is first converted into 4
- * planes, one per channel, of int16 (x + input offset, 0 in the padding), arranged for a 4-row output block: block b,
- * input column j (padded, 0 .. w + 1) holds the 6 padded rows 4b .. 4b + 5 as 3 words (x0, x1) (x2, x3) (x4, x5). An
- * output column of a block then reads 3 such columns (9 words) for 36 MACs in 24 SMLAD / SMLAxy (tk_dw3x3_dsp_asm.h),
- * the 6 weight pairs (k0, k1) (k1, k2) per filter column staying in registers for the whole channel. A last block of
- * 1-2 rows runs a 2-row loop straight into the output (one row: row step 0, the real row stored last); one of 3 rows is
- * computed whole into scratch and its 3 rows copied. Stride 2 reads the same planes: a block's 6 rows give 2 output
- * rows, an output column 3 input columns 2 apart (tk_dw3s2_even / _odd). Same results as the reference kernel in
- * tk_conv.c, bit for bit. */
+ * left (SAME, VALID), depth multiplier 1, any channel count (a last group of 1-3 gathered first), on weights packed
+ * offline (pipeline/compiler/pack.py, pack_depthwise_3x3): the multiply-accumulates pair two taps of one channel per
+ * SMLAD, which the interleaved channels of the NHWC input cannot give. So each group of 4 channels is first
+ * converted into 4 planes, one per channel, of int16 (x + input offset, 0 in the padding), arranged for a 4-row
+ * output block: block b, input column j (padded, 0 .. w + 1) holds the 6 padded rows 4b .. 4b + 5 as 3 words (x0,
+ * x1) (x2, x3) (x4, x5). An output column of a block then reads 3 such columns (9 words) for 36 MACs in 24 SMLAD /
+ * SMLAxy (tk_dw3x3_dsp_asm.h), the 6 weight pairs (k0, k1) (k1, k2) per filter column staying in registers for the
+ * whole channel. A last block of 1-2 rows runs a 2-row loop straight into the output (one row: row step 0, the real
+ * row stored last); one of 3 rows is computed whole into scratch and its 3 rows copied. Stride 2 reads the same
+ * planes: a block's 6 rows give 2 output rows, an output column 3 input columns 2 apart (tk_dw3s2_even / _odd). Same
+ * results as the reference kernel in tk_conv.c, bit for bit. */
 #include "tinykd_kernels.h"
 #include "tk_arch.h"
 #include "tk_fast.h"
@@ -80,9 +80,31 @@ static int32_t blocks_of(int32_t rows) { return (rows + 3) / 4; }
 /* Words of one channel's plane: blocks x (w + 2) columns x 3 words. */
 static int32_t plane_words(const tk_dims *input_dims) { return blocks_of(input_dims->h) * (input_dims->w + 2) * 3; }
 
+/* Bytes of the last group's input when the channels do not come in fours: a word per pixel of one batch. */
+static int32_t tail_bytes(const tk_dims *input_dims)
+{
+    return (input_dims->c & 3) ? 4 * input_dims->h * input_dims->w : 0;
+}
+
 int32_t tk_depthwise_conv2d_3x3_fast_scratch_size(const tk_dims *input_dims)
 {
-    return 4 * (4 * plane_words(input_dims) + input_dims->w); /* 4 planes + one 4-row block of output bytes */
+    /* 4 planes + one 4-row block of output bytes + the last group's input gathered (channels not in fours) */
+    return 4 * (4 * plane_words(input_dims) + input_dims->w) + tail_bytes(input_dims);
+}
+
+/* tail <- channels 4g .. c - 1 (1 to 3 of them) of every pixel of one batch's input, a word per pixel (the bytes
+ * past them 0, their planes unused): the last group's input as 4 channels, so its fill never reads past the
+ * input's end. */
+static void gather_tail(int8_t *tail, const int8_t *input, const tk_dims *in, int32_t g)
+{
+    const int32_t pixels = in->h * in->w, first = 4 * g, count = in->c - first;
+    int32_t pixel, k;
+    for (pixel = 0; pixel < pixels; ++pixel, input += in->c, tail += 4) {
+        tail[1] = tail[2] = tail[3] = 0;
+        for (k = 0; k < count; ++k) {
+            tail[k] = input[first + k];
+        }
+    }
 }
 
 /* Words (x_top, x_bottom) + offset of channels 0..3 of a 4-channel group, for two input rows (NULL: a row in the
@@ -229,7 +251,7 @@ static tk_status check(const tk_conv_params *p, const tk_dims *in, const tk_dims
     if (p->depth_multiplier != 1 || !(s2 || (p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 1 && p->pad_w == 1))) {
         return TK_ERR_ARGUMENT;
     }
-    if (f->h != 3 || f->w != 3 || f->c != in->c || out->c != in->c || out->n != in->n || (in->c & 3) || in->h < 1 ||
+    if (f->h != 3 || f->w != 3 || f->c != in->c || out->c != in->c || out->n != in->n || in->c < 1 || in->h < 1 ||
         in->w < 1 || out->h < 1 || out->w < 1) {
         return TK_ERR_SHAPE;
     }
@@ -261,6 +283,8 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
         const int32_t first = s2 ? 3 * (1 - params->pad_w) : 0; /* stride 2: output column 0's first tap */
         int32_t *planes = (int32_t *)scratch;
         int8_t *last_block = (int8_t *)(planes + 4 * words); /* 4 bytes per column */
+        int8_t *tail = last_block + 4 * w;                   /* channels not in fours: the last group's input */
+        tk_dims tail_dims = *input_dims;
         int32_t batch, g, lane;
         tk_dw3_job job;
         dw3_layer layer;
@@ -280,10 +304,17 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
         job.columns = output_dims->w;
         job.in_skip = 12 * (w + 2) - 24 * output_dims->w; /* stride 2 only */
         memset(planes, 0, (size_t)(4 * words) * sizeof *planes);
+        tail_dims.c = 4;
         for (batch = 0; batch < input_dims->n; ++batch) {
-            for (g = 0; g < channels / 4; ++g) {
-                fill_planes(planes, words, input_dims, input + batch * image, g, params->input_offset);
-                for (lane = 0; lane < 4; ++lane) {
+            for (g = 0; 4 * g < channels; ++g) {
+                const int32_t lanes = channels - 4 * g < 4 ? channels - 4 * g : 4;
+                if (lanes < 4) { /* read before this group's outputs land on it (the output may be the input) */
+                    gather_tail(tail, input + batch * image, input_dims, g);
+                    fill_planes(planes, words, &tail_dims, tail, 0, params->input_offset);
+                } else {
+                    fill_planes(planes, words, input_dims, input + batch * image, g, params->input_offset);
+                }
+                for (lane = 0; lane < lanes; ++lane) {
                     const int32_t channel = 4 * g + lane;
                     const int32_t *plane = planes + lane * words + first;
                     const int16_t *weights = filter->weights + 12 * channel;

@@ -201,14 +201,25 @@ tk_status tk_mean_hw_s8(const tk_mean_params *params, const tk_dims *input_dims,
     {
         const int32_t count = input_dims->h * input_dims->w;
         const int32_t depth = input_dims->c;
+        const int simd = !(depth & 3) && count <= 256; /* window_sums' int16 lanes hold the sums exactly */
+        int32_t sums[TK_POOL_CHUNK];
 
         for (batch = 0; batch < input_dims->n; ++batch) {
+            const int8_t *image = input + batch * count * depth;
             for (channel = 0; channel < depth; ++channel) {
                 int32_t sum = 0; /* |sum| <= h * w * 128 */
                 int32_t result;
-                for (y = 0; y < input_dims->h; ++y) {
-                    for (x = 0; x < input_dims->w; ++x) {
-                        sum += input[((batch * input_dims->h + y) * input_dims->w + x) * depth + channel];
+                if (simd) { /* the sums of the next TK_POOL_CHUNK channels at once: the image is one window */
+                    if (channel % TK_POOL_CHUNK == 0) {
+                        window_sums(image + channel, input_dims->w * depth, depth, input_dims->h, input_dims->w,
+                                    tk_min32(TK_POOL_CHUNK, depth - channel), sums);
+                    }
+                    sum = sums[channel % TK_POOL_CHUNK];
+                } else {
+                    for (y = 0; y < input_dims->h; ++y) {
+                        for (x = 0; x < input_dims->w; ++x) {
+                            sum += image[(y * input_dims->w + x) * depth + channel];
+                        }
                     }
                 }
                 if (params->divide) {
