@@ -21,6 +21,7 @@ METHOD_FIELDS = {"hinton": ("temperature", "alpha"), "lskd": ("temperature", "al
                  "dist": ("temperature", "dist_beta", "dist_gamma"), "none": ()}
 MAX_FOLDS = 10  # cross-fitting past this costs more teacher training than it gains in target quality
 STRATEGIES = ("none", "mirrored", "multiworker")
+SHIP = ("best", "distilled")  # distill.ship: which student goes on to int8 (pipeline/kd/ship.py)
 STUDENT_FAMILIES = ("conv", "dsconv", "dense")
 LAYOUTS = ("auto", "image", "series", "spectrogram")
 QUANTIZE_MODES = ("qat", "ptq")
@@ -40,7 +41,7 @@ OPTIONS = {
     "teacher.unsafe": "--unsafe", "student.family": "--student", "student.width": "--width", "student.depth": "--depth",
     "distill.method": "--method", "distill.temperature": "--temperature", "distill.alpha": "--alpha",
     "distill.epochs": "--epochs", "distill.batch_size": "--batch-size", "distill.augment": "--augment",
-    "distill.strategy": "--strategy", "quantize.mode": "--mode",
+    "distill.strategy": "--strategy", "distill.ship": "--ship", "quantize.mode": "--mode",
     "quantize.representative_samples": "--representative-samples", "quantize.qat_epochs": "--qat-epochs",
     "export.board": "--board", "device.engine": "--engine", "device.port": "--port",
     "device.flash": "--flash", "device.allow_remote": "--allow-remote", "device.limit": "--validate-limit",
@@ -168,9 +169,13 @@ class DistillConfig:
     augment: bool = False  # random shifts of the input; then the teacher runs on every augmented batch
     baseline: bool = True  # also train the same student on hard labels only (method none) for comparison
     strategy: str = "none"  # none | mirrored (all local devices) | multiworker (hosts from TF_CONFIG)
+    # which student is quantized and exported: best (the distilled one, unless the baseline beats it on the
+    # validation split) | distilled (always the distilled one)
+    ship: str = "best"
 
     def __post_init__(self):
         _choice("distill.method", self.method, METHODS)
+        _choice("distill.ship", self.ship, SHIP)
         _choice("distill.strategy", self.strategy, STRATEGIES)
         _check(self.temperature > 0, "distill.temperature", self.temperature, "it must be > 0")
         _check(0.0 <= self.alpha <= 1.0, "distill.alpha", self.alpha, "it must be in [0, 1]")
