@@ -71,7 +71,7 @@ def test_the_report_and_the_final_table_name_the_shipped_baseline():
     from pipeline.report.render import render, summary_table
     manifest = _manifest("baseline")
     table = summary_table(manifest)
-    assert "baseline, int8 on host (TFLM)          86.54%" in table
+    assert "baseline int8 on host (TFLM)           86.54%" in table
     assert "student, int8" not in table
     assert "shipped: The distilled student is worse than the baseline (84.00% distilled vs 87.00%" in table
     markdown, html = render(manifest)
@@ -83,7 +83,7 @@ def test_the_report_and_the_final_table_name_the_shipped_baseline():
 def test_a_distilled_student_shipped_anyway_keeps_its_rows():
     from pipeline.report.render import summary_table
     table = summary_table(_manifest("distilled"))
-    assert "student, int8 on host (TFLM)" in table and "baseline, int8" not in table
+    assert "student, int8 on host (TFLM)" in table and "baseline int8" not in table
     assert "but ships: distill.ship = \"distilled\"" in table
 
 
@@ -93,29 +93,38 @@ def test_runs_lists_which_student_was_shipped(tmp_path):
     assert row({"stages": {}}, "empty")["shipped"] == "-"
 
 
-def _baseline_wins(run_dir):
-    """Make the recorded validation accuracies say the baseline is better (fingerprints untouched)."""
+def _validation_says(run_dir, *, distilled: float, baseline: float) -> dict:
+    """Set the recorded validation accuracies (fingerprints untouched); returns the stages' metrics."""
     manifest = json.loads((run_dir / "run.json").read_text())
-    manifest["stages"]["baseline"]["metrics"]["best_val_accuracy"] = 0.99
-    manifest["stages"]["distill"]["metrics"]["best_val_accuracy"] = 0.5
+    manifest["stages"]["baseline"]["metrics"]["best_val_accuracy"] = baseline
+    manifest["stages"]["distill"]["metrics"]["best_val_accuracy"] = distilled
     (run_dir / "run.json").write_text(json.dumps(manifest))
+    return {name: manifest["stages"][name]["metrics"] for name in ("baseline", "distill")}
 
 
 @pytest.mark.slow
-def test_quantize_ships_the_baseline_when_it_won_on_validation(tiny_int8, tmp_path):
+def test_quantize_ships_the_student_that_won_on_validation(tiny_int8, tmp_path):
     from pipeline.int8.quantize import quantize
-    shutil.copytree(tiny_int8.path, tmp_path / "tiny")
-    _baseline_wins(tmp_path / "tiny")
+    run_dir = tmp_path / "tiny"
+    shutil.copytree(tiny_int8.path, run_dir)
     cfg = load_config(tiny_int8.config_file, {"run": {"root": str(tmp_path)}})
+    stages = _validation_says(run_dir, distilled=0.5, baseline=0.99)
     messages = []
-    metrics = quantize(cfg, log=messages.append)
-    baseline = json.loads((tmp_path / "tiny" / "run.json").read_text())["stages"]["baseline"]["metrics"]
+    metrics = quantize(cfg, force=True, log=messages.append)
     assert metrics["shipped"] == "baseline" and metrics["shipped_artifact"] == "baseline.keras"
-    assert metrics["float_accuracy"] == baseline["accuracy"]  # the float model quantized is the baseline
+    assert metrics["float_accuracy"] == stages["baseline"]["accuracy"]  # the float model quantized is the baseline
     assert any("the baseline ships instead" in m for m in messages), messages
     assert any("fake-quantized baseline student with hard labels" in m for m in messages), messages
-    # asking for the distilled student quantizes it again, as the tiny run's own quantize stage did
-    metrics = quantize(load_config(tiny_int8.config_file, {"run": {"root": str(tmp_path)},
-                                                           "distill": {"ship": "distilled"}}), log=messages.append)
-    assert metrics["shipped"] == "distilled" and metrics["float_accuracy"] == tiny_int8.quantize["float_accuracy"]
-    assert metrics["int8_accuracy"] == tiny_int8.quantize["int8_accuracy"]
+
+    stages = _validation_says(run_dir, distilled=0.99, baseline=0.5)  # another winner: quantized again
+    messages = []
+    metrics = quantize(cfg, log=messages.append)
+    assert not any("skipped" in m for m in messages), messages
+    assert metrics["shipped"] == "distilled" and metrics["float_accuracy"] == stages["distill"]["accuracy"]
+
+    _validation_says(run_dir, distilled=0.5, baseline=0.99)  # asked for the distilled one: it stays
+    ship_distilled = load_config(tiny_int8.config_file, {"run": {"root": str(tmp_path)},
+                                                         "distill": {"ship": "distilled"}})
+    messages = []
+    metrics = quantize(ship_distilled, log=messages.append)
+    assert metrics["shipped"] == "distilled" and any("skipped" in m for m in messages), messages
