@@ -43,7 +43,8 @@ def figures(run_dir: Path) -> dict:
     m = {name: entry["metrics"] for name, entry in manifest["stages"].items()}
     q, v = m["quantize"], m["validate"]
     return {"teacher": m["teacher"]["accuracy"], "baseline": m["baseline"]["accuracy"],
-            "student_float": q["float_accuracy"], "int8_host": q["int8_accuracy"], "int8_drop_pp": q["drop_pp"],
+            "student_float": m["distill"]["accuracy"], "shipped": q.get("shipped", "distilled"),
+            "shipped_float": q["float_accuracy"], "int8_host": q["int8_accuracy"], "int8_drop_pp": q["drop_pp"],
             "device": v["accuracy"], "device_samples": v["samples"], "mismatched_outputs": v["mismatched_outputs"],
             "params": m["distill"]["params"], "macs": m["distill"]["macs"],
             "flash_bytes": m["build"]["flash_bytes"], "ram_bytes": m["build"]["ram_bytes"],

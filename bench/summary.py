@@ -82,8 +82,9 @@ def run_time_fashion_mnist(d: dict) -> list[tuple[str, str]]:
 def sensor(d: dict) -> list[tuple[str, str]]:
     rows = []
     for name, runs in d["sets"].items():
-        text = "; ".join(f"{r['mode'].upper()} {_pct(r['student_float'])} -> {_pct(r['int8_host'])} "
-                         f"(device {r['mismatched_outputs']} of {r['device_samples']} differ)" for r in runs)
+        text = "; ".join(f"{r['mode'].upper()} {_pct(r.get('shipped_float', r['student_float']))} -> "
+                         f"{_pct(r['int8_host'])} (device {r['mismatched_outputs']} of {r['device_samples']} differ"
+                         + (", the baseline shipped" if r.get("shipped") == "baseline" else "") + ")" for r in runs)
         rows.append((f"{name} (real sensor series, defaults): float -> int8", text))
     return rows
 
@@ -176,11 +177,19 @@ def generic(d) -> list[tuple[str, str]]:
             if isinstance(value, (int, float)) and not isinstance(value, bool)][:6]
 
 
+def fm_kd_defaults(d: dict) -> list[tuple[str, str]]:
+    c, was = d["chosen_on_validation"], d["previous_default"]
+    gain = lambda r: f"{r['gain_val_pp']:+.2f} pp validation, {r['gain_test_pp']:+.2f} pp test"
+    return [(f"Fashion-MNIST defaults chosen on validation, distilled - baseline (of {len(d['rows'])} runs)",
+             f"folds {c['folds']}, T {c['temperature']:g}, alpha {c['alpha']:g}: {gain(c)} (was folds "
+             f"{was['folds']}, T {was['temperature']:g}, alpha {was['alpha']:g}: {gain(was)})")]
+
+
 SUMMARIZERS = {"device": device, "memory": memory, "quantize": quantize, "qat_lr": qat_lr, "run_time": run_time,
                "run_time_fashion_mnist": run_time_fashion_mnist, "sensor": sensor, "kd_quality": kd_quality,
                "train_speed": train_speed,
                "kernels": kernels, "reliability": reliability, "fuzz": fuzz, "frontend": frontend,
-               "kws": kws, "kws_link": kws_link}
+               "kws": kws, "kws_link": kws_link, "fm_kd_defaults": fm_kd_defaults}
 
 
 def rows(results: Path = RESULTS) -> list[tuple[str, str, str]]:
@@ -205,6 +214,10 @@ def run_example(results: Path = RESULTS) -> str:
     acc = {k: _pct(v) for k, v in fashion["accuracy"].items()}
     gain = 100 * (fashion["accuracy"]["student"] - fashion["accuracy"]["baseline"])
     teacher = fashion["settings"]["teacher"]
+    kd = fashion["settings"].get("distill")
+    loss = f" ({kd['method']}, T = {kd['temperature']:g}, alpha = {kd['alpha']:g})" if kd else ""
+    folds = f", {teacher['folds']} fold{'s' if teacher['folds'] > 1 else ''}" if kd else ""
+    shipped = f"; the {fashion['shipped']} student shipped" if "shipped" in fashion else ""
     return f"""```
 {digits["final_table"]}
 ```
@@ -215,13 +228,14 @@ A fresh `tinykd run` took {digits["wall_seconds"]:.0f} s of wall time and {digit
 bench/results/run_time.json); a second run skips every stage.
 
 `tinykd run --dataset fashion_mnist` with the same defaults ({fashion["test_samples"]:,} test images; teacher \
-width {teacher["width"]} for {teacher["epochs"]} epochs, students {fashion["settings"]["distill_epochs"]}, QAT \
-{fashion["settings"]["qat_epochs"]}; the first {fashion["validated_samples"]:,} test images validated in QEMU, \
+width {teacher["width"]} for {teacher["epochs"]} epochs{folds}, students \
+{fashion["settings"]["distill_epochs"]}{loss}, QAT {fashion["settings"]["qat_epochs"]}; the first \
+{fashion["validated_samples"]:,} test images validated in QEMU, \
 `--validate-limit 0` for all) took {fashion["wall_seconds"] / 60:.1f} min of wall time \
 ({fashion["cpu_seconds"] / 60:.1f} CPU-minutes, load average {fashion["load_average_1min"]:.1f}): teacher \
-{acc["teacher"]}, baseline {acc["baseline"]}, distilled {acc["student"]} ({gain:+.2f} pp), int8 {acc["int8_host"]} \
-on the host, {fashion["validated_samples"] - fashion["mismatched_outputs"]:,} of {fashion["validated_samples"]:,} \
-device outputs bit-identical; the longest gap between two lines of its log was \
+{acc["teacher"]}, baseline {acc["baseline"]}, distilled {acc["student"]} ({gain:+.2f} pp){shipped}, int8 \
+{acc["int8_host"]} on the host, {fashion["validated_samples"] - fashion["mismatched_outputs"]:,} of \
+{fashion["validated_samples"]:,} device outputs bit-identical; the longest gap between two lines of its log was \
 {fashion["longest_silence_seconds"]:.0f} s (`python bench/run_time.py --dataset fashion_mnist`, \
 bench/results/run_time_fashion_mnist.json)."""
 
@@ -231,7 +245,28 @@ def kd_quality_table(results: Path = RESULTS) -> str:
     return json.loads((results / "kd_quality.json").read_text())["table"].strip()
 
 
-BLOCKS = {"bench-summary": markdown, "run-example": run_example, "kd-quality": kd_quality_table}
+def fm_kd_table(results: Path = RESULTS) -> str:
+    """README's table of the Fashion-MNIST runs behind the distillation defaults (bench/experiments/fm_kd.py)."""
+    d = json.loads((results / "fm_kd_defaults.json").read_text())
+    lines = ["| data | teacher | T | alpha | teacher val / test | baseline val / test | distilled val / test | "
+             "gain val / test |", "|---|---|---|---|---|---|---|---|"]
+    seen = set()  # a setting run twice is shown once (training is deterministic: the rows are equal)
+    for r in sorted(d["rows"], key=lambda r: (r["limit"] != 0, r["epochs"])):  # the full set first, then as run
+        key = tuple(r[k] for k in ("limit", "epochs", "folds", "temperature", "alpha"))
+        if key in seen:
+            continue
+        seen.add(key)
+        data = f"{r['limit']:,} images" if r["limit"] else "all 54,000"
+        data += f", students {r['epochs']} epochs" if r["epochs"] else ""
+        pair = lambda m: f"{_pct(r[m + '_val'])} / {_pct(r[m + '_test'])}"
+        lines.append(f"| {data} | {r['folds']} fold{'s' if r['folds'] > 1 else ''} | {r['temperature']:g} | "
+                     f"{r['alpha']:g} | {pair('teacher')} | {pair('baseline')} | {pair('student')} | "
+                     f"{r['gain_val_pp']:+.2f} / {r['gain_test_pp']:+.2f} pp |")
+    return "\n".join(lines)
+
+
+BLOCKS = {"bench-summary": markdown, "run-example": run_example, "kd-quality": kd_quality_table,
+          "fm-kd-defaults": fm_kd_table}
 
 
 def readme_block(text: str, block: str = "bench-summary") -> str:

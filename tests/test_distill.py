@@ -101,7 +101,7 @@ def small_teacher(tmp_path, classes):
     (lambda p: ["--dataset", bad_npz(p, y_train=np.arange(29) % 10)], "y_train has 29"),
     (lambda p: ["--dataset", bad_npz(p, x_test=np.full((10, 8, 8), np.nan))], "NaN/inf"),
     (lambda p: ["--dataset", bad_npz(p, y_test=np.arange(10) + 5)], "contains label 14"),
-    (lambda p: ["--temperature", "0"], "temperature=0.0"),
+    (lambda p: ["--temperature", "-1"], "temperature=-1.0"),
     (lambda p: ["--alpha", "2"], "alpha=2.0"),
 ])
 def test_bad_input_exits_2_and_leaves_the_run_untouched(tiny_run, tmp_path, make_args, needle):

@@ -87,7 +87,7 @@ CASES = {
     "depth_zero": ("distill {config} --depth 0", ["student.depth=0", "Use --depth 3."]),
     "depth_nine": ("distill {config} --depth 9", ["student.depth=9"]),
     "method_unknown": ("distill {config} --method magic", ["'--method'"]),
-    "temperature_zero": ("distill {config} --temperature 0", ["distill.temperature=0.0"]),
+    "alpha_between_auto_and_zero": ("distill {config} --alpha -0.5", ["distill.alpha=-0.5", "-1 = auto"]),
     "temperature_negative": ("distill {config} -T -2", ["distill.temperature=-2.0"]),
     "temperature_nan": ("distill {config} -T nan", ["distill.temperature=nan"]),
     "alpha_above_one": ("distill {config} --alpha 1.5", ["distill.alpha=1.5"]),

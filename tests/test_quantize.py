@@ -53,15 +53,19 @@ def test_unchanged_stage_is_skipped(tiny_int8):
 
 
 def test_qat_depends_only_on_its_own_loss_settings(tiny_int8, tmp_path):
-    """Another method's KD weights, or the baseline switch, do not make QAT train again; its own do."""
+    """Another method's KD weights do not make QAT train again; its own do. (The baseline switch may: without a
+    baseline there is nothing to compare, so the distilled student ships; tests/test_ship.py.)"""
     from pipeline.int8.quantize import fingerprint_of, quantize
     shutil.copytree(tiny_int8.path, tmp_path / "tiny")
     messages = []
-    unrelated = {"run": {"root": str(tmp_path)}, "distill": {"dkd_beta": 3.0, "dist_gamma": 5.0, "baseline": False}}
+    unrelated = {"run": {"root": str(tmp_path)}, "distill": {"dkd_beta": 3.0, "dist_gamma": 5.0}}
     quantize(load_config(tiny_int8.config_file, unrelated), log=messages.append)
     assert any("skipped" in m for m in messages), messages
-    own = load_config(tiny_int8.config_file, {"run": {"root": str(tmp_path)}, "distill": {"temperature": 7.0}})
-    assert fingerprint_of(own) != fingerprint_of(load_config(tiny_int8.config_file, unrelated))
+    # the distilled student's QAT (the baseline's, when it ships, uses the labels alone: tests/test_ship.py)
+    distilled = {"run": {"root": str(tmp_path)}, "distill": {"ship": "distilled"}}
+    own = {"run": {"root": str(tmp_path)}, "distill": {"ship": "distilled", "temperature": 7.0}}
+    assert fingerprint_of(load_config(tiny_int8.config_file, own)) != \
+        fingerprint_of(load_config(tiny_int8.config_file, distilled))
 
 
 @pytest.mark.slow

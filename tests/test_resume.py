@@ -55,6 +55,7 @@ limit = 1000
 [teacher]
 epochs = 4
 batch_size = 32
+folds = 2
 [distill]
 epochs = 6
 batch_size = 32

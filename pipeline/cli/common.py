@@ -12,7 +12,7 @@ import sys
 import click
 
 from pipeline import runs, tflog
-from pipeline.config import LAYOUTS, METHODS, OPTIMIZE, STRATEGIES, STUDENT_FAMILIES, ExportConfig, load_config
+from pipeline.config import LAYOUTS, METHODS, OPTIMIZE, SHIP, STRATEGIES, STUDENT_FAMILIES, ExportConfig, load_config
 from pipeline.errors import PipelineError, environment_error, stage_of
 from pipeline.paths import run_folder
 from pipeline.targets import BOARDS
@@ -144,7 +144,7 @@ OVERRIDES = {
     "family": ("student", "family"), "width": ("student", "width"), "depth": ("student", "depth"),
     "method": ("distill", "method"), "temperature": ("distill", "temperature"), "alpha": ("distill", "alpha"),
     "epochs": ("distill", "epochs"), "batch_size": ("distill", "batch_size"), "augment": ("distill", "augment"),
-    "strategy": ("distill", "strategy"),
+    "strategy": ("distill", "strategy"), "ship": ("distill", "ship"),
 }
 
 
@@ -177,6 +177,8 @@ def config_options(command):
         click.option("--batch-size", type=int, help="Student batch size."),
         click.option("--augment/--no-augment", default=None, help="Random shifts; the teacher then runs online."),
         click.option("--strategy", type=click.Choice(STRATEGIES), help="tf.distribute strategy."),
+        click.option("--ship", type=click.Choice(SHIP), help="Student to quantize: best (the baseline when it beats "
+                                                             "the distilled one on validation) | distilled."),
     ]
 
     @functools.wraps(command)

@@ -70,8 +70,9 @@ def quantize(cfg, force, mode, representative_samples, qat_epochs):
 
 
 def print_quantize_summary(m: dict) -> None:
+    who = "baseline student" if m.get("shipped") == "baseline" else "student"
     click.echo(f"\n{m['mode'].upper()} int8 on TFLite Micro: {100 * m['int8_accuracy']:.2f}% "
-               f"(float student {100 * m['float_accuracy']:.2f}%, {-m['drop_pp']:+.2f} pp); "
+               f"(float {who} {100 * m['float_accuracy']:.2f}%, {-m['drop_pp']:+.2f} pp); "
                f"{m['model_bytes']:,} bytes, arena {m['arena_minimum']:,} bytes")
 
 

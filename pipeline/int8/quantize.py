@@ -26,10 +26,12 @@ from pipeline.errors import PipelineError, stage
 from pipeline.metrics import confusion_matrix
 from pipeline.progress import count
 from pipeline.kd.keras import keras, tf
-from pipeline.kd.losses import loss_settings, make_loss
+from pipeline.kd.losses import hard_labels, loss_settings, make_loss
 from pipeline.runs import Run, fingerprint
 from pipeline.kd.sizing import sized_quantize
+from pipeline.kd.ship import Shipped, choose
 from pipeline.kd.teacher import soft_targets
+from pipeline.kd.transfer import student_arrays
 from pipeline.int8 import tflm
 from pipeline.int8.tflite_file import read_model, require_int8_io
 from pipeline.kd.train import Schedule, Trainer, accuracy, fit, set_seed
@@ -43,19 +45,28 @@ QAT_STEP_COST = 1.4
 MISCLASSIFIED_SHOWN = 16
 
 
+def shipped(cfg: Config, run: Run) -> Shipped:
+    """The student this stage quantizes (pipeline/kd/ship.py): the distilled one unless the baseline beat it."""
+    return choose(cfg, run.metrics("distill"), run.metrics("baseline"))
+
+
 def fingerprint_of(cfg: Config, run: Run | None = None) -> str:
-    """What the quantize stage depends on: its settings, the KD loss's own settings when it is QAT (the rest of
-    cfg.distill does not matter here), the data, the seed, the student and the teacher's logits."""
+    """What the quantize stage depends on: its settings, the loss its QAT fine-tunes with (the KD loss's own
+    settings, or none for the baseline; the rest of cfg.distill does not matter here), the data, the seed, the
+    student it ships and the teacher's logits."""
     run = run or Run(cfg.run_dir)
-    return fingerprint("quantize", cfg.quantize, loss_settings(cfg.distill) if cfg.quantize.mode == "qat" else "",
-                       cfg.data, cfg.run.seed, run.sha(STUDENT), run.sha(TEACHER_LOGITS))
+    ship = shipped(cfg, run)
+    loss = "" if cfg.quantize.mode != "qat" else "none" if ship.model == "baseline" else loss_settings(cfg.distill)
+    return fingerprint("quantize", cfg.quantize, loss, cfg.data, cfg.run.seed, run.sha(ship.artifact),
+                       run.sha(TEACHER_LOGITS))
 
 
 @stage("quantize")
 def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = print) -> dict:
     """Write student_int8.tflite and golden.npz into the run folder; return the stage's metrics."""
     run = Run(cfg.run_dir)
-    missing = [name for name in NEEDS if not run.intact(name)]
+    ship = shipped(cfg, run)
+    missing = [name for name in dict.fromkeys([*NEEDS, ship.artifact]) if not run.intact(name)]
     if missing:
         raise PipelineError(f"Run folder '{run.path}' has no intact {' or '.join(missing)}.",
                             "Run `tinykd distill` first, with the same --run and --dataset.")
@@ -68,12 +79,18 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     data = load_dataset(cfg.data, cfg.run.seed)
     cfg = sized_quantize(cfg, len(data.x_train))  # auto (0) QAT epochs chosen for this data
     q = cfg.quantize
+    if ship.model == "baseline":
+        log(f"quantize  {ship.reason}")
     representative_count = min(q.representative_samples, len(data.x_train))
-    log(f"quantize  QAT: fine-tuning the fake-quantized student with {cfg.distill.method} for "
-        f"{count(q.qat_epochs, 'epoch')}"
+    name = "baseline student" if ship.model == "baseline" else "student"
+    loss = "hard labels" if ship.model == "baseline" else cfg.distill.method
+    log(f"quantize  QAT: fine-tuning the fake-quantized {name} with {loss} for {count(q.qat_epochs, 'epoch')}"
         if q.mode == "qat" else f"quantize  PTQ: calibrating on {representative_count} training samples")
-    train = soft_targets(data, run)  # (x, y, teacher_logits): the distilled student's training arrays
-    student = keras.models.load_model(run.file(STUDENT), compile=False)
+    if ship.model == "baseline":  # (x, y): the labeled samples the baseline learned from
+        train = student_arrays(data.x_train, data.y_train, data.labeled, data.x_unlabeled)
+    else:  # (x, y, teacher_logits): the distilled student's training arrays
+        train = soft_targets(data, run)
+    student = keras.models.load_model(run.file(ship.artifact), compile=False)
     float_accuracy = accuracy(student, data.x_test, data.y_test)
     order = np.random.default_rng(cfg.run.seed).permutation(len(data.x_train))
     representative = data.x_train[order[:representative_count]]  # (r, *input_shape) float32
@@ -81,7 +98,8 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     info: dict = {}
     artifacts = list(ARTIFACTS)
     if q.mode == "qat":
-        student, info = _quantization_aware(cfg, student, data, train, run=run, key=fp, log=log)
+        student, info = _quantization_aware(cfg, student, data, train, run=run, key=fp, log=log,
+                                            hard=ship.model == "baseline")
     model = _convert(student, representative)
     require_int8_io(read_model(model, MODEL_INT8), MODEL_INT8)
 
@@ -95,7 +113,8 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
                "drop_pp": round(100 * (float_accuracy - result["accuracy"]), 3),
                "model_bytes": len(model), "arena_minimum": arena["minimum"], "arena_recorded": arena.get("total"),
                "input": io["input"], "output": io["output"], "representative_samples": len(representative),
-               "int8_confusion": confusion_matrix(result["labels"], result["predicted"], data.num_classes), **info}
+               "int8_confusion": confusion_matrix(result["labels"], result["predicted"], data.num_classes),
+               **ship.record(), **info}
     if q.mode == "qat":  # a QAT model does not round-trip through .keras: rebuild it with quantize_model(student)
         run.write(QAT_WEIGHTS, student.save_weights)  # and load these weights into it
         artifacts.append(QAT_WEIGHTS)
@@ -117,13 +136,14 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
 
 
 def _quantization_aware(cfg: Config, student, data: Dataset, train: tuple, *, run: Run, key: str,
-                        log: Callable[[str], None]):
-    """Fake-quantize the student and fine-tune it with the distillation loss on the cached teacher logits.
-    State is checkpointed after every epoch: a killed QAT resumes where it stopped (pipeline/kd/checkpoint.py)."""
+                        log: Callable[[str], None], hard: bool = False):
+    """Fake-quantize the student and fine-tune it with the distillation loss on the cached teacher logits (with
+    `hard`, the baseline: on the labels it learned from). State is checkpointed after every epoch: a killed QAT
+    resumes where it stopped (pipeline/kd/checkpoint.py)."""
     q = cfg.quantize
     set_seed(cfg.run.seed)
     qat = fake_quantize(student)
-    trainer = Trainer(student=qat, loss_fn=make_loss(cfg.distill))
+    trainer = Trainer(student=qat, loss_fn=hard_labels if hard else make_loss(cfg.distill))
     info = fit(trainer, train=train, val=(data.x_val, data.y_val),
                seed=cfg.run.seed, schedule=Schedule(q.qat_epochs, q.qat_batch_size, q.qat_learning_rate),
                checkpoints=run.checkpoints("quantize"), key=key, log=log, label="quantize",

@@ -16,6 +16,7 @@ from pipeline.kd.keras import keras
 from pipeline.kd.losses import hard_labels, loss_settings, make_loss
 from pipeline.progress import count
 from pipeline.runs import Run, fingerprint
+from pipeline.kd.ship import choose
 from pipeline.kd.sizing import sized
 from pipeline.kd.teacher import soft_targets, teacher_stage, unlabeled_sha
 from pipeline.kd.transfer import student_arrays
@@ -55,6 +56,8 @@ def distill(cfg: Config, *, force: bool = False, log: Callable[[str], None] = pr
             baseline = student_stage("baseline", cfg, data, run, strategy, force=force, log=log)
     with stage("distill"):
         student = student_stage("distill", cfg, data, run, strategy, force=force, log=log)
+    if kd and baseline is not None:
+        log(f"ship      {choose(cfg, student, baseline).reason}")
     return {"run": str(run.path), "teacher": teacher, "baseline": baseline or (None if kd else student),
             "student": student}
 

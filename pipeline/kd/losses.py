@@ -6,9 +6,10 @@ hard-label terms are zero and only the teacher's soft targets train on it.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
-from pipeline.config import METHOD_FIELDS, DistillConfig
+from pipeline.config import KD_WEIGHTS, METHOD_FIELDS, DistillConfig
 from pipeline.kd.keras import keras, tf
 
 Loss = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
@@ -27,6 +28,13 @@ def _kl(p_teacher, log_p_student):
     return tf.reduce_sum(p_teacher * (log_p_teacher - log_p_student), axis=-1)
 
 
+def resolved(cfg: DistillConfig) -> DistillConfig:
+    """Auto (0) temperature and auto (-1) alpha that no run chose for its data (kd/sizing.py): KD_WEIGHTS["sharp"]."""
+    temperature, alpha = KD_WEIGHTS["sharp"]
+    return dataclasses.replace(cfg, temperature=cfg.temperature or temperature,
+                               alpha=alpha if cfg.alpha < 0 else cfg.alpha)
+
+
 def hard_labels(labels, student, teacher=None):
     """`--method none`: plain cross-entropy on the labels, the baseline every method is measured against."""
     return _ce(labels, student)
@@ -37,6 +45,7 @@ def hinton(cfg: DistillConfig, standardize: bool = False) -> Loss:
     both logit vectors are z-scored first (Sun et al. CVPR 2024, "Logit Standardization in Knowledge
     Distillation"), so the student matches the teacher's logit *relations* and not their range, which a tiny
     student cannot reach."""
+    cfg = resolved(cfg)
     t = cfg.temperature
     z = _standardized if standardize else (lambda logits: logits)
 
@@ -69,6 +78,7 @@ class WarmUp(keras.callbacks.Callback):
 def dkd(cfg: DistillConfig) -> Loss:
     """Decoupled KD, Zhao et al. CVPR 2022: KD = TCKD (target vs rest) + NCKD (among the non-targets),
     reweighted so the non-target "dark knowledge" is not suppressed when the teacher is confident."""
+    cfg = resolved(cfg)
     t = cfg.temperature
     warmup = WarmUp(cfg.dkd_warmup)
 
@@ -101,6 +111,7 @@ def dist(cfg: DistillConfig) -> Loss:
     """DIST, Huang et al. NeurIPS 2022: match the teacher's relations (Pearson correlation) rather than its exact
     probabilities, per sample across classes (inter-class) and per class across the batch (intra-class); robust
     when the teacher is much larger than the student."""
+    cfg = resolved(cfg)
     t = cfg.temperature
 
     def loss(labels, student, teacher):

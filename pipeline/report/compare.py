@@ -20,7 +20,7 @@ COLUMNS = [
     ("device", ("validate", "accuracy"), "pct"), ("device n", ("validate", "samples"), "int"),
     ("params", ("compile", "params"), "int"), ("MACs", ("compile", "macs"), "int"),
     ("flash B", ("build", "flash_bytes"), "int"), ("RAM B", ("build", "ram_bytes"), "int"),
-    ("latency", ("validate", "latency_us"), "us"),
+    ("latency", ("validate", "latency_us"), "us"), ("shipped", ("quantize", "shipped"), "text"),
 ]
 HEADERS = ["run", "dataset", *[c for c, _, _ in COLUMNS], "KD gain", "size"]  # size: student params vs teacher's
 NOT_SETTINGS = {"run.name", "run.root"}  # differ between any two runs by definition
@@ -39,8 +39,9 @@ def row(manifest: dict, name: str) -> dict:
     cells = {"run": name, "dataset": manifest.get("data", {}).get("name", "?")}
     for column, (stage, key), kind in COLUMNS:
         value = stages.get(stage, {}).get("metrics", {}).get(key)
-        cells[column] = "-" if value is None else (f"{100 * value:.2f}%" if kind == "pct" else
-                                                   f"{value / 1000:,.2f} ms" if kind == "us" else f"{value:,}")
+        cells[column] = "-" if value is None else str(value) if kind == "text" else (
+            f"{100 * value:.2f}%" if kind == "pct" else
+            f"{value / 1000:,.2f} ms" if kind == "us" else f"{value:,}")
     student, teacher = stages.get("distill", {}).get("metrics", {}), stages.get("teacher", {}).get("metrics", {})
     gain = kd_gain_pp(student, stages.get("baseline", {}).get("metrics", {}))
     cells["KD gain"] = "-" if gain is None else f"{gain:+.2f} pp"

@@ -112,6 +112,8 @@ def view(manifest: dict) -> dict:
     partial = bool(samples) and samples < test_size  # the device row then scores fewer samples than the host rows
     device_note = f"{val.get('board', '')} ({val.get('engine', '')} engine)" if val else ""
     host_n = test_size if q.get("int8_accuracy") is not None else None
+    # whose int8 model the last rows score (labels fit the table's 36 columns)
+    who = "baseline" if q.get("shipped") == "baseline" else "student,"
     accuracy = [  # (label, accuracy, test samples, params, MACs, color key, note)
         ("teacher", teacher.get("accuracy"), test_size, teacher.get("params"), teacher.get("macs"), "teacher",
          teacher.get("source", "")),
@@ -119,13 +121,13 @@ def view(manifest: dict) -> dict:
          baseline.get("macs"), "baseline", "same student, no teacher"),
         ("student, float (distilled)", student.get("accuracy"), test_size, student.get("params"), student.get("macs"),
          "float", student.get("method", "")),
-        ("student, int8 on host (TFLM)", q.get("int8_accuracy"), host_n, comp.get("params"), comp.get("macs"), "int8",
+        (f"{who} int8 on host (TFLM)", q.get("int8_accuracy"), host_n, comp.get("params"), comp.get("macs"), "int8",
          (q.get("mode") or "").upper()),
     ]
     if partial and val.get("host_accuracy") is not None:  # the device's samples scored on the host too
-        accuracy.append((f"student, int8 on host, first {samples:,}", val["host_accuracy"], samples,
+        accuracy.append((f"{who} int8 on host, first {samples:,}", val["host_accuracy"], samples,
                          comp.get("params"), comp.get("macs"), "int8", "the samples validated on the device"))
-    accuracy.append((f"student, int8 on device" + (f", first {samples:,}" if partial else ""), val.get("accuracy"),
+    accuracy.append((f"{who} int8 on device" + (f", first {samples:,}" if partial else ""), val.get("accuracy"),
                      samples, comp.get("params"), comp.get("macs"), "device", device_note))
     agreement = None if samples is None else {
         "samples": samples, "agree": samples - mismatched, "mismatched": mismatched,
@@ -172,13 +174,14 @@ def view(manifest: dict) -> dict:
         ("throughput incl. serial link", f"{val['throughput_samples_per_s']:,.1f} samples/s"
          if "throughput_samples_per_s" in val else None, "host wall clock"),
     ) if row[1] is not None] + latency_rows(m["cycles"])
-    verdict, gain = kd_verdict(student, baseline, test_size), kd_gain_pp(student, baseline)
+    verdict, gain = kd_verdict(student, baseline, test_size, q.get("ship_reason")), kd_gain_pp(student, baseline)
     headline = []
     if student.get("accuracy") is not None and teacher.get("params") and student.get("params"):
         headline.append(f"The distilled student reaches {_pct(student['accuracy'])} with "
                         f"{share_of_teacher(student['params'], teacher['params'])}")
     if "drop_pp" in q:
-        headline.append(f"int8 changes its accuracy by {-q['drop_pp']:+.2f} pp")
+        whose = "the baseline's" if who == "baseline" else "its"
+        headline.append(f"int8 changes {whose} accuracy by {-q['drop_pp']:+.2f} pp")
     if agreement:
         headline.append(f"the device matches the host on {agreement['agree']:,} of {samples:,} outputs")
     return {
@@ -200,14 +203,14 @@ def view(manifest: dict) -> dict:
         "accuracy": [{"label": a[0], "accuracy": _pct(a[1]), "samples": _count(a[1] is not None and a[2]),
                       "params": _count(a[3]), "macs": _count(a[4]), "note": a[6], "value": a[1], "color": a[5]}
                      for a in accuracy],
-        "kd_gain": None if gain is None else f"{gain:+.2f} pp",
+        "kd_gain": None if gain is None else f"{gain:+.2f} pp", "shipped": q.get("ship_reason"),
         "agreement": agreement, "other_validations": others, "firmware": fw, "memory": memory, "layers": layers,
         "total_macs": total_macs,
         "plan": [_buffer(b, comp.get("ops", [])) for b in comp.get("memory_plan", [])],
         "ops": comp.get("ops", []), "arena": comp.get("arena_bytes"), "latency": latency,
         "confusions": [(title, m_[key]) for title, m_, key in (
-            ("student, float", student, "confusion"), ("student, int8 on host", q, "int8_confusion"),
-            ("student, int8 on device", val, "confusion")) if m_.get(key)],
+            ("student, float", student, "confusion"), (f"{who} int8 on host", q, "int8_confusion"),
+            (f"{who} int8 on device", val, "confusion")) if m_.get(key)],
         "stages": [{"name": name, "seconds": stages[name].get("seconds", 0),
                     "finished": stages[name].get("finished", "")} for name in ORDER if name in stages],
         "missing": [name for name in ORDER if name not in stages],
@@ -234,6 +237,8 @@ def _summary(v: dict) -> str:
               for a in v["accuracy"]]
     if v["kd_gain"]:
         lines.append(f"distillation gain over the baseline: {v['kd_gain']}")
+    if v["shipped"]:
+        lines.append(f"shipped: {v['shipped']}")
     lines.append("agreement: " + (v["agreement"]["text"] if v["agreement"] else "not validated"))
     lines += [f"also validated: {other}" for other in v["other_validations"]]
     fw = v["firmware"]

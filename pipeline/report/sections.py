@@ -24,19 +24,24 @@ def size_ratio(student_params: int, teacher_params: int) -> str:
     return f"{student_params / teacher_params:.2f}x"
 
 
-def kd_verdict(student: dict, baseline: dict, test_samples: int | None) -> str:
-    """One honest sentence on what distillation did against the same student trained on labels alone."""
+def kd_verdict(student: dict, baseline: dict, test_samples: int | None, shipped: str | None = None) -> str:
+    """One honest sentence on what distillation did against the same student trained on labels alone, then the
+    quantize stage's sentence on which student it shipped (`shipped`, chosen on the validation split: ship.py)."""
     gain = kd_gain_pp(student, baseline)
     if gain is None:
         return ""
     over = f" over {test_samples:,} test samples" if test_samples else ""
     both = f"{100 * student['accuracy']:.2f}% distilled vs {100 * baseline['accuracy']:.2f}% on labels alone{over}"
     if abs(gain) < NO_DIFFERENCE_PP:
-        return f"Distillation made no difference here ({both})."
-    if gain > 0:
-        return f"Distillation gained {gain:+.2f} pp over the same student trained on labels alone ({both})."
-    return (f"Distillation hurt: the student trained on labels alone is {-gain:.2f} pp better ({both}); ship the "
-            "baseline, or try another method, temperature or longer training.")
+        verdict = f"Distillation made no difference here ({both})."
+    elif gain > 0:
+        verdict = f"Distillation gained {gain:+.2f} pp over the same student trained on labels alone ({both})."
+    elif shipped:
+        verdict = f"Distillation hurt: the student trained on labels alone is {-gain:.2f} pp better ({both})."
+    else:
+        verdict = (f"Distillation hurt: the student trained on labels alone is {-gain:.2f} pp better ({both}); ship "
+                   "the baseline, or try another method, temperature or longer training.")
+    return f"{verdict} {shipped}" if shipped else verdict
 
 
 def settings(manifest: dict) -> list[tuple[str, str]]:
