@@ -50,12 +50,12 @@ def shipped(cfg: Config, run: Run) -> Shipped:
     return choose(cfg, run.metrics("distill"), run.metrics("baseline"))
 
 
-def fingerprint_of(cfg: Config, run: Run | None = None) -> str:
+def fingerprint_of(cfg: Config, run: Run | None = None, ship: Shipped | None = None) -> str:
     """What the quantize stage depends on: its settings, the loss its QAT fine-tunes with (the KD loss's own
     settings, or none for the baseline; the rest of cfg.distill does not matter here), the data, the seed, the
     student it ships and the teacher's logits."""
     run = run or Run(cfg.run_dir)
-    ship = shipped(cfg, run)
+    ship = ship or shipped(cfg, run)  # (quantize passes the one it read: run.json once)
     loss = "" if cfg.quantize.mode != "qat" else "none" if ship.model == "baseline" else loss_settings(cfg.distill)
     return fingerprint("quantize", cfg.quantize, loss, cfg.data, cfg.run.seed, run.sha(ship.artifact),
                        run.sha(TEACHER_LOGITS))
@@ -70,7 +70,7 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     if missing:
         raise PipelineError(f"Run folder '{run.path}' has no intact {' or '.join(missing)}.",
                             "Run `tinykd distill` first, with the same --run and --dataset.")
-    fp = fingerprint_of(cfg, run)
+    fp = fingerprint_of(cfg, run, ship)
     if not force and run.is_fresh("quantize", fp):
         log("quantize  unchanged, skipped (--force reruns)")
         return run.metrics("quantize")
