@@ -59,7 +59,14 @@ CASES = {
     "dw3x3_s2_odd_rows_clamped": ((13, 20, 40), lambda x: L.Concatenate()([
         L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu")(x), L.Conv2D(4, 1, strides=2)(x)]),
         "DEPTHWISE_CONV_2D"),
-    # ... the plane fill's last block of 1-3 rows inside, after no whole block (tk_dw3_fill_column: 1, 3, 4 rows)
+    # ... planes over pack.DW3X3_PLANES_MAX bytes, a band of blocks at a time (40 columns: 3 blocks of 4 rows): 21
+    # rows (a last block with no row past the first inside: its padding words written over the band before), written
+    # over its own input (the row above each band kept aside); 40 rows, clamped
+    "dw3x3_bands_in_place": ((21, 40, 8), lambda x: L.Conv2D(4, 1)(L.DepthwiseConv2D(3, padding="same")(
+        L.Conv2D(8, 1)(x))), "DEPTHWISE_CONV_2D"),
+    "dw3x3_bands_clamped": ((40, 40, 4), lambda x: L.Concatenate()([
+        L.DepthwiseConv2D(3, padding="same", activation="relu")(x), L.Conv2D(4, 1)(x)]), "DEPTHWISE_CONV_2D"),
+    # ... the plane fill's last block of 1-3 rows inside, after no whole block (tk_dw3_fill_band: 1, 3, 4 rows)
     "dw3x3_one_row": ((1, 6, 4), lambda x: L.DepthwiseConv2D(3, padding="same")(x), "DEPTHWISE_CONV_2D"),
     "dw3x3_three_rows_relu": ((3, 4, 8), lambda x: L.DepthwiseConv2D(3, padding="same", activation="relu")(x),
                               "DEPTHWISE_CONV_2D"),

@@ -9,7 +9,7 @@ import pytest
 import op_cases
 from aot_models import aot_run, function_tflite, keras_tflite, mlperf, student
 from device_helpers import validate_in
-from pipeline.compiler import registry
+from pipeline.compiler import pack, registry
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
@@ -77,7 +77,7 @@ def dw_s2_mix(x):
 
 def dw_fill_mix(x):
     """The 3x3 depthwise's DSP paths the models above do not reach: the plane fill's last block with 1 and 2 rows
-    inside (7 and 6 rows: tk_dw3_fill_column), the per-pixel kernel's group-major weights (small stride-2 maps)
+    inside (7 and 6 rows: tk_dw3_fill_band), the per-pixel kernel's group-major weights (small stride-2 maps)
     inside, gathered on the border (8 channels) and through the clipped window (68 channels), a 5x5 filter (the
     tap-major layout, tk_dw_window), and planes over 6 channels (a last group of 2)."""
     from pipeline.kd.keras import keras
@@ -90,6 +90,18 @@ def dw_fill_mix(x):
     e = dw(5, padding="same")(x)
     f = dw(3, padding="same")(L.Conv2D(6, 1)(x))  # a last group of 2 channels, gathered
     return L.Dense(10)(L.Concatenate()([L.Flatten()(t) for t in (a, b, c, d, e, f)]))
+
+
+def dw_band_mix(x):
+    """The 3x3 depthwise on planes a band of blocks at a time (84 columns: planes of all 6 blocks would pass
+    pack.DW3X3_PLANES_MAX): stride 1 written over its own input, its last block with no row past the first inside;
+    stride 2 (padding 1 on top), clamped."""
+    from pipeline.kd.keras import keras
+    L = keras.layers
+    dw = L.DepthwiseConv2D
+    a = L.Conv2D(4, 1)(dw(3, padding="same")(L.Conv2D(8, 1)(x)))
+    b = dw(3, strides=2, padding="same", activation="relu")(L.Conv2D(36, 1)(x))
+    return L.Dense(10)(L.Concatenate()([L.Flatten()(L.MaxPool2D(4)(t)) for t in (a, b)]))
 
 
 def conv8_mix(x):
@@ -122,14 +134,15 @@ MODELS = {"digits_student": (lambda: student("dsconv"), 100), "ds_cnn": (lambda:
           "flat_mix": (lambda: keras_tflite(flat_mix, (11, 13, 3), seed=7), 30),
           "dw_s2_mix": (lambda: keras_tflite(dw_s2_mix, (17, 18, 40), seed=8), 10),
           "dw_fill_mix": (lambda: keras_tflite(dw_fill_mix, (7, 6, 8), seed=9), 20),
+          "dw_band_mix": (lambda: keras_tflite(dw_band_mix, (21, 84, 4), seed=13), 10),
           "conv8_mix": (lambda: keras_tflite(conv8_mix, (4, 5, 16), seed=11), 20),
           "narrow_mix": (lambda: keras_tflite(narrow_mix, (9, 9, 3), seed=12), 20),
           "op_mix": (lambda: function_tflite(op_cases.op_mix, (8, 8, 4), seed=3), 50),
           "prelu_mix": (lambda: keras_tflite(op_cases.prelu_mix, (6, 5, 3), seed=4), 30),
           "dequantize_output": (op_cases.CONVERTER_CASES["dequantize_out_softmax"][0], 30),
           "fc_autoencoder": (lambda: mlperf("fc_autoencoder"), 10), "resnet8": (lambda: mlperf("resnet8"), 3)}
-DSP_MODELS = {"digits_student", "ds_cnn", "kernel_mix", "flat_mix", "dw_s2_mix", "dw_fill_mix", "conv8_mix",
-              "narrow_mix"}
+DSP_MODELS = {"digits_student", "ds_cnn", "kernel_mix", "flat_mix", "dw_s2_mix", "dw_fill_mix", "dw_band_mix",
+              "conv8_mix", "narrow_mix"}
 # name: the kernel each --optimize policy must run in it (tests/test_kernels_qemu.py checks them all bit-exact)
 FC8, CONV8 = "tk_fully_connected_fast8_s8(", "tk_conv2d_fast8_s8("
 POLICY_KERNELS = {"fc_autoencoder": {"speed": FC8, "balanced": FC8, "size": "tk_fully_connected_s8("},
@@ -154,6 +167,9 @@ def test_kernels_are_bit_exact_with_tflm_in_qemu(name, tmp_path):
     if name == "narrow_mix":  # ... on 1, 3 and 32 channels, the last over its own input
         narrow = {i for i, layer in compiled.layers.items() if layer["layout"] == "narrow"}
         assert len(narrow) == 3 and narrow & compiled.plan.overlaps, (compiled.layers, compiled.plan.overlaps)
+    if name == "dw_band_mix":  # ... planes of a band of blocks (all 6 blocks' planes would be 24,768 bytes)
+        assert pack.dw3x3_scratch_bytes(21, 84, 8) < 4 * 6 * 86 * 12 < 2 * pack.DW3X3_PLANES_MAX
+        assert compiled.source.count("tk_depthwise_conv2d_3x3_fast_s8(") == 2
     if name == "conv8_mix":  # ... and every conv on int8 weights
         assert {layer["layout"] for layer in compiled.layers.values() if layer["op"] == "CONV_2D"} == {"conv8"}
     report = validate_in("qemu", run, tmp_path / "build")

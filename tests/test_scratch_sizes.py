@@ -37,11 +37,19 @@ def test_conv_scratch_matches_the_library(kernels, kh, kw, channels):
 
 
 @pytest.mark.parametrize("h, w, channels", [(25, 5, 64), (2, 6, 4), (7, 5, 8), (48, 48, 8), (1, 1, 4), (24, 20, 22),
-                                             (3, 3, 1)])
+                                             (3, 3, 1), (21, 40, 8), (9, 400, 4)])
 def test_depthwise_3x3_scratch_matches_the_library(kernels, h, w, channels):
     x = Dims(1, h, w, channels)
     expected = pack.dw3x3_scratch_bytes(h, w, channels)
     assert kernels.tk_depthwise_conv2d_3x3_fast_scratch_size(ctypes.byref(x)) == expected
+
+
+def test_depthwise_3x3_planes_stop_growing_with_the_height():
+    """Past pack.DW3X3_PLANES_MAX the planes hold a band of blocks: a 10x taller input needs no more scratch, and the
+    bands' planes stay within the cap (48 columns: 2 blocks of 2,400 bytes and the one more)."""
+    assert pack.dw3x3_scratch_bytes(480, 48, 8) == pack.dw3x3_scratch_bytes(48, 48, 8)
+    assert pack.dw3x3_scratch_bytes(48, 48, 8) - 4 * 2 * 48 <= pack.DW3X3_PLANES_MAX
+    assert pack.dw3x3_scratch_bytes(8, 48, 8) == 4 * (4 * 2 * 50 * 3 + 2 * 48)  # under the cap: all (2) blocks
 
 
 @pytest.mark.parametrize("depth", [1, 4, 63, 64, 250])

@@ -107,12 +107,18 @@ def pack_depthwise_3x3(weights: np.ndarray) -> np.ndarray:
     return pairs.reshape(-1).astype(np.int16)
 
 
+DW3X3_PLANES_MAX = 16384  # tk_depthwise_3x3.c's TK_DW3_PLANES_MAX: planes above this hold a band of blocks at a time
+
+
 def dw3x3_scratch_bytes(in_h: int, in_w: int, channels: int) -> int:
-    """tk_depthwise_conv2d_3x3_fast_scratch_size: 4 int16 planes of 4-row blocks (3 words per padded input column)
-    plus one block of output bytes, and when the channels do not come in fours the last group's input gathered (a
-    word per pixel)."""
-    plane_words = (in_h + 3) // 4 * (in_w + 2) * 3
-    return 4 * (4 * plane_words + in_w) + (4 * in_h * in_w if channels % 4 else 0)
+    """tk_depthwise_conv2d_3x3_fast_scratch_size: 4 int16 planes of 4-row blocks (3 words per padded input column;
+    all the blocks if they fit DW3X3_PLANES_MAX bytes, else a band of them and one block more), one block of output
+    bytes, a row of words (the input row above the next band), and when the channels do not come in fours the last
+    group's input gathered (a word per pixel)."""
+    blocks, block_bytes = (in_h + 3) // 4, 4 * 4 * 3 * (in_w + 2)
+    band = blocks if blocks * block_bytes <= DW3X3_PLANES_MAX else max(DW3X3_PLANES_MAX // block_bytes - 1, 1)
+    plane_words = (band if band == blocks else band + 1) * (in_w + 2) * 3
+    return 4 * (4 * plane_words + 2 * in_w) + (4 * in_h * in_w if channels % 4 else 0)
 
 
 def pack_bias(bias, channels: int, multiple: int) -> np.ndarray:

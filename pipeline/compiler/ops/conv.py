@@ -161,8 +161,9 @@ def reference_bytes(w: Tensor, b: Tensor | None, mults) -> int:
 # Stride 2 on planes converts 4 input pixels per output pixel: on small maps (MobileNet's 6x6, 3x3) that costs more
 # than the per-pixel kernel saves (bench/kernels.py --profile: 24x24 -16 %, 12x12 -6 %, 6x6 +11 %, 3x3 +60 %).
 DW3X3_S2_PIXELS = 64
-# ... and its planes (3 bytes per input value) must not outgrow half the input (few channels over a wide map):
-# MobileNetV1-0.25's 48x48x16 layer would add 20 KB to the arena for 0.6 % of the instructions.
+# ... and its planes (3 bytes per input value, at most a band of pack.DW3X3_PLANES_MAX) must not outgrow half the
+# input (few channels over a wide map). MobileNetV1-0.25's 48x48x16 layer takes them (14.8 KB of scratch, a band of 5
+# blocks): 341,580 -> 305,476 instructions, its arena 55,296 -> 60,864 bytes.
 DW3X3_S2_SCRATCH = 0.5
 
 

@@ -8,14 +8,22 @@
  * SMLAxy (tk_dw3x3_dsp_asm.h), the 6 weight pairs (k0, k1) (k1, k2) per filter column staying in registers for the
  * whole channel. A last block of 1-2 rows runs a 2-row loop straight into the output (one row: row step 0, the real
  * row stored last); one of 3 rows is computed whole into scratch and its 3 rows copied. Stride 2 reads the same
- * planes: a block's 6 rows give 2 output rows, an output column 3 input columns 2 apart (tk_dw3s2_even / _odd). Same
- * results as the reference kernel in tk_conv.c, bit for bit. */
+ * planes: a block's 6 rows give 2 output rows, an output column 3 input columns 2 apart (tk_dw3s2_even / _odd).
+ * When the planes of all the blocks would take more than TK_DW3_PLANES_MAX bytes, they hold a band of blocks at a
+ * time (their RAM stops growing with the input's height): a group is filled and run band by band, the last input row of
+ * a band kept aside for the next band's first block, since the previous band's outputs may have landed on it (the
+ * output may be the input). Same results as the reference kernel in tk_conv.c, bit for bit. */
 #include "tinykd_kernels.h"
 #include "tk_arch.h"
 #include "tk_fast.h"
 
 #include <stddef.h>
 #include <string.h>
+
+/* Bytes of the 4 planes above which they hold a band of blocks at a time (each band costs its fill's first rows
+ * and each channel's calls again). pipeline/compiler/pack.py's DW3X3_PLANES_MAX is the same number (the scratch
+ * size). */
+#define TK_DW3_PLANES_MAX 16384
 
 /* One channel's work for the inner loop (16 words: the assembly copies them to its stack). */
 typedef struct {
@@ -53,32 +61,57 @@ TK_ASM_OFFSET(tk_dw3_job, in_skip, 60);
 TK_STATIC_ASSERT(sizeof(tk_dw3_job) == 64, "tk_dw3_channel copies tk_dw3_job as 16 words");
 #endif
 
-/* tk_dw3_fill_column's constants: block b of a column holds the padded rows 4b .. 4b + 5 (input rows 4b - 1 ..
- * 4b + 4); the first `blocks` have rows 4b + 1 .. 4b + 4 all inside, the next one `tail` of them. */
+/* tk_dw3_fill_band's job: block b of a column holds the padded rows 4b .. 4b + 5 of the band (its input rows 4b - 1
+ * .. 4b + 4); the first `blocks` have rows 4b + 1 .. 4b + 4 all inside, the next one `tail` of them. */
 typedef struct {
-    int32_t row_step;    /* input bytes from one row to the next */
-    int32_t plane_bytes; /* from one channel's plane to the next */
-    int32_t block_bytes; /* from one block to the next in a plane */
-    int32_t offsets;     /* the input offset in both halfwords */
-    int32_t blocks;      /* blocks with all 4 rows inside (>= 0) */
-    int32_t tail;        /* rows inside of the block after them (0 .. 3) */
-    int32_t zero_points; /* the input zero point in each byte: x + offset = 0 (the padding) */
+    int32_t *at;           /* the band's block 0, word 0 of input column 0 in plane 0 */
+    const int8_t *src;     /* input column 0's first row in the band, at the group's first channel */
+    int32_t block_step;    /* bytes from a block's word 2 to the next block's word 0 (a block's bytes - 8) */
+    int32_t blocks;        /* blocks with all 4 rows inside (>= 0) */
+    int32_t zero_points;   /* the input zero point in each byte: x + offset = 0 (the padding) */
+    const int32_t *above;  /* the input row above the band's first, a word of 4 channels per column (NULL: padding) */
+    int32_t column_step;   /* input bytes from one column to the next */
+    const int32_t *at_end; /* at + 3 x the input columns */
+    int32_t tail;          /* rows inside of the block after them (0 .. 3) */
+    int32_t row_step;      /* input bytes from one row to the next */
+    int32_t plane_bytes;   /* from one channel's plane to the next */
+    int32_t offsets;       /* the input offset in both halfwords */
 } tk_dw3_fill;
 
-#if TK_DSP /* tk_dw3_fill_column loads the first 5 words with one LDM, in this order, then the last two */
-TK_ASM_OFFSET(tk_dw3_fill, row_step, 0);
-TK_ASM_OFFSET(tk_dw3_fill, plane_bytes, 4);
-TK_ASM_OFFSET(tk_dw3_fill, block_bytes, 8);
-TK_ASM_OFFSET(tk_dw3_fill, offsets, 12);
-TK_ASM_OFFSET(tk_dw3_fill, blocks, 16);
-TK_ASM_OFFSET(tk_dw3_fill, tail, 20);
-TK_ASM_OFFSET(tk_dw3_fill, zero_points, 24);
+#if TK_DSP /* tk_dw3_fill_band copies the 12 words to its stack with one LDM, in this order */
+TK_ASM_OFFSET(tk_dw3_fill, at, 0);
+TK_ASM_OFFSET(tk_dw3_fill, src, 4);
+TK_ASM_OFFSET(tk_dw3_fill, block_step, 8);
+TK_ASM_OFFSET(tk_dw3_fill, blocks, 12);
+TK_ASM_OFFSET(tk_dw3_fill, zero_points, 16);
+TK_ASM_OFFSET(tk_dw3_fill, above, 20);
+TK_ASM_OFFSET(tk_dw3_fill, column_step, 24);
+TK_ASM_OFFSET(tk_dw3_fill, at_end, 28);
+TK_ASM_OFFSET(tk_dw3_fill, tail, 32);
+TK_ASM_OFFSET(tk_dw3_fill, row_step, 36);
+TK_ASM_OFFSET(tk_dw3_fill, plane_bytes, 40);
+TK_ASM_OFFSET(tk_dw3_fill, offsets, 44);
+TK_STATIC_ASSERT(sizeof(tk_dw3_fill) == 48, "tk_dw3_fill_band copies tk_dw3_fill as 12 words");
 #endif
 
 static int32_t blocks_of(int32_t rows) { return (rows + 3) / 4; }
 
-/* Words of one channel's plane: blocks x (w + 2) columns x 3 words. */
-static int32_t plane_words(const tk_dims *input_dims) { return blocks_of(input_dims->h) * (input_dims->w + 2) * 3; }
+/* Blocks of a band: all of them when their 4 planes take at most TK_DW3_PLANES_MAX bytes, else as many as fit
+ * with one block more (at least 1). */
+static int32_t band_of(const tk_dims *input_dims)
+{
+    const int32_t blocks = blocks_of(input_dims->h), block_bytes = 4 * 4 * 3 * (input_dims->w + 2);
+    const int32_t fit = TK_DW3_PLANES_MAX / block_bytes - 1;
+    return blocks * block_bytes <= TK_DW3_PLANES_MAX ? blocks : fit > 1 ? fit : 1;
+}
+
+/* Words of one channel's plane: (w + 2) columns x 3 words for each block of a band, and one more block when a band
+ * follows (the fill of a band's last block writes its third word there too, as the next block's first). */
+static int32_t plane_words(const tk_dims *input_dims)
+{
+    const int32_t band = band_of(input_dims);
+    return (band == blocks_of(input_dims->h) ? band : band + 1) * (input_dims->w + 2) * 3;
+}
 
 /* Bytes of the last group's input when the channels do not come in fours: a word per pixel of one batch. */
 static int32_t tail_bytes(const tk_dims *input_dims)
@@ -88,8 +121,9 @@ static int32_t tail_bytes(const tk_dims *input_dims)
 
 int32_t tk_depthwise_conv2d_3x3_fast_scratch_size(const tk_dims *input_dims)
 {
-    /* 4 planes + one 4-row block of output bytes + the last group's input gathered (channels not in fours) */
-    return 4 * (4 * plane_words(input_dims) + input_dims->w) + tail_bytes(input_dims);
+    /* 4 planes + one 4-row block of output bytes + a row of words kept for the next band + the last group's input
+     * gathered (channels not in fours) */
+    return 4 * (4 * plane_words(input_dims) + 2 * input_dims->w) + tail_bytes(input_dims);
 }
 
 /* tail <- channels 4g .. c - 1 (1 to 3 of them) of every pixel of one batch's input, a word per pixel (the bytes
@@ -157,87 +191,111 @@ static inline void put_pair(int32_t *at, int32_t words, const row_pair *p)
 #include "tk_dw3x3_portable.h"
 #endif
 
-/* planes <- channels 4g .. 4g + 3 of one batch's input, column by column (tk_dw3_fill_column; the padding columns
- * stay 0 from the first fill). Pairs wholly in the padding below the last block are never written. */
+/* planes <- channels 4g .. 4g + 3 of one batch's input, blocks first .. first + count - 1 (a band), column by column
+ * (tk_dw3_fill_band; the padding columns stay 0 from the first fill); `above`: the input row above the band's
+ * first (a word per column), unless the band is the first. The last block is the only one with rows past the input
+ * (1 to 3 of its 4 rows inside, or none: then its words 1 and 2 are set to 0 here when an earlier band's rows may
+ * be there). */
 static void fill_planes(int32_t *planes, int32_t words, const tk_dims *in, const int8_t *input, int32_t g,
-                        int32_t offset)
+                        int32_t offset, int32_t first, int32_t count, const int32_t *above)
 {
-    const int32_t rows = in->h, inside = rows >= 5 ? (rows - 1) / 4 : 0; /* blocks with rows 4b + 1 .. 4b + 4 */
+    const int32_t inside = (in->h - 1) / 4; /* blocks with rows 4b + 1 .. 4b + 4 inside: all but the last */
+    const int last = first + count > inside, block_words = 3 * (in->w + 2);
     tk_dw3_fill fill;
-    int32_t col;
+    int32_t col, lane;
+    fill.at = planes + 3;
+    fill.src = input + 4 * first * in->w * in->c + 4 * g;
+    fill.block_step = 4 * block_words - 8;
+    fill.blocks = last ? count - 1 : count;
+    fill.zero_points = tk_bytes4(-offset);
+    fill.above = first > 0 ? above : NULL;
+    fill.column_step = in->c;
+    fill.at_end = fill.at + 3 * in->w;
+    fill.tail = last ? in->h - 1 - 4 * inside : 0;
     fill.row_step = in->w * in->c;
     fill.plane_bytes = 4 * words;
-    fill.block_bytes = 4 * 3 * (in->w + 2);
     fill.offsets = tk_offset_pair(offset);
-    fill.blocks = inside;
-    fill.tail = rows - 1 - 4 * inside;
-    fill.zero_points = tk_bytes4(-offset);
-    for (col = 0; col < in->w; ++col) {
-        tk_dw3_fill_column(planes + 3 * (col + 1), input + col * in->c + 4 * g, &fill);
+    tk_dw3_fill_band(&fill);
+    if (last && fill.tail == 0 && first > 0) { /* (the first band's are 0 from the memset) */
+        for (lane = 0; lane < 4; ++lane) {
+            int32_t *words12 = planes + lane * words + (count - 1) * block_words + 1;
+            for (col = 0; col < in->w + 2; ++col) {
+                words12[3 * col] = words12[3 * col + 1] = 0;
+            }
+        }
     }
 }
 
-/* Where the channel loop writes: `blocks` blocks of `rows` output rows from `out`, rows `row_step` and columns
- * `col_step` bytes apart. */
-static void aim(tk_dw3_job *job, int8_t *out, int32_t rows, int32_t row_step, int32_t col_step, int32_t blocks)
+/* above <- channels 4g .. 4g + 3 of input row `row`, a word per column. */
+static void keep_row(int32_t *above, const tk_dims *in, const int8_t *input, int32_t g, int32_t row)
 {
-    job->out = out;
-    job->row_step = row_step;
-    job->col_step = col_step;
-    job->blocks = blocks;
-    job->out_skip = rows * row_step - job->columns * col_step; /* used between blocks only */
+    const int8_t *src = input + row * in->w * in->c + 4 * g;
+    int32_t col;
+    for (col = 0; col < in->w; ++col) {
+        memcpy(above + col, src + col * in->c, 4);
+    }
 }
 
 typedef void (*dw3_loop)(const int32_t *, const int16_t *, const tk_dw3_job *);
 
 /* What a layer's channels share, computed once (the channel loops' calls could change what a pointer reads). */
 typedef struct {
-    int32_t rows;         /* output rows */
+    int32_t block_rows;   /* output rows per block: 4 (stride 1), 2 (stride 2) */
     int32_t row_step;     /* bytes from an output row to the next */
     int32_t channels;     /* bytes from an output column to the next */
+    int32_t words;        /* from a channel's plane to the next */
     int32_t block_words;  /* from a block of a plane to the next */
     int32_t columns;      /* input columns (stride 1) */
-    dw3_loop loop, loop2; /* stride 1: blocks of 4 rows, a last one of 2 (1) rows; stride 2: blocks of 2 rows */
+    int8_t *last_block;   /* stride 1: a last block of 3 rows, column-major (4 bytes per column) */
+    dw3_loop loop, loop2; /* whole blocks (stride 1: 4 rows, 2: 2 rows), a last one of 2 (1) rows */
 } dw3_layer;
 
-/* Stride 1 (padding 1): one channel's output, at `out`, from its plane. */
-static inline TK_ALWAYS_INLINE void stride1_channel(const int32_t *plane, const int16_t *weights, tk_dw3_job *job,
-                                                    int8_t *out, const dw3_layer *l, int8_t *last_block)
+/* `rows` output rows (>= 1: whole blocks, then 1-3 rows) of channels `channel` .. + lanes - 1, from row 0 of the
+ * band at `out` (the first channel's), from their planes from `plane`. A last block of 1 or 2 rows runs loop2
+ * straight into the output (1 row: row step 0, the real row stored last); one of 3 rows (stride 1) runs the
+ * 4-row loop into last_block, its 3 rows copied. */
+static void run_band(const dw3_layer *l, tk_dw3_job *job, const tk_packed_filter *filter, int32_t channel,
+                     int32_t lanes, const int32_t *plane, int8_t *out, int32_t rows)
 {
-    const int32_t full = l->rows / 4, last_rows = l->rows % 4, row_step = l->row_step;
-    int32_t row, col;
-    if (full > 0) {
-        aim(job, out, 4, row_step, l->channels, full);
-        l->loop(plane, weights, job);
-    }
-    if (last_rows > 0 && last_rows <= 2) { /* 2 rows straight to the output (1: row step 0) */
-        aim(job, out + full * 4 * row_step, 4, last_rows == 2 ? row_step : 0, l->channels, 1);
-        l->loop2(plane + full * l->block_words, weights, job);
-    } else if (last_rows > 0) { /* 4 rows into last_block (column-major), then the valid ones */
-        aim(job, last_block, 4, 1, 4, 1);
-        l->loop(plane + full * l->block_words, weights, job);
-        out += full * 4 * row_step;
-        for (row = 0; row < last_rows; ++row, out += row_step) {
-            for (col = 0; col < l->columns; ++col) {
-                out[col * l->channels] = last_block[4 * col + row];
-            }
+    const int32_t full = rows / l->block_rows, last_rows = rows % l->block_rows, row_step = l->row_step;
+    const int32_t *bias = filter->bias + channel, *quant = filter->quant + 3 * channel;
+    const int16_t *weights = filter->weights + 12 * channel;
+    const int32_t last = full * l->block_words; /* the last block's plane words */
+    const int32_t last_out = full * l->block_rows * row_step;
+    const int32_t last_step = last_rows == 2 ? row_step : 0; /* 1 row: row step 0 */
+    const int32_t columns = job->columns * l->channels;      /* out_skip: from the end of a block's columns on */
+    int32_t lane, row, col;
+    for (lane = 0; lane < lanes; ++lane, ++bias, quant += 3, weights += 12, plane += l->words, ++out) {
+        job->bias[0] = job->bias[1] = *bias;
+        job->multiplier = quant[0];
+        job->shift = quant[1];
+        job->nudge = quant[2];
+        if (full > 0) {
+            job->out = out;
+            job->row_step = row_step;
+            job->blocks = full;
+            job->out_skip = l->block_rows * row_step - columns;
+            l->loop(plane, weights, job);
         }
-    }
-}
-
-/* Stride 2: one channel's output from its plane, `plane` at the padded column of output column 0's first tap;
- * blocks of 2 output rows (a last single row: row step 0). */
-static inline TK_ALWAYS_INLINE void stride2_channel(const int32_t *plane, const int16_t *weights, tk_dw3_job *job,
-                                                    int8_t *out, const dw3_layer *l)
-{
-    const int32_t full = l->rows / 2;
-    if (full > 0) {
-        aim(job, out, 2, l->row_step, l->channels, full);
-        l->loop2(plane, weights, job);
-    }
-    if (l->rows & 1) {
-        aim(job, out + full * 2 * l->row_step, 2, 0, l->channels, 1);
-        l->loop2(plane + full * l->block_words, weights, job);
+        if (last_rows == 3) { /* 4 rows into last_block (column-major), then the valid ones */
+            int8_t *to = out + last_out;
+            job->out = l->last_block;
+            job->row_step = 1;
+            job->col_step = 4;
+            job->blocks = 1;
+            l->loop(plane + last, weights, job);
+            job->col_step = l->channels;
+            for (row = 0; row < 3; ++row, to += row_step) {
+                for (col = 0; col < l->columns; ++col) {
+                    to[col * l->channels] = l->last_block[4 * col + row];
+                }
+            }
+        } else if (last_rows > 0) {
+            job->out = out + last_out;
+            job->row_step = last_step;
+            job->blocks = 1; /* (out_skip unused) */
+            l->loop2(plane + last, weights, job);
+        }
     }
 }
 
@@ -280,53 +338,61 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
         const int32_t image = input_dims->h * w * channels, out_image = output_dims->h * output_dims->w * channels;
         const int clamp = params->activation.min > -128 || params->activation.max < 127;
         const int s2 = params->stride_h == 2;
-        const int32_t first = s2 ? 3 * (1 - params->pad_w) : 0; /* stride 2: output column 0's first tap */
+        const int32_t start = s2 ? 3 * (1 - params->pad_w) : 0; /* stride 2: output column 0's first tap */
         int32_t *planes = (int32_t *)scratch;
         int8_t *last_block = (int8_t *)(planes + 4 * words); /* 4 bytes per column */
-        int8_t *tail = last_block + 4 * w;                   /* channels not in fours: the last group's input */
+        int32_t *above = (int32_t *)(last_block + 4 * w);    /* the row above the next band: a word per column */
+        int8_t *tail = (int8_t *)(above + w);                /* channels not in fours: the last group's input */
+        const int32_t blocks = blocks_of(input_dims->h), band = band_of(input_dims);
+        const int32_t block_rows = s2 ? 2 : 4; /* output rows per block */
         tk_dims tail_dims = *input_dims;
-        int32_t batch, g, lane;
+        int32_t batch, g, first;
         tk_dw3_job job;
         dw3_layer layer;
-        layer.rows = output_dims->h;
+        layer.block_rows = block_rows;
         layer.row_step = output_dims->w * channels;
         layer.channels = channels;
+        layer.words = words;
         layer.block_words = (w + 2) * 3;
         layer.columns = w;
+        layer.last_block = last_block;
         layer.loop = clamp ? tk_dw3_channel_clamped : tk_dw3_channel;
         layer.loop2 = clamp ? tk_dw3_channel2_clamped : tk_dw3_channel2;
-        if (s2) { /* the loop of the padding on top */
+        if (s2) { /* 2-row blocks, the loop of the padding on top */
             layer.loop2 = params->pad_h ? (clamp ? tk_dw3s2_even_clamped : tk_dw3s2_even)
                                         : (clamp ? tk_dw3s2_odd_clamped : tk_dw3s2_odd);
+            layer.loop = layer.loop2;
         }
         job.low4 = tk_bytes4(params->activation.min);
         job.high4 = tk_bytes4(params->activation.max);
         job.columns = output_dims->w;
+        job.col_step = channels;
         job.in_skip = 12 * (w + 2) - 24 * output_dims->w; /* stride 2 only */
         memset(planes, 0, (size_t)(4 * words) * sizeof *planes);
         tail_dims.c = 4;
         for (batch = 0; batch < input_dims->n; ++batch) {
             for (g = 0; 4 * g < channels; ++g) {
                 const int32_t lanes = channels - 4 * g < 4 ? channels - 4 * g : 4;
+                const tk_dims *source_dims = input_dims;
+                const int8_t *source = input + batch * image;
+                int32_t group = g;
                 if (lanes < 4) { /* read before this group's outputs land on it (the output may be the input) */
-                    gather_tail(tail, input + batch * image, input_dims, g);
-                    fill_planes(planes, words, &tail_dims, tail, 0, params->input_offset);
-                } else {
-                    fill_planes(planes, words, input_dims, input + batch * image, g, params->input_offset);
+                    gather_tail(tail, source, input_dims, g);
+                    source_dims = &tail_dims;
+                    source = tail;
+                    group = 0;
                 }
-                for (lane = 0; lane < lanes; ++lane) {
-                    const int32_t channel = 4 * g + lane;
-                    const int32_t *plane = planes + lane * words + first;
-                    const int16_t *weights = filter->weights + 12 * channel;
-                    int8_t *out = output + batch * out_image + channel;
-                    job.bias[0] = job.bias[1] = filter->bias[channel];
-                    job.multiplier = filter->quant[3 * channel];
-                    job.shift = filter->quant[3 * channel + 1];
-                    job.nudge = filter->quant[3 * channel + 2];
-                    if (s2) {
-                        stride2_channel(plane, weights, &job, out, &layer);
-                    } else {
-                        stride1_channel(plane, weights, &job, out, &layer, last_block);
+                for (first = 0; first < blocks; first += band) {
+                    const int32_t count = blocks - first < band ? blocks - first : band;
+                    const int32_t left = output_dims->h - block_rows * first;
+                    fill_planes(planes, words, source_dims, source, group, params->input_offset, first, count, above);
+                    if (first + count < blocks) { /* before this band's outputs can land on it */
+                        keep_row(above, source_dims, source, group, 4 * (first + count) - 1);
+                    }
+                    if (left > 0) {
+                        run_band(&layer, &job, filter, 4 * g, lanes, planes + start,
+                                 output + batch * out_image + block_rows * first * layer.row_step + 4 * g,
+                                 left < block_rows * count ? left : block_rows * count);
                     }
                 }
             }

@@ -145,21 +145,30 @@
     "add     lr, r0, r3, lsl #1\n\t"                                                                 \
     "str     r9, [lr, r3]\n\t"
 
-/* tk_dw3_fill_column (see tk_dw3_fill in tk_depthwise_3x3.c): one input column of the 4 planes, `at` at block 0's
- * word 0 in plane 0, `src` at the column's row 0. Word 0 of block 0 takes (padding, row 0): the zero point's word
- * for the padding row (x + offset = 0); then the blocks whose rows are all inside (42 instructions per block of 4
- * rows x 4 channels: rows (1, 2) to word 1, rows (3, 4) to word 2 and to the next block's word 0);
- * then the last block's 1-3 rows inside (`tail`), the zero point's word for the rows past the input. */
-TK_NAKED static void tk_dw3_fill_column(TK_UNUSED int32_t *at, TK_UNUSED const int8_t *src,
-                                        TK_UNUSED const tk_dw3_fill *fill)
+/* tk_dw3_fill_band (see tk_dw3_fill in tk_depthwise_3x3.c): the input columns of the 4 planes for a band of blocks.
+ * Per column, word 0 of block 0 takes (the row above, row 0): the zero point's word for the padding row (x + offset
+ * = 0) on top, else the column's word at `above`; then the blocks whose rows are all inside (42 instructions per
+ * block of 4 rows x 4 channels: rows (1, 2) to word 1, rows (3, 4) to word 2 and to the next block's word 0); then
+ * the last block's 1-3 rows inside (`tail`), the zero point's word for the rows past the input. The job's 12
+ * words are copied to the stack ([sp, #4 * field]: at, src and above move on per column there); r2 (row step), r3
+ * (plane bytes) and r5 (offsets) stay for the whole call. */
+TK_NAKED static void tk_dw3_fill_band(TK_UNUSED const tk_dw3_fill *fill)
 {
     __asm__ volatile(
         "push    {r4-r11, lr}\n\t"
-        "push    {r2}\n\t"                        /* [sp]: fill */
-        "ldm     r2, {r2, r3, r4, r5, r12}\n\t"   /* row step, plane bytes, block bytes, offsets, blocks */
-        "sub     r4, r4, #8\n\t"                 /* from a block's word 2 to the next block's word 0 */
-        "ldr     r6, [sp]\n\t"
-        "ldr     r6, [r6, #24]\n\t"              /* the padding row: the zero point in each byte */
+        "ldm     r0, {r1-r12}\n\t"
+        "push    {r1-r12}\n\t"
+        "mov     r2, r10\n\t"                    /* row step */
+        "mov     r3, r11\n\t"                    /* plane bytes */
+        "mov     r5, r12\n\t"                    /* offsets */
+        "ldrd    r0, r1, [sp]\n\t"               /* at, src */
+        "1:\n\t"                                 /* a column */
+        "ldrd    r4, r12, [sp, #8]\n\t"          /* from a block's word 2 to the next block's word 0, blocks */
+        "ldrd    r6, r7, [sp, #16]\n\t"          /* the padding row (the zero point in each byte), above */
+        "cbz     r7, 4f\n\t"
+        "ldr     r6, [r7], #4\n\t"               /* ... or the input row above the band; the next column's */
+        "str     r7, [sp, #20]\n\t"
+        "4:\n\t"
         "ldr     r7, [r1]\n\t"                   /* row 0 */
         TK_DW3_ROW_PAIR
         TK_DW3_PUT
@@ -167,7 +176,7 @@ TK_NAKED static void tk_dw3_fill_column(TK_UNUSED int32_t *at, TK_UNUSED const i
         "add     r1, r1, r2\n\t"                 /* row 1 */
         "cmp     r12, #0\n\t"
         "beq     2f\n\t"
-        "1:\n\t"
+        "5:\n\t"
         "ldr     r6, [r1]\n\t"
         "ldr     r7, [r1, r2]\n\t"
         TK_DW3_ROW_PAIR
@@ -183,12 +192,12 @@ TK_NAKED static void tk_dw3_fill_column(TK_UNUSED int32_t *at, TK_UNUSED const i
         "add     r0, r0, #4\n\t"                 /* the next block's word 1 */
         "add     r1, r1, r2, lsl #1\n\t"
         "subs    r12, r12, #1\n\t"
-        "bne     1b\n\t"
+        "bne     5b\n\t"
         "2:\n\t"
-        "ldr     r12, [sp]\n\t"
-        "ldrd    r12, r4, [r12, #20]\n\t"        /* rows of the last block inside (0 .. 3), the zero point word */
+        "ldr     r12, [sp, #32]\n\t"             /* rows of the last block inside (0 .. 3) */
         "cmp     r12, #0\n\t"
         "ble     3f\n\t"
+        "ldr     r4, [sp, #16]\n\t"              /* the zero point word */
         "ldr     r6, [r1]\n\t"
         "mov     r7, r4\n\t"
         "cmp     r12, #2\n\t"
@@ -204,8 +213,15 @@ TK_NAKED static void tk_dw3_fill_column(TK_UNUSED int32_t *at, TK_UNUSED const i
         TK_DW3_ROW_PAIR
         "add     r0, r0, #4\n\t"
         TK_DW3_PUT
-        "3:\n\t"
-        "add     sp, sp, #4\n\t"
+        "3:\n\t"                                 /* the next column: 12 bytes on in the planes */
+        "ldrd    r0, r1, [sp]\n\t"
+        "ldrd    r4, r12, [sp, #24]\n\t"         /* column step, the end of the columns */
+        "add     r0, r0, #12\n\t"
+        "add     r1, r1, r4\n\t"
+        "strd    r0, r1, [sp]\n\t"
+        "cmp     r0, r12\n\t"
+        "bne     1b\n\t"
+        "add     sp, sp, #48\n\t"
         "pop     {r4-r11, pc}\n\t");
 }
 

@@ -50,12 +50,13 @@ TK_DW3_PORTABLE(tk_dw3s2_even_clamped, 1, 2, 2, 0)
 TK_DW3_PORTABLE(tk_dw3s2_odd, 0, 2, 2, 1)
 TK_DW3_PORTABLE(tk_dw3s2_odd_clamped, 1, 2, 2, 1)
 
-/* Portable tk_dw3_fill_column: `at` is block 0's word 0 in plane 0, `src` the column's row 0. */
-static void tk_dw3_fill_column(int32_t *at, const int8_t *src, const tk_dw3_fill *fill)
+/* One column of tk_dw3_fill_band: `at` is the band's block 0's word 0 in plane 0, `src` the column's first row,
+ * `above` the word of the row above (NULL: the padding row). */
+static void fill_column(int32_t *at, const int8_t *src, const int32_t *above, const tk_dw3_fill *fill)
 {
-    const int32_t words = fill->plane_bytes / 4, block_words = fill->block_bytes / 4, step = fill->row_step;
+    const int32_t words = fill->plane_bytes / 4, block_words = (fill->block_step + 8) / 4, step = fill->row_step;
     const int32_t offset = (int16_t)fill->offsets;
-    row_pair upper = pair_of(NULL, src, offset), lower;
+    row_pair upper = pair_of((const int8_t *)above, src, offset), lower;
     int32_t block;
     put_pair(at, words, &upper);
     for (block = 0; block < fill->blocks; ++block, at += block_words) {
@@ -72,6 +73,16 @@ static void tk_dw3_fill_column(int32_t *at, const int8_t *src, const tk_dw3_fill
         lower = pair_of(fill->tail >= 3 ? x + 2 * step : NULL, NULL, offset);
         put_pair(at + 1, words, &upper);
         put_pair(at + 2, words, &lower);
+    }
+}
+
+/* Portable tk_dw3_fill_band. */
+static void tk_dw3_fill_band(const tk_dw3_fill *fill)
+{
+    int32_t col;
+    for (col = 0; fill->at + 3 * col != fill->at_end; ++col) {
+        fill_column(fill->at + 3 * col, fill->src + col * fill->column_step,
+                    fill->above != NULL ? fill->above + col : NULL, fill);
     }
 }
 
