@@ -120,6 +120,24 @@ def test_image_folder_one_subfolder_per_class(tmp_path):
         load_dataset(DataConfig(dataset=str(tmp_path)))
 
 
+def test_an_image_folder_of_gray_rgb_and_rgba_pngs_reads_as_rgb(tmp_path):
+    import tensorflow as tf
+    rng = np.random.default_rng(0)
+    for label in ("cat", "dog"):
+        (tmp_path / label).mkdir()
+        for i, channels in enumerate((1, 3, 4, 2) * 3):  # L, RGB, RGBA, LA
+            pixels = rng.integers(0, 255, (6, 6, channels), dtype=np.uint8)
+            (tmp_path / label / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+    gray = tf.io.decode_png((tmp_path / "cat" / "0.png").read_bytes()).numpy()
+    data = load_dataset(DataConfig(dataset=str(tmp_path), val_fraction=0.2, test_fraction=0.2))
+    assert data.input_shape == (6, 6, 3)
+    everything = np.concatenate([data.x_train, data.x_val, data.x_test]) * 255
+    assert any(np.allclose(x, np.repeat(gray, 3, axis=-1)) for x in everything)  # gray repeated, not dropped
+    (tmp_path / "dog" / "big.png").write_bytes(tf.io.encode_png(np.zeros((7, 6, 3), np.uint8)).numpy())
+    with pytest.raises(PipelineError, match=r"big.png' is 7 x 6 pixels, the others are 6 x 6"):
+        load_dataset(DataConfig(dataset=str(tmp_path)))
+
+
 def series_npz(tmp_path: Path, n=60, steps=20, **extra) -> Path:
     """Three channels whose ranges differ 1000x (an accelerometer in g beside a gyroscope in deg/s)."""
     rng = np.random.default_rng(3)
