@@ -132,7 +132,7 @@ def test_a_teacher_with_one_output_per_time_step_is_one_line(tmp_path):
 def test_a_series_teacher_on_data_read_as_images_suggests_layout_series(tmp_path):
     inputs = keras.Input((50, 3))
     path = _teacher(tmp_path, inputs, keras.layers.Dense(5)(keras.layers.Flatten()(inputs)))
-    with pytest.raises(PipelineError, match=r"takes inputs of shape \(50, 3\).*--layout series"):
+    with pytest.raises(PipelineError, match=r"takes inputs of shape \(50, 3\).*--layout series; else .* \(50, 3, 1\)"):
         load_teacher(path, (50, 3, 1), 5)
 
 

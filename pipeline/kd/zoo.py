@@ -160,7 +160,8 @@ def load_teacher(path: str, input_shape: tuple[int, ...], num_classes: int, *, u
     if len(got_in) != len(input_shape) or any(g not in (None, w) for g, w in zip(got_in, input_shape)):
         series = got_in == input_shape[:-1] and input_shape[-1:] == (1,)  # T x C samples read as H x W images
         raise PipelineError(f"Teacher '{path}' takes inputs of shape {got_in}, the data has {input_shape}.",
-                            "If the samples are series (time x channels), pass --layout series." if series else
+                            "If the samples are series (time x channels), pass --layout series; else give the "
+                            f"teacher inputs of shape {input_shape}." if series else
                             "Use a teacher trained on this data's shape.")
     if None in got_in:  # variable length: fixed to the data's shape, so its MACs and layer shapes are known
         model = _fixed_input(model, input_shape)
