@@ -66,13 +66,32 @@ def test_npz_images_and_series(tmp_path):
     ({"x_test": np.full((12, 6, 5), np.inf)}, "NaN/inf"),
     ({"y_test": np.array([0, 1, 2] * 3 + [0, 1, 7])}, "contains label 7"),
     ({"y_train": np.arange(40) % 3 - 1}, "contains label -1"),
-    ({"y_train": np.arange(40) % 3 + 0.5}, "non-integer labels"),
+    ({"y_train": np.arange(40) % 3 + 0.5}, "non-integer labels (e.g. 0.5)"),
+    ({"y_test": np.array(["a", "b", "c"] * 4)}, "y_test in"),  # strings in one split, integers in the other
+    ({"y_train": np.array(["run", "walk"] * 20), "y_test": np.array(["run", "swim", "walk"] * 4)},
+     "y_test in '"),
+    ({"y_train": np.array(["run", "walk"] * 20), "y_test": np.array(["run", "swim", "walk"] * 4)},
+     "label 'swim', which y_train does not have (it has: run, walk)"),
     ({"x_test": np.zeros((12, 5, 6))}, "(5, 6)"),
 ])
 def test_bad_npz(tmp_path, arrays, needle):
     with pytest.raises(PipelineError) as e:
         load_dataset(DataConfig(dataset=str(npz(tmp_path, **arrays))))
     assert needle in str(e.value)
+
+
+def test_string_bool_and_one_hot_labels_are_read(tmp_path):
+    words = np.array(["walk", "run", "sit"])
+    data = load_dataset(DataConfig(dataset=str(npz(tmp_path, y_train=words[np.arange(40) % 3],
+                                                   y_test=words[np.arange(12) % 3]))))
+    assert data.class_names == ["run", "sit", "walk"]  # sorted, as np.unique gives them
+    np.testing.assert_array_equal(data.y_test, [2, 0, 1] * 4)
+    flags = load_dataset(DataConfig(dataset=str(npz(tmp_path, y_train=np.arange(40) % 2 == 1,
+                                                    y_test=np.arange(12) % 2 == 1))))
+    assert flags.num_classes == 2 and flags.y_test.dtype == np.int64
+    hot = load_dataset(DataConfig(dataset=str(npz(tmp_path, y_train=np.eye(3)[np.arange(40) % 3],
+                                                  y_test=np.eye(3)[np.arange(12) % 3]))))
+    np.testing.assert_array_equal(hot.y_test, np.arange(12) % 3)
 
 
 def test_unknown_and_missing_sources(tmp_path):
@@ -98,6 +117,24 @@ def test_image_folder_one_subfolder_per_class(tmp_path):
     assert len(data.y_train) + len(data.y_val) + len(data.y_test) == 20
     (tmp_path / "dog" / "big.png").write_bytes(tf.io.encode_png(np.zeros((7, 6, 1), np.uint8)).numpy())
     with pytest.raises(PipelineError, match="big.png"):
+        load_dataset(DataConfig(dataset=str(tmp_path)))
+
+
+def test_an_image_folder_of_gray_rgb_and_rgba_pngs_reads_as_rgb(tmp_path):
+    import tensorflow as tf
+    rng = np.random.default_rng(0)
+    for label in ("cat", "dog"):
+        (tmp_path / label).mkdir()
+        for i, channels in enumerate((1, 3, 4, 2) * 3):  # L, RGB, RGBA, LA
+            pixels = rng.integers(0, 255, (6, 6, channels), dtype=np.uint8)
+            (tmp_path / label / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+    gray = tf.io.decode_png((tmp_path / "cat" / "0.png").read_bytes()).numpy()
+    data = load_dataset(DataConfig(dataset=str(tmp_path), val_fraction=0.2, test_fraction=0.2))
+    assert data.input_shape == (6, 6, 3)
+    everything = np.concatenate([data.x_train, data.x_val, data.x_test]) * 255
+    assert any(np.allclose(x, np.repeat(gray, 3, axis=-1)) for x in everything)  # gray repeated, not dropped
+    (tmp_path / "dog" / "big.png").write_bytes(tf.io.encode_png(np.zeros((7, 6, 3), np.uint8)).numpy())
+    with pytest.raises(PipelineError, match=r"big.png' is 7 x 6 pixels, the others are 6 x 6"):
         load_dataset(DataConfig(dataset=str(tmp_path)))
 
 

@@ -36,3 +36,13 @@ def test_a_model_whose_input_exceeds_the_default_frame_builds_and_validates(tmp_
     aot_models.aot_run(run, model, 5)
     report = validate_in("host", run, tmp_path / "host")
     assert report["samples"] == 5 and report["mismatched_outputs"] == 0
+
+
+def test_validate_on_an_emulator_compiles_a_run_that_was_quantized_but_never_compiled(tiny_int8, tmp_path):
+    """Stages run one by one (distill, quantize, export) leave no aot/: `validate --emulator` compiles it the way
+    `tinykd run` would instead of asking for a --model-dir."""
+    run = tmp_path / "tiny"
+    shutil.copytree(tiny_int8.path, run)
+    assert not (run / "aot").exists()
+    report = validate_in("host", run, tmp_path / "host", limit=5)
+    assert report["samples"] == 5 and report["mismatched_outputs"] == 0 and (run / "aot" / "model.c").is_file()

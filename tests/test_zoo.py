@@ -99,3 +99,68 @@ def test_layer_names_do_not_depend_on_what_the_process_built_before():
     first = [layer.name for layer in build_student(cfg, (8, 8, 1), 3).layers]
     build_teacher(TeacherConfig(width=4), (8, 8, 1), 3)
     assert [layer.name for layer in build_student(cfg, (8, 8, 1), 3).layers] == first
+
+
+def test_separable_convolutions_count_their_macs():
+    x = inputs = keras.Input((8, 8, 3))
+    x = keras.layers.SeparableConv2D(4, 3, padding="same")(x)  # 8*8 * (9*3 depthwise + 3*4 pointwise) = 2496
+    x = keras.layers.SeparableConv1D(2, 2)(keras.layers.Reshape((64, 4))(x))  # 63 * (2*4 + 4*2) = 1008
+    assert count_macs(keras.Model(inputs, x)) == 2496 + 1008
+
+
+def _teacher(tmp_path, inputs, outputs, name="t.keras"):
+    path = tmp_path / name
+    keras.Model(inputs, outputs).save(path)
+    return str(path)
+
+
+def test_a_variable_length_teacher_is_fixed_to_the_data_shape(tmp_path):
+    inputs = keras.Input((None, 3))
+    x = keras.layers.GlobalMaxPooling1D()(keras.layers.Conv1D(4, 3)(inputs))
+    model, _ = load_teacher(_teacher(tmp_path, inputs, keras.layers.Dense(5)(x)), (50, 3), 5)
+    assert model.input_shape == (None, 50, 3)
+    assert count_macs(model) == 48 * 3 * 3 * 4 + 4 * 5
+
+
+def test_a_teacher_with_one_output_per_time_step_is_one_line(tmp_path):
+    inputs = keras.Input((50, 3))
+    path = _teacher(tmp_path, inputs, keras.layers.Dense(5)(keras.layers.Conv1D(4, 3, padding="same")(inputs)))
+    with pytest.raises(PipelineError, match=r"outputs \(None, 50, 5\).*one vector of 5 class scores"):
+        load_teacher(path, (50, 3), 5)
+
+
+def test_a_series_teacher_on_data_read_as_images_suggests_layout_series(tmp_path):
+    inputs = keras.Input((50, 3))
+    path = _teacher(tmp_path, inputs, keras.layers.Dense(5)(keras.layers.Flatten()(inputs)))
+    with pytest.raises(PipelineError, match=r"takes inputs of shape \(50, 3\).*--layout series; else .* \(50, 3, 1\)"):
+        load_teacher(path, (50, 3, 1), 5)
+
+
+def _threshold_teacher(at: float):
+    """Logits (0, x - at) of a one-value sample: class 1 above `at`, else class 0."""
+    inputs = keras.Input((1,))
+    dense = keras.layers.Dense(2)
+    model = keras.Model(inputs, dense(inputs))
+    dense.set_weights([np.array([[0.0, 1.0]], np.float32), np.array([0.0, -at], np.float32)])
+    return model
+
+
+def _raw_data(n=40):
+    from pipeline.kd.data import Dataset
+    raw = np.linspace(100, 200, n, dtype=np.float32)[:, None]  # (n, 1): a sensor reading, 100..200
+    x = (raw - 100) / 100  # tinykd's [0, 1] scaling
+    y = (raw[:, 0] > 150).astype(np.int64)
+    return Dataset(name="d", kind="series", x_train=x, y_train=y, x_val=x[:4], y_val=y[:4], x_test=x, y_test=y,
+                   class_names=["low", "high"], normalization={"shift": [100.0], "scale": [100.0]},
+                   source_sha256="")
+
+
+def test_a_teacher_trained_on_raw_values_gets_raw_values():
+    from pipeline.kd.teacher import raw_or_scaled
+    lines = []
+    model, inputs = raw_or_scaled(_threshold_teacher(150.0), _raw_data(), lines.append)
+    assert inputs == "raw" and "raw" in lines[0] and "100.00% on raw values vs 50.00%" in lines[0]
+    data = _raw_data()
+    assert np.mean(np.argmax(model.predict(data.x_test, verbose=0), -1) == data.y_test) == 1.0
+    untouched, inputs = raw_or_scaled(_threshold_teacher(0.5), _raw_data(), lines.append)  # fits [0, 1] inputs
+    assert inputs == "scaled" and len(lines) == 1 and untouched.input_shape == (None, 1)

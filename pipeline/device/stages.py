@@ -239,6 +239,8 @@ def _emulated(cfg: Config, run: Run, emulator: str, model_dir, elf, sanitize: bo
                                 "--elf .pio/build/nano33ble_renode/firmware.elf.")
         return emulators.renode(elf, log=run.file(RENODE_LOG)), {}, False
     target = EMULATOR if emulator == "qemu" else "host"
+    if model_dir is None and not (run.file(AOT) / "model.c").is_file():  # stages run one by one: compile as run does
+        compile_stage(cfg, log=log)
     built = build_stage(cfg, model_dir=model_dir if model_dir is not None else run.file(AOT), out=build_dir,
                         target=target, sanitize=sanitize, log=log, input_table=run_table(run))
     start = emulators.qemu if emulator == "qemu" else emulators.host

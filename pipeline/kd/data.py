@@ -22,6 +22,7 @@ import numpy as np
 from pipeline.config import DataConfig
 from pipeline.errors import PipelineError
 from pipeline.kd.image_folder import image_folder
+from pipeline.kd.labels import read_labels
 from pipeline.runs import sha256_path
 from pipeline.kd.splits import check_groups, shared_windows, validation_split
 from pipeline.kd.transfer import KEY as UNLABELED_KEY
@@ -224,7 +225,7 @@ def _npz(path: Path):
     except Exception as e:  # noqa: BLE001 - numpy raises many kinds for a bad file
         raise PipelineError(f"Cannot read '{path}' as .npz ({e}).", "Save it with numpy.savez.")
     x_train, y_train, x_test, y_test = arrays
-    y_train, y_test = _labels(path, "y_train", y_train), _labels(path, "y_test", y_test)
+    y_train, y_test, names = read_labels(path, y_train, y_test, names)
     if names is not None and y_train.size and len(names) != int(y_train.max()) + 1:
         raise PipelineError(f"'{path}' names {len(names)} classes in {NAMES_KEY} but y_train's labels run to "
                             f"{int(y_train.max())}.", f"Give one name per class in {NAMES_KEY}, or leave it out.")
@@ -239,19 +240,6 @@ def _manifest_layout(f) -> str:
     except ValueError:  # a user's own manifest need not be JSON
         return "auto"
     return "spectrogram" if isinstance(manifest, dict) and "frontend" in manifest else "auto"
-
-
-def _labels(source, key: str, y: np.ndarray) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise PipelineError(f"{key} in '{source}' has shape {y.shape}.", "Labels must be a 1-D array of class indices.")
-    if not np.issubdtype(y.dtype, np.number) or (np.issubdtype(y.dtype, np.floating) and
-                                                  not np.all(np.isfinite(y) & (y == np.round(y)))):
-        raise PipelineError(f"{key} in '{source}' holds non-integer labels.",
-                            "Labels must be integer class indices 0..K-1.")
-    return y.astype(np.int64)
 
 
 # Most classes a data set may have: a label beyond it is a mistake (a raw ID), refused before any per-class array.

@@ -41,12 +41,20 @@ def read_images(root: Path, names: list[str]):
                 raise PipelineError(f"Cannot decode image '{file}' ({type(e).__name__}).",
                                     "Use PNG, JPEG, BMP or GIF files.")
             if shape is None:
-                shape = image.shape
-            elif image.shape != shape:
-                raise PipelineError(f"Image '{file}' is {image.shape}, the others are {shape}.",
-                                    "Resize all images to one size first.")
+                shape = image.shape[:2]
+            elif image.shape[:2] != shape:
+                raise PipelineError(f"Image '{file}' is {image.shape[0]} x {image.shape[1]} pixels, the others are "
+                                    f"{shape[0]} x {shape[1]}.", "Resize all images to one size first.")
             images.append(image)
             labels.append(label)
     if not images:
         raise PipelineError(f"No images found under '{root}'.", "Add .png or .jpg files in one folder per class.")
-    return np.stack(images), np.asarray(labels, dtype=np.int64)
+    channels = 3 if any(image.shape[-1] >= 3 for image in images) else 1
+    return np.stack([_channels(image, channels) for image in images]), np.asarray(labels, dtype=np.int64)
+
+
+def _channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """(H, W, c) uint8 with c in 1..4 (gray, gray + alpha, RGB, RGBA) -> (H, W, channels): alpha dropped, gray
+    repeated when the folder also holds color images (one folder may mix PNG modes L, LA, RGB and RGBA)."""
+    image = image[..., :1] if image.shape[-1] == 2 else image[..., :3]
+    return np.repeat(image, channels, axis=-1) if image.shape[-1] < channels else image

@@ -51,7 +51,8 @@ def teacher_stage(cfg: Config, data: Dataset, run: Run, *, force: bool = False,
     if cfg.teacher.path:
         model, probabilities = load_teacher(cfg.teacher.path, data.input_shape, data.num_classes,
                                             unsafe=cfg.teacher.unsafe)
-        info = {"source": cfg.teacher.path}
+        model, inputs = raw_or_scaled(model, data, log)
+        info = {"source": cfg.teacher.path, "inputs": inputs}
         logits = logits_of(model, data.x_train, probabilities, log)
     else:
         folds = fold_count(cfg.teacher.folds, data.y_train, log)
@@ -143,6 +144,28 @@ def logits_of(model, x: np.ndarray, probabilities: bool, log: Callable[[str], No
         out.append(teacher_logits_of(model, batch, probabilities).numpy())  # (<=512, K)
         ticker.advance("logits")
     return np.concatenate(out)
+
+
+RAW_MARGIN = 0.1  # a user's teacher gets raw values when it classifies them this much better than scaled ones
+CHECK_SAMPLES = 2000
+
+
+def raw_or_scaled(model, data: Dataset, log: Callable[[str], None]):
+    """A user's teacher trained on the data's raw values (uint8 pixels, g and deg/s) classifies tinykd's [0, 1]
+    inputs poorly and teaches the student that. When it fits the training labels clearly better on raw values,
+    it gets them: a Rescaling layer in front undoes the scaling (x * scale + shift, per channel for series).
+    Returns (the teacher, "raw" or "scaled")."""
+    shift, scale = (np.asarray(data.normalization[k], np.float32) for k in ("shift", "scale"))
+    x, y = data.x_train[:CHECK_SAMPLES], data.y_train[:CHECK_SAMPLES]
+    scaled, raw = (float(np.mean(np.argmax(model.predict(v, batch_size=512, verbose=0), -1) == y))
+                   for v in (x, x * scale + shift))
+    if raw < scaled + RAW_MARGIN:
+        return model, "scaled"
+    log(f"teacher   your teacher classifies {raw:.2%} on raw values vs {scaled:.2%} on inputs scaled to [0, 1] "
+        f"(training samples): it was trained on raw values and gets them (x * scale + shift)")
+    inputs = keras.Input(data.input_shape, name="input")
+    x = keras.layers.Rescaling(scale.tolist(), offset=shift.tolist(), name="raw_values")(inputs)
+    return keras.Model(inputs, model(x), name="teacher"), "raw"
 
 
 def unlabeled_sha(cfg: Config) -> str:

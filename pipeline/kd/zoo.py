@@ -116,6 +116,9 @@ def count_macs(model) -> int:
             out = layer.output_shape[1:]
             kernel = layer.depthwise_kernel.shape  # (k..., in, multiplier)
             total += _prod(out[:-1]) * _prod(kernel[:-2]) * out[-1]
+        elif isinstance(layer, (layers.SeparableConv1D, layers.SeparableConv2D)):  # depthwise, then pointwise
+            out = layer.output_shape[1:]
+            total += _prod(out[:-1]) * (_prod(layer.depthwise_kernel.shape) + _prod(layer.pointwise_kernel.shape))
         elif isinstance(layer, (layers.Conv1D, layers.Conv2D)):
             out = layer.output_shape[1:]
             total += _prod(out[:-1]) * _prod(layer.kernel.shape[:-1]) * out[-1]  # kernel: (k..., in/groups, out)
@@ -155,8 +158,17 @@ def load_teacher(path: str, input_shape: tuple[int, ...], num_classes: int, *, u
                             "Wrap it so it maps one input to class scores.")
     got_in = tuple(model.input_shape[1:])
     if len(got_in) != len(input_shape) or any(g not in (None, w) for g, w in zip(got_in, input_shape)):
+        series = got_in == input_shape[:-1] and input_shape[-1:] == (1,)  # T x C samples read as H x W images
         raise PipelineError(f"Teacher '{path}' takes inputs of shape {got_in}, the data has {input_shape}.",
+                            "If the samples are series (time x channels), pass --layout series; else give the "
+                            f"teacher inputs of shape {input_shape}." if series else
                             "Use a teacher trained on this data's shape.")
+    if None in got_in:  # variable length: fixed to the data's shape, so its MACs and layer shapes are known
+        model = _fixed_input(model, input_shape)
+    if len(model.output_shape) != 2:
+        raise PipelineError(f"Teacher '{path}' outputs {model.output_shape} per batch, not one vector of "
+                            f"{num_classes} class scores per sample.",
+                            "End it with pooling or Flatten and a Dense layer of one unit per class.")
     got_out = model.output_shape[-1]
     if got_out != num_classes:
         raise PipelineError(f"Teacher '{path}' has {got_out} output classes, the data has {num_classes}.",
@@ -165,6 +177,16 @@ def load_teacher(path: str, input_shape: tuple[int, ...], num_classes: int, *, u
     probabilities = getattr(getattr(last, "activation", None), "__name__", "") == "softmax" or \
         isinstance(last, layers.Softmax)
     return model, probabilities
+
+
+def _fixed_input(model, input_shape: tuple[int, ...]):
+    """The same teacher and weights with every input dimension fixed (a subclassed model stays as it is)."""
+    try:
+        fixed = keras.models.clone_model(model, input_tensors=keras.Input(input_shape))
+    except Exception:  # noqa: BLE001 - a model Keras cannot clone still runs on the data's shape
+        return model
+    fixed.set_weights(model.get_weights())
+    return fixed
 
 
 LAMBDA = re.compile(rb'"class_name":\s*"Lambda"')
