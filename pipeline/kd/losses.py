@@ -6,11 +6,11 @@ hard-label terms are zero and only the teacher's soft targets train on it.
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Callable
 
-from pipeline.config import KD_WEIGHTS, METHOD_FIELDS, DistillConfig
+from pipeline.config import METHOD_FIELDS, DistillConfig
 from pipeline.kd.keras import keras, tf
+from pipeline.kd.sizing import auto_kd_weights
 
 Loss = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
 
@@ -29,10 +29,9 @@ def _kl(p_teacher, log_p_student):
 
 
 def resolved(cfg: DistillConfig) -> DistillConfig:
-    """Auto (0) temperature and auto (-1) alpha that no run chose for its data (kd/sizing.py): KD_WEIGHTS["sharp"]."""
-    temperature, alpha = KD_WEIGHTS["sharp"]
-    return dataclasses.replace(cfg, temperature=cfg.temperature or temperature,
-                               alpha=alpha if cfg.alpha < 0 else cfg.alpha)
+    """Auto (0) temperature and auto (-1) alpha that no run chose for its data: the "sharp" KD_WEIGHTS
+    (sizing.auto_kd_weights, where a run resolves them too)."""
+    return auto_kd_weights(cfg, "sharp")
 
 
 def hard_labels(labels, student, teacher=None):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from pipeline.config import KD_WEIGHTS, Config
+from pipeline.config import KD_WEIGHTS, Config, DistillConfig
 from pipeline.kd.data import Dataset
 
 STEPS = {"teacher": 420, "student": 630, "qat": 210}  # optimizer steps asked of each schedule
@@ -48,14 +48,20 @@ def teacher_width(data: Dataset, epochs: int) -> int:
     return WIDTHS[-1]
 
 
+def auto_kd_weights(kd: DistillConfig, targets: str = "sharp") -> DistillConfig:
+    """`kd` with an auto (0) temperature and an auto (-1) alpha replaced by KD_WEIGHTS[targets] ("soft" or
+    "sharp"); values set by hand stay. The one place auto KD weights are resolved: kd_weights below for a run, and
+    losses.make_loss (the "sharp" ones) for a loss made outside a run."""
+    temperature, alpha = KD_WEIGHTS[targets]
+    return dataclasses.replace(kd, temperature=kd.temperature or temperature, alpha=alpha if kd.alpha < 0 else kd.alpha)
+
+
 def kd_weights(cfg: Config, samples: int) -> Config:
     """`cfg` with an auto (0) temperature and an auto (-1) alpha chosen: T = 1, alpha = 0.3 for Hinton KD from the
     built-in teacher on SOFT_TARGETS_FROM training samples or more, else T = 4, alpha = 0.9 (KD_WEIGHTS)."""
     kd = cfg.distill
     soft = kd.method == "hinton" and not cfg.teacher.path and samples >= SOFT_TARGETS_FROM
-    temperature, alpha = KD_WEIGHTS["soft" if soft else "sharp"]
-    return dataclasses.replace(cfg, distill=dataclasses.replace(
-        kd, temperature=kd.temperature or temperature, alpha=alpha if kd.alpha < 0 else kd.alpha))
+    return dataclasses.replace(cfg, distill=auto_kd_weights(kd, "soft" if soft else "sharp"))
 
 
 def sized_quantize(cfg: Config, samples: int) -> Config:
