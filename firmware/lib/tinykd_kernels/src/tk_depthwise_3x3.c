@@ -191,35 +191,27 @@ static inline void put_pair(int32_t *at, int32_t words, const row_pair *p)
 #include "tk_dw3x3_portable.h"
 #endif
 
-/* planes <- channels 4g .. 4g + 3 of one batch's input, blocks first .. first + count - 1 (a band), column by column
- * (tk_dw3_fill_band; the padding columns stay 0 from the first fill); `above`: the input row above the band's
- * first (a word per column), unless the band is the first. The last block is the only one with rows past the input
- * (1 to 3 of its 4 rows inside, or none: then its words 1 and 2 are set to 0 here when an earlier band's rows may
- * be there). */
-static void fill_planes(int32_t *planes, int32_t words, const tk_dims *in, const int8_t *input, int32_t g,
-                        int32_t offset, int32_t first, int32_t count, const int32_t *above)
+/* planes <- the 4 channels at `source` (fill: the layer's job; its row and column steps the source's), blocks
+ * first .. first + count - 1 (a band) of an input of `rows` rows, column by column (tk_dw3_fill_band; the padding
+ * columns stay 0 from the first fill); `above`: the input row above the band's first (a word per column), unless
+ * the band is the first. The last block is the only one with rows past the input (1 to 3 of its 4 rows inside, or
+ * none: then its words 1 and 2 are set to 0 here when an earlier band's rows may be there). */
+static void fill_planes(tk_dw3_fill *fill, const int8_t *source, int32_t rows, int32_t first, int32_t count,
+                        const int32_t *above)
 {
-    const int32_t inside = (in->h - 1) / 4; /* blocks with rows 4b + 1 .. 4b + 4 inside: all but the last */
-    const int last = first + count > inside, block_words = 3 * (in->w + 2);
-    tk_dw3_fill fill;
-    int32_t col, lane;
-    fill.at = planes + 3;
-    fill.src = input + 4 * first * in->w * in->c + 4 * g;
-    fill.block_step = 4 * block_words - 8;
-    fill.blocks = last ? count - 1 : count;
-    fill.zero_points = tk_bytes4(-offset);
-    fill.above = first > 0 ? above : NULL;
-    fill.column_step = in->c;
-    fill.at_end = fill.at + 3 * in->w;
-    fill.tail = last ? in->h - 1 - 4 * inside : 0;
-    fill.row_step = in->w * in->c;
-    fill.plane_bytes = 4 * words;
-    fill.offsets = tk_offset_pair(offset);
-    tk_dw3_fill_band(&fill);
-    if (last && fill.tail == 0 && first > 0) { /* (the first band's are 0 from the memset) */
+    const int32_t inside = (rows - 1) / 4; /* blocks with rows 4b + 1 .. 4b + 4 inside: all but the last */
+    const int last = first + count > inside;
+    fill->src = source + 4 * first * fill->row_step;
+    fill->blocks = last ? count - 1 : count;
+    fill->above = first > 0 ? above : NULL;
+    fill->tail = last ? rows - 1 - 4 * inside : 0;
+    tk_dw3_fill_band(fill);
+    if (last && fill->tail == 0 && first > 0) { /* (the first band's are 0 from the memset) */
+        const int32_t block_words = (fill->block_step + 8) / 4, words = fill->plane_bytes / 4;
+        int32_t lane, col;
         for (lane = 0; lane < 4; ++lane) {
-            int32_t *words12 = planes + lane * words + (count - 1) * block_words + 1;
-            for (col = 0; col < in->w + 2; ++col) {
+            int32_t *words12 = fill->at - 3 + lane * words + (count - 1) * block_words + 1;
+            for (col = 0; col < block_words / 3; ++col) {
                 words12[3 * col] = words12[3 * col + 1] = 0;
             }
         }
@@ -348,6 +340,7 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
         tk_dims tail_dims = *input_dims;
         int32_t batch, g, first;
         tk_dw3_job job;
+        tk_dw3_fill fill;
         dw3_layer layer;
         layer.block_rows = block_rows;
         layer.row_step = output_dims->w * channels;
@@ -370,6 +363,12 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
         job.in_skip = 12 * (w + 2) - 24 * output_dims->w; /* stride 2 only */
         memset(planes, 0, (size_t)(4 * words) * sizeof *planes);
         tail_dims.c = 4;
+        fill.at = planes + 3;
+        fill.block_step = 4 * layer.block_words - 8;
+        fill.zero_points = tk_bytes4(-params->input_offset);
+        fill.at_end = fill.at + 3 * w;
+        fill.plane_bytes = 4 * words;
+        fill.offsets = tk_offset_pair(params->input_offset);
         for (batch = 0; batch < input_dims->n; ++batch) {
             for (g = 0; 4 * g < channels; ++g) {
                 const int32_t lanes = channels - 4 * g < 4 ? channels - 4 * g : 4;
@@ -382,10 +381,12 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
                     source = tail;
                     group = 0;
                 }
+                fill.row_step = w * source_dims->c;
+                fill.column_step = source_dims->c;
                 for (first = 0; first < blocks; first += band) {
                     const int32_t count = blocks - first < band ? blocks - first : band;
                     const int32_t left = output_dims->h - block_rows * first;
-                    fill_planes(planes, words, source_dims, source, group, params->input_offset, first, count, above);
+                    fill_planes(&fill, source + 4 * group, input_dims->h, first, count, above);
                     if (first + count < blocks) { /* before this band's outputs can land on it */
                         keep_row(above, source_dims, source, group, 4 * (first + count) - 1);
                     }
