@@ -25,7 +25,7 @@ from pipeline.errors import PipelineError
 from pipeline.kd.image_folder import image_folder
 from pipeline.kd.labels import read_labels
 from pipeline.runs import sha256_path
-from pipeline.kd.splits import check_groups, shared_windows, validation_split
+from pipeline.kd.splits import check_groups, shared_windows, small_validation, validation_split
 from pipeline.kd.npz_keys import GROUPS_KEY, NAMES_KEY, NPZ_KEYS, ignored_warning, read_validation
 from pipeline.kd.transfer import KEY as UNLABELED_KEY
 from pipeline.kd.transfer import check_samples, check_unlabeled, labeled_subset, read_unlabeled
@@ -52,7 +52,8 @@ class Dataset:
     split: str = "random"
     x_unlabeled: np.ndarray | None = None  # (m, *input_shape) float32: the transfer set (transfer.py); None = none
     labeled: np.ndarray | None = None  # indices of x_train whose labels the students get; None = all
-    warnings: list[str] = field(default_factory=list)  # about the source (arrays it ignores): said once, by distill
+    # about the source (arrays it ignores, a validation split too small to choose by): said once, by distill
+    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         if self.x_unlabeled is None:
@@ -134,6 +135,7 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
         val = x_train[held_out], y_train[held_out]
     else:  # every training sample trains; shuffled, so --limit takes a random subset
         train = np.random.default_rng(seed).permutation(len(y_train))
+    small = small_validation(val[1], list(names), given=bool(extra["val"]), y_all=y_train)
     if cfg.limit:
         train = train[:cfg.limit]
     return Dataset(name=path.stem if path.suffix == ".npz" or path.is_dir() else source, kind=kind,
@@ -142,7 +144,7 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
                    source_sha256=sha, split="given" if extra["val"] else "random" if groups is None else "groups",
                    x_unlabeled=norm(x_unlabeled),
                    labeled=labeled_subset(y_train[train], cfg.label_fraction, seed),
-                   warnings=[extra["ignored"]] if extra["ignored"] else [])
+                   warnings=[w for w in (extra["ignored"], small) if w])
 
 
 def _normalization(source: str, x_train: np.ndarray, kind: str) -> dict:
