@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from pipeline.cli import run as pipeline_run
 from pipeline.cli.main import cli
+from pipeline.errors import PipelineError
 from pipeline.runs import LOCK_NAME
 from pipeline.tflog import LOG_NAME
 
@@ -80,6 +82,24 @@ def _root_config(root: Path) -> Path:
 def models_root(tmp_path) -> tuple[Path, Path]:
     """A fresh models root and a config file pointing at it: (root, config)."""
     return tmp_path, _root_config(tmp_path)
+
+
+@pytest.fixture
+def run_config(monkeypatch, tmp_path):
+    """`tinykd run ARGS` -> the Config run_all received (run_all stops before the first stage)."""
+    monkeypatch.chdir(tmp_path)  # the run folder (its lock and log) lands here
+    seen = {}
+
+    def stop(cfg, **kwargs):
+        seen["cfg"] = cfg
+        raise PipelineError("Stopped before the first stage.", "")
+    monkeypatch.setattr(pipeline_run, "run_all", stop)
+
+    def run(*args):
+        result = invoke("run", *args)
+        assert result.exit_code == 2 and "Stopped before the first stage" in result.stderr, result.output
+        return seen.pop("cfg")
+    return run
 
 
 @dataclass

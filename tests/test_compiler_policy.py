@@ -14,7 +14,6 @@ from pipeline.compiler import compile_model, pack, policy
 from pipeline.compiler.graph import build_graph
 from pipeline.config import load_config, with_overrides
 from pipeline.device.stages import compile_stage
-from pipeline.errors import PipelineError
 from pipeline.int8.tflite_file import read_model
 
 GOLDEN_MODEL = Path(__file__).parent / "fixtures" / "golden_model" / "student_dsconv.tflite"  # CONV, DW, FC
@@ -137,17 +136,8 @@ def test_an_unknown_policy_is_one_line_naming_it_and_the_choices(command):
     assert "Traceback" not in result.output
 
 
-def test_run_passes_the_policy_to_the_compile_stage(monkeypatch, tmp_path):
-    from pipeline.cli import run as pipeline_run
-    monkeypatch.chdir(tmp_path)  # the run folder (its lock and log) lands here
-    seen = {}
-
-    def stop(cfg, **kwargs):
-        seen["cfg"] = cfg
-        raise PipelineError("Stopped before the first stage.", "")
-    monkeypatch.setattr(pipeline_run, "run_all", stop)
-    result = invoke("run", "--optimize", "size")
-    assert result.exit_code == 2 and seen["cfg"].export.optimize == "size"
+def test_run_passes_the_policy_to_the_compile_stage(run_config):
+    assert run_config("--optimize", "size").export.optimize == "size"
 
 
 def test_a_config_file_with_an_unknown_policy_names_the_key(tmp_path):

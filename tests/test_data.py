@@ -210,3 +210,90 @@ def test_overlapping_windows_without_groups_are_warned_about(tmp_path):
                y_test=labels(separate)[:19])
     warnings = overlap_warnings(load_dataset(DataConfig(dataset=str(path), layout="series")))
     assert len(warnings) == 1 and "test windows share time steps with training windows" in warnings[0]
+
+
+def test_x_val_and_y_val_of_the_npz_are_the_validation_split(tmp_path):
+    x_val = np.random.default_rng(2).random((9, 6, 5)).astype(np.float32)
+    data = load_dataset(DataConfig(dataset=str(npz(tmp_path, x_val=x_val, y_val=np.arange(9) % 3))))
+    assert data.split == "given" and len(data.y_train) == 40  # nothing held out of x_train
+    np.testing.assert_array_equal(data.y_val, np.arange(9) % 3)
+    shift, scale = data.normalization["shift"], data.normalization["scale"]  # x_train's, applied to x_val too
+    np.testing.assert_allclose(data.x_val[..., 0], (x_val - shift) / scale, rtol=1e-6)
+    assert data.info()["sizes"]["val"] == 9 and not [w for w in data.warnings if "ignores" in w]
+    series = load_dataset(DataConfig(dataset=str(npz(tmp_path, x_val=x_val, y_val=np.arange(9) % 3)), layout="series"))
+    assert series.x_val.shape == (9, 6, 5)
+    words = np.array(["walk", "run", "sit"])  # class names: y_val is numbered as y_train is
+    named = load_dataset(DataConfig(dataset=str(npz(tmp_path, y_train=words[np.arange(40) % 3],
+                                                    y_test=words[np.arange(12) % 3], x_val=x_val,
+                                                    y_val=words[np.arange(9) % 3]))))
+    np.testing.assert_array_equal(named.y_val, [2, 0, 1] * 3)
+
+
+@pytest.mark.parametrize("arrays, needle", [
+    ({"x_val": np.zeros((9, 6, 5))}, "has x_val but no y_val"),
+    ({"y_val": np.arange(9) % 3}, "has y_val but no x_val"),
+    ({"x_val": np.zeros((9, 6, 5)), "y_val": np.arange(8) % 3}, "x_val has 9 samples but y_val has 8"),
+    ({"x_val": np.full((9, 6, 5), np.nan), "y_val": np.arange(9) % 3}, "x_val in"),
+    ({"x_val": np.zeros((9, 5, 6)), "y_val": np.arange(9) % 3}, "x_val samples are (5, 6)"),
+    ({"x_val": np.zeros((0, 6, 5)), "y_val": np.arange(0)}, "x_val in"),
+    ({"x_val": np.zeros((9, 6, 5)), "y_val": np.arange(9) % 3 + 5}, "y_val in"),
+    ({"x_val": np.zeros((9, 6, 5)), "y_val": np.array(["a", "b", "c"] * 3)}, "y_val in"),
+    ({"x_val": np.zeros(()), "y_val": np.arange(9) % 3}, "x_val in"),
+])
+def test_bad_validation_arrays_are_one_line_naming_them(tmp_path, arrays, needle):
+    with pytest.raises(PipelineError) as e:
+        load_dataset(DataConfig(dataset=str(npz(tmp_path, **arrays))))
+    assert needle in str(e.value) and "d.npz" in str(e.value)
+
+
+def test_arrays_tinykd_ignores_are_named_in_one_warning(tmp_path):
+    data = load_dataset(DataConfig(dataset=str(npz(tmp_path, x_valid=np.zeros((9, 6, 5)), notes=np.array("hi")))))
+    ignored = [w for w in data.warnings if "ignores" in w]  # (the other: its 4 validation samples are too few)
+    assert len(ignored) == 1 and "ignores: x_valid, notes" in ignored[0]
+    read = {"x_unlabeled": np.zeros((5, 6, 5)), "groups_train": np.arange(40) % 4, "class_names": np.array(["a", "b",
+            "c"]), "manifest": np.array("{}"), "voice_test": np.array([""] * 12), "snr_test": np.zeros(12)}
+    assert not [w for w in load_dataset(DataConfig(dataset=str(npz(tmp_path, **read)))).warnings if "ignores" in w]
+
+
+def _distill_log(path: Path, monkeypatch) -> list[str]:
+    """The lines `tinykd distill` logs on the data at `path` before the teacher stage (stopped there)."""
+    from pipeline.config import load_config
+    from pipeline.kd import distill
+
+    def stop(*args, **kwargs):
+        raise PipelineError("Stopped before the teacher.", "")
+    monkeypatch.setattr(distill, "teacher_stage", stop)
+    lines = []
+    with pytest.raises(PipelineError, match="Stopped before the teacher"):
+        distill.distill(load_config(None, {"run": {"root": str(path.parent)}, "data": {"dataset": str(path)}}),
+                        log=lines.append)
+    return lines
+
+
+def test_distill_says_where_validation_comes_from_and_what_it_ignores(tmp_path, monkeypatch):
+    path = npz(tmp_path, x_val=np.zeros((9, 6, 5)), y_val=np.arange(9) % 3, x_valid=np.zeros(3))
+    lines = _distill_log(path, monkeypatch)
+    assert "validation: the file's x_val/y_val (none held out of x_train)" in lines[0]
+    assert [line for line in lines if "ignores" in line] == [f"warning   '{path}' holds arrays tinykd ignores: "
+                                                             f"x_valid. It reads x_train, y_train, x_test, y_test, "
+                                                             "x_val, y_val, groups_train, x_unlabeled, class_names, "
+                                                             "manifest, voice_test, snr_test (README \"Bring your own "
+                                                             "data\"); rename a misspelt one."]
+
+
+def test_a_validation_split_too_small_to_choose_by_is_one_warning_saying_what_to_do(tmp_path, monkeypatch):
+    rng = np.random.default_rng(3)
+    data = lambda n, **more: str(npz(tmp_path, f"n{n}.npz", x_train=rng.random((n, 6, 5)), y_train=np.arange(n) % 3,
+                                     **more))
+    tiny = _distill_log(Path(data(30)), monkeypatch)  # 3 validation samples, none of one class
+    assert [line for line in tiny if "validation split" in line] == [
+        "warning   The validation split has 3 samples, 0 of class '0' (it needs >= 20, and >= 2 of each class): the "
+        "choice of the best checkpoint, and of the student that ships, is noise. Give more training data."]
+    small = load_dataset(DataConfig(dataset=data(100))).warnings  # 10 validation samples: hold out more
+    assert len(small) == 1 and small[0].startswith("The validation split has 10 samples (")
+    assert small[0].endswith("Give more training data, or hold out more: Set val_fraction = 0.2 under [data] in "
+                             "your --config file.")
+    assert load_dataset(DataConfig(dataset=data(100), val_fraction=0.2)).warnings == []  # the advice works
+    given = load_dataset(DataConfig(dataset=data(300, x_val=np.zeros((5, 6, 5)), y_val=np.arange(5) % 3))).warnings
+    assert len(given) == 1 and "5 samples, 1 of class '2'" in given[0] and "larger x_val/y_val" in given[0]
+    assert load_dataset(DataConfig(dataset=data(300))).warnings == [] and load_dataset(DataConfig()).warnings == []

@@ -3,6 +3,7 @@ run over the real test set (raw sensor values, sktime's BasicMotions): preproces
 outputs bit-exact with TFLM; two models link into one program; bad names and folders are one line."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -225,3 +226,67 @@ def test_two_arduino_libraries_link_into_one_sketch(imu_run, tmp_path):
                              text=True, check=True).stdout.split()
     assert not [s for s in symbols if s.startswith("tk_")]
     assert "left_tk_conv2d_s8" in symbols and "right_tk_conv2d_s8" in symbols
+
+
+# Class and run names that broke the generated C when only \ and " were escaped: a newline, a tab, a control
+# character before a digit, a trigraph (??= is # in C99), non-ASCII, a comment's end.
+HOSTILE_NAMES = ["new\nline", 'say "hi"', "back\\slash", "tab\there", "what??=", "café", "\x011", "?", "a*/b", "ok"]
+GOLDEN_TFLITE = Path(__file__).parent / "fixtures" / "golden_model" / "student_dsconv.tflite"  # 10 classes
+
+
+def _named_run(folder: Path) -> Path:
+    """A run folder with the checked-in golden model, one golden sample and HOSTILE_NAMES as its class names."""
+    from pipeline.runs import Run
+    folder.mkdir(parents=True)
+    shutil.copy(GOLDEN_TFLITE, folder / "student_int8.tflite")
+    shape = tflm.io_details(GOLDEN_TFLITE.read_bytes())["input"]["shape"][1:]
+    np.savez(folder / "golden.npz", inputs=np.zeros((1, *shape), np.int8), labels=np.array([0]))
+    run = Run(folder)
+    run.manifest["data"] = {"class_names": HOSTILE_NAMES}
+    run.save()
+    return folder
+
+
+def _gcc(*args: str, cwd: Path) -> str:
+    done = subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_any_class_or_run_name_gives_valid_c_that_prints_it_back(tmp_path):
+    """Every byte outside printable ASCII is an octal escape and ? is \\?: gcc (C99, trigraphs on) compiles the
+    library warning-free, and a program printing the class names' bytes gets the names' UTF-8 back exactly."""
+    from pipeline.device.library import write_library
+    run = _named_run(tmp_path / 'my "run"\né')
+    lib = write_library(run, tmp_path / "cmake", "names", "cmake")
+    _gcc("-fsyntax-only", "-Iinclude", "-Ikernels/include", "src/names.c", "examples/host/main.c", cwd=lib)
+    (tmp_path / "print_names.c").write_text(
+        '#include <stdio.h>\n#include "names.h"\nint main(void)\n{\n    int k;\n'
+        "    for (k = 0; k < NAMES_CLASSES; ++k) {\n"
+        "        const unsigned char *byte = (const unsigned char *)names_class_names[k];\n"
+        '        while (*byte) printf("%02x", *byte++);\n        printf("\\n");\n    }\n    return 0;\n}\n')
+    sources = [str(p.relative_to(lib)) for p in [*(lib / "src").glob("*.c"), *(lib / "kernels" / "src").glob("*.c")]]
+    _gcc("-Iinclude", "-Ikernels/include", *sources, str(tmp_path / "print_names.c"), "-lm", "-o",
+         str(tmp_path / "print_names"), cwd=lib)
+    printed = subprocess.run([str(tmp_path / "print_names")], capture_output=True, text=True, timeout=10).stdout
+    assert printed.split() == [name.encode().hex() for name in HOSTILE_NAMES]
+
+
+def test_any_class_or_run_name_keeps_the_sketch_and_the_manifests_valid(tmp_path):
+    """The sketch's comments name the run and a class on one line each (a newline there would end a // comment),
+    library.json stays JSON and library.properties one line per field."""
+    from pipeline.device.library import write_library
+    from pipeline.int8.carray import c_string
+    run = _named_run(tmp_path / 'my "run"\né')
+    lib = write_library(run, tmp_path / "pio", "names", "platformio")
+    sketch = (lib / "examples" / "classify" / "classify.ino").read_text()
+    assert c_string(HOSTILE_NAMES[0]) in sketch and c_string(run.name) in sketch
+    (tmp_path / "classify.cpp").write_text("#include <Arduino.h>\n" + sketch)
+    stubs = Path(__file__).parent / "fixtures" / "arduino_stub"
+    done = subprocess.run(["g++", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", f"-I{stubs}", f"-I{lib / 'src'}",
+                           str(tmp_path / "classify.cpp")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((lib / "library.json").read_text())["description"].startswith(f"The tinykd model of run "
+                                                                                     f'"{run.name}"')
+    assert all("=" in line for line in (lib / "library.properties").read_text().splitlines())

@@ -108,6 +108,37 @@ def test_separable_convolutions_count_their_macs():
     assert count_macs(keras.Model(inputs, x)) == 2496 + 1008
 
 
+@pytest.mark.parametrize("activation", ["sigmoid", None])
+def test_a_binary_teacher_with_one_output_gives_two_logits(tmp_path, activation):
+    """Dense(1, sigmoid) on 2 classes: p is the probability of class 1, the logits (0, logit(p)), clipped so a
+    saturated p stays finite; Dense(1) without sigmoid: a logit z, the logits (0, z). The re-saved teacher too."""
+    inputs = keras.Input((8, 8, 1))
+    dense = keras.layers.Dense(1, activation=activation, kernel_initializer=keras.initializers.RandomNormal(seed=1))
+    original = keras.Model(inputs, dense(keras.layers.Flatten()(inputs)))
+    path = tmp_path / "binary.keras"
+    original.save(path)
+    x = np.random.default_rng(0).uniform(-1, 1, (64, 8, 8, 1)).astype(np.float32)
+    x[0] = 1e3  # a saturated sigmoid: p == 1.0 in float32
+    lines = []
+    model, probabilities = load_teacher(str(path), (8, 8, 1), 2, log=lines.append)
+    out = original.predict(x, verbose=0)[:, 0]  # (64,)
+    p = np.clip(out.astype(np.float64), 1e-7, 1 - 1e-7)
+    expected = np.log(p / (1 - p)) if activation else out
+    model.save(tmp_path / "resaved.keras")  # as the teacher stage re-saves it, and distillation loads it back
+    for teacher in (model, keras.models.load_model(tmp_path / "resaved.keras", compile=False)):
+        logits = teacher.predict(x, verbose=0)  # (64, 2)
+        assert not probabilities and logits.shape == (64, 2) and np.isfinite(logits).all()
+        np.testing.assert_array_equal(logits[:, 0], 0)
+        np.testing.assert_allclose(logits[:, 1], expected, rtol=1e-4, atol=1e-4)
+    assert len(lines) == 1 and "1 output for 2 classes" in lines[0]
+    assert ("logit(p)" if activation else "(0, z)") in lines[0]
+
+
+def test_a_one_output_teacher_on_more_than_two_classes_is_refused(tmp_path):
+    with pytest.raises(PipelineError, match="1 output classes, the data has 3"):
+        load_teacher(str(save_teacher(tmp_path, classes=1)), (8, 8, 1), 3)
+
+
 def _teacher(tmp_path, inputs, outputs, name="t.keras"):
     path = tmp_path / name
     keras.Model(inputs, outputs).save(path)

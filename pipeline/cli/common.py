@@ -12,7 +12,8 @@ import sys
 import click
 
 from pipeline import runs, tflog
-from pipeline.config import LAYOUTS, METHODS, OPTIMIZE, SHIP, STRATEGIES, STUDENT_FAMILIES, ExportConfig, load_config
+from pipeline.config import (LAYOUTS, METHODS, OPTIMIZE, QUANTIZE_MODES, SHIP, STRATEGIES, STUDENT_FAMILIES,
+                             ExportConfig, load_config, with_overrides)
 from pipeline.errors import PipelineError, environment_error, stage_of
 from pipeline.paths import run_folder
 from pipeline.targets import BOARDS
@@ -194,3 +195,25 @@ def config_options(command):
         wrapper = option(wrapper)
     return wrapper
 
+
+
+# The quantize stage's options, on `tinykd quantize` and `tinykd run`: parameter (the quantize setting it sets) ->
+# (flag, click.option's other arguments).
+QUANTIZE_OPTIONS = {
+    "mode": ("--mode", dict(type=click.Choice(QUANTIZE_MODES), help="qat (fine-tune with the teacher) or ptq.")),
+    "representative_samples": ("--representative-samples",
+                               dict(type=int, help="Training samples that calibrate the int8 ranges.")),
+    "qat_epochs": ("--qat-epochs", dict(type=int, help="Quantization-aware fine-tuning epochs.")),
+}
+
+
+def quantize_options(command):
+    """The options of QUANTIZE_OPTIONS; goes under @config_options, and `command` receives the Config with them set."""
+    @functools.wraps(command)
+    def wrapper(cfg, **given):
+        values = {name: given.pop(name) for name in QUANTIZE_OPTIONS}
+        return command(with_overrides(cfg, "quantize", **values), **given)
+
+    for name, (flag, settings) in reversed(QUANTIZE_OPTIONS.items()):
+        wrapper = click.option(flag, name, **settings)(wrapper)
+    return wrapper

@@ -10,12 +10,14 @@ import click
 from pipeline import __version__
 from pipeline.cli import data as data_cli
 from pipeline.cli import device as cli_device
-from pipeline.cli.common import BOARD_HELP, BoardChoice, Group, config_options, optimize_option
-from pipeline.config import ENGINES, QUANTIZE_MODES, load_config, with_overrides
+from pipeline.cli.common import BOARD_HELP, BoardChoice, Group, config_options, optimize_option, quantize_options
+from pipeline.config import ENGINES, load_config, with_overrides
 from pipeline.paths import run_folder
 from pipeline.targets import EMULATOR, budget_board
 
 EXPORT_TARGETS = ("board", EMULATOR)  # tinykd export --target: whose firmware overhead the budget check assumes
+target_option = click.option("--target", type=click.Choice(EXPORT_TARGETS), help="board: the board's own firmware "
+                             "(default); qemu-cm4: tinykd's emulator firmware on its budget (the export's check).")
 
 
 @click.group(cls=Group, name="tinykd")
@@ -57,14 +59,10 @@ def distill(cfg, force):
 
 @cli.command()
 @config_options
-@click.option("--mode", type=click.Choice(QUANTIZE_MODES), help="qat (fine-tune with the teacher) or ptq.")
-@click.option("--representative-samples", type=int, help="Training samples that calibrate the int8 ranges.")
-@click.option("--qat-epochs", type=int, help="Quantization-aware fine-tuning epochs.")
-def quantize(cfg, force, mode, representative_samples, qat_epochs):
+@quantize_options
+def quantize(cfg, force):
     """Make the int8 model (student_int8.tflite) and score it on TFLite Micro beside the float student."""
     from pipeline.int8.quantize import quantize as run_quantize
-    cfg = with_overrides(cfg, "quantize", mode=mode, representative_samples=representative_samples,
-                         qat_epochs=qat_epochs)
     print_quantize_summary(run_quantize(cfg, force=force, log=click.echo))
     click.echo(f"run folder: {cfg.run_dir}")
 
@@ -79,8 +77,7 @@ def print_quantize_summary(m: dict) -> None:
 @cli.command()
 @config_options
 @click.option("--board", type=BoardChoice(legacy=(EMULATOR,)), help=BOARD_HELP)
-@click.option("--target", type=click.Choice(EXPORT_TARGETS),
-              help="board: the board's own firmware (default); qemu-cm4: tinykd's emulator firmware on its budget.")
+@target_option
 @click.option("--stand-in", type=BoardChoice(), hidden=True)  # old spelling: --board qemu-cm4 --stand-in BOARD
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Export this .tflite instead.")
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: <run>/export).")
@@ -154,15 +151,15 @@ def inspect(model, as_json, no_arena, optimize):
 @click.option("--flash", is_flag=True, default=None, help="With --port: upload the firmware first (PlatformIO).")
 @click.option("--allow-remote", is_flag=True, default=None, help="Let --port be a socket:// URL to another host.")
 @click.option("--validate-limit", type=int, help="Validate the first N test samples only (default 2000; 0 = all).")
-@click.option("--mode", type=click.Choice(QUANTIZE_MODES), help="qat (fine-tune with the teacher) or ptq.")
+@target_option
 @optimize_option
-def run(cfg, force, board, engine, port, flash, allow_remote, validate_limit, mode, optimize):
+@quantize_options
+def run(cfg, force, board, engine, port, flash, allow_remote, validate_limit, target, optimize):
     """The whole pipeline: data -> teacher -> student -> int8 -> export -> AOT C -> firmware -> QEMU (or --port)
     validation -> report. Ends with the final table; every stage is skipped when unchanged."""
     from pipeline.cli.run import run_all
     from pipeline.report.render import load_manifest, summary_table
-    cfg = with_overrides(cfg, "export", board=board, optimize=optimize)
-    cfg = with_overrides(cfg, "quantize", mode=mode)
+    cfg = with_overrides(export_settings(cfg, board, target, None), "export", optimize=optimize)
     cfg = with_overrides(cfg, "device", engine=engine, port=port, flash=flash, allow_remote=allow_remote,
                          limit=validate_limit)
     run_all(cfg, force=force, log=click.echo)

@@ -12,6 +12,7 @@ package is assembled beside it and swapped in, so a failure leaves the previous 
 """
 from __future__ import annotations
 
+import json
 import keyword
 import re
 import shutil
@@ -27,6 +28,7 @@ from pipeline.paths import FRONTEND, KERNELS, TEMPLATES as PACKAGE_TEMPLATES
 from pipeline.compiler.codegen import compile_model
 from pipeline.compiler.lower import c_float
 from pipeline.device.audio_input import run_table
+from pipeline.int8.carray import c_string
 from pipeline.errors import PipelineError
 from pipeline.runs import Run, atomic_path
 
@@ -79,8 +81,9 @@ def write_library(run_dir: str | Path, out: str | Path, name: str, fmt: str = "c
     classes = data.get("class_names") or [str(k) for k in range(int(np.prod(compiled.output_shape[1:])))]
     input_shape = list(compiled.input_shape[1:])
     view = {
-        "name": name, "NAME": name.upper(), "run": run.path.name, "version": __version__, "sha256": compiled.sha256,
-        "classes": [c.replace("\\", "\\\\").replace('"', '\\"') for c in classes],
+        # user text (run and class names) as C strings: valid C, and one line of printable ASCII in any comment
+        "name": name, "NAME": name.upper(), "run": c_string(run.path.name), "run_json": json.dumps(run.path.name)[1:-1],
+        "version": __version__, "sha256": compiled.sha256, "classes": [c_string(c) for c in classes],
         "raw_values": int(np.prod(input_shape)),
         "layout": " x ".join(map(str, input_shape)) + " float32, channels last",
         "per_channel": len(shift) > 1, "shift": [c_float(v) for v in shift], "scale": [c_float(v) for v in scale],
@@ -94,7 +97,7 @@ def write_library(run_dir: str | Path, out: str | Path, name: str, fmt: str = "c
         q, label = golden["inputs"][0].astype(np.float32), int(golden["labels"][0])
     sample = ((q - in_zero) * np.float32(in_scale)).reshape(-1, len(shift)) * scale + shift  # back to raw units
     view.update(lib_version=f"{__version__.split('+')[0]}", arena_bytes=compiled.arena_bytes, sample_index=0,
-                sample_class=classes[label] if label < len(classes) else str(label),
+                sample_class=c_string(classes[label] if label < len(classes) else str(label)),
                 sample_lines=_lines([c_float(v) for v in sample.reshape(-1)]))
     files = {f"{name}_model.h": compiled.header, f"{name}_model.c": compiled.source,
              f"{name}.h": TEMPLATES.get_template("api.h.j2").render(**view),

@@ -25,9 +25,23 @@ def c_identifier(name: str) -> str:
     return name
 
 
+def c_string(text: str) -> str:
+    """`text` as a C string literal, quotes included, that a C compiler reads back as its UTF-8 bytes, written in
+    printable ASCII only, so it is safe in a // comment too. Backslash and double quote are escaped with a
+    backslash, and so is every ? (no trigraph such as ??= can form); every other byte outside printable ASCII
+    (newline, tab, control characters, the UTF-8 of non-ASCII) is a three-digit octal escape, which a following
+    digit cannot join (a hex escape takes every hex digit after it). Every literal or comment built from user
+    input (class names, file and run names) goes through here."""
+    out = []
+    for byte in text.encode("utf-8"):
+        char = chr(byte)
+        out.append("\\" + char if char in '\\"?' else char if 0x20 <= byte < 0x7F else f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'
+
+
 def banner(model: bytes, source: str) -> dict:
-    """The values every generated file's banner needs."""
-    return {"version": __version__, "source": source, "sha256": hashlib.sha256(model).hexdigest()}
+    """The values every generated file's banner needs (`source`, a file name, as a C string: it goes in a comment)."""
+    return {"version": __version__, "source": c_string(source), "sha256": hashlib.sha256(model).hexdigest()}
 
 
 def render(template: str, **context) -> str:

@@ -2,8 +2,9 @@
 
 Every source ends as the same `Dataset`: float32 samples scaled to [0, 1] by a normalization that is recorded in
 the manifest (`x = (raw - shift) / scale`), so later stages (quantization, the device) preprocess exactly alike;
-integer labels; a validation split carved from the training data for best-checkpoint selection (whole groups
-when the .npz gives `groups_train`: pipeline/kd/splits.py).
+integer labels; a validation split for best-checkpoint selection: the .npz's own `x_val`/`y_val`
+(pipeline/kd/npz_keys.py), else carved from the training data (whole groups when the .npz gives `groups_train`:
+pipeline/kd/splits.py).
 
 Series are normalized per channel: an accelerometer in g and a gyroscope in deg/s differ in range by 100x or
 more, and one shift/scale for all would leave the small channels a few of the int8 input's 256 steps. Images keep
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import zipfile
 from pathlib import Path
 
@@ -24,15 +25,13 @@ from pipeline.errors import PipelineError
 from pipeline.kd.image_folder import image_folder
 from pipeline.kd.labels import read_labels
 from pipeline.runs import sha256_path
-from pipeline.kd.splits import check_groups, shared_windows, validation_split
+from pipeline.kd.splits import check_groups, shared_windows, small_validation, validation_split
+from pipeline.kd.npz_keys import GROUPS_KEY, NAMES_KEY, NPZ_KEYS, ignored_warning, read_validation
 from pipeline.kd.transfer import KEY as UNLABELED_KEY
 from pipeline.kd.transfer import check_samples, check_unlabeled, labeled_subset, read_unlabeled
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian package dataset-fashion-mnist
 FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
-NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
-GROUPS_KEY = "groups_train"  # optional: a group id (subject, recording) per training sample
-NAMES_KEY = "class_names"  # optional: a name per class (strings), e.g. the keywords of `tinykd data kws`
 
 
 @dataclass
@@ -48,9 +47,13 @@ class Dataset:
     class_names: list[str]
     normalization: dict  # {"shift": s, "scale": k, "per_channel": bool}: x = (raw - s) / k (s, k: lists per channel)
     source_sha256: str  # hash of the user's file or folder ("" for built-in sets)
-    split: str = "random"  # how validation was carved: "random" or "groups" (no group on both sides)
+    # where validation came from: "random" or "groups" (carved from x_train, no group on both sides), or "given"
+    # (the .npz's x_val and y_val)
+    split: str = "random"
     x_unlabeled: np.ndarray | None = None  # (m, *input_shape) float32: the transfer set (transfer.py); None = none
     labeled: np.ndarray | None = None  # indices of x_train whose labels the students get; None = all
+    # about the source (arrays it ignores, a validation split too small to choose by): said once, by distill
+    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         if self.x_unlabeled is None:
@@ -88,7 +91,8 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
     """Load, check and split the data set named by `cfg.dataset`."""
     source = cfg.dataset
     path = Path(source)
-    sha, groups, unlabeled, auto = "", None, [], "auto"
+    sha, unlabeled = "", []
+    extra = {"groups": None, "auto": "auto", "val": None, "ignored": None}  # what only a .npz may bring
     if source == BUILT_IN[0]:
         x_train, y_train, x_test, y_test, names = _digits(cfg.test_fraction, seed)
     elif source == BUILT_IN[1]:
@@ -97,8 +101,8 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
         if not path.is_file():
             what = "is a folder, not a .npz file" if path.is_dir() else "does not exist"
             raise PipelineError(f"Data file '{source}' {what}.", "Give an existing .npz file.")
-        x_train, y_train, x_test, y_test, groups, extra, names, auto = _npz(path)
-        unlabeled += [(source, extra)] if extra is not None else []
+        x_train, y_train, x_test, y_test, names, extra = _npz(path)
+        unlabeled += [(source, extra["unlabeled"])] if extra["unlabeled"] is not None else []
         sha = sha256_path(path)
     elif path.is_dir():
         x_train, y_train, x_test, y_test, names = image_folder(path, cfg.test_fraction, seed)
@@ -107,7 +111,8 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
         raise PipelineError(f"Unknown data set '{source}'.",
                             "Use digits, fashion_mnist, a .npz file (x_train, y_train, x_test, y_test) "
                             "or a folder with one sub-folder of images per class.")
-    _check_arrays(source, x_train, y_train, x_test, y_test)
+    groups, val = extra["groups"], extra["val"]  # val: the .npz's (x_val, y_val), or None
+    _check_arrays(source, x_train, y_train, x_test, y_test, val)
     if groups is not None:
         groups = check_groups(source, groups, len(x_train))
     if cfg.unlabeled:
@@ -115,23 +120,31 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
     for where, x in unlabeled:
         check_unlabeled(where, x, x_train.shape[1:])
     x_unlabeled = np.concatenate([x for _, x in unlabeled]) if unlabeled else x_train[:0]
-    layout = auto if cfg.layout == "auto" else cfg.layout
+    layout = extra["auto"] if cfg.layout == "auto" else cfg.layout
     x_unlabeled = _layout(source, x_train, x_unlabeled, layout)[1]  # shaped as x_train will be
+    if val is not None:
+        val = _layout(source, x_train, val[0], layout)[1], val[1]  # shaped as x_train will be
     x_train, x_test, kind = _layout(source, x_train, x_test, layout)
     names = names or [str(i) for i in range(int(y_train.max()) + 1)]
     normalization = _normalization(source, x_train, kind)
     shift, scale = (np.asarray(normalization[k], dtype=np.float32) for k in ("shift", "scale"))
     norm = lambda x: ((x.astype(np.float32) - shift) / scale).astype(np.float32)
 
-    train, val = validation_split(len(y_train), cfg.val_fraction, seed, groups)
+    if val is None:
+        train, held_out = validation_split(len(y_train), cfg.val_fraction, seed, groups)
+        val = x_train[held_out], y_train[held_out]
+    else:  # every training sample trains; shuffled, so --limit takes a random subset
+        train = np.random.default_rng(seed).permutation(len(y_train))
+    small = small_validation(val[1], list(names), given=bool(extra["val"]), y_all=y_train)
     if cfg.limit:
         train = train[:cfg.limit]
     return Dataset(name=path.stem if path.suffix == ".npz" or path.is_dir() else source, kind=kind,
-                   x_train=norm(x_train[train]), y_train=y_train[train], x_val=norm(x_train[val]),
-                   y_val=y_train[val], x_test=norm(x_test), y_test=y_test, class_names=list(names),
-                   normalization=normalization, source_sha256=sha,
-                   split="random" if groups is None else "groups", x_unlabeled=norm(x_unlabeled),
-                   labeled=labeled_subset(y_train[train], cfg.label_fraction, seed))
+                   x_train=norm(x_train[train]), y_train=y_train[train], x_val=norm(val[0]), y_val=val[1],
+                   x_test=norm(x_test), y_test=y_test, class_names=list(names), normalization=normalization,
+                   source_sha256=sha, split="given" if extra["val"] else "random" if groups is None else "groups",
+                   x_unlabeled=norm(x_unlabeled),
+                   labeled=labeled_subset(y_train[train], cfg.label_fraction, seed),
+                   warnings=[w for w in (extra["ignored"], small) if w])
 
 
 def _normalization(source: str, x_train: np.ndarray, kind: str) -> dict:
@@ -216,20 +229,24 @@ def _npz(path: Path):
                 raise PipelineError(f"'{path}' lacks {', '.join(missing)} (it has: {', '.join(f.files) or 'nothing'}).",
                                     "A data .npz needs the arrays x_train, y_train, x_test, y_test.")
             arrays = [f[k] for k in NPZ_KEYS]
-            groups = f[GROUPS_KEY] if GROUPS_KEY in f.files else None
-            unlabeled = f[UNLABELED_KEY] if UNLABELED_KEY in f.files else None
             names = [str(n) for n in f[NAMES_KEY]] if NAMES_KEY in f.files else None
-            auto = _manifest_layout(f)
+            extra = {"groups": f[GROUPS_KEY] if GROUPS_KEY in f.files else None, "auto": _manifest_layout(f),
+                     "unlabeled": f[UNLABELED_KEY] if UNLABELED_KEY in f.files else None,
+                     "val": read_validation(path, f), "ignored": ignored_warning(path, f.files)}
     except PipelineError:
         raise
     except Exception as e:  # noqa: BLE001 - numpy raises many kinds for a bad file
         raise PipelineError(f"Cannot read '{path}' as .npz ({e}).", "Save it with numpy.savez.")
     x_train, y_train, x_test, y_test = arrays
-    y_train, y_test, names = read_labels(path, y_train, y_test, names)
+    given = {"y_test": y_test, **({"y_val": extra["val"][1]} if extra["val"] else {})}
+    y_train, labels, names = read_labels(path, y_train, given, names)
+    y_test = labels["y_test"]
+    if extra["val"]:
+        extra["val"] = extra["val"][0], labels["y_val"]
     if names is not None and y_train.size and len(names) != int(y_train.max()) + 1:
         raise PipelineError(f"'{path}' names {len(names)} classes in {NAMES_KEY} but y_train's labels run to "
                             f"{int(y_train.max())}.", f"Give one name per class in {NAMES_KEY}, or leave it out.")
-    return x_train, y_train, x_test, y_test, groups, unlabeled, names, auto
+    return x_train, y_train, x_test, y_test, names, extra
 
 
 def _manifest_layout(f) -> str:
@@ -246,22 +263,25 @@ def _manifest_layout(f) -> str:
 MAX_CLASSES = 10_000
 
 
-def _check_arrays(source, x_train, y_train, x_test, y_test) -> None:
-    for xk, x, yk, y in (("x_train", x_train, "y_train", y_train), ("x_test", x_test, "y_test", y_test)):
+def _check_arrays(source, x_train, y_train, x_test, y_test, val: tuple | None) -> None:
+    splits = {"train": (x_train, y_train), "test": (x_test, y_test), **({"val": val} if val else {})}
+    for split, (x, y) in splits.items():
+        if np.ndim(x) == 0:
+            raise PipelineError(f"x_{split} in '{source}' is a single value.", "Give an array of samples.")
         if len(x) != len(y):
-            raise PipelineError(f"{xk} has {len(x)} samples but {yk} has {len(y)} in '{source}'.",
+            raise PipelineError(f"x_{split} has {len(x)} samples but y_{split} has {len(y)} in '{source}'.",
                                 "Each sample needs exactly one label.")
-        check_samples(source, xk, x)
-    if x_train.shape[1:] != x_test.shape[1:]:
-        raise PipelineError(f"x_train samples are {x_train.shape[1:]} but x_test samples are {x_test.shape[1:]}.",
-                            "Both splits must have the same sample shape.")
+        check_samples(source, f"x_{split}", x)
+        if x.shape[1:] != x_train.shape[1:]:
+            raise PipelineError(f"x_train samples are {x_train.shape[1:]} but x_{split} samples are "
+                                f"{x.shape[1:]} in '{source}'.", "All splits must have the same sample shape.")
     low, high = int(y_train.min()), int(y_train.max())
     if low < 0 or high >= MAX_CLASSES:  # before anything that allocates per class
         raise PipelineError(f"y_train in '{source}' contains label {low if low < 0 else high}.",
                             f"Labels must be class indices 0..K-1 with K <= {MAX_CLASSES:,}; map yours with "
                             "np.unique(y, return_inverse=True).")
     k = high + 1
-    for key, y in (("y_train", y_train), ("y_test", y_test)):
+    for key, y in ((f"y_{split}", y) for split, (_, y) in splits.items()):
         low, high = int(y.min()), int(y.max())
         if low < 0 or high >= k:
             raise PipelineError(f"{key} in '{source}' contains label {low if low < 0 else high}.",

@@ -43,10 +43,11 @@ def distill(cfg: Config, *, force: bool = False, log: Callable[[str], None] = pr
     run.manifest["data"] = data.info()
     sizes = {k: v for k, v in data.info()["sizes"].items() if k in ("train", "val", "test")}
     log(f"data      {data.name}: {sizes} samples of {data.input_shape}, {data.num_classes} classes"
-        + (", validation by groups" if data.split == "groups" else "")
+        + {"groups": ", validation by groups", "given": ", validation: the file's x_val/y_val (none held out of "
+           "x_train)"}.get(data.split, "")
         + (f"; the students get {count(len(data.labeled), 'label')}" if len(data.labeled) < len(data.y_train) else "")
         + (f"; {count(len(data.x_unlabeled), 'unlabeled sample')}" if len(data.x_unlabeled) else ""))
-    for warning in overlap_warnings(data):
+    for warning in [*data.warnings, *overlap_warnings(data)]:
         log(f"warning   {warning}")
     teacher = teacher_stage(cfg, data, run, force=force, log=log)
     kd = cfg.distill.method != "none"

@@ -12,24 +12,28 @@ import numpy as np
 from pipeline.errors import PipelineError
 
 
-def read_labels(source, y_train: np.ndarray, y_test: np.ndarray, names: list[str] | None):
-    """(y_train, y_test, names): int64 labels of both splits, and the class names (None: not given)."""
-    y_train, y_test = _vector(source, "y_train", y_train), _vector(source, "y_test", y_test)
-    text = [_is_text(y) for y in (y_train, y_test)]
-    if any(text) and not all(text):
-        key, other = ("y_test", "y_train") if text[1] else ("y_train", "y_test")
+def read_labels(source, y_train: np.ndarray, others: dict[str, np.ndarray], names: list[str] | None):
+    """(y_train, others, names): int64 labels of the training split and of the other splits ({"y_test": ...,
+    "y_val": ...}, mapped alike), and the class names (None: not given)."""
+    y_train = _vector(source, "y_train", y_train)
+    others = {key: _vector(source, key, y) for key, y in others.items()}
+    mixed = [key for key, y in others.items() if _is_text(y) != _is_text(y_train)]
+    if mixed:
+        key, other = ("y_train", mixed[0]) if _is_text(y_train) else (mixed[0], "y_train")
         raise PipelineError(f"{key} in '{source}' holds strings, {other} numbers.",
-                            "Give both splits labels of one kind: class names (strings) or class indices 0..K-1.")
-    if not any(text):
-        return _indices(source, "y_train", y_train), _indices(source, "y_test", y_test), names
+                            "Give all splits labels of one kind: class names (strings) or class indices 0..K-1.")
+    if not _is_text(y_train):
+        return _indices(source, "y_train", y_train), {k: _indices(source, k, y) for k, y in others.items()}, names
     classes = np.unique(y_train)  # (K,) sorted
-    unknown = np.setdiff1d(np.unique(y_test), classes)
-    if unknown.size:
-        listed = ", ".join(str(c) for c in classes[:10]) + (", ..." if len(classes) > 10 else "")
-        raise PipelineError(f"y_test in '{source}' has the label '{unknown[0]}', which y_train does not have "
-                            f"(it has: {listed}).",
-                            "Every test label must name a class of the training split.")
-    return np.searchsorted(classes, y_train), np.searchsorted(classes, y_test), [str(c) for c in classes]
+    for key, y in others.items():
+        unknown = np.setdiff1d(np.unique(y), classes)
+        if unknown.size:
+            listed = ", ".join(str(c) for c in classes[:10]) + (", ..." if len(classes) > 10 else "")
+            raise PipelineError(f"{key} in '{source}' has the label '{unknown[0]}', which y_train does not have "
+                                f"(it has: {listed}).",
+                                f"Every label of {key} must name a class of the training split.")
+    return (np.searchsorted(classes, y_train), {k: np.searchsorted(classes, y) for k, y in others.items()},
+            [str(c) for c in classes])
 
 
 def _vector(source, key: str, y: np.ndarray) -> np.ndarray:

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipeline.config import hint
 from pipeline.errors import PipelineError
 
 RUN = 3  # consecutive time steps that identify a stretch of a recording
+# Below these the best checkpoint is picked on noise: one sample of 20 moves validation accuracy by 5 pp, more than
+# late epochs differ by, and a class with fewer than 2 samples is a coin flip on that class.
+MIN_VAL_SAMPLES = 20
+MIN_VAL_PER_CLASS = 2
+MAX_VAL_FRACTION = 0.45  # the largest share of the training data worth suggesting to hold out (data.val_fraction < 0.5)
 
 
 def validation_split(n: int, val_fraction: float, seed: int,
@@ -37,6 +43,24 @@ def validation_split(n: int, val_fraction: float, seed: int,
         count += sizes[g]
     in_val = np.isin(groups, val_groups)
     return order[~in_val[order]], order[in_val[order]]
+
+
+def small_validation(y_val: np.ndarray, class_names: list[str], *, given: bool, y_all: np.ndarray) -> str | None:
+    """The warning for a validation split too small to pick a checkpoint by (fewer than MIN_VAL_SAMPLES samples, or
+    a class with fewer than MIN_VAL_PER_CLASS), with what to do; None when it is large enough. `given`: the split is
+    the .npz's x_val/y_val; else it was carved from the labels `y_all`."""
+    counts = np.bincount(y_val, minlength=len(class_names))  # (K,)
+    fewest = int(counts.argmin())
+    if len(y_val) >= MIN_VAL_SAMPLES and counts[fewest] >= MIN_VAL_PER_CLASS:
+        return None
+    sizes = f"{len(y_val)} samples" + (f", {counts[fewest]} of class '{class_names[fewest]}'"
+                                        if counts[fewest] < MIN_VAL_PER_CLASS else "")
+    rarest = np.bincount(y_all, minlength=len(class_names)).min()
+    share = np.ceil(20 * max(MIN_VAL_SAMPLES / len(y_all), MIN_VAL_PER_CLASS / max(rarest, 1))) / 20  # 5% steps
+    fix = ("Give a larger x_val/y_val in the .npz." if given else "Give more training data." if share > MAX_VAL_FRACTION
+           else f"Give more training data, or hold out more: {hint('data.val_fraction', float(share))}")
+    return (f"The validation split has {sizes} (it needs >= {MIN_VAL_SAMPLES}, and >= {MIN_VAL_PER_CLASS} of each "
+            f"class): the choice of the best checkpoint, and of the student that ships, is noise. {fix}")
 
 
 def check_groups(source, groups: np.ndarray, n: int) -> np.ndarray:

@@ -50,7 +50,7 @@ def teacher_stage(cfg: Config, data: Dataset, run: Run, *, force: bool = False,
     folds = 1
     if cfg.teacher.path:
         model, probabilities = load_teacher(cfg.teacher.path, data.input_shape, data.num_classes,
-                                            unsafe=cfg.teacher.unsafe)
+                                            unsafe=cfg.teacher.unsafe, log=log)
         model, inputs = raw_or_scaled(model, data, log)
         info = {"source": cfg.teacher.path, "inputs": inputs}
         logits = logits_of(model, data.x_train, probabilities, log)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 from pipeline.config import StudentConfig, TeacherConfig
 from pipeline.errors import PipelineError
@@ -131,11 +132,14 @@ def describe(model) -> dict:
     return {"params": int(model.count_params()), "macs": count_macs(model)}
 
 
-def load_teacher(path: str, input_shape: tuple[int, ...], num_classes: int, *, unsafe: bool = False):
+def load_teacher(path: str, input_shape: tuple[int, ...], num_classes: int, *, unsafe: bool = False,
+                 log: Callable[[str], None] = print):
     """Load a user's tf_keras teacher and check it fits the data. Returns (model, outputs_probabilities).
 
     A Lambda layer stores Python bytecode that runs when the model loads, so a teacher with one is refused
-    unless `unsafe` (the user trusts the file); `.keras` files also load in Keras safe mode."""
+    unless `unsafe` (the user trusts the file); `.keras` files also load in Keras safe mode. A binary teacher
+    with one output (a sigmoid's probability of class 1, or one logit) on 2-class data gets two logits
+    (BinaryLogits)."""
     file = Path(path)
     if not file.exists():
         raise PipelineError(f"Teacher file '{path}' does not exist.",
@@ -170,6 +174,8 @@ def load_teacher(path: str, input_shape: tuple[int, ...], num_classes: int, *, u
                             f"{num_classes} class scores per sample.",
                             "End it with pooling or Flatten and a Dense layer of one unit per class.")
     got_out = model.output_shape[-1]
+    if got_out == 1 and num_classes == 2:
+        return _binary(model, input_shape, path, log), False
     if got_out != num_classes:
         raise PipelineError(f"Teacher '{path}' has {got_out} output classes, the data has {num_classes}.",
                             "Use a teacher trained on the same classes.")
@@ -177,6 +183,39 @@ def load_teacher(path: str, input_shape: tuple[int, ...], num_classes: int, *, u
     probabilities = getattr(getattr(last, "activation", None), "__name__", "") == "softmax" or \
         isinstance(last, layers.Softmax)
     return model, probabilities
+
+
+@keras.saving.register_keras_serializable(package="tinykd")
+class BinaryLogits(layers.Layer):
+    """(batch, 1) -> (batch, 2) logits (0, z) of a binary classifier's one output: z = logit(p) of a sigmoid's
+    probability p of class 1 (p clipped to [EPS, 1 - EPS], so p = 0 or 1 stays finite: |z| <= 16.1), or z itself
+    when the output is a logit. softmax((0, z)) = (1 - sigmoid(z), sigmoid(z)): the classifier's own probabilities."""
+
+    EPS = 1e-7
+
+    def __init__(self, from_probability: bool, **kwargs):
+        super().__init__(**kwargs)
+        self.from_probability = from_probability
+
+    def call(self, out):  # (batch, 1) float32
+        z = out
+        if self.from_probability:
+            p = keras.backend.clip(out, self.EPS, 1 - self.EPS)
+            z = keras.backend.log(p) - keras.backend.log(1 - p)
+        return keras.backend.concatenate([keras.backend.zeros_like(z), z], axis=-1)  # (batch, 2)
+
+    def get_config(self):
+        return {**super().get_config(), "from_probability": self.from_probability}
+
+
+def _binary(model, input_shape: tuple[int, ...], path: str, log: Callable[[str], None]):
+    """The teacher with its one output turned into the two logits of BinaryLogits."""
+    sigmoid = getattr(getattr(model.layers[-1], "activation", None), "__name__", "") == "sigmoid"
+    what = "a sigmoid: its output p is the probability of class 1, the logits (0, logit(p))" if sigmoid else \
+        "no sigmoid: its output z is the logit of class 1, the logits (0, z)"
+    log(f"teacher   '{path}' has 1 output for 2 classes and {what}")
+    inputs = keras.Input(input_shape, name="input")
+    return keras.Model(inputs, BinaryLogits(sigmoid, name="binary_logits")(model(inputs)), name="teacher")
 
 
 def _fixed_input(model, input_shape: tuple[int, ...]):

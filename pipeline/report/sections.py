@@ -54,8 +54,9 @@ def settings(manifest: dict) -> list[tuple[str, str]]:
     rows = []
     if data:
         limit = f", first {data['limit']:,} training samples" if data.get("limit") else ""
+        given = (manifest.get("data") or {}).get("split") == "given"
         rows.append(("data", f"{data.get('dataset')} (layout {data.get('layout')}{limit}; validation "
-                              f"{data.get('val_fraction')})"))
+                              f"{'x_val/y_val of the file' if given else data.get('val_fraction')})"))
     if run:
         rows.append(("seed", str(run.get("seed"))))
     if teacher:
