@@ -188,6 +188,18 @@ def test_lambda_teacher_refused_from_the_cli(tiny_run, tmp_path):
     assert snapshot(tiny_run) == before
 
 
+@pytest.mark.slow
+def test_a_trusted_lambda_teacher_runs_on_every_augmented_batch(models_root, tmp_path):
+    """--unsafe lets a Lambda teacher load, and --augment reloads it from the run folder for every batch: that load
+    must trust it too (it failed in Keras safe mode)."""
+    from test_zoo import lambda_teacher
+    root, config = models_root
+    result = invoke("distill", "--config", str(config), "--run", "lam", "--limit", "200", "--epochs", "1",
+                    "--teacher", str(lambda_teacher(tmp_path, ".keras")), "--unsafe", "--augment")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert json.loads((root / "lam" / "run.json").read_text())["stages"]["distill"]["metrics"]["accuracy"] > 0
+
+
 def test_confusion_matrices_agree_with_accuracy(tiny_run):
     manifest = json.loads((tiny_run / "run.json").read_text())
     for stage in ("teacher", "baseline", "distill"):

@@ -94,7 +94,8 @@ def student_stage(stage: str, cfg: Config, data: Dataset, run: Run, strategy=Non
     strategy = make_strategy(cfg.distill.strategy) if strategy is None else strategy
     with strategy.scope():
         student = build_student(cfg.student, data.input_shape, data.num_classes, seed=cfg.run.seed)
-        teacher = keras.models.load_model(run.file("teacher.keras"), compile=False) if online else None
+        teacher = keras.models.load_model(run.file("teacher.keras"), compile=False,  # a trusted Lambda loads
+                                          safe_mode=not cfg.teacher.unsafe) if online else None
         trainer = Trainer(student=student, loss_fn=hard_labels if hard else make_loss(cfg.distill),
                           teacher=teacher, teacher_probabilities=bool(run.metrics("teacher").get("probabilities")),
                           augment=augmenter(data.kind, data.input_shape, cfg.run.seed) if cfg.distill.augment else None)
