@@ -1,9 +1,9 @@
 """Run folders: `models/<run>/` with its artifacts and the manifest `run.json`.
 
 The manifest holds the resolved config, package versions, the SHA-256 of every artifact and each stage's
-fingerprint and metrics. A stage whose fingerprint (its settings plus the hashes of its inputs) is unchanged and
-whose outputs are intact is skipped. Every file is written to a temporary name beside its target and renamed, so
-a crash never leaves a half-written artifact or manifest.
+fingerprint and metrics. A stage whose fingerprint (its settings, the hashes of its inputs and of tinykd's own
+sources it runs: `sources_hash`) is unchanged and whose outputs are intact is skipped. Every file is written to a
+temporary name beside its target and renamed, so a crash never leaves a half-written artifact or manifest.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from pipeline.artifacts import MANIFEST
 from pipeline.errors import PipelineError
 
 PACKAGES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tflite-micro", "numpy", "click")
+SOURCE_SUFFIXES = (".py", ".j2", ".c", ".h", ".ld", ".S")
 
 
 def sha256_file(path: Path) -> str:
@@ -43,6 +44,17 @@ def sha256_path(path: Path) -> str:
     for child in sorted(p for p in path.rglob("*") if p.is_file()):
         digest.update(str(child.relative_to(path)).encode() + b"\0" + sha256_file(child).encode())
     return digest.hexdigest()
+
+
+def sources_hash(*folders: Path) -> str:
+    """SHA-256 over the source files under `folders` (names + contents; caches and build output ignored), so a
+    change to tinykd's code for a stage (an upgrade, an edit) reruns the stages it makes."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix in SOURCE_SUFFIXES
+                           and "__pycache__" not in p.parts and ".pio" not in p.parts):
+            digest.update(str(path.relative_to(folder.parent)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def fingerprint(*parts: Any) -> str:

@@ -24,25 +24,15 @@ from pipeline.config import Config
 from pipeline.errors import PipelineError, stage
 from pipeline.device.golden import golden_file
 from pipeline.paths import COMPILER
-from pipeline.runs import HOST_BUILD, Run, fingerprint, sha256_file
+from pipeline.runs import HOST_BUILD, Run, fingerprint, sha256_file, sources_hash
 from pipeline.targets import EMULATOR, budget_board
 
-SOURCE_SUFFIXES = (".py", ".j2", ".c", ".h", ".ld", ".S")
 EMULATORS = ("qemu", "host", "renode")  # where `validate_stage(emulator=...)` runs firmware
 VALIDATION_KEYS = ("samples", "accuracy", "host_accuracy", "mismatched_outputs", "mismatched_values", "latency_us",
                    "tick_hz", "throughput_samples_per_s", "instructions_median", "confusion",  # recorded in run.json
                    "mismatched_features", "frontend_instructions_median", "seconds_per_clip")  # raw audio only
 
 
-def _sources_hash(*folders: Path) -> str:
-    """SHA-256 over the source files under `folders` (names + contents; caches and build output ignored), so a
-    change to the compiler or the firmware reruns the stages built from them."""
-    digest = hashlib.sha256()
-    for folder in folders:
-        for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix in SOURCE_SUFFIXES
-                           and "__pycache__" not in p.parts and ".pio" not in p.parts):
-            digest.update(str(path.relative_to(folder.parent)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def _budget_board(cfg: Config) -> str:
@@ -68,7 +58,7 @@ def compile_stage(cfg: Config, *, model: str | Path | None = None, out: str | Pa
     if run is not None:
         _needs(run, MODEL_INT8, "quantize")
         model = run.file(MODEL_INT8)
-        fp = fingerprint("compile", __version__, run.sha(MODEL_INT8), _sources_hash(COMPILER), cfg.export.optimize)
+        fp = fingerprint("compile", __version__, run.sha(MODEL_INT8), sources_hash(COMPILER), cfg.export.optimize)
         if not force and run.is_fresh("compile", fp):
             log("compile   unchanged, skipped (--force reruns)")
             return run.metrics("compile")
@@ -128,7 +118,7 @@ def build_stage(cfg: Config, *, model_dir: str | Path | None = None, out: str | 
     _needs(run, AOT, "compile")
     table = run_table(run)
     audio = [] if table is None else [hashlib.sha256(table.tobytes()).hexdigest()[:16]]
-    fp = fingerprint("build", EMULATOR, budget, run.sha(AOT), _sources_hash(FIRMWARE_SOURCES), *audio)
+    fp = fingerprint("build", EMULATOR, budget, run.sha(AOT), sources_hash(FIRMWARE_SOURCES), *audio)
     if not force and run.is_fresh("build", fp):
         log("build     unchanged, skipped (--force reruns)")
         return run.metrics("build")

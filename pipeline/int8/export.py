@@ -20,7 +20,8 @@ from pipeline.int8.carray import banner, guard, model_data_files, render
 from pipeline.artifacts import EXPORT, MODEL_INT8
 from pipeline.config import Config
 from pipeline.errors import PipelineError, stage
-from pipeline.runs import Run, atomic_path, fingerprint
+from pipeline.paths import INT8, TEMPLATES
+from pipeline.runs import Run, atomic_path, fingerprint, sources_hash
 from pipeline.targets import board_profile, check_budget
 from pipeline.int8.tflite_file import (OP_NAMES, TYPE_BYTES, io_tensors, model_bytes, quantization, read_model,
                                   require_int8_io, tensor_name, type_name, used_ops)
@@ -53,7 +54,7 @@ def export(cfg: Config, *, model: str | Path | None = None, out: str | Path | No
     flatbuffer = read_model(data, model.name)
     require_int8_io(flatbuffer, model.name)
     ops = resolver_ops(flatbuffer, model.name)
-    fp = fingerprint("export", cfg.export, hashlib.sha256(data).hexdigest())
+    fp = fingerprint("export", cfg.export, hashlib.sha256(data).hexdigest(), sources_hash(INT8, TEMPLATES))
     if into_run and not force and run.is_fresh("export", fp):
         log("export    unchanged, skipped (--force reruns)")
         return run.metrics("export")

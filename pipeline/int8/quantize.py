@@ -27,7 +27,8 @@ from pipeline.metrics import confusion_matrix
 from pipeline.progress import count
 from pipeline.kd.keras import keras, tf
 from pipeline.kd.losses import hard_labels, loss_settings, make_loss
-from pipeline.runs import Run, fingerprint
+from pipeline.paths import INT8, KD
+from pipeline.runs import Run, fingerprint, sources_hash
 from pipeline.kd.sizing import sized_quantize
 from pipeline.kd.ship import Shipped, choose
 from pipeline.kd.teacher import soft_targets
@@ -53,12 +54,12 @@ def shipped(cfg: Config, run: Run) -> Shipped:
 def fingerprint_of(cfg: Config, run: Run | None = None, ship: Shipped | None = None) -> str:
     """What the quantize stage depends on: its settings, the loss its QAT fine-tunes with (the KD loss's own
     settings, or none for the baseline; the rest of cfg.distill does not matter here), the data, the seed, the
-    student it ships and the teacher's logits."""
+    student it ships, the teacher's logits and tinykd's code for them (pipeline/kd, pipeline/int8)."""
     run = run or Run(cfg.run_dir)
     ship = ship or shipped(cfg, run)  # (quantize passes the one it read: run.json once)
     loss = "" if cfg.quantize.mode != "qat" else "none" if ship.model == "baseline" else loss_settings(cfg.distill)
     return fingerprint("quantize", cfg.quantize, loss, cfg.data, cfg.run.seed, run.sha(ship.artifact),
-                       run.sha(TEACHER_LOGITS))
+                       run.sha(TEACHER_LOGITS), sources_hash(KD, INT8))
 
 
 @stage("quantize")

@@ -15,7 +15,8 @@ from pipeline.errors import PipelineError, stage
 from pipeline.kd.keras import keras
 from pipeline.kd.losses import hard_labels, loss_settings, make_loss
 from pipeline.progress import count
-from pipeline.runs import Run, fingerprint
+from pipeline.paths import KD
+from pipeline.runs import Run, fingerprint, sources_hash
 from pipeline.kd.ship import choose
 from pipeline.kd.sizing import sized
 from pipeline.kd.teacher import soft_targets, teacher_stage, unlabeled_sha
@@ -72,7 +73,7 @@ def student_stage(stage: str, cfg: Config, data: Dataset, run: Run, strategy=Non
     if not hard:  # the baseline depends on neither the teacher nor the KD settings; a KD run on its method's only
         settings.update(loss_settings(cfg.distill))
     fp = fingerprint(stage, settings, cfg.student, cfg.data, cfg.run.seed, data.source_sha256,
-                     "" if hard else run.sha("teacher.keras"), "" if hard else unlabeled_sha(cfg))
+                     "" if hard else run.sha("teacher.keras"), "" if hard else unlabeled_sha(cfg), sources_hash(KD))
     if not force and run.is_fresh(stage, fp):
         log(f"{stage:<9} unchanged, skipped (--force reruns)")
         return run.metrics(stage)

@@ -21,7 +21,8 @@ from pipeline.config import Config
 from pipeline.kd.data import Dataset
 from pipeline.errors import PipelineError, stage
 from pipeline.progress import Ticker, count
-from pipeline.runs import Run, fingerprint, sha256_path
+from pipeline.paths import KD
+from pipeline.runs import Run, fingerprint, sha256_path, sources_hash
 from pipeline.kd.losses import hard_labels
 from pipeline.kd.keras import keras
 from pipeline.kd.transfer import student_arrays
@@ -41,7 +42,8 @@ def teacher_stage(cfg: Config, data: Dataset, run: Run, *, force: bool = False,
     """Writes teacher.keras and teacher_logits.npy ((n_train, K) float32); returns the stage's metrics."""
     user_sha = sha256_path(cfg.teacher.path) if cfg.teacher.path and Path(cfg.teacher.path).exists() else ""
     settings = {"path": cfg.teacher.path, "sha256": user_sha} if cfg.teacher.path else cfg.teacher
-    fp = fingerprint("teacher", settings, cfg.data, cfg.run.seed, data.source_sha256, unlabeled_sha(cfg))
+    fp = fingerprint("teacher", settings, cfg.data, cfg.run.seed, data.source_sha256, unlabeled_sha(cfg),
+                     sources_hash(KD))
     if not force and run.is_fresh("teacher", fp):
         log("teacher   unchanged, skipped (--force reruns)")
         return run.metrics("teacher")
