@@ -76,6 +76,19 @@ static void window_max4(const int8_t *x, int32_t row_step, int32_t depth, int32_
 {
     const int32_t low4 = tk_bytes4(activation->min), high4 = tk_bytes4(activation->max);
     int32_t channel, r, c;
+    if (rows == 2 && cols == 2) { /* the common 2x2 window, its 4 words unrolled */
+        for (channel = 0; channel + 4 <= depth; channel += 4) {
+            const int8_t *p = x + channel;
+            int32_t a, b, e, f;
+            memcpy(&a, p, sizeof a);
+            memcpy(&b, p + depth, sizeof b);
+            memcpy(&e, p + row_step, sizeof e);
+            memcpy(&f, p + row_step + depth, sizeof f);
+            a = tk_clamp4(tk_max4(tk_max4(a, b), tk_max4(e, f)), low4, high4);
+            memcpy(out + channel, &a, sizeof a);
+        }
+        return;
+    }
     for (channel = 0; channel + 4 <= depth; channel += 4) {
         const int8_t *row = x + channel;
         int32_t m = low4;
@@ -152,6 +165,18 @@ static tk_status pool2d(pool_kind kind, const tk_pool_params *params, const tk_d
                             }
                         }
                         continue;
+                    }
+                    if (kind == POOL_MAX && y_end - y_start == 2 && x_end - x_start == 2) { /* 2x2: unrolled */
+                        const int8_t *p =
+                            input +
+                            ((batch * input_h + in_y_origin + y_start) * input_w + in_x_origin + x_start) * depth;
+                        const int8_t *q = p + input_w * depth;
+                        int8_t *out = output + ((batch * output_h + out_y) * output_w + out_x) * depth;
+                        for (; channel < depth; ++channel) {
+                            const int32_t m = tk_max32(tk_max32(p[channel], p[channel + depth]),
+                                                       tk_max32(q[channel], q[channel + depth]));
+                            out[channel] = (int8_t)tk_clamp32(m, params->activation.min, params->activation.max);
+                        }
                     }
                     for (; channel < depth; ++channel) {
                         int32_t acc = kind == POOL_MAX ? TK_INT8_MIN : 0; /* sum: |acc| <= window * 128 */
