@@ -196,7 +196,6 @@ def config_options(command):
     return wrapper
 
 
-
 # The quantize stage's options, on `tinykd quantize` and `tinykd run`: parameter (the quantize setting it sets) ->
 # (flag, click.option's other arguments).
 QUANTIZE_OPTIONS = {

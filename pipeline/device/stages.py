@@ -33,8 +33,6 @@ VALIDATION_KEYS = ("samples", "accuracy", "host_accuracy", "mismatched_outputs",
                    "mismatched_features", "frontend_instructions_median", "seconds_per_clip")  # raw audio only
 
 
-
-
 def _budget_board(cfg: Config) -> str:
     """The board whose flash/RAM the firmware must fit: export.board, or the board qemu-cm4 stands in for."""
     return budget_board(cfg.export.board, cfg.export.stand_in)

@@ -80,17 +80,16 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     data = load_dataset(cfg.data, cfg.run.seed)
     cfg = sized_quantize(cfg, len(data.x_train))  # auto (0) QAT epochs chosen for this data
     q = cfg.quantize
-    if ship.model == "baseline":
+    baseline = ship.model == "baseline"  # it fine-tunes on the labels it learned from, not on the teacher's
+    if baseline:
         log(f"quantize  {ship.reason}")
     representative_count = min(q.representative_samples, len(data.x_train))
-    name = "baseline student" if ship.model == "baseline" else "student"
-    loss = "hard labels" if ship.model == "baseline" else cfg.distill.method
+    name, loss = ("baseline student", "hard labels") if baseline else ("student", cfg.distill.method)
     log(f"quantize  QAT: fine-tuning the fake-quantized {name} with {loss} for {count(q.qat_epochs, 'epoch')}"
         if q.mode == "qat" else f"quantize  PTQ: calibrating on {representative_count} training samples")
-    if ship.model == "baseline":  # (x, y): the labeled samples the baseline learned from
-        train = student_arrays(data.x_train, data.y_train, data.labeled, data.x_unlabeled)
-    else:  # (x, y, teacher_logits): the distilled student's training arrays
-        train = soft_targets(data, run)
+    # (x, y): the labeled samples the baseline learned from; (x, y, teacher_logits): the distilled student's
+    train = student_arrays(data.x_train, data.y_train, data.labeled, data.x_unlabeled) if baseline else \
+        soft_targets(data, run)
     student = keras.models.load_model(run.file(ship.artifact), compile=False)
     float_accuracy = accuracy(student, data.x_test, data.y_test)
     order = np.random.default_rng(cfg.run.seed).permutation(len(data.x_train))
@@ -99,8 +98,7 @@ def quantize(cfg: Config, *, force: bool = False, log: Callable[[str], None] = p
     info: dict = {}
     artifacts = list(ARTIFACTS)
     if q.mode == "qat":
-        student, info = _quantization_aware(cfg, student, data, train, run=run, key=fp, log=log,
-                                            hard=ship.model == "baseline")
+        student, info = _quantization_aware(cfg, student, data, train, run=run, key=fp, log=log, hard=baseline)
     model = _convert(student, representative)
     require_int8_io(read_model(model, MODEL_INT8), MODEL_INT8)
 

@@ -122,49 +122,56 @@ static inline void narrow_rows(tk_word *dst, const int8_t *src, int32_t rows, in
     }
 }
 
+/* fill_pixel_narrow for a window that is clipped by the image or meets an end of the input: the taps outside the
+ * image, or past the row, masked to the zero point (the same mask for every row); rows outside the image, or whose
+ * word would start before or end past the input, one by one (narrow_edge_row). `at`: the input byte of tap 0 of
+ * filter row 0 (may be < 0). */
+static inline TK_ALWAYS_INLINE void narrow_clipped(const conv_geometry *g, int32_t at, int32_t in_y0, int32_t in_x0,
+                                                   tk_word *col, int32_t stride)
+{
+    const int32_t channels = g->in->c, kh = g->filter->h, kw = g->filter->w, offset = g->p->input_offset;
+    const int32_t lo = tk_max32(0, -in_x0) * channels;
+    const int32_t hi = tk_max32(lo, tk_min32(kw, g->in->w - in_x0) * channels);
+    const int32_t y_lo = tk_max32(0, -in_y0), y_hi = tk_min32(kh, g->in->h - in_y0);
+    const uint32_t keep = KEEP_FROM[lo] & KEEP_BELOW[hi], pad = (uint32_t)tk_bytes4(-offset) & ~keep;
+    const int32_t offsets = tk_offset_pair(offset), half = stride >> 1, row_step = g->row_step;
+    int32_t first = y_lo, end = y_hi, filter_y;
+    while (first < end && at + first * row_step < 0) { /* a row whose word would start before the input */
+        ++first;
+    }
+    while (end > first && at + (end - 1) * row_step + 4 > g->input_bytes) { /* ... or end past it */
+        --end;
+    }
+    for (filter_y = 0; filter_y < first; ++filter_y) { /* rows above the image, or at the input's start */
+        narrow_edge_row(g, col + stride * filter_y, half, filter_y >= y_lo, at + filter_y * row_step, lo, hi, pad,
+                        offsets);
+    }
+    for (filter_y = end; filter_y < kh; ++filter_y) { /* rows at the input's end, or below the image */
+        narrow_edge_row(g, col + stride * filter_y, half, filter_y < y_hi, at + filter_y * row_step, lo, hi, pad,
+                        offsets);
+    }
+    /* the rest, a word per row with no checks */
+    narrow_rows(col + stride * first, g->input + at + first * row_step, end - first, row_step, stride, keep, pad,
+                offsets);
+}
+
 /* fill_pixel for filter rows of one group (kw * channels <= 4, e.g. a 1-channel input): per filter row, the
- * group's bytes read as one word (when inside the input) with the taps outside the image, or past the row, masked
- * to the zero point; the mask is the same for every row of the pixel. A window inside the image whose last word
- * ends inside the input (most pixels) takes a loop with no bounds at all. */
+ * group's bytes read as one word. A window inside the image whose last word ends inside the input (most pixels)
+ * takes the rows with no bounds at all; the others narrow_clipped. */
 static TK_NOINLINE void fill_pixel_narrow(const conv_geometry *g, int32_t batch, int32_t out_y, int32_t out_x,
                                           void *columns, int32_t stride, int32_t slot)
 {
     const tk_conv_params *p = g->p;
     const int32_t channels = g->in->c, in_h = g->in->h, in_w = g->in->w, kh = g->filter->h, kw = g->filter->w;
     const int32_t in_y0 = out_y * p->stride_h - p->pad_h, in_x0 = out_x * p->stride_w - p->pad_w;
+    const int32_t at = ((batch * in_h + in_y0) * in_w + in_x0) * channels; /* tap 0 of filter row 0; may be < 0 */
+    tk_word *col = (tk_word *)columns + slot;
     if (in_x0 >= 0 && in_x0 <= in_w - kw && in_y0 >= 0 && in_y0 <= in_h - kh &&
-        ((batch * in_h + in_y0 + kh - 1) * in_w + in_x0) * channels + 4 <= g->input_bytes) {
+        at + (kh - 1) * g->row_step + 4 <= g->input_bytes) {
         const uint32_t keep = KEEP_BELOW[kw * channels], pad = (uint32_t)tk_bytes4(-p->input_offset) & ~keep;
-        narrow_rows((tk_word *)columns + slot, g->input + ((batch * in_h + in_y0) * in_w + in_x0) * channels, kh,
-                    g->row_step, stride, keep, pad, tk_offset_pair(p->input_offset));
-        return;
-    }
-    {
-        const int32_t lo = tk_max32(0, -in_x0) * channels;
-        const int32_t hi = tk_max32(lo, tk_min32(kw, in_w - in_x0) * channels);
-        const int32_t y_lo = tk_max32(0, -in_y0), y_hi = tk_min32(kh, in_h - in_y0), offset = p->input_offset;
-        const uint32_t keep = KEEP_FROM[lo] & KEEP_BELOW[hi], pad = (uint32_t)tk_bytes4(-offset) & ~keep;
-        const int32_t offsets = tk_offset_pair(offset), half = stride >> 1, row_step = g->row_step;
-        const int32_t at = ((batch * in_h + in_y0) * in_w + in_x0) * channels; /* tap 0 of filter row 0; may be < 0 */
-        tk_word *col = (tk_word *)columns + slot;
-        int32_t first = y_lo, end = y_hi, filter_y;
-        while (first < end && at + first * row_step < 0) { /* a row whose word would start before the input */
-            ++first;
-        }
-        while (end > first && at + (end - 1) * row_step + 4 > g->input_bytes) { /* ... or end past it */
-            --end;
-        }
-        for (filter_y = 0; filter_y < first; ++filter_y) { /* rows above the image, or at the input's start */
-            narrow_edge_row(g, col + stride * filter_y, half, filter_y >= y_lo, at + filter_y * row_step, lo, hi, pad,
-                            offsets);
-        }
-        for (filter_y = end; filter_y < kh; ++filter_y) { /* rows at the input's end, or below the image */
-            narrow_edge_row(g, col + stride * filter_y, half, filter_y < y_hi, at + filter_y * row_step, lo, hi, pad,
-                            offsets);
-        }
-        /* the rest, a word per row with no checks */
-        narrow_rows(col + stride * first, g->input + at + first * row_step, end - first, row_step, stride, keep, pad,
-                    offsets);
+        narrow_rows(col, g->input + at, kh, g->row_step, stride, keep, pad, tk_offset_pair(p->input_offset));
+    } else {
+        narrow_clipped(g, at, in_y0, in_x0, col, stride);
     }
 }
 

@@ -218,13 +218,13 @@ static void fill_planes(tk_dw3_fill *fill, const int8_t *source, int32_t rows, i
     }
 }
 
-/* above <- channels 4g .. 4g + 3 of input row `row`, a word per column. */
-static void keep_row(int32_t *above, const tk_dims *in, const int8_t *input, int32_t g, int32_t row)
+/* above <- the 4 channels at `source` of input row `row` (fill's row and column steps), a word per column. */
+static void keep_row(int32_t *above, const tk_dw3_fill *fill, const int8_t *source, int32_t columns, int32_t row)
 {
-    const int8_t *src = input + row * in->w * in->c + 4 * g;
+    const int8_t *src = source + row * fill->row_step;
     int32_t col;
-    for (col = 0; col < in->w; ++col) {
-        memcpy(above + col, src + col * in->c, 4);
+    for (col = 0; col < columns; ++col) {
+        memcpy(above + col, src + col * fill->column_step, 4);
     }
 }
 
@@ -255,7 +255,7 @@ static void run_band(const dw3_layer *l, tk_dw3_job *job, const tk_packed_filter
     const int32_t last = full * l->block_words; /* the last block's plane words */
     const int32_t last_out = full * l->block_rows * row_step;
     const int32_t last_step = last_rows == 2 ? row_step : 0; /* 1 row: row step 0 */
-    const int32_t columns = job->columns * l->channels;      /* out_skip: from the end of a block's columns on */
+    const int32_t out_skip = (l->block_rows - 1) * row_step; /* from the end of a block's first row on */
     int32_t lane, row, col;
     for (lane = 0; lane < lanes; ++lane, ++bias, quant += 3, weights += 12, plane += l->words, ++out) {
         job->bias[0] = job->bias[1] = *bias;
@@ -266,7 +266,7 @@ static void run_band(const dw3_layer *l, tk_dw3_job *job, const tk_packed_filter
             job->out = out;
             job->row_step = row_step;
             job->blocks = full;
-            job->out_skip = l->block_rows * row_step - columns;
+            job->out_skip = out_skip;
             l->loop(plane, weights, job);
         }
         if (last_rows == 3) { /* 4 rows into last_block (column-major), then the valid ones */
@@ -337,7 +337,6 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
         int8_t *tail = (int8_t *)(above + w);                /* channels not in fours: the last group's input */
         const int32_t blocks = blocks_of(input_dims->h), band = band_of(input_dims);
         const int32_t block_rows = s2 ? 2 : 4; /* output rows per block */
-        tk_dims tail_dims = *input_dims;
         int32_t batch, g, first;
         tk_dw3_job job;
         tk_dw3_fill fill;
@@ -362,7 +361,6 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
         job.col_step = channels;
         job.in_skip = 12 * (w + 2) - 24 * output_dims->w; /* stride 2 only */
         memset(planes, 0, (size_t)(4 * words) * sizeof *planes);
-        tail_dims.c = 4;
         fill.at = planes + 3;
         fill.block_step = 4 * layer.block_words - 8;
         fill.zero_points = tk_bytes4(-params->input_offset);
@@ -372,23 +370,21 @@ tk_status tk_depthwise_conv2d_3x3_fast_s8(const tk_conv_params *params, const tk
         for (batch = 0; batch < input_dims->n; ++batch) {
             for (g = 0; 4 * g < channels; ++g) {
                 const int32_t lanes = channels - 4 * g < 4 ? channels - 4 * g : 4;
-                const tk_dims *source_dims = input_dims;
-                const int8_t *source = input + batch * image;
-                int32_t group = g;
+                const int8_t *source = input + batch * image + 4 * g; /* the group's channels, `step` a pixel */
+                int32_t step = channels;
                 if (lanes < 4) { /* read before this group's outputs land on it (the output may be the input) */
-                    gather_tail(tail, source, input_dims, g);
-                    source_dims = &tail_dims;
+                    gather_tail(tail, input + batch * image, input_dims, g);
                     source = tail;
-                    group = 0;
+                    step = 4;
                 }
-                fill.row_step = w * source_dims->c;
-                fill.column_step = source_dims->c;
+                fill.row_step = w * step;
+                fill.column_step = step;
                 for (first = 0; first < blocks; first += band) {
                     const int32_t count = blocks - first < band ? blocks - first : band;
                     const int32_t left = output_dims->h - block_rows * first;
-                    fill_planes(&fill, source + 4 * group, input_dims->h, first, count, above);
+                    fill_planes(&fill, source, input_dims->h, first, count, above);
                     if (first + count < blocks) { /* before this band's outputs can land on it */
-                        keep_row(above, source_dims, source, group, 4 * (first + count) - 1);
+                        keep_row(above, &fill, source, w, 4 * (first + count) - 1);
                     }
                     if (left > 0) {
                         run_band(&layer, &job, filter, 4 * g, lanes, planes + start,

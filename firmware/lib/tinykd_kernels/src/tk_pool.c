@@ -138,28 +138,26 @@ static tk_status pool2d(pool_kind kind, const tk_pool_params *params, const tk_d
                     const int32_t x_start = tk_max32(0, -in_x_origin);
                     const int32_t x_end = tk_min32(params->filter_w, input_w - in_x_origin);
                     const int32_t count = (y_end - y_start) * (x_end - x_start);
+                    /* the input byte of the window's first pixel inside the input (when count > 0); the output pixel */
+                    const int32_t window =
+                        ((batch * input_h + in_y_origin + y_start) * input_w + in_x_origin + x_start) * depth;
+                    int8_t *out = output + ((batch * output_h + out_y) * output_w + out_x) * depth;
                     if (count <= 0) {
                         return TK_ERR_SHAPE; /* a window entirely in the padding */
                     }
                     channel = 0;
                     if (kind == POOL_MAX && depth >= 4) { /* channels in fours; the 1-3 after them below */
-                        window_max4(input +
-                                        ((batch * input_h + in_y_origin + y_start) * input_w + in_x_origin + x_start) *
-                                            depth,
-                                    input_w * depth, depth, y_end - y_start, x_end - x_start, &params->activation,
-                                    output + ((batch * output_h + out_y) * output_w + out_x) * depth);
+                        window_max4(input + window, input_w * depth, depth, y_end - y_start, x_end - x_start,
+                                    &params->activation, out);
                         channel = depth & ~3;
                     }
                     if (kind == POOL_AVERAGE && !(depth & 3) && count <= 256) { /* channels in fours */
-                        const int8_t *x =
-                            input +
-                            ((batch * input_h + in_y_origin + y_start) * input_w + in_x_origin + x_start) * depth;
-                        int8_t *out = output + ((batch * output_h + out_y) * output_w + out_x) * depth;
                         int32_t sums[TK_POOL_CHUNK];
                         for (channel = 0; channel < depth; channel += TK_POOL_CHUNK) {
                             const int32_t n = tk_min32(TK_POOL_CHUNK, depth - channel);
                             int32_t k;
-                            window_sums(x + channel, input_w * depth, depth, y_end - y_start, x_end - x_start, n, sums);
+                            window_sums(input + window + channel, input_w * depth, depth, y_end - y_start,
+                                        x_end - x_start, n, sums);
                             for (k = 0; k < n; ++k) {
                                 out[channel + k] = average_of(sums[k], count, &params->activation);
                             }
@@ -167,11 +165,7 @@ static tk_status pool2d(pool_kind kind, const tk_pool_params *params, const tk_d
                         continue;
                     }
                     if (kind == POOL_MAX && y_end - y_start == 2 && x_end - x_start == 2) { /* 2x2: unrolled */
-                        const int8_t *p =
-                            input +
-                            ((batch * input_h + in_y_origin + y_start) * input_w + in_x_origin + x_start) * depth;
-                        const int8_t *q = p + input_w * depth;
-                        int8_t *out = output + ((batch * output_h + out_y) * output_w + out_x) * depth;
+                        const int8_t *p = input + window, *q = p + input_w * depth;         /* the window's two rows */
                         for (; channel < depth; ++channel) {
                             const int32_t m = tk_max32(tk_max32(p[channel], p[channel + depth]),
                                                        tk_max32(q[channel], q[channel + depth]));
@@ -189,10 +183,9 @@ static tk_status pool2d(pool_kind kind, const tk_pool_params *params, const tk_d
                                 acc = kind == POOL_MAX ? tk_max32(acc, value) : acc + value;
                             }
                         }
-                        output[((batch * output_h + out_y) * output_w + out_x) * depth + channel] =
-                            kind == POOL_AVERAGE
-                                ? average_of(acc, count, &params->activation)
-                                : (int8_t)tk_clamp32(acc, params->activation.min, params->activation.max);
+                        out[channel] = kind == POOL_AVERAGE
+                                           ? average_of(acc, count, &params->activation)
+                                           : (int8_t)tk_clamp32(acc, params->activation.min, params->activation.max);
                     }
                 }
             }
