@@ -97,6 +97,7 @@ CASES = {
     # output concatenated with negative values keeps their zero point)
     "maxpool_8ch_s2_same": ((7, 9, 8), lambda x: L.MaxPool2D(3, strides=2, padding="same")(x), "MAX_POOL_2D"),
     "maxpool_22ch_s2": ((7, 6, 22), lambda x: L.MaxPool2D(2)(x), "MAX_POOL_2D"),  # 20 in fours, 2 one by one
+    "maxpool1d_8ch": ((9, 8), lambda x: L.MaxPool1D(2)(x), "MAX_POOL_2D"),  # windows of 2 pixels (a series)
     "maxpool_12ch_relu_clamped": ((6, 6, 12), lambda x: L.Concatenate()([
         L.ReLU()(L.MaxPool2D(2)(x)), L.Conv2D(4, 2, strides=2)(x)]), "MAX_POOL_2D"),
     "avgpool_same": ((7, 9, 3), lambda x: L.AveragePooling2D(3, strides=2, padding="same")(x), "AVERAGE_POOL_2D"),

@@ -23,7 +23,7 @@ def kernel_mix(x):
     multiple of 3; a 3x3 depthwise on planes (9 rows: a last block of 1 row) and convs whose RELU really clamps
     (their outputs, concatenated with negative values, have their zero point; DS-CNN's run the unclamped loops),
     shallow convs (the unrolled 2-pixel loop) and deep ones (the 3-pixel loop), clamped and not; an average pool
-    over 8 channels."""
+    over 8 channels; max pools of 2x2 (unrolled, a RELU that clamps) and 2x1 windows (two words per 4 channels)."""
     from pipeline.kd.keras import keras
     L = keras.layers
     a = L.Conv2D(6, 3, padding="same", activation="relu")(x)
@@ -40,8 +40,10 @@ def kernel_mix(x):
     # pool over 8 channels whose fused RELU clamps (the byte-wise max per word), one over 6 (4 + 2 one by one)
     narrow = L.Conv2D(5, 1)(L.Conv2D(8, 1)(a))
     maxed = L.ReLU()(L.MaxPool2D(2)(L.Conv2D(8, 1)(a)))
+    paired = L.MaxPool2D((2, 1))(L.Conv2D(8, 1)(a))  # windows of 2 pixels, as a series pooled in time
     return L.Dense(10)(L.Concatenate()([L.Flatten()(L.Conv2D(4, 3, strides=2)(e)), L.Flatten()(pooled),
-                                        L.Flatten()(narrow), L.Flatten()(maxed), L.Flatten()(L.MaxPool2D(2)(a))]))
+                                        L.Flatten()(narrow), L.Flatten()(maxed), L.Flatten()(L.MaxPool2D(2)(a)),
+                                        L.Flatten()(paired)]))
 
 
 def flat_mix(x):

@@ -76,19 +76,6 @@ static void window_max4(const int8_t *x, int32_t row_step, int32_t depth, int32_
 {
     const int32_t low4 = tk_bytes4(activation->min), high4 = tk_bytes4(activation->max);
     int32_t channel, r, c;
-    if (rows == 2 && cols == 2) { /* the common 2x2 window, its 4 words unrolled */
-        for (channel = 0; channel + 4 <= depth; channel += 4) {
-            const int8_t *p = x + channel;
-            int32_t a, b, e, f;
-            memcpy(&a, p, sizeof a);
-            memcpy(&b, p + depth, sizeof b);
-            memcpy(&e, p + row_step, sizeof e);
-            memcpy(&f, p + row_step + depth, sizeof f);
-            a = tk_clamp4(tk_max4(tk_max4(a, b), tk_max4(e, f)), low4, high4);
-            memcpy(out + channel, &a, sizeof a);
-        }
-        return;
-    }
     for (channel = 0; channel + 4 <= depth; channel += 4) {
         const int8_t *row = x + channel;
         int32_t m = low4;
@@ -101,6 +88,39 @@ static void window_max4(const int8_t *x, int32_t row_step, int32_t depth, int32_
         }
         m = tk_clamp4(m, low4, high4);
         memcpy(out + channel, &m, sizeof m);
+    }
+}
+
+/* window_max4 for the common 2x2 window: its 4 words per 4 channels unrolled. */
+static TK_NOINLINE void window_max4_2x2(const int8_t *x, int32_t row_step, int32_t depth,
+                                        const tk_activation *activation, int8_t *out)
+{
+    const int32_t low4 = tk_bytes4(activation->min), high4 = tk_bytes4(activation->max);
+    int32_t channel;
+    for (channel = 0; channel + 4 <= depth; channel += 4) {
+        const int8_t *p = x + channel;
+        int32_t a, b, e, f;
+        memcpy(&a, p, sizeof a);
+        memcpy(&b, p + depth, sizeof b);
+        memcpy(&e, p + row_step, sizeof e);
+        memcpy(&f, p + row_step + depth, sizeof f);
+        a = tk_clamp4(tk_max4(tk_max4(a, b), tk_max4(e, f)), low4, high4);
+        memcpy(out + channel, &a, sizeof a);
+    }
+}
+
+/* window_max4 for a window of 2 pixels `step` bytes apart (2x1 or 1x2: series pooled in time). */
+static TK_NOINLINE void window_max4_pair(const int8_t *x, int32_t step, int32_t depth, const tk_activation *activation,
+                                         int8_t *out)
+{
+    const int32_t low4 = tk_bytes4(activation->min), high4 = tk_bytes4(activation->max);
+    int32_t channel;
+    for (channel = 0; channel + 4 <= depth; channel += 4) {
+        int32_t a, b;
+        memcpy(&a, x + channel, sizeof a);
+        memcpy(&b, x + channel + step, sizeof b);
+        a = tk_clamp4(tk_max4(a, b), low4, high4);
+        memcpy(out + channel, &a, sizeof a);
     }
 }
 
@@ -147,8 +167,15 @@ static tk_status pool2d(pool_kind kind, const tk_pool_params *params, const tk_d
                     }
                     channel = 0;
                     if (kind == POOL_MAX && depth >= 4) { /* channels in fours; the 1-3 after them below */
-                        window_max4(input + window, input_w * depth, depth, y_end - y_start, x_end - x_start,
-                                    &params->activation, out);
+                        if (y_end - y_start == 2 && x_end - x_start == 2) {
+                            window_max4_2x2(input + window, input_w * depth, depth, &params->activation, out);
+                        } else if (count == 2) {
+                            window_max4_pair(input + window, x_end - x_start == 2 ? depth : input_w * depth, depth,
+                                             &params->activation, out);
+                        } else {
+                            window_max4(input + window, input_w * depth, depth, y_end - y_start, x_end - x_start,
+                                        &params->activation, out);
+                        }
                         channel = depth & ~3;
                     }
                     if (kind == POOL_AVERAGE && !(depth & 3) && count <= 256) { /* channels in fours */
@@ -164,8 +191,8 @@ static tk_status pool2d(pool_kind kind, const tk_pool_params *params, const tk_d
                         }
                         continue;
                     }
-                    if (kind == POOL_MAX && y_end - y_start == 2 && x_end - x_start == 2) { /* 2x2: unrolled */
-                        const int8_t *p = input + window, *q = p + input_w * depth;         /* the window's two rows */
+                    if (channel < depth && kind == POOL_MAX && y_end - y_start == 2 && x_end - x_start == 2) { /* 2x2 */
+                        const int8_t *p = input + window, *q = p + input_w * depth; /* the window's two rows */
                         for (; channel < depth; ++channel) {
                             const int32_t m = tk_max32(tk_max32(p[channel], p[channel + depth]),
                                                        tk_max32(q[channel], q[channel + depth]));
