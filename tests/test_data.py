@@ -212,6 +212,48 @@ def test_overlapping_windows_without_groups_are_warned_about(tmp_path):
     assert len(warnings) == 1 and "test windows share time steps with training windows" in warnings[0]
 
 
+def test_x_and_y_alone_get_a_stratified_test_split_of_the_seed(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.random((100, 6, 5)).astype(np.float32), np.repeat(["walk", "run", "sit", "lie"], 25)
+    path = npz(tmp_path, "xy.npz", x_train=None, y_train=None, x_test=None, y_test=None, x=x, y=y)
+    data = load_dataset(DataConfig(dataset=str(path), test_fraction=0.2), seed=3)
+    assert len(data.y_test) == 20 and np.bincount(data.y_test).tolist() == [5, 5, 5, 5]  # stratified
+    assert data.class_names == ["lie", "run", "sit", "walk"] and len(data.y_train) + len(data.y_val) == 80
+    warning = [w for w in data.warnings if "no test split" in w]
+    assert len(warning) == 1 and "20 of its 100 samples" in warning[0] and "seed 3" in warning[0]
+    assert not [w for w in data.warnings if "ignores" in w]  # x and y are read
+    test_rows = lambda d: sorted(map(tuple, np.round(d.x_test.reshape(len(d.x_test), -1)[:, :3], 5)))
+    again = load_dataset(DataConfig(dataset=str(path), test_fraction=0.2), seed=3)
+    other = load_dataset(DataConfig(dataset=str(path), test_fraction=0.2), seed=4)
+    assert test_rows(again) == test_rows(data) != test_rows(other)  # the seed draws it: quantize sees distill's
+
+
+@pytest.mark.parametrize("arrays, needle", [
+    ({"x": np.zeros((10, 4)), "y": np.arange(9) % 2}, "10 samples in x and 9 labels in y"),
+    ({"x": np.zeros((10, 4)), "y": np.arange(10) % 2, "x_test": np.zeros((3, 4))}, "lacks x_train, y_train, y_test"),
+    ({"x": np.zeros((10, 4))}, "lacks x_train"),
+])
+def test_x_and_y_mistakes_are_one_line(tmp_path, arrays, needle):
+    path = npz(tmp_path, "bad.npz", **{"x_train": None, "y_train": None, "x_test": None, "y_test": None, **arrays})
+    with pytest.raises(PipelineError) as e:
+        load_dataset(DataConfig(dataset=str(path)))
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_padding_is_not_overlap(tmp_path):
+    """Series of different lengths zero-padded to the longest (sktime's JapaneseVowels, 7-29 frames): scaled per
+    channel, the padding is a different constant in each channel, shared by every short window; it is no overlap."""
+    rng = np.random.default_rng(0)
+    def padded(n):
+        x = rng.standard_normal((n, 30, 3)).astype(np.float32).cumsum(axis=1) + 5
+        for window, length in zip(x, rng.integers(8, 20, n)):
+            window[length:] = 0
+        return x
+    path = npz(tmp_path, "p.npz", x_train=padded(60), y_train=np.arange(60) % 3, x_test=padded(30),
+               y_test=np.arange(30) % 3)
+    assert overlap_warnings(load_dataset(DataConfig(dataset=str(path), layout="series"))) == []
+
+
 def test_x_val_and_y_val_of_the_npz_are_the_validation_split(tmp_path):
     x_val = np.random.default_rng(2).random((9, 6, 5)).astype(np.float32)
     data = load_dataset(DataConfig(dataset=str(npz(tmp_path, x_val=x_val, y_val=np.arange(9) % 3))))
@@ -276,7 +318,7 @@ def test_distill_says_where_validation_comes_from_and_what_it_ignores(tmp_path, 
     assert "validation: the file's x_val/y_val (none held out of x_train)" in lines[0]
     assert [line for line in lines if "ignores" in line] == [f"warning   '{path}' holds arrays tinykd ignores: "
                                                              f"x_valid. It reads x_train, y_train, x_test, y_test, "
-                                                             "x_val, y_val, groups_train, x_unlabeled, class_names, "
+                                                             "x, y, x_val, y_val, groups_train, x_unlabeled, class_names, "
                                                              "manifest, voice_test, snr_test (README \"Bring your own "
                                                              "data\"); rename a misspelt one."]
 

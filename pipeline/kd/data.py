@@ -26,7 +26,7 @@ from pipeline.kd.image_folder import image_folder
 from pipeline.kd.labels import read_labels
 from pipeline.runs import sha256_path
 from pipeline.kd.splits import check_groups, shared_windows, small_validation, validation_split
-from pipeline.kd.npz_keys import GROUPS_KEY, NAMES_KEY, NPZ_KEYS, ignored_warning, read_validation
+from pipeline.kd.npz_keys import GROUPS_KEY, NAMES_KEY, ignored_warning, read_splits, read_validation
 from pipeline.kd.transfer import KEY as UNLABELED_KEY
 from pipeline.kd.transfer import check_samples, check_unlabeled, labeled_subset, read_unlabeled
 
@@ -92,7 +92,7 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
     source = cfg.dataset
     path = Path(source)
     sha, unlabeled = "", []
-    extra = {"groups": None, "auto": "auto", "val": None, "ignored": None}  # what only a .npz may bring
+    extra = {"groups": None, "auto": "auto", "val": None, "ignored": None, "drawn_test": None}  # only a .npz
     if source == BUILT_IN[0]:
         x_train, y_train, x_test, y_test, names = _digits(cfg.test_fraction, seed)
     elif source == BUILT_IN[1]:
@@ -101,7 +101,7 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
         if not path.is_file():
             what = "is a folder, not a .npz file" if path.is_dir() else "does not exist"
             raise PipelineError(f"Data file '{source}' {what}.", "Give an existing .npz file.")
-        x_train, y_train, x_test, y_test, names, extra = _npz(path)
+        x_train, y_train, x_test, y_test, names, extra = _npz(path, cfg.test_fraction, seed)
         unlabeled += [(source, extra["unlabeled"])] if extra["unlabeled"] is not None else []
         sha = sha256_path(path)
     elif path.is_dir():
@@ -144,7 +144,7 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
                    source_sha256=sha, split="given" if extra["val"] else "random" if groups is None else "groups",
                    x_unlabeled=norm(x_unlabeled),
                    labeled=labeled_subset(y_train[train], cfg.label_fraction, seed),
-                   warnings=[w for w in (extra["ignored"], small) if w])
+                   warnings=[w for w in (extra["drawn_test"], extra["ignored"], small) if w])
 
 
 def _normalization(source: str, x_train: np.ndarray, kind: str) -> dict:
@@ -218,21 +218,18 @@ def _fashion_mnist():
     return x_train, y_train, x_test, y_test, FASHION_CLASSES
 
 
-def _npz(path: Path):
+def _npz(path: Path, test_fraction: float, seed: int):
     if not zipfile.is_zipfile(path):  # np.load would try it as a pickle and suggest allow_pickle
         raise PipelineError(f"'{path}' is not a .npz file (not a zip archive: {path.stat().st_size:,} bytes).",
                             "Save the arrays with numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...).")
     try:
         with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in NPZ_KEYS if k not in f.files]
-            if missing:
-                raise PipelineError(f"'{path}' lacks {', '.join(missing)} (it has: {', '.join(f.files) or 'nothing'}).",
-                                    "A data .npz needs the arrays x_train, y_train, x_test, y_test.")
-            arrays = [f[k] for k in NPZ_KEYS]
+            arrays, drawn_test = read_splits(path, f, test_fraction, seed)
             names = [str(n) for n in f[NAMES_KEY]] if NAMES_KEY in f.files else None
             extra = {"groups": f[GROUPS_KEY] if GROUPS_KEY in f.files else None, "auto": _manifest_layout(f),
                      "unlabeled": f[UNLABELED_KEY] if UNLABELED_KEY in f.files else None,
-                     "val": read_validation(path, f), "ignored": ignored_warning(path, f.files)}
+                     "val": read_validation(path, f), "ignored": ignored_warning(path, f.files),
+                     "drawn_test": drawn_test}
     except PipelineError:
         raise
     except Exception as e:  # noqa: BLE001 - numpy raises many kinds for a bad file

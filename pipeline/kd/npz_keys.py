@@ -1,23 +1,63 @@
 """The arrays of a user's data .npz: the ones tinykd reads, the optional validation split, a warning for the rest.
 
-A .npz may bring its own validation split (`x_val`, `y_val`, both or neither): it then picks the best checkpoint
+A .npz holds its training and test splits (x_train, y_train, x_test, y_test), or all its labelled samples as x and
+y, of which tinykd holds out a stratified data.test_fraction as the test set (drawn with the run's seed). A .npz may
+bring its own validation split (`x_val`, `y_val`, both or neither): it then picks the best checkpoint
 instead of the share `data.val_fraction` carved from x_train, and every training sample trains. Arrays tinykd
 does not read are named in one warning, so a misspelt key (`x_valid`) is not ignored silently.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from pipeline.audio.breakdown import SNR_KEY, VOICE_KEY
 from pipeline.errors import PipelineError
 from pipeline.kd.transfer import KEY as UNLABELED_KEY
 
-NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")  # required
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")  # required, or:
+WHOLE_KEYS = ("x", "y")  # every labelled sample: tinykd holds out the test set
 VAL_KEYS = ("x_val", "y_val")  # optional: the validation split, both or neither
 GROUPS_KEY = "groups_train"  # optional: a group id (subject, recording) per training sample
 NAMES_KEY = "class_names"  # optional: a name per class (strings), e.g. the keywords of `tinykd data kws`
 MANIFEST_KEY = "manifest"  # optional: what made the file (`tinykd data`), JSON
 # Every array tinykd reads from a data .npz (x_unlabeled: the transfer set; voice_test, snr_test: the report's
 # keyword breakdown, pipeline/audio/breakdown.py).
-READ_KEYS = (*NPZ_KEYS, *VAL_KEYS, GROUPS_KEY, UNLABELED_KEY, NAMES_KEY, MANIFEST_KEY, VOICE_KEY, SNR_KEY)
+READ_KEYS = (*NPZ_KEYS, *WHOLE_KEYS, *VAL_KEYS, GROUPS_KEY, UNLABELED_KEY, NAMES_KEY, MANIFEST_KEY, VOICE_KEY, SNR_KEY)
+
+
+def read_splits(path, f, test_fraction: float, seed: int) -> tuple[list[np.ndarray], str | None]:
+    """([x_train, y_train, x_test, y_test] of the open .npz `f`, a warning when tinykd drew the test set from x and
+    y); PipelineError when it has neither set of arrays."""
+    if all(k in f.files for k in NPZ_KEYS):
+        return [f[k] for k in NPZ_KEYS], None
+    if not all(k in f.files for k in WHOLE_KEYS) or any(k in f.files for k in NPZ_KEYS):
+        missing = [k for k in NPZ_KEYS if k not in f.files]
+        raise PipelineError(f"'{path}' lacks {', '.join(missing)} (it has: {', '.join(f.files) or 'nothing'}).",
+                            "A data .npz needs the arrays x_train, y_train, x_test, y_test, or x and y (tinykd then "
+                            "holds out data.test_fraction of them as the test set).")
+    x, y = f["x"], f["y"]
+    if len(x) != len(y) or len(x) < 2:
+        raise PipelineError(f"'{path}' has {len(x)} samples in x and {len(y)} labels in y.",
+                            "Give one label per sample, at least 2 samples.")
+    train, test = _hold_out(y, test_fraction, seed)
+    return [x[train], y[train], x[test], y[test]], (
+        f"'{path}' has x and y, no test split: {len(test):,} of its {len(y):,} samples ({test_fraction:.0%}, "
+        f"stratified, seed {seed}) are the test set. Runs with another --seed test on other samples: save x_test "
+        "and y_test in the .npz for one fixed test set.")
+
+
+def _hold_out(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, test rows): stratified by label (a label vector, or one-hot rows) when every class has 2
+    samples or more, else random."""
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(len(y))
+    classes = np.unique(y.reshape(len(y), -1), axis=0, return_inverse=True)[1].reshape(-1)
+    stratify = classes if np.bincount(classes).min() >= 2 else None
+    try:
+        return tuple(train_test_split(rows, test_size=test_fraction, random_state=seed, stratify=stratify))
+    except ValueError:  # a test set smaller than the class count cannot be stratified
+        return tuple(train_test_split(rows, test_size=test_fraction, random_state=seed))
 
 
 def read_validation(path, f) -> tuple | None:

@@ -77,8 +77,9 @@ def check_groups(source, groups: np.ndarray, n: int) -> np.ndarray:
 def _run_keys(x: np.ndarray) -> np.ndarray:
     """(n, T - RUN + 1) float64 keys of every RUN-step stretch of every series window (n, T, C): equal stretches
     get equal keys (each element is a fixed sum of products, computed in the same order for every stretch), and
-    different ones collide with negligible probability. Stretches whose values are all equal (padding,
-    saturation) get NaN: they say nothing about overlap."""
+    different ones collide with negligible probability. Stretches in which no channel changes (padding, a sensor at
+    rest or saturated) get NaN: they say nothing about overlap. (Padding is one value per channel once the channels
+    are scaled apart: sktime's zero-padded JapaneseVowels had 235 of its 270 windows "shared" by their padding.)"""
     x = x.astype(np.float64)
     steps = x.shape[1] - RUN + 1
     weights = np.random.default_rng(12345).standard_normal((RUN, x.shape[2]))
@@ -87,8 +88,7 @@ def _run_keys(x: np.ndarray) -> np.ndarray:
         for c in range(x.shape[2]):
             keys += x[:, lag:lag + steps, c] * weights[lag, c]
     stretch = np.lib.stride_tricks.sliding_window_view(x, RUN, axis=1)  # (n, steps, C, RUN)
-    flat = stretch.reshape(x.shape[0], steps, -1)
-    keys[flat.max(-1) == flat.min(-1)] = np.nan
+    keys[np.all(stretch.max(-1) == stretch.min(-1), axis=-1)] = np.nan
     return keys
 
 
