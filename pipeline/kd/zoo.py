@@ -18,6 +18,8 @@ from typing import Callable
 from pipeline.config import StudentConfig, TeacherConfig
 from pipeline.errors import PipelineError
 from pipeline.kd.keras import keras
+from pipeline.kd.foreign_teacher import foreign_kind, load_foreign
+from pipeline.kd.macs import count_macs, flat_layers
 
 layers = keras.layers
 
@@ -109,32 +111,16 @@ def _conv_bn_relu(conv, x):
     return layers.ReLU(name=f"{conv.name}_relu")(x)
 
 
-def count_macs(model) -> int:
-    """Multiply-accumulates of one inference: convolutions and dense layers (pooling and BN are not MACs)."""
-    total = 0
-    for layer in _flat_layers(model):
-        if isinstance(layer, (layers.DepthwiseConv2D, layers.DepthwiseConv1D)):
-            out = layer.output_shape[1:]
-            kernel = layer.depthwise_kernel.shape  # (k..., in, multiplier)
-            total += _prod(out[:-1]) * _prod(kernel[:-2]) * out[-1]
-        elif isinstance(layer, (layers.SeparableConv1D, layers.SeparableConv2D)):  # depthwise, then pointwise
-            out = layer.output_shape[1:]
-            total += _prod(out[:-1]) * (_prod(layer.depthwise_kernel.shape) + _prod(layer.pointwise_kernel.shape))
-        elif isinstance(layer, (layers.Conv1D, layers.Conv2D)):
-            out = layer.output_shape[1:]
-            total += _prod(out[:-1]) * _prod(layer.kernel.shape[:-1]) * out[-1]  # kernel: (k..., in/groups, out)
-        elif isinstance(layer, layers.Dense):
-            total += _prod(layer.kernel.shape) * _prod(layer.output_shape[1:-1] or (1,))
-    return int(total)
-
-
 def describe(model) -> dict:
-    return {"params": int(model.count_params()), "macs": count_macs(model)}
+    """Parameters (a wrapped teacher's own included) and MACs of one inference."""
+    params = model.count_params() + sum(getattr(layer, "foreign_params", 0) for layer in flat_layers(model))
+    return {"params": int(params), "macs": count_macs(model)}
 
 
 def load_teacher(path: str, input_shape: tuple[int, ...], num_classes: int, *, unsafe: bool = False,
                  log: Callable[[str], None] = print):
-    """Load a user's tf_keras teacher and check it fits the data. Returns (model, outputs_probabilities).
+    """Load a user's teacher and check it fits the data. Returns (model, outputs_probabilities). tf_keras reads
+    what Keras 2 saved; a Keras 3 file or a plain SavedModel is wrapped (foreign_teacher.py).
 
     A Lambda layer stores Python bytecode that runs when the model loads, so a teacher with one is refused
     unless `unsafe` (the user trusts the file); `.keras` files also load in Keras safe mode. A binary teacher
@@ -150,13 +136,8 @@ def load_teacher(path: str, input_shape: tuple[int, ...], num_classes: int, *, u
     if not unsafe and _has_lambda(file):
         raise PipelineError(f"Teacher '{path}' contains a Lambda layer, whose Python code would run on load.",
                             "Replace it with a built-in layer, or pass --unsafe if you trust the file.")
-    try:
-        kwargs = {"safe_mode": not unsafe} if file.suffix == ".keras" else {}
-        model = keras.models.load_model(file, compile=False, **kwargs)
-    except Exception as e:  # noqa: BLE001 - h5py, zipfile, protobuf and Keras all raise their own kinds
-        reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
-        raise PipelineError(f"Cannot load teacher '{path}': {reason}.",
-                            "Save it with tf_keras (model.save('teacher.keras')); Keras 3 files are not readable.")
+    model = load_foreign(file, kind, input_shape, unsafe) if (kind := foreign_kind(file)) else \
+        _load_keras2(file, unsafe)
     if not isinstance(model, keras.Model) or len(model.inputs) != 1 or len(model.outputs) != 1:
         raise PipelineError(f"Teacher '{path}' is not a single-input, single-output Keras model.",
                             "Wrap it so it maps one input to class scores.")
@@ -179,10 +160,25 @@ def load_teacher(path: str, input_shape: tuple[int, ...], num_classes: int, *, u
     if got_out != num_classes:
         raise PipelineError(f"Teacher '{path}' has {got_out} output classes, the data has {num_classes}.",
                             "Use a teacher trained on the same classes.")
+    return model, _output_activation(model) == "softmax"
+
+
+def _load_keras2(file: Path, unsafe: bool):
+    try:
+        kwargs = {"safe_mode": not unsafe} if file.suffix == ".keras" else {}
+        return keras.models.load_model(file, compile=False, **kwargs)
+    except Exception as e:  # noqa: BLE001 - h5py, zipfile, protobuf and Keras all raise their own kinds
+        reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise PipelineError(f"Cannot load teacher '{file}': {reason}.",
+                            "Give a file Keras saved (model.save('teacher.keras')) or a SavedModel folder.") from None
+
+
+def _output_activation(model) -> str:
+    """The name of the activation that ends the model ("softmax", "sigmoid", ...; "" for none known)."""
     last = model.layers[-1]
-    probabilities = getattr(getattr(last, "activation", None), "__name__", "") == "softmax" or \
-        isinstance(last, layers.Softmax)
-    return model, probabilities
+    if isinstance(last, layers.Softmax):
+        return "softmax"
+    return getattr(last, "output_activation", "") or getattr(getattr(last, "activation", None), "__name__", "")
 
 
 @keras.saving.register_keras_serializable(package="tinykd")
@@ -210,7 +206,7 @@ class BinaryLogits(layers.Layer):
 
 def _binary(model, input_shape: tuple[int, ...], path: str, log: Callable[[str], None]):
     """The teacher with its one output turned into the two logits of BinaryLogits."""
-    sigmoid = getattr(getattr(model.layers[-1], "activation", None), "__name__", "") == "sigmoid"
+    sigmoid = _output_activation(model) == "sigmoid"
     what = "a sigmoid: its output p is the probability of class 1, the logits (0, logit(p))" if sigmoid else \
         "no sigmoid: its output z is the logit of class 1, the logits (0, z)"
     log(f"teacher   '{path}' has 1 output for 2 classes and {what}")
@@ -246,18 +242,3 @@ def _has_lambda(file: Path) -> bool:
             return bool(LAMBDA.search(config.encode() if isinstance(config, str) else bytes(config)))
     except Exception:  # noqa: BLE001 - unreadable: load_model reports it with a clear message
         return False
-
-
-def _flat_layers(model):
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from _flat_layers(layer)
-        else:
-            yield layer
-
-
-def _prod(values) -> int:
-    result = 1
-    for v in values:
-        result *= int(v)
-    return result
