@@ -52,6 +52,15 @@ def test_a_variable_length_keras3_teacher_takes_the_data_shape(tmp_path):
     np.testing.assert_allclose(model.predict(x, verbose=0), own.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
 
+def test_a_recurrent_teacher_counts_alike_in_both_formats(tmp_path):
+    """A loop's ops lose their batch dimension in the graph; counted as the traced batch of 1 in both formats."""
+    keras3.utils.set_random_seed(1)
+    own = keras3.Sequential([keras3.Input((12, 3)), keras3.layers.Conv1D(4, 3), keras3.layers.GRU(5),
+                             keras3.layers.Dense(CLASSES)])
+    counts = [describe(load_teacher(str(save(own, tmp_path, how)), (12, 3), CLASSES)[0]) for how in ("keras", "export")]
+    assert counts[0] == counts[1] and counts[0]["macs"] >= 10 * 4 * 3 * 3 + 5 * CLASSES  # conv and dense at least
+
+
 @pytest.mark.parametrize("how", ["keras", "export"])
 def test_a_binary_keras3_teacher_gives_two_logits(tmp_path, how):
     own = keras3_teacher("sigmoid", classes=1)

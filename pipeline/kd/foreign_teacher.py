@@ -144,15 +144,15 @@ def _graph_facts(run, dims: tuple[int, ...]) -> tuple[int, str]:
     for op in graph.get_operations():
         if op.type in ("Conv2D", "DepthwiseConv2dNative", "MatMul", "BatchMatMulV2"):
             out, kernel = op.outputs[0].shape, op.inputs[1].shape
-            if not (out.is_fully_defined() and kernel.is_fully_defined()):
+            if out.rank is None or not kernel.is_fully_defined():
                 continue
             if op.type == "Conv2D":  # kernel (kh, kw, in, out)
                 taps = kernel[0] * kernel[1] * kernel[2]
             elif op.type == "DepthwiseConv2dNative":  # (kh, kw, in, multiplier)
                 taps = kernel[0] * kernel[1]
             else:  # a product over the first input's last dimension (its rows when transposed)
-                taps = op.inputs[0].shape[-2 if op.type == "MatMul" and op.get_attr("transpose_a") else -1]
-            macs += int(np.prod(out)) * int(taps)
+                taps = op.inputs[0].shape[-2 if op.type == "MatMul" and op.get_attr("transpose_a") else -1] or 0
+            macs += int(np.prod([d or 1 for d in out])) * int(taps)  # an open dimension: the batch of 1 traced
     last = graph.outputs[0].op
     while last.type == "Identity" and last.inputs:
         last = last.inputs[0].op
