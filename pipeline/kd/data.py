@@ -26,7 +26,7 @@ from pipeline.kd.image_folder import image_folder
 from pipeline.kd.labels import read_labels
 from pipeline.runs import sha256_path
 from pipeline.kd.splits import check_groups, shared_windows, small_validation, validation_split
-from pipeline.kd.npz_keys import GROUPS_KEY, NAMES_KEY, ignored_warning, read_splits, read_validation
+from pipeline.kd.npz_keys import GROUPS_KEY, NAMES_KEY, NpzExtras, ignored_warning, read_splits, read_validation
 from pipeline.kd.transfer import KEY as UNLABELED_KEY
 from pipeline.kd.transfer import check_samples, check_unlabeled, labeled_subset, read_unlabeled
 
@@ -92,7 +92,7 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
     source = cfg.dataset
     path = Path(source)
     sha, unlabeled = "", []
-    extra = {"groups": None, "auto": "auto", "val": None, "ignored": None, "drawn_test": None}  # only a .npz
+    extra = NpzExtras()
     if source == BUILT_IN[0]:
         x_train, y_train, x_test, y_test, names = _digits(cfg.test_fraction, seed)
     elif source == BUILT_IN[1]:
@@ -102,7 +102,7 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
             what = "is a folder, not a .npz file" if path.is_dir() else "does not exist"
             raise PipelineError(f"Data file '{source}' {what}.", "Give an existing .npz file.")
         x_train, y_train, x_test, y_test, names, extra = _npz(path, cfg.test_fraction, seed)
-        unlabeled += [(source, extra["unlabeled"])] if extra["unlabeled"] is not None else []
+        unlabeled += [(source, extra.unlabeled)] if extra.unlabeled is not None else []
         sha = sha256_path(path)
     elif path.is_dir():
         x_train, y_train, x_test, y_test, names = image_folder(path, cfg.test_fraction, seed)
@@ -111,7 +111,7 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
         raise PipelineError(f"Unknown data set '{source}'.",
                             "Use digits, fashion_mnist, a .npz file (x_train, y_train, x_test, y_test) "
                             "or a folder with one sub-folder of images per class.")
-    groups, val = extra["groups"], extra["val"]  # val: the .npz's (x_val, y_val), or None
+    groups, val = extra.groups, extra.val  # val: the .npz's (x_val, y_val), or None
     _check_arrays(source, x_train, y_train, x_test, y_test, val)
     if groups is not None:
         groups = check_groups(source, groups, len(x_train))
@@ -120,7 +120,7 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
     for where, x in unlabeled:
         check_unlabeled(where, x, x_train.shape[1:])
     x_unlabeled = np.concatenate([x for _, x in unlabeled]) if unlabeled else x_train[:0]
-    layout = extra["auto"] if cfg.layout == "auto" else cfg.layout
+    layout = extra.layout if cfg.layout == "auto" else cfg.layout
     x_unlabeled = _layout(source, x_train, x_unlabeled, layout)[1]  # shaped as x_train will be
     if val is not None:
         val = _layout(source, x_train, val[0], layout)[1], val[1]  # shaped as x_train will be
@@ -135,16 +135,16 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
         val = x_train[held_out], y_train[held_out]
     else:  # every training sample trains; shuffled, so --limit takes a random subset
         train = np.random.default_rng(seed).permutation(len(y_train))
-    small = small_validation(val[1], list(names), given=bool(extra["val"]), y_all=y_train)
+    small = small_validation(val[1], list(names), given=bool(extra.val), y_all=y_train)
     if cfg.limit:
         train = train[:cfg.limit]
     return Dataset(name=path.stem if path.suffix == ".npz" or path.is_dir() else source, kind=kind,
                    x_train=norm(x_train[train]), y_train=y_train[train], x_val=norm(val[0]), y_val=val[1],
                    x_test=norm(x_test), y_test=y_test, class_names=list(names), normalization=normalization,
-                   source_sha256=sha, split="given" if extra["val"] else "random" if groups is None else "groups",
+                   source_sha256=sha, split="given" if extra.val else "random" if groups is None else "groups",
                    x_unlabeled=norm(x_unlabeled),
                    labeled=labeled_subset(y_train[train], cfg.label_fraction, seed),
-                   warnings=[w for w in (extra["drawn_test"], extra["ignored"], small) if w])
+                   warnings=[*extra.warnings, *([small] if small else [])])
 
 
 def _normalization(source: str, x_train: np.ndarray, kind: str) -> dict:
@@ -226,20 +226,20 @@ def _npz(path: Path, test_fraction: float, seed: int):
         with np.load(path, allow_pickle=False) as f:
             arrays, drawn_test = read_splits(path, f, test_fraction, seed)
             names = [str(n) for n in f[NAMES_KEY]] if NAMES_KEY in f.files else None
-            extra = {"groups": f[GROUPS_KEY] if GROUPS_KEY in f.files else None, "auto": _manifest_layout(f),
-                     "unlabeled": f[UNLABELED_KEY] if UNLABELED_KEY in f.files else None,
-                     "val": read_validation(path, f), "ignored": ignored_warning(path, f.files),
-                     "drawn_test": drawn_test}
+            ignored = ignored_warning(path, f.files)
+            extra = NpzExtras(groups=f[GROUPS_KEY] if GROUPS_KEY in f.files else None, layout=_manifest_layout(f),
+                              unlabeled=f[UNLABELED_KEY] if UNLABELED_KEY in f.files else None,
+                              val=read_validation(path, f), warnings=[w for w in (drawn_test, ignored) if w])
     except PipelineError:
         raise
     except Exception as e:  # noqa: BLE001 - numpy raises many kinds for a bad file
         raise PipelineError(f"Cannot read '{path}' as .npz ({e}).", "Save it with numpy.savez.")
     x_train, y_train, x_test, y_test = arrays
-    given = {"y_test": y_test, **({"y_val": extra["val"][1]} if extra["val"] else {})}
+    given = {"y_test": y_test, **({"y_val": extra.val[1]} if extra.val else {})}
     y_train, labels, names = read_labels(path, y_train, given, names)
     y_test = labels["y_test"]
-    if extra["val"]:
-        extra["val"] = extra["val"][0], labels["y_val"]
+    if extra.val:
+        extra.val = extra.val[0], labels["y_val"]
     if names is not None and y_train.size and len(names) != int(y_train.max()) + 1:
         raise PipelineError(f"'{path}' names {len(names)} classes in {NAMES_KEY} but y_train's labels run to "
                             f"{int(y_train.max())}.", f"Give one name per class in {NAMES_KEY}, or leave it out.")

@@ -8,6 +8,8 @@ does not read are named in one warning, so a misspelt key (`x_valid`) is not ign
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from pipeline.audio.breakdown import SNR_KEY, VOICE_KEY
@@ -23,6 +25,16 @@ MANIFEST_KEY = "manifest"  # optional: what made the file (`tinykd data`), JSON
 # Every array tinykd reads from a data .npz (x_unlabeled: the transfer set; voice_test, snr_test: the report's
 # keyword breakdown, pipeline/audio/breakdown.py).
 READ_KEYS = (*NPZ_KEYS, *WHOLE_KEYS, *VAL_KEYS, GROUPS_KEY, UNLABELED_KEY, NAMES_KEY, MANIFEST_KEY, VOICE_KEY, SNR_KEY)
+
+
+@dataclass
+class NpzExtras:
+    """What only a data .npz brings besides its splits (the defaults: what a built-in set or a folder brings)."""
+    groups: np.ndarray | None = None  # groups_train: a recording or subject id per training sample
+    layout: str = "auto"  # what --layout auto means for the file
+    unlabeled: np.ndarray | None = None  # x_unlabeled: the transfer set
+    val: tuple | None = None  # (x_val, y_val): the validation split
+    warnings: list[str] = field(default_factory=list)  # a test split drawn from x and y, arrays tinykd ignores
 
 
 def read_splits(path, f, test_fraction: float, seed: int) -> tuple[list[np.ndarray], str | None]:
