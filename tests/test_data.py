@@ -318,9 +318,9 @@ def test_distill_says_where_validation_comes_from_and_what_it_ignores(tmp_path, 
     assert "validation: the file's x_val/y_val (none held out of x_train)" in lines[0]
     assert [line for line in lines if "ignores" in line] == [f"warning   '{path}' holds arrays tinykd ignores: "
                                                              f"x_valid. It reads x_train, y_train, x_test, y_test, "
-                                                             "x, y, x_val, y_val, groups_train, x_unlabeled, class_names, "
-                                                             "manifest, voice_test, snr_test (README \"Bring your own "
-                                                             "data\"); rename a misspelt one."]
+                                                             "x, y, x_val, y_val, groups_train, x_unlabeled, "
+                                                             "class_names, manifest, voice_test, snr_test (README "
+                                                             "\"Bring your own data\"); rename a misspelt one."]
 
 
 def test_a_validation_split_too_small_to_choose_by_is_one_warning_saying_what_to_do(tmp_path, monkeypatch):
