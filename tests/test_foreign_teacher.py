@@ -126,3 +126,44 @@ def test_a_keras3_teacher_distills_online_from_the_cli(tmp_path):
     stages = json.loads((tmp_path / "d" / "run.json").read_text())["stages"]
     assert stages["distill"]["metrics"]["teacher_mode"] == "online"
     assert stages["teacher"]["metrics"]["params"] == own.count_params() and stages["teacher"]["metrics"]["macs"] == MACS
+
+
+# A user's training script: a layer of its own code (in __main__, unknown to the process that loads the file).
+USERS_SCRIPT = """
+import os, sys
+if sys.argv[1] == "2":
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    import tf_keras as k
+else:
+    import keras as k
+class Doubled(k.layers.Layer):
+    def call(self, x):
+        return x * 2.0
+inputs = k.Input((8, 8, 1))
+model = k.Model(inputs, k.layers.Dense(3)(k.layers.Flatten()(Doubled()(inputs))))
+model.save(sys.argv[2])
+import numpy as np
+np.save(sys.argv[4], model.predict(np.ones((2, 8, 8, 1), np.float32), verbose=0))
+if sys.argv[1] == "2":
+    model.save(sys.argv[3], save_format="tf")
+else:
+    model.export(sys.argv[3], verbose=False)
+"""
+
+
+@pytest.mark.parametrize("version, suffix", [("3", ".keras"), ("2", ".keras"), ("2", ".h5")])
+def test_a_teacher_with_a_layer_of_the_users_code_is_told_to_save_a_savedmodel(tmp_path, version, suffix):
+    import subprocess
+    import sys
+    path, saved = tmp_path / f"t{suffix}", tmp_path / "teacher_saved"
+    expected = tmp_path / "expected.npy"
+    subprocess.run([sys.executable, "-c", USERS_SCRIPT, version, str(path), str(saved), str(expected)], check=True,
+                   capture_output=True, timeout=120)
+    with pytest.raises(PipelineError) as e:
+        load_teacher(str(path), SHAPE, CLASSES)
+    assert "uses 'Doubled', which only your code defines" in str(e.value)
+    assert ("model.export('teacher_saved')" if version == "3" else
+            "model.save('teacher_saved', save_format='tf')") in str(e.value)
+    model, _ = load_teacher(str(saved), SHAPE, CLASSES)  # what the hint says to do loads
+    np.testing.assert_allclose(model.predict(np.ones((2, *SHAPE), np.float32), verbose=0), np.load(expected),
+                               rtol=1e-5, atol=1e-6)

@@ -10,6 +10,7 @@ load, for the report and for the teacher stage's probabilities-or-logits questio
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from pipeline.errors import PipelineError
 from pipeline.kd.keras import keras, tf
 
 KERAS3, SAVED_MODEL = "keras3", "saved_model"
+# How Keras 3, tf_keras's .keras and its .h5 loaders name a class of the user's own code they cannot find.
+CUSTOM_CLASS = re.compile(r"Could not locate (?:class|function) '([^']+)'|Cannot deserialize object of type `([^`]+)`"
+                          r"|Unknown (?:layer|object): '([^']+)'")
 ACTIVATIONS = ("softmax", "sigmoid")  # an output activation the teacher stage must know of; anything else: logits
 
 
@@ -92,8 +96,9 @@ def _keras3(file: Path, unsafe: bool):
     try:
         model = keras3.saving.load_model(file, compile=False, safe_mode=not unsafe)
     except Exception as e:  # noqa: BLE001 - Keras 3 raises many kinds; the first line says which
-        raise PipelineError(f"Cannot load teacher '{file}' (saved by Keras 3): {_first_line(e)}.",
-                            "Check it loads with keras.saving.load_model in the Keras that saved it.") from None
+        raise custom_class_error(file, e, "model.export('teacher_saved')") or PipelineError(
+            f"Cannot load teacher '{file}' (saved by Keras 3): {_first_line(e)}.",
+            "Check it loads with keras.saving.load_model in the Keras that saved it.") from None
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise PipelineError(f"Teacher '{file}' has {len(model.inputs)} inputs and {len(model.outputs)} outputs.",
                             "Give a model of one input and one output of class scores.")
@@ -157,6 +162,18 @@ def _graph_facts(run, dims: tuple[int, ...]) -> tuple[int, str]:
     while last.type == "Identity" and last.inputs:
         last = last.inputs[0].op
     return macs, _known(last.type.lower())
+
+
+def custom_class_error(file: Path, e: BaseException, export: str) -> PipelineError | None:
+    """The error for a model file naming a class only the user's code defines (Keras cannot rebuild it from the file
+    alone), with the `export` call that saves it as a SavedModel, which loads without that code; None for others."""
+    found = CUSTOM_CLASS.search(str(e))
+    if found is None:
+        return None
+    name = next(group for group in found.groups() if group)
+    return PipelineError(f"Teacher '{file}' uses '{name}', which only your code defines: the file cannot load "
+                         "without it.", f"Save it as a SavedModel, which loads without your code: {export}, then "
+                         "--teacher teacher_saved.")
 
 
 def _known(activation: str) -> str:

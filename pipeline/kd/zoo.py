@@ -18,7 +18,7 @@ from typing import Callable
 from pipeline.config import StudentConfig, TeacherConfig
 from pipeline.errors import PipelineError
 from pipeline.kd.keras import keras
-from pipeline.kd.foreign_teacher import foreign_kind, load_foreign
+from pipeline.kd.foreign_teacher import custom_class_error, foreign_kind, load_foreign
 from pipeline.kd.macs import count_macs, flat_layers
 
 layers = keras.layers
@@ -169,8 +169,9 @@ def _load_keras2(file: Path, unsafe: bool):
         return keras.models.load_model(file, compile=False, **kwargs)
     except Exception as e:  # noqa: BLE001 - h5py, zipfile, protobuf and Keras all raise their own kinds
         reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
-        raise PipelineError(f"Cannot load teacher '{file}': {reason}.",
-                            "Give a file Keras saved (model.save('teacher.keras')) or a SavedModel folder.") from None
+        raise custom_class_error(file, e, "model.save('teacher_saved', save_format='tf')") or PipelineError(
+            f"Cannot load teacher '{file}': {reason}.",
+            "Give a file Keras saved (model.save('teacher.keras')) or a SavedModel folder.") from None
 
 
 def _output_activation(model) -> str:
