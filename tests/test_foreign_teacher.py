@@ -62,6 +62,18 @@ def test_a_recurrent_teacher_counts_alike_in_both_formats(tmp_path):
 
 
 @pytest.mark.parametrize("how", ["keras", "export"])
+def test_a_keras3_teacher_of_images_without_a_channel_axis(tmp_path, how):
+    """Keras 3 tutorials train on (28, 28) arrays; the data's images are (28, 28, 1)."""
+    keras3.utils.set_random_seed(1)
+    own = keras3.Sequential([keras3.Input((None, 28)), keras3.layers.Conv1D(4, 3),
+                             keras3.layers.GlobalAveragePooling1D(), keras3.layers.Dense(CLASSES)])
+    model, _ = load_teacher(str(save(own, tmp_path, how)), (28, 28, 1), CLASSES, log=lambda _: None)
+    x = np.random.default_rng(0).random((2, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(x, verbose=0), own.predict(x[..., 0], verbose=0), rtol=1e-5, atol=1e-6)
+    assert describe(model)["macs"] == 26 * 4 * 3 * 28 + 4 * CLASSES  # counted at the data's 28 rows
+
+
+@pytest.mark.parametrize("how", ["keras", "export"])
 def test_a_binary_keras3_teacher_gives_two_logits(tmp_path, how):
     own = keras3_teacher("sigmoid", classes=1)
     model, probabilities = load_teacher(str(save(own, tmp_path, how)), SHAPE, 2, log=lambda _: None)

@@ -5,7 +5,7 @@ import pytest
 from pipeline.config import StudentConfig, TeacherConfig
 from pipeline.errors import PipelineError
 from pipeline.kd.keras import keras
-from pipeline.kd.zoo import build_student, build_teacher, count_macs, load_teacher
+from pipeline.kd.zoo import build_student, build_teacher, count_macs, describe, load_teacher
 
 
 def test_macs_by_hand():
@@ -160,11 +160,20 @@ def test_a_teacher_with_one_output_per_time_step_is_one_line(tmp_path):
         load_teacher(path, (50, 3), 5)
 
 
-def test_a_series_teacher_on_data_read_as_images_suggests_layout_series(tmp_path):
-    inputs = keras.Input((50, 3))
-    path = _teacher(tmp_path, inputs, keras.layers.Dense(5)(keras.layers.Flatten()(inputs)))
-    with pytest.raises(PipelineError, match=r"takes inputs of shape \(50, 3\).*--layout series; else .* \(50, 3, 1\)"):
-        load_teacher(path, (50, 3, 1), 5)
+@pytest.mark.parametrize("teacher_shape", [(28, 28), (None, 28)])
+def test_a_teacher_of_samples_without_a_channel_axis_gets_them_so(tmp_path, teacher_shape):
+    """A teacher trained on (28, 28) arrays (MNIST as loaded) takes the data's (28, 28, 1) images reshaped; the log
+    says so, and that series read as images want --layout series."""
+    inputs = keras.Input(teacher_shape)
+    path = _teacher(tmp_path, inputs, keras.layers.Dense(5)(keras.layers.GlobalAveragePooling1D()(inputs)))
+    lines = []
+    model, _ = load_teacher(path, (28, 28, 1), 5, log=lines.append)
+    assert model.input_shape == (None, 28, 28, 1) and model.output_shape == (None, 5)
+    assert len(lines) == 1 and f"takes samples of shape {teacher_shape}" in lines[0] and "--layout series" in lines[0]
+    x = np.random.default_rng(0).random((2, 28, 28, 1)).astype(np.float32)
+    own = keras.models.load_model(path, compile=False)
+    np.testing.assert_allclose(model.predict(x, verbose=0), own.predict(x[..., 0], verbose=0), rtol=1e-5)
+    assert describe(model)["macs"] == 28 * 5  # the Dense on the pooled 28: counted through the reshape
 
 
 def _threshold_teacher(at: float):

@@ -77,11 +77,13 @@ class ForeignTeacher(keras.layers.Layer):
 
 
 def load_foreign(file: Path, kind: str, input_shape: tuple[int, ...], unsafe: bool):
-    """The teacher in `file` as a tf_keras model (one ForeignTeacher layer) on inputs of the data's shape where the
-    teacher's own leaves a dimension open (variable length); a teacher made for another shape keeps its own, which
-    the caller refuses by name."""
+    """The teacher in `file` as a tf_keras model (one ForeignTeacher layer) on inputs of the data's shape (without
+    its channel axis of 1 for a teacher of one dimension less) where the teacher's own leaves a dimension open
+    (variable length); a teacher made for another shape keeps its own, which the caller refuses by name."""
     layer = ForeignTeacher(str(file.resolve()), kind, unsafe, name="teacher_file")
     own = layer.input_dims
+    if len(own) == len(input_shape) - 1 and input_shape[-1:] == (1,):  # (H, W) for (H, W, 1): zoo.py reshapes
+        input_shape = input_shape[:-1]
     shape = tuple(w if g is None else g for g, w in zip(own, input_shape)) if len(own) == len(input_shape) else own
     if None not in shape:
         layer.measure(shape)

@@ -142,13 +142,14 @@ def load_teacher(path: str, input_shape: tuple[int, ...], num_classes: int, *, u
         raise PipelineError(f"Teacher '{path}' is not a single-input, single-output Keras model.",
                             "Wrap it so it maps one input to class scores.")
     got_in = tuple(model.input_shape[1:])
-    if len(got_in) != len(input_shape) or any(g not in (None, w) for g, w in zip(got_in, input_shape)):
-        series = got_in == input_shape[:-1] and input_shape[-1:] == (1,)  # T x C samples read as H x W images
+    if input_shape[-1:] == (1,) and _fits(got_in, input_shape[:-1]):  # (H, W) for the data's (H, W, 1)
+        log(f"teacher   '{path}' takes samples of shape {got_in}: given the data's {input_shape} without the "
+            "channel axis (if they are series, time x channels, pass --layout series)")
+        model = _without_channel_axis(_fixed_input(model, input_shape[:-1]) if None in got_in else model, input_shape)
+    elif not _fits(got_in, input_shape):
         raise PipelineError(f"Teacher '{path}' takes inputs of shape {got_in}, the data has {input_shape}.",
-                            "If the samples are series (time x channels), pass --layout series; else give the "
-                            f"teacher inputs of shape {input_shape}." if series else
                             "Use a teacher trained on this data's shape.")
-    if None in got_in:  # variable length: fixed to the data's shape, so its MACs and layer shapes are known
+    elif None in got_in:  # variable length: fixed to the data's shape, so its MACs and layer shapes are known
         model = _fixed_input(model, input_shape)
     if len(model.output_shape) != 2:
         raise PipelineError(f"Teacher '{path}' outputs {model.output_shape} per batch, not one vector of "
@@ -213,6 +214,17 @@ def _binary(model, input_shape: tuple[int, ...], path: str, log: Callable[[str],
     log(f"teacher   '{path}' has 1 output for 2 classes and {what}")
     inputs = keras.Input(input_shape, name="input")
     return keras.Model(inputs, BinaryLogits(sigmoid, name="binary_logits")(model(inputs)), name="teacher")
+
+
+def _fits(got: tuple, shape: tuple[int, ...]) -> bool:
+    """Whether a model's input shape `got` (None where open) takes samples of `shape`."""
+    return len(got) == len(shape) and all(g in (None, w) for g, w in zip(got, shape))
+
+
+def _without_channel_axis(model, input_shape: tuple[int, ...]):
+    """The teacher on samples of `input_shape` (H, W, 1), reshaped to the (H, W) it takes."""
+    inputs = keras.Input(input_shape, name="input")
+    return keras.Model(inputs, model(layers.Reshape(input_shape[:-1], name="no_channel_axis")(inputs)), name="teacher")
 
 
 def _fixed_input(model, input_shape: tuple[int, ...]):
