@@ -240,6 +240,19 @@ def test_x_and_y_mistakes_are_one_line(tmp_path, arrays, needle):
     assert needle in str(e.value) and "\n" not in str(e.value)
 
 
+def test_the_validation_split_is_stratified(tmp_path):
+    """40 classes of 50: 10% held out is 5 of each (a random split left some class 1 or none, and the warning about
+    it advised holding out 5%, less than the 10% it had)."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(40), 50)
+    path = npz(tmp_path, "many.npz", x_train=rng.random((2000, 4, 4)).astype(np.float32), y_train=y,
+               x_test=rng.random((40, 4, 4)).astype(np.float32), y_test=np.arange(40))
+    for seed in (0, 1, 2):
+        data = load_dataset(DataConfig(dataset=str(path)), seed=seed)
+        assert np.bincount(data.y_val).tolist() == [5] * 40 and data.warnings == []
+        assert len(data.y_train) == 1800
+
+
 def test_padding_is_not_overlap(tmp_path):
     """Series of different lengths zero-padded to the longest (sktime's JapaneseVowels, 7-29 frames): scaled per
     channel, the padding is a different constant in each channel, shared by every short window; it is no overlap."""
@@ -329,7 +342,7 @@ def test_a_validation_split_too_small_to_choose_by_is_one_warning_saying_what_to
                                      **more))
     tiny = _distill_log(Path(data(30)), monkeypatch)  # 3 validation samples, none of one class
     assert [line for line in tiny if "validation split" in line] == [
-        "warning   The validation split has 3 samples, 0 of class '0' (it needs >= 20, and >= 2 of each class): the "
+        "warning   The validation split has 3 samples, 1 of class '0' (it needs >= 20, and >= 2 of each class): the "
         "choice of the best checkpoint, and of the student that ships, is noise. Give more training data."]
     small = load_dataset(DataConfig(dataset=data(100))).warnings  # 10 validation samples: hold out more
     assert len(small) == 1 and small[0].startswith("The validation split has 10 samples (")

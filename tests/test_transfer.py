@@ -64,6 +64,9 @@ def test_label_share_is_stratified_and_keeps_every_class():
     assert np.bincount(y[kept]).tolist() == [10, 5, 1]  # round(0.4) would drop class 2: at least one
     assert np.array_equal(kept, np.sort(kept)) and len(np.unique(kept)) == len(kept)
     assert np.array_equal(labeled_subset(y, 1.0, seed=0), np.arange(len(y)))
+    odd = np.repeat(np.arange(8), [23, 27] * 4)  # 200 samples: each class's half rounded alone, 104 of them
+    kept = labeled_subset(odd, 0.5, seed=0)
+    assert len(kept) == 100 and all(abs(c - n / 2) <= 0.5 for c, n in zip(np.bincount(odd[kept]), np.bincount(odd)))
 
 
 def test_student_arrays_put_withheld_labels_in_the_transfer_set():

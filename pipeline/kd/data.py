@@ -131,8 +131,8 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
     norm = lambda x: ((x.astype(np.float32) - shift) / scale).astype(np.float32)
 
     if val is None:
-        train, held_out = validation_split(len(y_train), cfg.val_fraction, seed, groups)
-        val = x_train[held_out], y_train[held_out]
+        train, val_rows = validation_split(y_train, cfg.val_fraction, seed, groups)
+        val = x_train[val_rows], y_train[val_rows]
     else:  # every training sample trains; shuffled, so --limit takes a random subset
         train = np.random.default_rng(seed).permutation(len(y_train))
     small = small_validation(val[1], list(names), given=bool(extra.val), y_all=y_train)

@@ -14,6 +14,7 @@ import numpy as np
 
 from pipeline.audio.breakdown import SNR_KEY, VOICE_KEY
 from pipeline.errors import PipelineError
+from pipeline.kd.splits import held_out
 from pipeline.kd.transfer import KEY as UNLABELED_KEY
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")  # required, or:
@@ -51,25 +52,11 @@ def read_splits(path, f, test_fraction: float, seed: int) -> tuple[list[np.ndarr
     if len(x) != len(y) or len(x) < 2:
         raise PipelineError(f"'{path}' has {len(x)} samples in x and {len(y)} labels in y.",
                             "Give one label per sample, at least 2 samples.")
-    train, test = _hold_out(y, test_fraction, seed)
+    train, test = held_out(y, test_fraction, seed)
     return [x[train], y[train], x[test], y[test]], (
         f"'{path}' has x and y, no test split: {len(test):,} of its {len(y):,} samples ({test_fraction:.0%}, "
         f"stratified, seed {seed}) are the test set. Runs with another --seed test on other samples: save x_test "
         "and y_test in the .npz for one fixed test set.")
-
-
-def _hold_out(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(train rows, test rows): stratified by label (a label vector, or one-hot rows) when every class has 2
-    samples or more, else random."""
-    from sklearn.model_selection import train_test_split
-
-    rows = np.arange(len(y))
-    classes = np.unique(y.reshape(len(y), -1), axis=0, return_inverse=True)[1].reshape(-1)
-    stratify = classes if np.bincount(classes).min() >= 2 else None
-    try:
-        return tuple(train_test_split(rows, test_size=test_fraction, random_state=seed, stratify=stratify))
-    except ValueError:  # a test set smaller than the class count cannot be stratified
-        return tuple(train_test_split(rows, test_size=test_fraction, random_state=seed))
 
 
 def read_validation(path, f) -> tuple | None:

@@ -63,12 +63,19 @@ def check_unlabeled(source: str, x: np.ndarray, sample_shape: tuple[int, ...]) -
 
 
 def labeled_subset(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Sorted indices of a stratified `fraction` of the samples (at least one per class), drawn with `seed`."""
+    """Sorted indices of a stratified `fraction` of the samples, drawn with `seed`: round(fraction * n) of them (more
+    only where a class would get none: each keeps at least one), shared out by largest remainder (rounding each
+    class's share on its own gave 101 of 200 at 0.5)."""
     if fraction >= 1.0:
         return np.arange(len(y))
     rng = np.random.default_rng([seed, 1])
-    keep = [rng.permutation(np.flatnonzero(y == c))[:max(1, round(fraction * np.sum(y == c)))]
-            for c in np.unique(y)]
+    classes, counts = np.unique(y, return_counts=True)
+    quota = fraction * counts
+    take = np.maximum(1, np.floor(quota).astype(np.int64))
+    short = int(round(fraction * len(y))) - int(take.sum())
+    if short > 0:
+        take[np.argsort(np.floor(quota) - quota, kind="stable")[:short]] += 1  # the largest remainders first
+    keep = [rng.permutation(np.flatnonzero(y == c))[:k] for c, k in zip(classes, np.minimum(take, counts))]
     return np.sort(np.concatenate(keep))
 
 
