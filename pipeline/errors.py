@@ -31,6 +31,13 @@ def stage(name: str) -> Iterator[None]:
         raise
 
 
+def first_line(e: BaseException, limit: int = 160) -> str:
+    """The first line of a library's exception (at most `limit` characters), or its type when it says nothing: the
+    reason part of a one-line error."""
+    text = str(e).strip()
+    return text.splitlines()[0][:limit] if text else type(e).__name__
+
+
 def stage_of(error: BaseException) -> str:
     return getattr(error, "tinykd_stage", "")
 

@@ -22,7 +22,7 @@ from pipeline.audio.breakdown import audio_breakdown
 from pipeline.audio.features import raw_test_clips
 from pipeline.config import Config
 from pipeline.kd.data import Dataset, load_dataset
-from pipeline.errors import PipelineError, stage
+from pipeline.errors import PipelineError, first_line, stage
 from pipeline.metrics import confusion_matrix
 from pipeline.progress import count
 from pipeline.kd.keras import keras, tf
@@ -211,7 +211,6 @@ def convert_int8(model, representative: Callable[[], Iterable[list[np.ndarray]]]
             warnings.simplefilter("ignore", UserWarning)  # input quantizer takes them from the representative set
             return bytes(converter.convert())
     except Exception as e:  # noqa: BLE001 - the converter raises ConverterError and others
-        reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         raise PipelineError(f"The TFLite converter cannot make a full-int8 model of {getattr(model, 'name', 'it')}: "
-                            f"{reason}.",
+                            f"{first_line(e, 200)}.",
                             "Use a model built from int8-supported ops (tinykd's conv, dsconv and dense students).")

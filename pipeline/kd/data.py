@@ -25,7 +25,7 @@ from pipeline.errors import PipelineError
 from pipeline.kd.image_folder import image_folder
 from pipeline.kd.labels import read_labels
 from pipeline.runs import sha256_path
-from pipeline.kd.splits import check_groups, shared_windows, small_validation, validation_split
+from pipeline.kd.splits import check_groups, held_out, shared_windows, small_validation, validation_split
 from pipeline.kd.npz_keys import GROUPS_KEY, NAMES_KEY, NpzExtras, ignored_warning, read_splits, read_validation
 from pipeline.kd.transfer import KEY as UNLABELED_KEY
 from pipeline.kd.transfer import check_samples, check_unlabeled, labeled_subset, read_unlabeled
@@ -184,13 +184,11 @@ def overlap_warnings(data: Dataset) -> list[str]:
 
 def _digits(test_fraction: float, seed: int):
     from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
     bunch = load_digits()
     x = bunch.images.astype(np.float32)  # (1797, 8, 8), values 0..16
     y = bunch.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_fraction, random_state=seed,
-                                                        stratify=y)
-    return x_train, y_train, x_test, y_test, [str(i) for i in range(10)]
+    train, test = held_out(y, test_fraction, seed)
+    return x[train], y[train], x[test], y[test], [str(i) for i in range(10)]
 
 
 def _read_idx(path: Path) -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, first_line
 from pipeline.kd.keras import keras, tf
 
 KERAS3, SAVED_MODEL = "keras3", "saved_model"
@@ -76,15 +76,9 @@ class ForeignTeacher(keras.layers.Layer):
         return {**super().get_config(), "path": self.path, "kind": self.kind, "unsafe": self.unsafe}
 
 
-def load_foreign(file: Path, kind: str, input_shape: tuple[int, ...], unsafe: bool):
-    """The teacher in `file` as a tf_keras model (one ForeignTeacher layer) on inputs of the data's shape (without
-    its channel axis of 1 for a teacher of one dimension less) where the teacher's own leaves a dimension open
-    (variable length); a teacher made for another shape keeps its own, which the caller refuses by name."""
-    layer = ForeignTeacher(str(file.resolve()), kind, unsafe, name="teacher_file")
-    own = layer.input_dims
-    if len(own) == len(input_shape) - 1 and input_shape[-1:] == (1,):  # (H, W) for (H, W, 1): zoo.py reshapes
-        input_shape = input_shape[:-1]
-    shape = tuple(w if g is None else g for g, w in zip(own, input_shape)) if len(own) == len(input_shape) else own
+def foreign_model(layer: ForeignTeacher, shape: tuple) -> keras.Model:
+    """The teacher as a tf_keras model: `layer` on inputs of `shape` (zoo.py's choice: the data's where the teacher's
+    own leaves a dimension open), measured when that shape is fully known."""
     if None not in shape:
         layer.measure(shape)
     inputs = keras.Input(shape, name="input")
@@ -99,7 +93,7 @@ def _keras3(file: Path, unsafe: bool):
         model = keras3.saving.load_model(file, compile=False, safe_mode=not unsafe)
     except Exception as e:  # noqa: BLE001 - Keras 3 raises many kinds; the first line says which
         raise custom_class_error(file, e, "model.export('teacher_saved')") or PipelineError(
-            f"Cannot load teacher '{file}' (saved by Keras 3): {_first_line(e)}.",
+            f"Cannot load teacher '{file}' (saved by Keras 3): {first_line(e)}.",
             "Check it loads with keras.saving.load_model in the Keras that saved it.") from None
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise PipelineError(f"Teacher '{file}' has {len(model.inputs)} inputs and {len(model.outputs)} outputs.",
@@ -113,7 +107,7 @@ def _saved_model(folder: Path, unsafe: bool):
     try:
         loaded = tf.saved_model.load(str(folder))
     except Exception as e:  # noqa: BLE001 - protobuf and TensorFlow errors
-        raise PipelineError(f"Cannot load teacher '{folder}' (a SavedModel): {_first_line(e)}.",
+        raise PipelineError(f"Cannot load teacher '{folder}' (a SavedModel): {first_line(e)}.",
                             "Give the folder tf.saved_model.save or Keras 3's model.export wrote.") from None
     signature = loaded.signatures.get("serving_default")
     specs = signature.structured_input_signature[1] if signature is not None else {}
@@ -180,8 +174,3 @@ def custom_class_error(file: Path, e: BaseException, export: str) -> PipelineErr
 
 def _known(activation: str) -> str:
     return activation if activation in ACTIVATIONS else ""
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0][:160] if text else type(e).__name__

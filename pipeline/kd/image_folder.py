@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import PipelineError
+from pipeline.kd.splits import held_out
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 
@@ -23,9 +24,8 @@ def image_folder(root: Path, test_fraction: float, seed: int):
         raise PipelineError(f"Image folder '{root}' has {len(names)} class folders.",
                             "Put the images of each class in a sub-folder named after it (>= 2 classes).")
     x, y = read_images(root, names)
-    from sklearn.model_selection import train_test_split
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_fraction, random_state=seed)
-    return x_train, y_train, x_test, y_test, names
+    train, test = held_out(y, test_fraction, seed)  # stratified, as every split tinykd draws
+    return x[train], y[train], x[test], y[test], names
 
 
 def read_images(root: Path, names: list[str]):

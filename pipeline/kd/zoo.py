@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Callable
 
 from pipeline.config import StudentConfig, TeacherConfig
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, first_line
 from pipeline.kd.keras import keras
-from pipeline.kd.foreign_teacher import custom_class_error, foreign_kind, load_foreign
+from pipeline.kd.foreign_teacher import ForeignTeacher, custom_class_error, foreign_kind, foreign_model
 from pipeline.kd.macs import count_macs, flat_layers
 
 layers = keras.layers
@@ -136,21 +136,27 @@ def load_teacher(path: str, input_shape: tuple[int, ...], num_classes: int, *, u
     if not unsafe and _has_lambda(file):
         raise PipelineError(f"Teacher '{path}' contains a Lambda layer, whose Python code would run on load.",
                             "Replace it with a built-in layer, or pass --unsafe if you trust the file.")
-    model = load_foreign(file, kind, input_shape, unsafe) if (kind := foreign_kind(file)) else \
-        _load_keras2(file, unsafe)
-    if not isinstance(model, keras.Model) or len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise PipelineError(f"Teacher '{path}' is not a single-input, single-output Keras model.",
-                            "Wrap it so it maps one input to class scores.")
-    got_in = tuple(model.input_shape[1:])
-    if input_shape[-1:] == (1,) and _fits(got_in, input_shape[:-1]):  # (H, W) for the data's (H, W, 1)
-        log(f"teacher   '{path}' takes samples of shape {got_in}: given the data's {input_shape} without the "
-            "channel axis (if they are series, time x channels, pass --layout series)")
-        model = _without_channel_axis(_fixed_input(model, input_shape[:-1]) if None in got_in else model, input_shape)
-    elif not _fits(got_in, input_shape):
+    if kind := foreign_kind(file):  # Keras 3 or a plain SavedModel: one layer, run at the shape chosen below
+        layer = ForeignTeacher(str(file.resolve()), kind, unsafe, name="teacher_file")
+        got_in = layer.input_dims
+    else:
+        model = _load_keras2(file, unsafe)
+        if not isinstance(model, keras.Model) or len(model.inputs) != 1 or len(model.outputs) != 1:
+            raise PipelineError(f"Teacher '{path}' is not a single-input, single-output Keras model.",
+                                "Wrap it so it maps one input to class scores.")
+        got_in = tuple(model.input_shape[1:])
+    runs_at = _input_for(got_in, input_shape)
+    if runs_at is None:
         raise PipelineError(f"Teacher '{path}' takes inputs of shape {got_in}, the data has {input_shape}.",
                             "Use a teacher trained on this data's shape.")
+    if kind:
+        model = foreign_model(layer, runs_at)
     elif None in got_in:  # variable length: fixed to the data's shape, so its MACs and layer shapes are known
-        model = _fixed_input(model, input_shape)
+        model = _fixed_input(model, runs_at)
+    if runs_at != input_shape:
+        log(f"teacher   '{path}' takes samples of shape {got_in}: given the data's {input_shape} without the "
+            "channel axis (if they are series, time x channels, pass --layout series)")
+        model = _without_channel_axis(model, input_shape)
     if len(model.output_shape) != 2:
         raise PipelineError(f"Teacher '{path}' outputs {model.output_shape} per batch, not one vector of "
                             f"{num_classes} class scores per sample.",
@@ -169,9 +175,8 @@ def _load_keras2(file: Path, unsafe: bool):
         kwargs = {"safe_mode": not unsafe} if file.suffix == ".keras" else {}
         return keras.models.load_model(file, compile=False, **kwargs)
     except Exception as e:  # noqa: BLE001 - h5py, zipfile, protobuf and Keras all raise their own kinds
-        reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
         raise custom_class_error(file, e, "model.save('teacher_saved', save_format='tf')") or PipelineError(
-            f"Cannot load teacher '{file}': {reason}.",
+            f"Cannot load teacher '{file}': {first_line(e)}.",
             "Give a file Keras saved (model.save('teacher.keras')) or a SavedModel folder.") from None
 
 
@@ -216,9 +221,12 @@ def _binary(model, input_shape: tuple[int, ...], path: str, log: Callable[[str],
     return keras.Model(inputs, BinaryLogits(sigmoid, name="binary_logits")(model(inputs)), name="teacher")
 
 
-def _fits(got: tuple, shape: tuple[int, ...]) -> bool:
-    """Whether a model's input shape `got` (None where open) takes samples of `shape`."""
-    return len(got) == len(shape) and all(g in (None, w) for g, w in zip(got, shape))
+def _input_for(got: tuple, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The shape a teacher whose input shape is `got` (None where open) runs at on samples of `shape`: `shape`, or
+    `shape` without its channel axis of 1 for a teacher of (H, W) samples (MNIST arrays as loaded); None when it
+    takes neither."""
+    fits = lambda target: len(got) == len(target) and all(g in (None, w) for g, w in zip(got, target))
+    return shape if fits(shape) else shape[:-1] if shape[-1:] == (1,) and fits(shape[:-1]) else None
 
 
 def _without_channel_axis(model, input_shape: tuple[int, ...]):
