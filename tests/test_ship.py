@@ -128,3 +128,23 @@ def test_quantize_ships_the_student_that_won_on_validation(tiny_int8, tmp_path):
     messages = []
     metrics = quantize(ship_distilled, log=messages.append)
     assert metrics["shipped"] == "distilled" and any("skipped" in m for m in messages), messages
+
+
+def test_a_tie_on_validation_accuracy_ships_the_student_with_the_lower_cross_entropy():
+    tie = {"best_val_accuracy": 1.0}
+    shipped = choose(_cfg(), {**tie, "best_val_loss": 0.335}, {**tie, "best_val_loss": 0.208})
+    assert shipped.model == "baseline"
+    assert "100.00% distilled vs 100.00% labels only on the validation split, cross-entropy 0.335 vs 0.208" in \
+        shipped.reason
+    shipped = choose(_cfg(), {**tie, "best_val_loss": 0.095}, {**tie, "best_val_loss": 0.296})
+    assert shipped.model == "distilled" and "cross-entropy 0.095 vs 0.296" in shipped.reason
+    # a higher accuracy still wins whatever the losses
+    assert choose(_cfg(), {"best_val_accuracy": 0.9, "best_val_loss": 2.0},
+                  {"best_val_accuracy": 0.8, "best_val_loss": 0.1}).model == "distilled"
+
+
+def test_an_unknown_loss_ranks_below_a_known_one_and_two_unknown_tie_to_the_distilled_student():
+    shipped = choose(_cfg(), {"best_val_accuracy": 0.9}, {"best_val_accuracy": 0.9, "best_val_loss": 0.1})
+    assert shipped.model == "baseline"  # an unknown loss ranks below a known one
+    shipped = choose(_cfg(), {"best_val_accuracy": 0.9}, {"best_val_accuracy": 0.9})
+    assert shipped.model == "distilled" and "cross-entropy" not in shipped.reason

@@ -1,5 +1,7 @@
 """Which student goes on to int8, the C model and the device: the distilled one, unless the same student trained on
-labels alone (the baseline) beats it on the validation split and distill.ship is "best" (the default).
+labels alone (the baseline) beats it on the validation split and distill.ship is "best" (the default). "Beats"
+ranks as each stage chose its best epoch (selection.rank): higher validation accuracy, or the same with a lower
+validation cross-entropy (on small splits the two students often tie on accuracy).
 
 A user who runs a distillation tool expects the distilled student, but not a worse model than the one the run
 trained anyway: shipping the baseline then is what the report's verdict used to ask the user to do by hand. The
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 from pipeline.artifacts import BASELINE, STUDENT
 from pipeline.config import Config, hint
+from pipeline.kd.selection import rank
 
 
 @dataclass(frozen=True)
@@ -37,8 +40,12 @@ def choose(cfg: Config, student: dict, baseline: dict) -> Shipped:
         return Shipped("distilled", STUDENT, "The student ships (no distillation: method none).")
     if not kd.baseline or s is None or b is None:
         return Shipped("distilled", STUDENT, "The distilled student ships (no baseline to compare it with).")
+    # (None in a run.json from before the loss was kept: the accuracies alone then)
+    s_loss, b_loss = student.get("best_val_loss"), baseline.get("best_val_loss")
     both = f"{100 * s:.2f}% distilled vs {100 * b:.2f}% labels only on the validation split"
-    if s >= b:
+    if s == b and s_loss is not None and b_loss is not None:
+        both += f", cross-entropy {s_loss:.3f} vs {b_loss:.3f}"
+    if rank(s, s_loss) >= rank(b, b_loss):
         return Shipped("distilled", STUDENT, f"The distilled student ships ({both}).", s, b)
     if kd.ship == "distilled":
         return Shipped("distilled", STUDENT, f"The distilled student is worse than the baseline ({both}) but ships: "

@@ -6,6 +6,7 @@ the student, so it runs on every step. Training keeps the weights of the best va
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -18,6 +19,7 @@ import numpy as np
 from pipeline.errors import PipelineError
 from pipeline.kd.keras import keras, tf
 from pipeline.kd.losses import Loss
+from pipeline.kd.selection import rank
 from pipeline.metrics import confusion_matrix
 from pipeline.progress import Ticker, count, duration, estimate_seconds, interactive
 
@@ -108,8 +110,9 @@ def teacher_logits_of(teacher, x, probabilities: bool):
 
 
 class KeepBest(keras.callbacks.Callback):
-    """Remember the weights of the epoch with the best validation accuracy and restore them at the end; keep each
-    epoch's loss and accuracy (training and validation) in `history` for the report's curves."""
+    """Remember the weights of the best epoch on validation (selection.rank: accuracy, then cross-entropy) and
+    restore them at the end; keep each epoch's loss and accuracy (training and validation) in `history` for the
+    report's curves."""
 
     HISTORY = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -121,9 +124,15 @@ class KeepBest(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.history.append({"epoch": epoch + 1, **{k: round(float(logs[k]), 5) for k in self.HISTORY if k in logs}})
-        accuracy = float(logs["val_accuracy"])
-        if accuracy > self.best:
+        accuracy, loss = float(logs["val_accuracy"]), float(logs.get("val_loss", math.nan))
+        if self.best_epoch < 0 or rank(accuracy, loss) > rank(self.best, self.best_loss):
             self.best, self.best_epoch, self.weights = accuracy, epoch, self.student.get_weights()
+
+    @property
+    def best_loss(self) -> float | None:
+        """The best epoch's validation cross-entropy (from `history`, which a resumed run restores too)."""
+        entry = next((h for h in self.history if h["epoch"] == self.best_epoch + 1), {})
+        return entry.get("val_loss")
 
     def on_train_end(self, logs=None):
         if self.on_final is not None:
@@ -291,7 +300,8 @@ def fit(trainer: Trainer, *, train: tuple[np.ndarray, ...], val: tuple[np.ndarra
                     initial_epoch=start, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=0)
     else:
         best.on_train_end()
-    return {"best_val_accuracy": round(best.best, 5), "best_epoch": best.best_epoch + 1, "history": best.history}
+    return {"best_val_accuracy": round(best.best, 5), "best_val_loss": best.best_loss,
+            "best_epoch": best.best_epoch + 1, "history": best.history}
 
 
 def predict_classes(model, x: np.ndarray) -> np.ndarray:
