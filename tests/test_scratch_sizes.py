@@ -22,8 +22,8 @@ def kernels(tmp_path_factory):
     subprocess.run(["gcc", "-shared", "-o", str(library), "-Wl,--whole-archive", str(kernel_archive()),
                     "-Wl,--no-whole-archive"], check=True)
     lib = ctypes.CDLL(str(library))
-    for name in ("tk_conv2d_fast_scratch_size", "tk_conv2d_fast8_scratch_size",
-                 "tk_depthwise_conv2d_3x3_fast_scratch_size", "tk_fully_connected_fast_scratch_size"):
+    for name in ("tk_conv2d_fast_scratch_size", "tk_depthwise_conv2d_3x3_fast_scratch_size",
+                 "tk_fully_connected_fast_scratch_size"):
         getattr(lib, name).restype = ctypes.c_int32
     return lib
 
@@ -34,8 +34,6 @@ def test_conv_scratch_matches_the_library(kernels, kh, kw, channels):
     x, f = Dims(1, 12, 9, channels), Dims(8, kh, kw, channels)
     assert kernels.tk_conv2d_fast_scratch_size(ctypes.byref(x), ctypes.byref(f)) == \
         pack.conv_scratch_bytes(kh, kw, channels)
-    assert kernels.tk_conv2d_fast8_scratch_size(ctypes.byref(x), ctypes.byref(f)) == \
-        pack.conv8_scratch_bytes(kh, kw, channels)
 
 
 @pytest.mark.parametrize("h, w, channels", [(25, 5, 64), (2, 6, 4), (7, 5, 8), (48, 48, 8), (1, 1, 4), (24, 20, 22),

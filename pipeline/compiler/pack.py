@@ -182,23 +182,14 @@ def pad_rows(weights: np.ndarray, kernel_h: int) -> np.ndarray:
     return padded.reshape(channels, -1)
 
 
-def column_taps(kernel_h: int, kernel_w: int, in_channels: int) -> int:
-    """tk_packed_depth: the int16 taps of one pixel's column (filter rows padded to 4 taps, or flat taps padded
-    once)."""
-    row = kernel_w * in_channels
-    return round_up(kernel_h * row, 4) if flat_taps(kernel_h, row) else kernel_h * round_up(row, 4)
-
-
 def conv_scratch_bytes(kernel_h: int, kernel_w: int, in_channels: int) -> int:
-    """tk_conv2d_fast_scratch_size: three int16 columns, and for flat taps two int8 staging patches
-    (TK_PATCH_BYTES: the taps rounded up + 4)."""
-    depth = column_taps(kernel_h, kernel_w, in_channels)
-    return 3 * 2 * depth + (2 * (depth + 4) if flat_taps(kernel_h, kernel_w * in_channels) else 0)
-
-
-def conv8_scratch_bytes(kernel_h: int, kernel_w: int, in_channels: int) -> int:
-    """tk_conv2d_fast8_scratch_size: conv_scratch_bytes and a fourth int16 column (its 4-pixel tiles)."""
-    return conv_scratch_bytes(kernel_h, kernel_w, in_channels) + 2 * column_taps(kernel_h, kernel_w, in_channels)
+    """tk_conv2d_fast_scratch_size: three int16 columns (filter rows padded to 4 taps), and for flat taps two
+    int8 staging patches (TK_PATCH_BYTES: the taps rounded up + 4)."""
+    row = kernel_w * in_channels
+    if flat_taps(kernel_h, row):
+        depth = round_up(kernel_h * row, 4)
+        return 3 * 2 * depth + 2 * (depth + 4)
+    return 3 * 2 * kernel_h * round_up(row, 4)
 
 
 def fc_scratch_bytes(depth: int) -> int:

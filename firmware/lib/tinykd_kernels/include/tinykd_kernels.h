@@ -347,15 +347,13 @@ tk_status tk_conv2d_fast_s8(const tk_conv_params *params, const tk_packed_filter
  * @param[in]  filter_dims  shape of the filter before packing. Format: [C_OUT, KH, KW, C_IN]
  * @param[in]  output_dims  output shape. Format: [N, H_OUT, W_OUT, C_OUT], C_OUT even
  * @param[out] output       output data. Data type: int8
- * @param[in]  scratch      tk_conv2d_fast8_scratch_size(input_dims, filter_dims) bytes, provided by the caller
+ * @param[in]  scratch      tk_conv2d_fast_scratch_size(input_dims, filter_dims) bytes, provided by the caller
  *
  * @return as tk_conv2d_fast_s8, and TK_ERR_SHAPE for an odd C_OUT.
  *
  * @details Three output pixels per pass (the last pass repeats its last pixel), every channel pair of them per
  *          call of the assembly loop: SMLAD with h and with SXTB16(h) per input word (see
- *          tk_fully_connected_fast8_s8). On the Cortex-M4, a layer of at most 256 taps per output in a multiple
- *          of 16, whose pixel count is 4k or 4k + 3, takes 4 pixels per pass (each channel pair's weights
- *          copied to a 576-byte stack frame first). Not in place.
+ *          tk_fully_connected_fast8_s8). Not in place.
  */
 tk_status tk_conv2d_fast8_s8(const tk_conv_params *params, const tk_packed_filter *filter, const tk_dims *input_dims,
                              const int8_t *input, const tk_dims *filter_dims, const tk_dims *output_dims,
@@ -397,15 +395,6 @@ tk_status tk_conv2d_narrow_s8(const tk_conv_params *params, const tk_packed_filt
  * @return     the size in bytes (a multiple of 4)
  */
 int32_t tk_conv2d_fast_scratch_size(const tk_dims *input_dims, const tk_dims *filter_dims);
-
-/**
- * @brief Scratch bytes tk_conv2d_fast8_s8 needs: tk_conv2d_fast_scratch_size's and a fourth int16 column.
- *
- * @param[in]  input_dims   input shape. Format: [N, H, W, C_IN]
- * @param[in]  filter_dims  filter shape. Format: [C_OUT, KH, KW, C_IN]
- * @return     the size in bytes (a multiple of 4)
- */
-int32_t tk_conv2d_fast8_scratch_size(const tk_dims *input_dims, const tk_dims *filter_dims);
 
 /**
  * @brief int8 DEPTHWISE_CONV_2D, TFLite Micro's reference kernel, any depth multiplier.

@@ -1,7 +1,7 @@
 /* CONV_2D on int8 weights packed two output channels to an int16 (pipeline/compiler/pack.py, pack_fc8 with one
- * pair per tile): three output pixels per pass (four on the Cortex-M4 when the layer allows, tk_conv8_quad_dsp_asm.h),
- * the columns from tk_conv_fill.c, the channel loop in tk_conv8_dsp_asm.h (Cortex-M4) or below. Same results as
- * tk_conv.c's reference kernel, bit for bit, for every layer the compiler packs so. */
+ * pair per tile): three output pixels per pass, the columns from tk_conv_fill.c, the channel loop in
+ * tk_conv8_dsp_asm.h (Cortex-M4) or below. Same results as tk_conv.c's reference kernel, bit for bit, for every
+ * layer the compiler packs so. */
 #include "tinykd_kernels.h"
 #include "tk_arch.h"
 #include "tk_conv_fill.h"
@@ -13,7 +13,6 @@
 #if TK_DSP
 #include "tk_conv8_dsp_asm.h"
 #include "tk_conv8_unrolled_dsp_asm.h"
-#include "tk_conv8_quad_dsp_asm.h"
 #else
 /* Portable tk_conv8_pairs_3x2: per channel pair, a = sum x * w0 and mix = sum x * (w0 + 256 w1) modulo 2^32 for
  * each of 3 pixels (columns of stride 6), then channel 1's 2 T = (mix - a) / 128 + 2 low (pack_fc8). */
@@ -60,33 +59,25 @@ static void tk_conv8_pairs_3x2_full(const void *columns, const int16_t *weights,
 }
 #endif
 
-/* Columns of `slots` pixels (stride 2 x slots) <- the next `count` (1 .. slots) output pixels, the last one
- * repeated in the slots past them (their outputs land on its own: the same bytes again); `at` moves on by
- * `count`. */
-static void fill_slots(const conv_geometry *g, const tk_dims *out, int32_t *at, void *columns, int32_t count,
-                       int32_t slots)
+/* Columns (stride 6) <- the next `count` (1 to 3) output pixels, the last one repeated in the slots past them
+ * (their outputs land on its own: the same bytes again); `at` moves on by `count`. */
+static void fill_three(const conv_geometry *g, const tk_dims *out, int32_t *at, void *columns, int32_t count)
 {
     int32_t slot, pixel[3] = {0, 0, 0};
-    for (slot = 0; slot < slots; ++slot) {
+    for (slot = 0; slot < 3; ++slot) {
         if (slot < count) {
             memcpy(pixel, at, sizeof pixel);
             tk_next_pixel(out, at);
         }
-        tk_conv_fill_pixel(g, pixel[0], pixel[1], pixel[2], columns, 2 * slots, slot);
+        tk_conv_fill_pixel(g, pixel[0], pixel[1], pixel[2], columns, 6, slot);
     }
-}
-
-int32_t tk_conv2d_fast8_scratch_size(const tk_dims *input_dims, const tk_dims *filter_dims)
-{
-    /* tk_conv2d_fast_scratch_size's, and a fourth int16 column (the Cortex-M4's 4-pixel tiles) */
-    return tk_conv2d_fast_scratch_size(input_dims, filter_dims) + 2 * tk_packed_depth(input_dims, filter_dims);
 }
 
 tk_status tk_conv2d_fast8_s8(const tk_conv_params *params, const tk_packed_filter *filter, const tk_dims *input_dims,
                              const int8_t *input, const tk_dims *filter_dims, const tk_dims *output_dims,
                              int8_t *output, void *scratch)
 {
-    int32_t pixel, tile, count;
+    int32_t pixel;
     const tk_status status =
         tk_conv_check(params, filter, input_dims, input, filter_dims, output_dims, output, scratch);
 
@@ -106,34 +97,23 @@ tk_status tk_conv2d_fast8_s8(const tk_conv_params *params, const tk_packed_filte
         conv_geometry geometry;
         int32_t at[3] = {0, 0, 0}; /* the next pixel's (batch, y, x) */
         tk_pair_job job;
-        /* pixels in tiles of 4 before the tiles of 3: all of them, or all but the last 3 (a count of 4k + 1 or
-         * 4k + 2 runs in threes: a tile of 4 with 1 or 2 pixels left over would cost more than it saves) */
-        int32_t quads = 0;
 #if TK_DSP
         if (groups <= TK_UNROLLED8_GROUPS) { /* no loop counter: the unrolled sequence */
             run = tk_conv8_pairs_3x2u;       /* clamps or not by the job's bounds */
-            quads = groups % 4 == 0 && (pixels % 4 == 0 || pixels % 4 == 3) ? pixels / 4 : 0;
         }
 #endif
         tk_conv_init_geometry(&geometry, params, input_dims, input, filter_dims, scratch);
         job.low4 = tk_bytes4(low);
         job.high4 = tk_bytes4(high);
-        for (pixel = 0; pixel < pixels; pixel += count) {
-            tile = pixel < 4 * quads ? 4 : 3;
-            count = pixels - pixel < tile ? pixels - pixel : tile;
+        for (pixel = 0; pixel < pixels; pixel += 3) {
+            const int32_t count = pixels - pixel < 3 ? pixels - pixel : 3;
             job.bias = filter->bias;
             job.quant = filter->quant;
             job.out0 = output + pixel * channels;
             job.out1 = count > 1 ? job.out0 + channels : job.out0;
             job.out2 = count > 2 ? job.out1 + channels : job.out1;
             job.pairs = channels / 2;
-            fill_slots(&geometry, output_dims, at, scratch, count, tile);
-#if TK_DSP
-            if (tile == 4) { /* pixels 2 and 3 at out1 + (out1 - out0), ... */
-                tk_conv8_pairs_4x2u(scratch, filter->weights, groups, &job);
-                continue;
-            }
-#endif
+            fill_three(&geometry, output_dims, at, scratch, count);
             run(scratch, filter->weights, groups, &job);
         }
     }
