@@ -43,6 +43,7 @@ bench: install
 	$(BENCH_PY) bench/run_time.py --keep models/bench-run
 	$(BENCH_PY) bench/run_time.py --dataset fashion_mnist
 	$(BENCH_PY) bench/sensor.py
+	$(BENCH_PY) bench/ship.py
 	$(BENCH_PY) bench/device.py --run-dir models/bench-run
 	$(BENCH_PY) bench/memory.py
 	$(BENCH_PY) bench/kernels.py

@@ -185,11 +185,26 @@ def fm_kd_defaults(d: dict) -> list[tuple[str, str]]:
              f"{was['folds']}, T {was['temperature']:g}, alpha {was['alpha']:g}: {gain(was)})")]
 
 
+def ship(d: dict) -> list[tuple[str, str]]:
+    rule = "accuracy, ties by cross-entropy"  # pipeline/kd/selection.rank, the rule in use
+    seeds = {name: len(s["rows"]) for name, s in d["sets"].items()}
+    r = d["all_sets"][rule]
+    rows = [(f"student shipped on small validation splits ({', '.join(f'{n} x {k}' for n, k in seeds.items())} seeds): "
+             "the worse on test / mean test accuracy", f"{r['shipped_the_worse']} of {sum(seeds.values())} / "
+             f"{_pct(r['mean_test'])} (ties to the distilled student: "
+             f"{d['all_sets']['accuracy, ties to distilled']['shipped_the_worse']})")]
+    if "BasicMotions" in d.get("before", {}).get("sets", {}) and "BasicMotions" in d["sets"]:
+        rows.append(("BasicMotions, mean test accuracy of the shipped student: first top epoch kept (before) / now",
+                     f"{_pct(d['before']['sets']['BasicMotions']['rules']['accuracy, ties to distilled']['mean_test'])}"
+                     f" / {_pct(d['sets']['BasicMotions']['rules'][rule]['mean_test'])}"))
+    return rows
+
+
 SUMMARIZERS = {"device": device, "memory": memory, "quantize": quantize, "qat_lr": qat_lr, "run_time": run_time,
                "run_time_fashion_mnist": run_time_fashion_mnist, "sensor": sensor, "kd_quality": kd_quality,
                "train_speed": train_speed,
                "kernels": kernels, "reliability": reliability, "fuzz": fuzz, "frontend": frontend,
-               "kws": kws, "kws_link": kws_link, "fm_kd_defaults": fm_kd_defaults}
+               "kws": kws, "kws_link": kws_link, "fm_kd_defaults": fm_kd_defaults, "ship": ship}
 
 
 def rows(results: Path = RESULTS) -> list[tuple[str, str, str]]:
