@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import sensor_sets  # noqa: E402
+from pipeline.kd.selection import rank  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "ship.json"
 SETS = {"BasicMotions": ("--layout", "series"), "JapaneseVowels": ("--layout", "series"), "digits": ()}
@@ -61,8 +62,9 @@ def distill(name: str, seed: int, root: Path) -> dict:
 RULES = {
     "accuracy, ties to distilled": lambda d, b: "distilled" if d["val_accuracy"] >= b["val_accuracy"] else "baseline",
     "accuracy, ties to baseline": lambda d, b: "distilled" if d["val_accuracy"] > b["val_accuracy"] else "baseline",
-    "accuracy, ties by cross-entropy": lambda d, b: (
-        "distilled" if (d["val_accuracy"], -d["val_loss"]) >= (b["val_accuracy"], -b["val_loss"]) else "baseline"),
+    "accuracy, ties by cross-entropy": lambda d, b: (  # pipeline/kd/ship.py's
+        "distilled" if rank(d["val_accuracy"], d["val_loss"]) >= rank(b["val_accuracy"], b["val_loss"])
+        else "baseline"),
     "cross-entropy": lambda d, b: "distilled" if d["val_loss"] <= b["val_loss"] else "baseline",
 }
 
@@ -96,8 +98,9 @@ def main() -> None:
     every = [row for s in results["sets"].values() for row in s["rows"]]
     results["all_sets"] = score(every)
     results["minutes"] = round((time.time() - started) / 60, 1)
-    if RESULTS.exists() and "before" in json.loads(RESULTS.read_text()):  # the figures before selection.rank
-        results["before"] = json.loads(RESULTS.read_text())["before"]
+    before = json.loads(RESULTS.read_text()).get("before") if RESULTS.exists() else None
+    if before:  # the figures before selection.rank
+        results["before"] = before
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 
 

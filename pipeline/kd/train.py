@@ -6,7 +6,6 @@ the student, so it runs on every step. Training keeps the weights of the best va
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -123,10 +122,11 @@ class KeepBest(keras.callbacks.Callback):
         self.history: list[dict] = []
 
     def on_epoch_end(self, epoch, logs=None):
-        self.history.append({"epoch": epoch + 1, **{k: round(float(logs[k]), 5) for k in self.HISTORY if k in logs}})
-        accuracy, loss = float(logs["val_accuracy"]), float(logs.get("val_loss", math.nan))
-        if self.best_epoch < 0 or rank(accuracy, loss) > rank(self.best, self.best_loss):
-            self.best, self.best_epoch, self.weights = accuracy, epoch, self.student.get_weights()
+        entry = {"epoch": epoch + 1, **{k: round(float(logs[k]), 5) for k in self.HISTORY if k in logs}}
+        self.history.append(entry)
+        # ranked on the figures history keeps, so the recorded best epoch is the best of the recorded ones
+        if self.best_epoch < 0 or rank(entry["val_accuracy"], entry.get("val_loss")) > rank(self.best, self.best_loss):
+            self.best, self.best_epoch, self.weights = entry["val_accuracy"], epoch, self.student.get_weights()
 
     @property
     def best_loss(self) -> float | None:
