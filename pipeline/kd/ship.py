@@ -44,7 +44,7 @@ def choose(cfg: Config, student: dict, baseline: dict) -> Shipped:
     s_loss, b_loss = student.get("best_val_loss"), baseline.get("best_val_loss")
     both = f"{100 * s:.2f}% distilled vs {100 * b:.2f}% labels only on the validation split"
     if s == b and s_loss is not None and b_loss is not None:
-        both += f", cross-entropy {s_loss:.3f} vs {b_loss:.3f}"
+        both += f", cross-entropy {s_loss:.3g} vs {b_loss:.3g}"
     if rank(s, s_loss) >= rank(b, b_loss):
         return Shipped("distilled", STUDENT, f"The distilled student ships ({both}).", s, b)
     if kd.ship == "distilled":
