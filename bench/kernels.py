@@ -167,7 +167,11 @@ def functions(name: str, model: bytes, work: Path) -> list[tuple[str, int]]:
     the function (`arm-none-eabi-nm`) it starts in."""
     run, _ = _prepare(name, model, 1, work)
     validate_in("qemu", run, work / f"{name}-build", board=BUDGET, timeout=60.0)
-    elf = work / f"{name}-build" / "firmware.elf"
+    return functions_in(work / f"{name}-build" / "firmware.elf", run)
+
+
+def functions_in(elf: Path, run: Path) -> list[tuple[str, int]]:
+    """`functions` of a firmware already built for the run folder `run`."""
     trace, _ = cycles.trace_inference(elf, run)
     symbols = sorted((int(address, 16) & ~1, symbol) for address, _, kind, symbol in  # (Thumb bit)
                      (line.split() for line in subprocess.run(["arm-none-eabi-nm", "-n", "-S", str(elf)],

@@ -109,8 +109,8 @@ def dw_band_mix(x):
 def conv8_mix(x):
     """The int8-weight conv (balanced picks it for all of these: few pixels, many weights) on both of its 3-pixel
     loops: unrolled up to 64 groups of taps (the whole sequence at 256 taps), clamped (a RELU concatenated with
-    negative values) and not, 45 groups of a 3x3 over 20 channels; looped past 64 (260 taps); 20 pixels (a last
-    pass of 2)."""
+    negative values) and not, 45 groups of a 3x3 over 20 channels; looped past 64 (260 taps); 5 pixels (a last
+    pass of 2; too few for tiles of 4)."""
     from pipeline.kd.keras import keras
     L = keras.layers
     a = L.Conv2D(24, 1)(L.Conv2D(256, 1)(x))
@@ -120,12 +120,24 @@ def conv8_mix(x):
     return L.Dense(10)(L.Concatenate()([L.Flatten()(t) for t in (a, b, c, d)]))
 
 
-def narrow_mix(x):
-    """The 1x1 over 8 channels in assembly (tk_conv2d_narrow_s8): 32 output channels written over their dying input
-    a few rows lower (the planner's row shift: each pixel is read before its outputs land), then one and three."""
+def conv8_tile_mix(x):
+    """The int8-weight conv's tiles of 4 pixels (tk_conv2d_fast8_tiles_s8: groups of taps in fours) and the pass of 3
+    after them: 49 pixels, 12 tiles and a last pass of 1; over 256 taps in chunks of 5, 5 and 2 tiles (2 KB each),
+    over 16 and 64 taps in one; clamped (RELU) and not; 1 to 128 channel pairs. 40 taps take no tiles."""
     from pipeline.kd.keras import keras
     L = keras.layers
-    h = L.Conv2D(8, 1)(L.Conv2D(32, 1)(L.Conv2D(8, 3, padding="same")(x)))
+    a = L.Conv2D(6, 1, activation="relu")(L.Conv2D(256, 1)(x))
+    b = L.Conv2D(8, 1)(L.Conv2D(40, 1)(L.Conv2D(64, 1)(x)))
+    return L.Dense(10)(L.Concatenate()([L.Flatten()(t) for t in (a, b, L.Conv2D(2, 1)(x))]))
+
+
+def narrow_mix(x):
+    """The 1x1 over 8 channels in assembly (tk_conv2d_narrow_s8): 40 output channels written over their dying input
+    a few rows lower (the planner's row shift: each pixel is read before its outputs land), then one and three. (At
+    32, the conv after it takes tiles of 4 pixels, whose 5 KB of scratch move the row shift onto that conv.)"""
+    from pipeline.kd.keras import keras
+    L = keras.layers
+    h = L.Conv2D(8, 1)(L.Conv2D(40, 1)(L.Conv2D(8, 3, padding="same")(x)))
     return L.Dense(10)(L.Concatenate()([L.Flatten()(L.Conv2D(1, 1)(h)), L.Flatten()(L.Conv2D(3, 1)(h))]))
 
 
@@ -137,14 +149,15 @@ MODELS = {"digits_student": (lambda: student("dsconv"), 100), "ds_cnn": (lambda:
           "dw_s2_mix": (lambda: keras_tflite(dw_s2_mix, (17, 18, 40), seed=8), 10),
           "dw_fill_mix": (lambda: keras_tflite(dw_fill_mix, (7, 6, 8), seed=9), 20),
           "dw_band_mix": (lambda: keras_tflite(dw_band_mix, (21, 84, 4), seed=13), 10),
-          "conv8_mix": (lambda: keras_tflite(conv8_mix, (4, 5, 16), seed=11), 20),
+          "conv8_mix": (lambda: keras_tflite(conv8_mix, (1, 5, 16), seed=11), 20),
+          "conv8_tile_mix": (lambda: keras_tflite(conv8_tile_mix, (7, 7, 16), seed=14), 20),
           "narrow_mix": (lambda: keras_tflite(narrow_mix, (9, 9, 3), seed=12), 20),
           "op_mix": (lambda: function_tflite(op_cases.op_mix, (8, 8, 4), seed=3), 50),
           "prelu_mix": (lambda: keras_tflite(op_cases.prelu_mix, (6, 5, 3), seed=4), 30),
           "dequantize_output": (op_cases.CONVERTER_CASES["dequantize_out_softmax"][0], 30),
           "fc_autoencoder": (lambda: mlperf("fc_autoencoder"), 10), "resnet8": (lambda: mlperf("resnet8"), 3)}
 DSP_MODELS = {"digits_student", "ds_cnn", "kernel_mix", "flat_mix", "dw_s2_mix", "dw_fill_mix", "dw_band_mix",
-              "conv8_mix", "narrow_mix"}
+              "conv8_mix", "conv8_tile_mix", "narrow_mix"}
 # name: the kernel each --optimize policy must run in it (tests/test_kernels_qemu.py checks them all bit-exact)
 FC8, CONV8 = "tk_fully_connected_fast8_s8(", "tk_conv2d_fast8_s8("
 POLICY_KERNELS = {"fc_autoencoder": {"speed": FC8, "balanced": FC8, "size": "tk_fully_connected_s8("},
@@ -162,24 +175,38 @@ def test_kernels_are_bit_exact_with_tflm_in_qemu(name, tmp_path):
         assert "_fast_s8(" in compiled.source or "_fast8_s8(" in compiled.source  # the fast kernels are what runs
     if name in POLICY_KERNELS:
         assert POLICY_KERNELS[name]["balanced"] in compiled.source
-    if name in DSP_MODELS - {"digits_student", "flat_mix", "conv8_mix", "narrow_mix"}:  # ... and the 3x3 planes
+    if name in DSP_MODELS - {"digits_student", "flat_mix", "conv8_mix", "conv8_tile_mix", "narrow_mix"}:  # 3x3 planes
         assert "tk_depthwise_conv2d_3x3_fast_s8(" in compiled.source
     if name in ("digits_student", "kernel_mix"):  # ... and the 1x1 over 8 channels, an even and an odd count
         assert "tk_conv2d_narrow_s8(" in compiled.source
-    if name == "narrow_mix":  # ... on 1, 3 and 32 channels, the last over its own input
+    if name == "narrow_mix":  # ... on 1, 3 and 40 channels, the last over its own input
         narrow = {i for i, layer in compiled.layers.items() if layer["layout"] == "narrow"}
         assert len(narrow) == 3 and narrow & compiled.plan.overlaps, (compiled.layers, compiled.plan.overlaps)
     if name == "dw_band_mix":  # ... planes of a band of blocks (all 6 blocks' planes would be 24,768 bytes)
         assert pack.dw3x3_scratch_bytes(21, 84, 8) < 4 * 6 * 86 * 12 < 2 * pack.DW3X3_PLANES_MAX
         assert compiled.source.count("tk_depthwise_conv2d_3x3_fast_s8(") == 2
-    if name == "conv8_mix":  # ... and every conv on int8 weights
-        assert {layer["layout"] for layer in compiled.layers.values() if layer["op"] == "CONV_2D"} == {"conv8"}
+    if name in ("conv8_mix", "conv8_tile_mix"):  # ... and every conv on int8 weights (in tiles of 4 where they pay)
+        layouts = {layer["layout"] for layer in compiled.layers.values() if layer["op"] == "CONV_2D"}
+        assert layouts == ({"conv8"} if name == "conv8_mix" else {"conv8", "conv8t"}), layouts
     report = validate_in("qemu", run, tmp_path / "build")
     assert report["samples"] == samples and report["mismatched_outputs"] == 0, report["first_mismatches"]
     if name in DSP_MODELS:  # the image really holds the DSP inner loops (not the portable ones)
         disassembly = subprocess.run(["arm-none-eabi-objdump", "-d", str(tmp_path / "build" / "firmware.elf")],
                                      capture_output=True, text=True, check=True).stdout
         assert "smlad" in disassembly and "smmlar" in disassembly and "sxtab16" in disassembly
+    if name == "conv8_tile_mix":  # the tiles of 4 ran, and the passes of 3 after them
+        ran = dict(_bench_kernels().functions_in(tmp_path / "build" / "firmware.elf", run))
+        assert ran.get("tk_conv8_tiles_4x2u", 0) > 0 and ran.get("tk_conv8_pairs_3x2u", 0) > 0, ran
+
+
+def _bench_kernels():
+    """bench/kernels.py as a module."""
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location("bench_kernels", Path(__file__).parents[1] / "bench" / "kernels.py")
+    kernels = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kernels)
+    return kernels
 
 
 @pytest.mark.parametrize("optimize", ["speed", "size"])  # balanced: the default, checked above
@@ -198,12 +225,7 @@ def test_every_optimize_policy_is_bit_exact_in_qemu(name, optimize, tmp_path):
 def test_operator_profile_accounts_for_the_inference(tmp_path):
     """bench/kernels.py --profile: a firmware built with -DTK_PROFILE_OPS reports every operator's instructions
     (QEMU semihosting), and they add up to the inference's count less the reporting itself."""
-    import importlib.util
-    from pathlib import Path
-    spec = importlib.util.spec_from_file_location("bench_kernels", Path(__file__).parents[1] / "bench" / "kernels.py")
-    kernels = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(kernels)
-    prof = kernels.profile("digits_student", student("dsconv"), tmp_path)
+    prof = _bench_kernels().profile("digits_student", student("dsconv"), tmp_path)
     assert prof["mismatched_outputs"] == 0
     counts = [op["instructions"] for op in prof["ops"]]
     assert all(c is not None and c > 0 for c in counts), prof["ops"]
@@ -216,12 +238,7 @@ def test_operator_profile_accounts_for_the_inference(tmp_path):
 def test_function_profile_accounts_for_the_inference(tmp_path):
     """bench/kernels.py --functions: the execution trace's blocks, counted per firmware function, add up to the
     traced inference and name the kernels that model runs (the digits student: the narrow 1x1 and 3x3 planes)."""
-    import importlib.util
-    from pathlib import Path
-    spec = importlib.util.spec_from_file_location("bench_kernels", Path(__file__).parents[1] / "bench" / "kernels.py")
-    kernels = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(kernels)
-    counts = dict(kernels.functions("digits_student", student("dsconv"), tmp_path))
+    counts = dict(_bench_kernels().functions("digits_student", student("dsconv"), tmp_path))
     assert all(n > 0 for n in counts.values()) and "?" not in counts
     assert {"tk_narrow_pixels", "tk_dw3_channel", "tk_conv2d_narrow_s8", "tk_engine_invoke"} <= set(counts)
     assert 40_000 < sum(counts.values()) < 80_000  # one inference: ~60 K instructions (bench/kernels.py --profile)

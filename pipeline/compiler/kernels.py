@@ -20,6 +20,7 @@ class Kernel:
 CONV = Kernel("tk_conv2d_s8")
 CONV_FAST = Kernel("tk_conv2d_fast_s8", dsp=True, scratch=pack.conv_scratch_bytes)
 CONV_FAST8 = Kernel("tk_conv2d_fast8_s8", dsp=True, scratch=pack.conv_scratch_bytes)  # int8 weights
+CONV_FAST8_TILES = Kernel("tk_conv2d_fast8_tiles_s8", dsp=True, scratch=pack.conv8_tiles_scratch_bytes)  # 4 pixels
 CONV_NARROW = Kernel("tk_conv2d_narrow_s8", dsp=True)  # 1x1 over 8 input channels
 DEPTHWISE = Kernel("tk_depthwise_conv2d_s8")
 DEPTHWISE_FAST = Kernel("tk_depthwise_conv2d_fast_s8", dsp=True)

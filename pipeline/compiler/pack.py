@@ -136,11 +136,11 @@ def pack_conv_bias(bias, channels: int) -> np.ndarray:
 
 def packed_arrays(matrix: np.ndarray, bias, mults, shifts, zero_point: int, layout: str, kernel_h: int = 1,
                   input_offset: int = 0) -> dict | None:
-    """The arrays of a tk_packed_filter for (out_c, taps) weights in the kernel's `layout` ("conv", "conv8", "fc",
-    "fc8", "depthwise", "depthwise_3x3": {"weights": int16, "bias": int32, "quant": int32}; "narrow": its stream
-    alone, {"quant": int32}), or None when the fast rescale (or fc8's two-row packing) is not exact for them.
-    Convolution weights have their filter rows (kernel_h of them) padded to 4 taps each; fc8 needs the input offset
-    (its range check)."""
+    """The arrays of a tk_packed_filter for (out_c, taps) weights in the kernel's `layout` ("conv", "conv8" and
+    "conv8t" alike, "fc", "fc8", "depthwise", "depthwise_3x3": {"weights": int16, "bias": int32, "quant": int32};
+    "narrow": its stream alone, {"quant": int32}), or None when the fast rescale (or fc8's two-row packing) is not
+    exact for them. Convolution weights have their filter rows (kernel_h of them) padded to 4 taps each; fc8 needs
+    the input offset (its range check)."""
     channels = matrix.shape[0]
     q = fast_quant(mults, shifts, matrix, bias, zero_point, channels)
     if q is None:
@@ -148,7 +148,7 @@ def packed_arrays(matrix: np.ndarray, bias, mults, shifts, zero_point: int, layo
     q = q.astype(np.int32)  # as model.c stores it (the byte counts of the policy)
     if layout == "narrow":
         return {"quant": pack_narrow(matrix, bias, q)}
-    if layout in ("fc8", "conv8"):
+    if layout in ("fc8", "conv8", "conv8t"):
         packed = pack_fc8(pad_rows(matrix, kernel_h), bias, input_offset, q, 2 if layout == "fc8" else 1)
         return None if packed is None else dict(zip(("weights", "bias", "quant"), packed))
     if layout == "depthwise_3x3":
@@ -182,14 +182,51 @@ def pad_rows(weights: np.ndarray, kernel_h: int) -> np.ndarray:
     return padded.reshape(channels, -1)
 
 
-def conv_scratch_bytes(kernel_h: int, kernel_w: int, in_channels: int) -> int:
-    """tk_conv2d_fast_scratch_size: three int16 columns (filter rows padded to 4 taps), and for flat taps two
-    int8 staging patches (TK_PATCH_BYTES: the taps rounded up + 4)."""
+def column_taps(kernel_h: int, kernel_w: int, in_channels: int) -> int:
+    """tk_packed_depth: the int16 taps of one pixel's column (filter rows padded to 4 taps, or flat taps padded
+    once)."""
     row = kernel_w * in_channels
-    if flat_taps(kernel_h, row):
-        depth = round_up(kernel_h * row, 4)
-        return 3 * 2 * depth + 2 * (depth + 4)
-    return 3 * 2 * kernel_h * round_up(row, 4)
+    return round_up(kernel_h * row, 4) if flat_taps(kernel_h, row) else kernel_h * round_up(row, 4)
+
+
+def conv_scratch_bytes(kernel_h: int, kernel_w: int, in_channels: int) -> int:
+    """tk_conv2d_fast_scratch_size: three int16 columns, and for flat taps two int8 staging patches
+    (TK_PATCH_BYTES: the taps rounded up + 4)."""
+    depth = column_taps(kernel_h, kernel_w, in_channels)
+    return 3 * 2 * depth + (2 * (depth + 4) if flat_taps(kernel_h, kernel_w * in_channels) else 0)
+
+
+# tk_conv2d_fast8_tiles_s8 (tk_conv_fast8.c): tiles of 4 pixels for columns of at most this many groups of 4
+# taps (TK_CONV8_TILE_GROUPS), the columns of at most this many bytes of tiles in the scratch (TK_CONV8_TILES_MAX)
+CONV8_TILE_GROUPS = 64
+CONV8_TILES_MAX = 10240
+
+
+def tile_pixels(pixels: int) -> int:
+    """tk_conv_fast8.c's tile_pixels: the first output pixels that run in tiles of 4 (all, or all but the last 1-3),
+    when that takes fewer MAC instructions than tiles of 3 only (per word of taps 11 for 4 pixels, 9 for 3)."""
+    quads, rest = divmod(pixels, 4)
+    return 4 * quads if 11 * quads + (9 if rest else 0) < 9 * -(-pixels // 3) else 0
+
+
+def chunk_tiles(depth: int, pixels: int) -> int:
+    """tk_conv_fast8.c's chunk_tiles: the tiles whose columns (of `depth` taps) the scratch holds at once for
+    `pixels` pixels; 0 when columns of that depth take no tiles."""
+    groups = depth // 4
+    if groups % 4 or groups > CONV8_TILE_GROUPS:
+        return 0
+    return min(pixels // 4, CONV8_TILES_MAX // (8 * depth))
+
+
+def conv8_tiles(kernel_h: int, kernel_w: int, in_channels: int, out_pixels: int) -> bool:
+    """Whether tk_conv2d_fast8_tiles_s8 runs tiles of 4 pixels for this layer on the Cortex-M4."""
+    return chunk_tiles(column_taps(kernel_h, kernel_w, in_channels), out_pixels) > 0 and tile_pixels(out_pixels) > 0
+
+
+def conv8_tiles_scratch_bytes(kernel_h: int, kernel_w: int, in_channels: int, in_pixels: int) -> int:
+    """tk_conv2d_fast8_tiles_scratch_size: conv_scratch_bytes, then a chunk's columns (8 bytes per tap and tile)."""
+    depth = column_taps(kernel_h, kernel_w, in_channels)
+    return conv_scratch_bytes(kernel_h, kernel_w, in_channels) + 8 * depth * chunk_tiles(depth, in_pixels)
 
 
 def fc_scratch_bytes(depth: int) -> int:

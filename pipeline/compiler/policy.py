@@ -36,6 +36,7 @@ COSTS = {
     "fc8": (0.9, 10.0),             # tk_fully_connected_fast8_s8, int8 weights two rows to an int16 (pack_fc8)
     "conv": (0.8, 6.0),             # tk_conv2d_fast_s8, int16 weights (pack_matrix)
     "conv8": (0.9, 8.0),            # tk_conv2d_fast8_s8, int8 weights two channels to an int16 (pack_fc8)
+    "conv8t": (0.83, 8.0),          # tk_conv2d_fast8_tiles_s8, the same weights, tiles of 4 pixels (pack.conv8_tiles)
     "narrow": (1.0, 4.0),           # tk_conv2d_narrow_s8, 1x1 over 8 channels, one stream (pack_narrow)
     "depthwise": (1.8, 6.0),        # tk_depthwise_conv2d_fast_s8, int16 (pack_depthwise)
     "depthwise_3x3": (1.2, 4.0),    # tk_depthwise_conv2d_3x3_fast_s8, int16 (pack_depthwise_3x3)
@@ -45,8 +46,10 @@ COSTS = {
 # Flash of each fast layout's own kernel code (text of the functions only it calls), arm-none-eabi-gcc 12 -O2
 # -mcpu=cortex-m4, `arm-none-eabi-nm -S` on the kernel objects. Shared helpers and the reference kernels are left
 # out: only the order of magnitude matters to `unprofitable`.
-CODE_BYTES = {"fc": 980, "fc8": 1392, "conv": 6800, "conv8": 6594, "narrow": 384, "depthwise": 2092,
+CODE_BYTES = {"fc": 980, "fc8": 1392, "conv": 6800, "conv8": 6594, "conv8t": 6866, "narrow": 384, "depthwise": 2092,
               "depthwise_3x3": 3720}
+# A layout whose kernel also links another's code (the tiles' kernel runs the pixels past them as conv8 does).
+LINKS = {"conv8t": "conv8"}
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def choose(policy: str, candidates: list[Candidate], exclude: frozenset[str] = f
     return min(candidates, key=lambda c: (c.instructions + BYTE_PRICE * c.weight_bytes, c.instructions))
 
 
-INT8_LAYOUTS = ("conv8", "fc8")  # the layouts that exist to save flash: dropped when their code costs more
+INT8_LAYOUTS = ("conv8", "conv8t", "fc8")  # the layouts that exist to save flash: dropped when their code costs more
 
 
 def _picks(layers: dict[int, dict], exclude: frozenset[str]) -> list[Candidate]:
@@ -90,7 +93,8 @@ def _model_cost(layers: dict[int, dict], exclude: frozenset[str]) -> float:
     """Balanced cost of the whole model: its layers' instructions and weight bytes, and the code of each fast
     layout it links (once)."""
     picks = _picks(layers, exclude)
-    code = sum(CODE_BYTES.get(layout, 0) for layout in {c.layout for c in picks})
+    linked = {c.layout for c in picks}
+    code = sum(CODE_BYTES.get(layout, 0) for layout in linked | {LINKS[n] for n in linked if n in LINKS})
     return sum(c.instructions + BYTE_PRICE * c.weight_bytes for c in picks) + BYTE_PRICE * code
 
 

@@ -18,7 +18,7 @@ def conv_params(op, x, out, pads, multiplier, activation) -> dict:
             "pad_h": pads[0], "pad_w": pads[1], "depth_multiplier": multiplier, "activation": activation}
 
 
-@register("CONV_2D", K.CONV_FAST, K.CONV_FAST8, K.CONV_NARROW, K.CONV, in_place=ROWS,
+@register("CONV_2D", K.CONV_FAST, K.CONV_FAST8, K.CONV_FAST8_TILES, K.CONV_NARROW, K.CONV, in_place=ROWS,
           tests=("ops:conv_same_s2_rect", "ops:conv_dilated_same_relu", "ops:conv1d_keras_dil2_causal",
                  "ops:conv_1x1_narrow_odd", "qemu:kernel_mix"))
 def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
@@ -46,8 +46,11 @@ def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
         layouts = [("depthwise_3x3" if runs_dw3x3(x, w, out, o) else "depthwise")] if depthwise else \
             ["conv"] + (["conv8"] if out4[3] % 2 == 0 else []) + \
             (["narrow"] if runs_narrow(in4, f4, out4, (o.strideH, o.strideW), pads, activation) else [])
+        if "conv8" in layouts and pack.conv8_tiles(f4[1], f4[2], in4[3], out4[0] * out4[1] * out4[2]):
+            layouts.append("conv8t")  # conv8's arrays, its pixels in tiles of 4
         for layout in layouts:
-            arrays = lw.pack_arrays(op, matrix, b, mults, shifts, out, layout, f4[1], input_offset=-x.zero_point)
+            arrays = packings.get("conv8") if layout == "conv8t" else \
+                lw.pack_arrays(op, matrix, b, mults, shifts, out, layout, f4[1], input_offset=-x.zero_point)
             if arrays is not None:
                 packings[layout] = arrays
                 candidates.append(policy.candidate(layout, array_bytes(arrays), macs, outputs))
@@ -63,6 +66,9 @@ def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
             lw.emit(call, K.DEPTHWISE_FAST, params, filt, *dims)
         elif pick.layout == "narrow":
             lw.emit(call, K.CONV_NARROW, params, filt, *dims)
+        elif pick.layout == "conv8t":
+            lw.emit(call, K.CONV_FAST8_TILES, params, filt, *dims,
+                    scratch=(f4[1], f4[2], in4[3], in4[0] * in4[1] * in4[2]))
         else:
             kernel = K.CONV_FAST8 if pick.layout == "conv8" else K.CONV_FAST
             lw.emit(call, kernel, params, filt, *dims, scratch=(f4[1], f4[2], in4[3]))
