@@ -134,6 +134,15 @@ def conv8_tile_mix(x):
     return L.Dense(10)(L.Concatenate()([L.Flatten()(t) for t in (a, b, c)]))
 
 
+def conv8_tile_rows(x):
+    """Tiles of 4 pixels writing over their own dying input a few rows lower (the planner's row shift for CONV_2D):
+    a chunk's inputs are all in the scratch before any of its outputs land."""
+    from pipeline.kd.keras import keras
+    L = keras.layers
+    h = L.Conv2D(96, 1)(L.Conv2D(128, 1)(L.Conv2D(128, 1)(x)))
+    return L.Dense(10)(L.Flatten()(L.Conv2D(4, 1)(h)))
+
+
 def narrow_mix(x):
     """The 1x1 over 8 channels in assembly (tk_conv2d_narrow_s8): 40 output channels written over their dying input
     a few rows lower (the planner's row shift: each pixel is read before its outputs land), then one and three. (At
@@ -154,13 +163,14 @@ MODELS = {"digits_student": (lambda: student("dsconv"), 100), "ds_cnn": (lambda:
           "dw_band_mix": (lambda: keras_tflite(dw_band_mix, (21, 84, 4), seed=13), 10),
           "conv8_mix": (lambda: keras_tflite(conv8_mix, (1, 5, 16), seed=11), 20),
           "conv8_tile_mix": (lambda: keras_tflite(conv8_tile_mix, (5, 5, 16), seed=14), 20),
+          "conv8_tile_rows": (lambda: keras_tflite(conv8_tile_rows, (9, 9, 16), seed=15), 20),
           "narrow_mix": (lambda: keras_tflite(narrow_mix, (9, 9, 3), seed=12), 20),
           "op_mix": (lambda: function_tflite(op_cases.op_mix, (8, 8, 4), seed=3), 50),
           "prelu_mix": (lambda: keras_tflite(op_cases.prelu_mix, (6, 5, 3), seed=4), 30),
           "dequantize_output": (op_cases.CONVERTER_CASES["dequantize_out_softmax"][0], 30),
           "fc_autoencoder": (lambda: mlperf("fc_autoencoder"), 10), "resnet8": (lambda: mlperf("resnet8"), 3)}
 DSP_MODELS = {"digits_student", "ds_cnn", "kernel_mix", "flat_mix", "dw_s2_mix", "dw_fill_mix", "dw_band_mix",
-              "conv8_mix", "conv8_tile_mix", "narrow_mix"}
+              "conv8_mix", "conv8_tile_mix", "conv8_tile_rows", "narrow_mix"}
 # name: the kernel each --optimize policy must run in it (tests/test_kernels_qemu.py checks them all bit-exact)
 FC8, CONV8 = "tk_fully_connected_fast8_s8(", "tk_conv2d_fast8_s8("
 POLICY_KERNELS = {"fc_autoencoder": {"speed": FC8, "balanced": FC8, "size": "tk_fully_connected_s8("},
@@ -178,10 +188,14 @@ def test_kernels_are_bit_exact_with_tflm_in_qemu(name, tmp_path):
         assert "_fast_s8(" in compiled.source or "_fast8_s8(" in compiled.source  # the fast kernels are what runs
     if name in POLICY_KERNELS:
         assert POLICY_KERNELS[name]["balanced"] in compiled.source
-    if name in DSP_MODELS - {"digits_student", "flat_mix", "conv8_mix", "conv8_tile_mix", "narrow_mix"}:  # 3x3 planes
+    if name in DSP_MODELS - {"digits_student", "flat_mix", "conv8_mix", "conv8_tile_mix", "conv8_tile_rows",
+                             "narrow_mix"}:  # ... and the 3x3 planes
         assert "tk_depthwise_conv2d_3x3_fast_s8(" in compiled.source
     if name in ("digits_student", "kernel_mix"):  # ... and the 1x1 over 8 channels, an even and an odd count
         assert "tk_conv2d_narrow_s8(" in compiled.source
+    if name == "conv8_tile_rows":  # ... tiles of 4 over their own input
+        tiles = {i for i, layer in compiled.layers.items() if layer["layout"] == "conv8t"}
+        assert tiles & compiled.plan.overlaps, (compiled.layers, compiled.plan.overlaps)
     if name == "narrow_mix":  # ... on 1, 3 and 40 channels, the last over its own input
         narrow = {i for i, layer in compiled.layers.items() if layer["layout"] == "narrow"}
         assert len(narrow) == 3 and narrow & compiled.plan.overlaps, (compiled.layers, compiled.plan.overlaps)
