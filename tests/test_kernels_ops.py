@@ -243,3 +243,13 @@ def test_shape_chains_of_a_dynamic_batch_fold_at_compile_time():
     x = np.random.default_rng(0).integers(-128, 128, (5, 4, 3, 2), dtype=np.int8)
     with HostModel(compiled) as host:
         assert np.array_equal(host.run(x), x.reshape(5, 24))
+
+
+@pytest.mark.slow
+def test_conv8_tiles_on_the_host_run_the_portable_passes_bit_exact():
+    """Off the Cortex-M4 (this host build), tk_conv2d_fast8_tiles_s8 runs every pixel in the portable passes of 3
+    from its larger scratch: the same bytes as TFLM for the QEMU test's tile mix (flat taps, chunks, a last pass)."""
+    from test_kernels_qemu import conv8_tile_mix
+    differ, total, compiled = mismatches(keras_tflite(conv8_tile_mix, (5, 5, 16), seed=14), 20, seed=1)
+    assert "tk_conv2d_fast8_tiles_s8(" in compiled.source and total > 0
+    assert differ == 0, f"{differ} of {total} output elements differ from TFLM"
