@@ -164,7 +164,6 @@ def test_an_int8_layout_is_left_out_when_its_code_outweighs_what_it_saves():
     assert policy.unprofitable("balanced", {0: _layer("conv", reference_conv=(168, 43_008), conv=(352, 6758))}) == set()
 
 
-
 def test_tiles_of_4_pay_for_their_own_code_and_the_int8_kernel_they_link():
     """conv8t (tk_conv2d_fast8_tiles_s8) links conv8's code too (policy.LINKS): a layer whose tiles save fewer
     instructions than the tiles' own code is worth goes back to conv8; one that saves more keeps them; and the tiles
@@ -178,6 +177,7 @@ def test_tiles_of_4_pay_for_their_own_code_and_the_int8_kernel_they_link():
     both = policy.CODE_BYTES["conv8"] + policy.CODE_BYTES["conv8t"]
     assert policy._model_cost({0: layer(1)}, frozenset({"conv8"})) == \
         policy._model_cost({0: layer(1)}, frozenset()) == 109_999 + policy.BYTE_PRICE * (20_000 + both)
+
 
 def test_narrow_stream_holds_each_channels_taps_bias_rescale_and_the_last_channel_flag():
     """pack_narrow: per output channel 8 words, the doubled taps as int16 pairs (k0, k2) (k1, k3) (k4, k6)

@@ -136,11 +136,11 @@ def pack_conv_bias(bias, channels: int) -> np.ndarray:
 
 def packed_arrays(matrix: np.ndarray, bias, mults, shifts, zero_point: int, layout: str, kernel_h: int = 1,
                   input_offset: int = 0) -> dict | None:
-    """The arrays of a tk_packed_filter for (out_c, taps) weights in the kernel's `layout` ("conv", "conv8" and
-    "conv8t" alike, "fc", "fc8", "depthwise", "depthwise_3x3": {"weights": int16, "bias": int32, "quant": int32};
-    "narrow": its stream alone, {"quant": int32}), or None when the fast rescale (or fc8's two-row packing) is not
-    exact for them. Convolution weights have their filter rows (kernel_h of them) padded to 4 taps each; fc8 needs
-    the input offset (its range check)."""
+    """The arrays of a tk_packed_filter for (out_c, taps) weights in the kernel's `layout` ("conv", "conv8", "fc",
+    "fc8", "depthwise", "depthwise_3x3": {"weights": int16, "bias": int32, "quant": int32}; "narrow": its stream
+    alone, {"quant": int32}), or None when the fast rescale (or fc8's two-row packing) is not exact for them.
+    Convolution weights have their filter rows (kernel_h of them) padded to 4 taps each; fc8 needs the input offset
+    (its range check)."""
     channels = matrix.shape[0]
     q = fast_quant(mults, shifts, matrix, bias, zero_point, channels)
     if q is None:
@@ -148,7 +148,7 @@ def packed_arrays(matrix: np.ndarray, bias, mults, shifts, zero_point: int, layo
     q = q.astype(np.int32)  # as model.c stores it (the byte counts of the policy)
     if layout == "narrow":
         return {"quant": pack_narrow(matrix, bias, q)}
-    if layout in ("fc8", "conv8", "conv8t"):
+    if layout in ("fc8", "conv8"):
         packed = pack_fc8(pad_rows(matrix, kernel_h), bias, input_offset, q, 2 if layout == "fc8" else 1)
         return None if packed is None else dict(zip(("weights", "bias", "quant"), packed))
     if layout == "depthwise_3x3":

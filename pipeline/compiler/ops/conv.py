@@ -46,14 +46,14 @@ def lower_conv_2d(lw, call, op, ins, outs, depthwise=False):
         layouts = [("depthwise_3x3" if runs_dw3x3(x, w, out, o) else "depthwise")] if depthwise else \
             ["conv"] + (["conv8"] if out4[3] % 2 == 0 else []) + \
             (["narrow"] if runs_narrow(in4, f4, out4, (o.strideH, o.strideW), pads, activation) else [])
-        if "conv8" in layouts and pack.conv8_tiles(f4[1], f4[2], in4[3], out4[0] * out4[1] * out4[2]):
-            layouts.append("conv8t")  # conv8's arrays, its pixels in tiles of 4
         for layout in layouts:
-            arrays = packings.get("conv8") if layout == "conv8t" else \
-                lw.pack_arrays(op, matrix, b, mults, shifts, out, layout, f4[1], input_offset=-x.zero_point)
+            arrays = lw.pack_arrays(op, matrix, b, mults, shifts, out, layout, f4[1], input_offset=-x.zero_point)
             if arrays is not None:
                 packings[layout] = arrays
                 candidates.append(policy.candidate(layout, array_bytes(arrays), macs, outputs))
+        if "conv8" in packings and pack.conv8_tiles(f4[1], f4[2], in4[3], out4[0] * out4[1] * out4[2]):
+            packings["conv8t"] = packings["conv8"]  # the same arrays, the pixels in tiles of 4
+            candidates.append(policy.candidate("conv8t", array_bytes(packings["conv8"]), macs, outputs))
     pick = policy.choose(lw.optimize, candidates, lw.exclude)
     lw.record(call, pick.layout, pick.weight_bytes, candidates)
     if pick.layout in packings:
